@@ -1,0 +1,23 @@
+//! One module per subcommand: parse flags into library calls, print, nothing else.
+
+use std::process::ExitCode;
+
+pub mod demo;
+
+/// Maps a subcommand's result to the exit code; a broken pipe (`| head`) is success.
+pub fn finish(result: anyhow::Result<()>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let broken_pipe = e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            });
+            if broken_pipe {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("perf-client: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

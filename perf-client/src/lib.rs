@@ -1,0 +1,6 @@
+//! perf-client: rings the kernel owns, read with the same [`perf_ringbuf`] reader as the
+//! rings we own; typed records; perf.data files; and the `perf-client` command line.
+
+#![warn(missing_docs)]
+
+pub mod demo;

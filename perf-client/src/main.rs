@@ -1,0 +1,29 @@
+//! The `perf-client` command line: a thin layer over the `perf_client` library.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cli;
+
+/// perf-style memory-mapped record rings: capture, inspect and measure.
+#[derive(Debug, Parser)]
+#[command(name = "perf-client", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Two threads exchange checksummed records through an in-process ring; prints throughput.
+    Demo(cli::demo::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo(args) => cli::demo::run(args),
+    };
+    cli::finish(result)
+}

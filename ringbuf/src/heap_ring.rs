@@ -1,0 +1,182 @@
+//! An in-process ring over an anonymous mapping: the protocol on its own, no kernel.
+
+use std::io;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use memmap2::{MmapOptions, MmapRaw};
+
+use crate::error::LayoutError;
+use crate::layout::CONTROL_PAGE_SIZE;
+use crate::reader::{ProducerStatus, Reader};
+use crate::region::RingRegion;
+use crate::wakeup::{WakeupFd, WakeupPolicy};
+use crate::writer::{WriteMode, Writer, WriterConfig};
+
+/// Creating a ring failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RingError {
+    /// The requested layout is invalid.
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+    /// A system call failed (mmap, eventfd).
+    #[error("{what}: {source}")]
+    Io {
+        /// The operation.
+        what: &'static str,
+        /// The error.
+        source: io::Error,
+    },
+}
+
+/// A ring in this process: one control page and a power-of-two data area in an anonymous
+/// mapping, shared by a [`Writer`] and a [`Reader`] that may live on different threads.
+///
+/// ```
+/// use perf_ringbuf::Ring;
+///
+/// let (mut writer, mut reader) = Ring::with_data_size(4096).unwrap();
+/// writer.write(9, 0, b"hello").unwrap();
+/// let mut drain = reader.drain().unwrap();
+/// let record = drain.next().unwrap().unwrap();
+/// assert_eq!(record.header.record_type, 9);
+/// assert_eq!(&record.payload().parts().0[..5], b"hello");
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Ring {
+    data_size: u64,
+    config: WriterConfig,
+    wakeup: bool,
+}
+
+impl Ring {
+    /// A forward ring with `data_size` bytes of data (a power of two), half-buffer wakeups
+    /// through an eventfd.
+    ///
+    /// # Errors
+    ///
+    /// [`RingError::Layout`] if `data_size` is not a power of two of at least 8;
+    /// [`RingError::Io`] if the mapping or eventfd cannot be made.
+    pub fn with_data_size(data_size: u64) -> Result<(Writer, Reader), RingError> {
+        Ring::builder(data_size).build()
+    }
+
+    /// A builder for other settings.
+    pub fn builder(data_size: u64) -> Ring {
+        Ring {
+            data_size,
+            config: WriterConfig::default(),
+            wakeup: true,
+        }
+    }
+
+    /// Forward (default) or overwrite.
+    pub fn mode(mut self, mode: WriteMode) -> Self {
+        self.config.mode = mode;
+        self
+    }
+
+    /// When the writer signals the reader's eventfd.
+    pub fn wakeup_policy(mut self, policy: WakeupPolicy) -> Self {
+        self.config.wakeup = policy;
+        self
+    }
+
+    /// Whether to create an eventfd at all (without one, [`Reader::wait`] naps).
+    pub fn wakeup_fd(mut self, enabled: bool) -> Self {
+        self.wakeup = enabled;
+        self
+    }
+
+    /// The `id` written into `PERF_RECORD_LOST` records.
+    pub fn lost_id(mut self, id: u64) -> Self {
+        self.config.lost_id = id;
+        self
+    }
+
+    /// Allocates the ring.
+    ///
+    /// # Errors
+    ///
+    /// As [`Ring::with_data_size`].
+    pub fn build(self) -> Result<(Writer, Reader), RingError> {
+        if self.data_size < 8 || !self.data_size.is_power_of_two() {
+            return Err(LayoutError::DataSizeNotPowerOfTwo(self.data_size).into());
+        }
+        let len = usize::try_from(self.data_size)
+            .ok()
+            .and_then(|d| d.checked_add(CONTROL_PAGE_SIZE))
+            .ok_or(LayoutError::DataSizeNotPowerOfTwo(self.data_size))?;
+        let map = MmapOptions::new()
+            .len(len)
+            .map_anon()
+            .map_err(|source| RingError::Io {
+                what: "mmap",
+                source,
+            })?;
+        let map: Arc<MmapRaw> = Arc::new(MmapRaw::from(map));
+        // SAFETY: the mapping is `len` bytes, read-write, page-aligned, and both sides keep
+        // it alive through their keepalive `Arc`; the writer and reader built below are
+        // its only producer and consumer.
+        let region = unsafe { RingRegion::new(map.as_mut_ptr(), len)? };
+        let mem = region.init_control(CONTROL_PAGE_SIZE as u64, self.data_size)?;
+        let fd = if self.wakeup {
+            Some(WakeupFd::new().map_err(|source| RingError::Io {
+                what: "eventfd",
+                source,
+            })?)
+        } else {
+            None
+        };
+        let shared = Arc::new(Shared {
+            gone: AtomicBool::new(false),
+            fd: fd.clone(),
+        });
+        let token = Arc::new(WriterToken {
+            shared: shared.clone(),
+            _map: map.clone(),
+        });
+        // SAFETY: the single writer of this fresh ring; `token` keeps the map.
+        let writer = unsafe { Writer::new(mem, self.config, fd.clone(), token) };
+        // SAFETY: the single reader of this fresh ring; the `Arc` keeps the map.
+        let mut reader = unsafe { Reader::new(mem, map) }.with_producer_status(shared);
+        if let Some(fd) = fd {
+            reader = reader.with_wakeup(fd);
+        }
+        Ok((writer, reader))
+    }
+}
+
+/// What the writer and reader of an in-process ring share besides the memory.
+#[derive(Debug)]
+struct Shared {
+    gone: AtomicBool,
+    fd: Option<WakeupFd>,
+}
+
+impl ProducerStatus for Shared {
+    fn is_gone(&self) -> bool {
+        // ATOMICS: Acquire pairs with the Release store in `WriterToken::drop`, which
+        // follows the writer's last `data_head` store.
+        self.gone.load(Ordering::Acquire)
+    }
+}
+
+/// Held by the writer alone: dropping it (after the writer's final flush) tells the reader.
+#[derive(Debug)]
+struct WriterToken {
+    shared: Arc<Shared>,
+    _map: Arc<MmapRaw>,
+}
+
+impl Drop for WriterToken {
+    fn drop(&mut self) {
+        // ATOMICS: Release pairs with `Shared::is_gone`.
+        self.shared.gone.store(true, Ordering::Release);
+        if let Some(fd) = &self.shared.fd {
+            // Wake a sleeping reader; if this fails its bounded wait still sees the flag.
+            let _ = fd.signal();
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! Reading an overwrite (`write_backward`) ring: recover the newest complete records from
+//! `data_head` onwards, as perf's `overwrite_rb_find_range` does.
+
+use core::sync::atomic::{fence, Ordering};
+
+use crate::error::{ReadError, RecordFault};
+use crate::layout::{HEADER_SIZE, RECORD_ALIGN};
+use crate::record::RecordHeader;
+use crate::Reader;
+
+/// What [`Reader::read_overwrite`] recovered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OverwriteSnapshot {
+    /// The `data_head` the snapshot was taken at.
+    pub head: u64,
+    /// Complete records recovered, newest first.
+    pub records: usize,
+    /// Bytes they occupy at the start of the output buffer.
+    pub bytes: usize,
+}
+
+impl Reader {
+    /// Copies the newest complete records of an overwrite ring into `out` (cleared first),
+    /// newest first, so that [`crate::RecordIter`] walks them.
+    ///
+    /// A backward writer puts each record just below the previous one, so the records
+    /// from `data_head` upwards run from newest to oldest. The walk stops at a zero header
+    /// (never written), or before the record that crosses `data_head + data_size` (its
+    /// end was overwritten by the newest records).
+    ///
+    /// The writer must be paused (`PERF_EVENT_IOC_PAUSE_OUTPUT`, or
+    /// [`crate::PauseHandle`]) while this runs; `data_head` is checked again after the
+    /// copy and a moved head is an error, never a torn snapshot.
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError::MisalignedHead`], [`ReadError::CorruptRecord`] for an impossible
+    /// header, [`ReadError::WriterNotPaused`].
+    pub fn read_overwrite(&mut self, out: &mut Vec<u8>) -> Result<OverwriteSnapshot, ReadError> {
+        let mem = *self.memory();
+        // ATOMICS: Acquire pairs with the writer's Release store of `data_head`.
+        let head = mem.load_head();
+        if !head.is_multiple_of(RECORD_ALIGN as u64) {
+            return Err(ReadError::MisalignedHead(head));
+        }
+        let size = mem.data_size() as usize;
+        out.clear();
+        out.resize(size, 0);
+        mem.copy_out(head, out);
+        // ATOMICS: the fence orders the copy above before the second head load (seqlock
+        // pattern): if the head did not move, no write overlapped the copy.
+        fence(Ordering::Acquire);
+        let after = mem.load_head();
+        if after != head {
+            out.clear();
+            return Err(ReadError::WriterNotPaused {
+                before: head,
+                after,
+            });
+        }
+        let mut off = 0usize;
+        let mut records = 0usize;
+        while off + HEADER_SIZE <= size {
+            let Some(h) = RecordHeader::parse(&out[off..]) else {
+                break;
+            };
+            if h.size == 0 {
+                break;
+            }
+            let len = h.size as usize;
+            let fault = if len < HEADER_SIZE {
+                Some(RecordFault::SmallerThanHeader)
+            } else if !len.is_multiple_of(RECORD_ALIGN) {
+                Some(RecordFault::Unaligned)
+            } else {
+                None
+            };
+            if let Some(fault) = fault {
+                out.truncate(off);
+                return Err(ReadError::CorruptRecord {
+                    position: head.wrapping_add(off as u64),
+                    size: h.size,
+                    fault,
+                });
+            }
+            if off + len > size {
+                break;
+            }
+            off += len;
+            records += 1;
+        }
+        out.truncate(off);
+        Ok(OverwriteSnapshot {
+            head,
+            records,
+            bytes: off,
+        })
+    }
+}

@@ -1,0 +1,380 @@
+//! The consumer side: drains records between `data_tail` and a `data_head` snapshot.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::error::{ReadError, RecordFault};
+use crate::layout::{HEADER_SIZE, MAX_RECORD_SIZE, PERF_RECORD_LOST, RECORD_ALIGN};
+use crate::position::{span, Span};
+use crate::record::{Record, RecordBytes, RecordHeader};
+use crate::region::RingMemory;
+use crate::wakeup::WakeupFd;
+use crate::writer::Keepalive;
+
+/// Tells a reader whether its producer still exists (a thread that dropped its writer, a
+/// process that died). Implemented by whoever set the ring up.
+pub trait ProducerStatus: Send + Sync + core::fmt::Debug {
+    /// True once the producer will never publish again.
+    fn is_gone(&self) -> bool;
+}
+
+/// What [`Reader::wait`] saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WaitOutcome {
+    /// There are records to drain.
+    Ready,
+    /// The timeout passed; there may still be records below the wakeup threshold, so drain.
+    TimedOut,
+    /// The producer is gone and everything it published has been drained.
+    ProducerGone,
+}
+
+/// What a reader has done so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReaderStats {
+    /// Records handed out (including `PERF_RECORD_LOST` records).
+    pub records: u64,
+    /// Bytes handed out, as records or raw chunks.
+    pub bytes: u64,
+    /// Drains started.
+    pub drains: u64,
+    /// Sum of the `lost` fields of the `PERF_RECORD_LOST` records handed out.
+    pub lost: u64,
+    /// Bytes skipped by [`Reader::resync`] after a corrupt ring.
+    pub discarded_bytes: u64,
+}
+
+/// The consumer of a ring: it owns `data_tail`.
+pub struct Reader {
+    mem: RingMemory,
+    /// The reader's position; `data_tail` is this value once published.
+    tail: u64,
+    scratch: Vec<u8>,
+    wakeup: Option<WakeupFd>,
+    producer: Option<Arc<dyn ProducerStatus>>,
+    stats: ReaderStats,
+    _keep: Keepalive,
+}
+
+impl core::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Reader")
+            .field("tail", &self.tail)
+            .field("data_size", &self.mem.data_size())
+            .field("mirrored", &self.mem.is_mirrored())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Reader {
+    /// Creates the reader of `mem`, starting at the `data_tail` in its control page.
+    ///
+    /// # Safety
+    ///
+    /// This must be the only reader of the ring (it owns `data_tail`), and `mem` must stay
+    /// mapped for as long as `keep` lives.
+    pub unsafe fn new(mem: RingMemory, keep: Keepalive) -> Self {
+        // ATOMICS: Acquire is more than needed (only this reader stores the tail) but costs
+        // nothing once.
+        let tail = mem.load_tail();
+        Reader {
+            mem,
+            tail,
+            scratch: Vec::with_capacity(MAX_RECORD_SIZE + HEADER_SIZE),
+            wakeup: None,
+            producer: None,
+            stats: ReaderStats::default(),
+            _keep: keep,
+        }
+    }
+
+    /// Sets the eventfd the producer signals (see [`crate::WakeupPolicy`]).
+    pub fn with_wakeup(mut self, fd: WakeupFd) -> Self {
+        self.wakeup = Some(fd);
+        self
+    }
+
+    /// Sets how the reader learns that its producer is gone.
+    pub fn with_producer_status(mut self, status: Arc<dyn ProducerStatus>) -> Self {
+        self.producer = Some(status);
+        self
+    }
+
+    /// The ring memory this reader drains.
+    pub fn memory(&self) -> &RingMemory {
+        &self.mem
+    }
+
+    /// The eventfd to register with `poll`/`epoll`, if any.
+    pub fn wakeup_fd(&self) -> Option<&WakeupFd> {
+        self.wakeup.as_ref()
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> ReaderStats {
+        self.stats
+    }
+
+    /// The reader's position (the last `data_tail` published or about to be).
+    pub fn position(&self) -> u64 {
+        self.tail
+    }
+
+    /// Bytes published and not yet consumed, validated like a drain.
+    ///
+    /// # Errors
+    ///
+    /// As [`Reader::drain`].
+    pub fn available(&self) -> Result<u64, ReadError> {
+        self.check_head(self.mem.load_head())
+    }
+
+    fn check_head(&self, head: u64) -> Result<u64, ReadError> {
+        if !head.is_multiple_of(RECORD_ALIGN as u64) {
+            return Err(ReadError::MisalignedHead(head));
+        }
+        match span(head, self.tail, self.mem.data_size()) {
+            Span::Readable(n) => Ok(n),
+            Span::Behind => Err(ReadError::HeadBehindTail {
+                head,
+                tail: self.tail,
+            }),
+            Span::TooFarAhead => Err(ReadError::HeadTooFarAhead {
+                head,
+                tail: self.tail,
+                data_size: self.mem.data_size(),
+            }),
+        }
+    }
+
+    /// Starts a drain: loads `data_head` once (Acquire) and hands out the records up to
+    /// it. Dropping the drain publishes `data_tail` once (Release).
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError::MisalignedHead`], [`ReadError::HeadBehindTail`] or
+    /// [`ReadError::HeadTooFarAhead`]: the producer is broken or hostile. The reader is
+    /// unchanged; [`Reader::resync`] skips to the current head.
+    pub fn drain(&mut self) -> Result<Drain<'_>, ReadError> {
+        // ATOMICS: Acquire (in `load_head`) pairs with the producer's Release store of
+        // `data_head`: every record before `head` is fully written and visible.
+        let head = self.mem.load_head();
+        self.check_head(head)?;
+        self.stats.drains += 1;
+        let pos = self.tail;
+        Ok(Drain {
+            reader: self,
+            head,
+            pos,
+            released: pos,
+            failed: false,
+        })
+    }
+
+    /// Skips everything up to the current `data_head`, after a corrupt record or an
+    /// impossible head. Returns the bytes skipped (counted in
+    /// [`ReaderStats::discarded_bytes`]; at most `data_size`).
+    pub fn resync(&mut self) -> u64 {
+        let head = self.mem.load_head() & !(RECORD_ALIGN as u64 - 1);
+        let skipped = match span(head, self.tail, self.mem.data_size()) {
+            Span::Readable(n) => n,
+            Span::Behind | Span::TooFarAhead => self.mem.data_size(),
+        };
+        self.tail = head;
+        self.mem.store_tail(head);
+        self.stats.discarded_bytes += skipped;
+        skipped
+    }
+
+    /// Waits until there is something to drain, the producer is gone, or `timeout` passes
+    /// (`None`: no limit). Records below the wakeup threshold are never stranded: after a
+    /// timeout, drain.
+    ///
+    /// Without a wakeup eventfd the wait sleeps in steps of up to 1 ms.
+    ///
+    /// # Errors
+    ///
+    /// As [`Reader::drain`] for an impossible head; [`ReadError::Wait`] if `poll` fails.
+    pub fn wait(&mut self, timeout: Option<Duration>) -> Result<WaitOutcome, ReadError> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut nap = Duration::from_micros(10);
+        loop {
+            // The producer's status is read before the head, so that a producer that
+            // published and then left is seen with its last records.
+            let gone = self.producer.as_ref().is_some_and(|p| p.is_gone());
+            if self.available()? > 0 {
+                return Ok(WaitOutcome::Ready);
+            }
+            if gone {
+                return Ok(WaitOutcome::ProducerGone);
+            }
+            let left = match deadline {
+                Some(d) => match d.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => Some(left),
+                    _ => return Ok(WaitOutcome::TimedOut),
+                },
+                None => None,
+            };
+            match &self.wakeup {
+                Some(fd) => {
+                    // Bounded so a producer that dies without signalling is still noticed.
+                    let step = left.map_or(Duration::from_millis(100), |l| {
+                        l.min(Duration::from_millis(100))
+                    });
+                    fd.wait(Some(step)).map_err(|e| ReadError::Wait(e.kind()))?;
+                }
+                None => {
+                    let step = left.map_or(nap, |l| l.min(nap));
+                    std::thread::sleep(step);
+                    nap = (nap * 2).min(Duration::from_millis(1));
+                }
+            }
+        }
+    }
+}
+
+/// One pass over the records published when it started.
+///
+/// Records borrow the drain, so none can outlive the release of its bytes.
+#[derive(Debug)]
+pub struct Drain<'r> {
+    reader: &'r mut Reader,
+    /// The `data_head` snapshot: this drain never reads past it.
+    head: u64,
+    /// Next record position; `[reader.tail, pos)` is consumed but maybe not released.
+    pos: u64,
+    /// The last `data_tail` stored.
+    released: u64,
+    /// A corrupt record was found: the drain yields nothing more.
+    failed: bool,
+}
+
+impl<'r> Drain<'r> {
+    /// The `data_head` snapshot.
+    pub fn head(&self) -> u64 {
+        self.head
+    }
+
+    /// Bytes not yet handed out in this drain.
+    pub fn remaining(&self) -> u64 {
+        self.head.wrapping_sub(self.pos)
+    }
+
+    /// Validates the header at `pos` and returns it.
+    #[inline]
+    fn header(&mut self) -> Option<Result<RecordHeader, ReadError>> {
+        if self.failed || self.pos == self.head {
+            return None;
+        }
+        let mem = &self.reader.mem;
+        let header = RecordHeader::from_u64(mem.read_u64(self.pos));
+        let size = header.size as u64;
+        let fault = if size < HEADER_SIZE as u64 {
+            Some(RecordFault::SmallerThanHeader)
+        } else if !size.is_multiple_of(RECORD_ALIGN as u64) {
+            Some(RecordFault::Unaligned)
+        } else if size > mem.data_size() {
+            Some(RecordFault::LargerThanDataArea)
+        } else if size > self.head.wrapping_sub(self.pos) {
+            Some(RecordFault::PastHead)
+        } else {
+            None
+        };
+        if let Some(fault) = fault {
+            self.failed = true;
+            return Some(Err(ReadError::CorruptRecord {
+                position: self.pos,
+                size: header.size,
+                fault,
+            }));
+        }
+        Some(Ok(header))
+    }
+
+    #[inline]
+    fn account(&mut self, header: RecordHeader, pos: u64) {
+        let stats = &mut self.reader.stats;
+        stats.records += 1;
+        stats.bytes += header.size as u64;
+        if header.record_type == PERF_RECORD_LOST && header.size as usize >= 24 {
+            let lost = self.reader.mem.read_u64(pos.wrapping_add(16));
+            stats.lost = stats.lost.saturating_add(lost);
+        }
+    }
+
+    /// The next record, zero-copy: one slice, or two when it straddles the end of a data
+    /// area that is not mirrored.
+    ///
+    /// After an error the drain yields `None`; records before the fault are consumed.
+    #[allow(clippy::should_implement_trait)] // a lending iterator: items borrow the drain
+    #[inline]
+    pub fn next(&mut self) -> Option<Result<Record<'_>, ReadError>> {
+        let header = match self.header()? {
+            Ok(h) => h,
+            Err(e) => return Some(Err(e)),
+        };
+        let pos = self.pos;
+        let size = header.size as usize;
+        // SAFETY: `[pos, pos + size)` lies inside `[tail, head)` (checked in `header`),
+        // which the producer does not write until `data_tail` passes it; the tail is
+        // released only through `&mut self`, which the returned record borrows.
+        let (a, b) = unsafe { self.reader.mem.data_slice(pos, size) };
+        self.pos = pos.wrapping_add(size as u64);
+        self.account(header, pos);
+        Some(Ok(Record {
+            header,
+            position: pos,
+            bytes: RecordBytes::from_pair(a, b),
+        }))
+    }
+
+    /// The next record as one slice: borrowed from the ring when contiguous, copied once
+    /// into the reader's scratch buffer (sized for the largest record) when it straddles.
+    pub fn next_contiguous(&mut self) -> Option<Result<(RecordHeader, &[u8]), ReadError>> {
+        let header = match self.header()? {
+            Ok(h) => h,
+            Err(e) => return Some(Err(e)),
+        };
+        let pos = self.pos;
+        let size = header.size as usize;
+        // SAFETY: as in `next`.
+        let (a, b) = unsafe { self.reader.mem.data_slice(pos, size) };
+        self.pos = pos.wrapping_add(size as u64);
+        self.account(header, pos);
+        let bytes = RecordBytes::from_pair(a, b).contiguous(&mut self.reader.scratch);
+        Some(Ok((header, bytes)))
+    }
+
+    /// Hands out every remaining byte of this drain at once, as at most two slices,
+    /// without looking at the records (for writing a ring straight to a file). The
+    /// records are not validated or counted as records.
+    pub fn take_remaining(&mut self) -> RecordBytes<'_> {
+        if self.failed {
+            return RecordBytes::Single(&[]);
+        }
+        let pos = self.pos;
+        let len = self.remaining() as usize; // <= data_size, checked when the drain began
+                                             // SAFETY: `[pos, head)` is inside `[tail, head)`; released only through `&mut self`.
+        let (a, b) = unsafe { self.reader.mem.data_slice(pos, len) };
+        self.pos = self.head;
+        self.reader.stats.bytes += len as u64;
+        RecordBytes::from_pair(a, b)
+    }
+
+    /// Publishes `data_tail` now for everything handed out so far (a batch release in the
+    /// middle of a long drain). ATOMICS: Release, pairs with the producer's Acquire load.
+    pub fn release(&mut self) {
+        if self.pos != self.released {
+            self.reader.mem.store_tail(self.pos);
+            self.released = self.pos;
+            self.reader.tail = self.pos;
+        }
+    }
+}
+
+impl Drop for Drain<'_> {
+    fn drop(&mut self) {
+        self.release();
+    }
+}

@@ -1,0 +1,477 @@
+//! The producer ("kernel") side: reserve, fill, commit; lost-record accounting; overwrite.
+
+use std::any::Any;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::error::WriteError;
+use crate::layout::{
+    align_record, HEADER_SIZE, LOST_RECORD_SIZE, MAX_RECORD_SIZE, PERF_RECORD_LOST,
+};
+use crate::position::free_space;
+use crate::record::RecordHeader;
+use crate::region::RingMemory;
+use crate::wakeup::{WakeupFd, WakeupPolicy, WakeupState};
+
+/// Keeps the memory behind a writer or reader mapped for as long as it lives.
+pub type Keepalive = Arc<dyn Any + Send + Sync>;
+
+/// How the writer treats unread data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WriteMode {
+    /// Never overwrite unread data: a record that does not fit is dropped, counted, and
+    /// reported by a `PERF_RECORD_LOST` record (the kernel's default).
+    #[default]
+    Forward,
+    /// The kernel's `write_backward`: records are written from `data_head` downwards, the
+    /// writer never waits and overwrites the oldest records. Read with
+    /// [`Reader::read_overwrite`](crate::Reader::read_overwrite) while paused.
+    Overwrite,
+}
+
+/// Writer settings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct WriterConfig {
+    /// Forward or overwrite.
+    pub mode: WriteMode,
+    /// When to signal the reader.
+    pub wakeup: WakeupPolicy,
+    /// The `id` written into `PERF_RECORD_LOST` records (the kernel writes the event id).
+    pub lost_id: u64,
+}
+
+/// What a writer has done so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WriterStats {
+    /// Records written (not counting `PERF_RECORD_LOST` records).
+    pub records: u64,
+    /// Bytes of those records.
+    pub bytes: u64,
+    /// Records dropped (ring full, paused, impossible tail).
+    pub lost: u64,
+    /// `PERF_RECORD_LOST` records written; their `lost` fields add up to `lost` minus
+    /// [`Writer::lost_pending`].
+    pub lost_records: u64,
+    /// Wakeups signalled.
+    pub wakeups: u64,
+}
+
+/// Pauses a writer from another thread, like `PERF_EVENT_IOC_PAUSE_OUTPUT`: while paused,
+/// every record is dropped and counted as lost.
+#[derive(Debug, Clone)]
+pub struct PauseHandle(Arc<AtomicBool>);
+
+impl PauseHandle {
+    /// Pauses (`true`) or resumes (`false`) the writer.
+    pub fn set_paused(&self, paused: bool) {
+        // ATOMICS: Release pairs with the writer's Acquire load in `append`: writes made
+        // before a resume are visible to the writer; the reader's copy of a paused ring is
+        // protected by re-reading `data_head`, not by this flag.
+        self.0.store(paused, Ordering::Release);
+    }
+}
+
+/// The producer of a ring: it owns `data_head`.
+pub struct Writer {
+    mem: RingMemory,
+    /// Local head: free-running, ahead of `published` by the unpublished records.
+    head: u64,
+    /// The last `data_head` stored to the control page.
+    published: u64,
+    /// A `data_tail` value already loaded: free space is at least what it implies.
+    cached_tail: u64,
+    unpublished_records: u32,
+    /// Records dropped since the last `PERF_RECORD_LOST` was written.
+    lost_pending: u64,
+    config: WriterConfig,
+    paused: Arc<AtomicBool>,
+    wake: WakeupState,
+    stats: WriterStats,
+    _keep: Keepalive,
+}
+
+impl core::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Writer")
+            .field("head", &self.head)
+            .field("published", &self.published)
+            .field("data_size", &self.mem.data_size())
+            .field("config", &self.config)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Writer {
+    /// Creates the writer of `mem`, resuming from the `data_head` in its control page.
+    ///
+    /// # Safety
+    ///
+    /// This must be the only writer of the ring, and the data area must be writable through
+    /// `mem` for as long as `keep` lives.
+    pub unsafe fn new(
+        mem: RingMemory,
+        config: WriterConfig,
+        wakeup_fd: Option<WakeupFd>,
+        keep: Keepalive,
+    ) -> Self {
+        let head = mem.load_head_relaxed();
+        Writer {
+            mem,
+            head,
+            published: head,
+            cached_tail: head,
+            unpublished_records: 0,
+            lost_pending: 0,
+            wake: WakeupState::new(wakeup_fd, config.wakeup, mem.data_size()),
+            config,
+            paused: Arc::new(AtomicBool::new(false)),
+            stats: WriterStats::default(),
+            _keep: keep,
+        }
+    }
+
+    /// The ring memory this writer fills.
+    pub fn memory(&self) -> &RingMemory {
+        &self.mem
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> WriterStats {
+        WriterStats {
+            wakeups: self.wake.wakeups,
+            ..self.stats
+        }
+    }
+
+    /// Records dropped whose `PERF_RECORD_LOST` is not written yet.
+    pub fn lost_pending(&self) -> u64 {
+        self.lost_pending
+    }
+
+    /// A handle that pauses this writer from elsewhere.
+    pub fn pause_handle(&self) -> PauseHandle {
+        PauseHandle(self.paused.clone())
+    }
+
+    /// The eventfd this writer signals, if any.
+    pub fn wakeup_fd(&self) -> Option<&WakeupFd> {
+        self.wake.fd.as_ref()
+    }
+
+    /// Writes one record and publishes `data_head` (with the records written before it by
+    /// [`Writer::write_deferred`]).
+    ///
+    /// # Errors
+    ///
+    /// [`WriteError::RecordTooLarge`]; or the record was dropped and counted:
+    /// [`WriteError::NoSpace`], [`WriteError::Paused`], [`WriteError::CorruptTail`].
+    #[inline]
+    pub fn write(&mut self, record_type: u32, misc: u16, payload: &[u8]) -> Result<(), WriteError> {
+        let r = self.append(record_type, misc, &[payload]);
+        self.publish();
+        r
+    }
+
+    /// Writes one record without publishing it: readers see it after [`Writer::publish`].
+    /// This is the batch commit: one `data_head` store for many records.
+    ///
+    /// # Errors
+    ///
+    /// As [`Writer::write`].
+    #[inline]
+    pub fn write_deferred(
+        &mut self,
+        record_type: u32,
+        misc: u16,
+        payload: &[u8],
+    ) -> Result<(), WriteError> {
+        self.append(record_type, misc, &[payload])
+    }
+
+    /// Writes one record whose payload is the concatenation of `parts`, unpublished.
+    ///
+    /// # Errors
+    ///
+    /// As [`Writer::write`].
+    pub fn write_parts_deferred(
+        &mut self,
+        record_type: u32,
+        misc: u16,
+        parts: &[&[u8]],
+    ) -> Result<(), WriteError> {
+        self.append(record_type, misc, parts)
+    }
+
+    /// Reserves a record with a payload of `payload_len` bytes to fill in place.
+    /// Nothing is visible until [`Reservation::commit`]; dropping the reservation
+    /// abandons it (a pending `PERF_RECORD_LOST` it wrote stays, unpublished).
+    ///
+    /// # Errors
+    ///
+    /// As [`Writer::write`].
+    pub fn reserve(
+        &mut self,
+        record_type: u32,
+        misc: u16,
+        payload_len: usize,
+    ) -> Result<Reservation<'_>, WriteError> {
+        let size = self.record_size(payload_len)?;
+        let pos = self.make_room(size)?;
+        let header = RecordHeader {
+            record_type,
+            misc,
+            size: size as u16,
+        };
+        self.mem.write_u64(pos, header.to_u64());
+        let pad = size - HEADER_SIZE - payload_len;
+        self.mem.zero(pos + (size - pad) as u64, pad);
+        Ok(Reservation {
+            writer: self,
+            pos,
+            size,
+            payload_len,
+            committed: false,
+        })
+    }
+
+    /// Stores `data_head` if records were written since the last store, and signals the
+    /// reader when the wakeup policy says so.
+    #[inline]
+    pub fn publish(&mut self) {
+        if self.head != self.published {
+            self.mem.store_head(self.head);
+            self.published = self.head;
+            self.wake.published(self.unpublished_records, self.head);
+            self.unpublished_records = 0;
+        }
+    }
+
+    /// Writes the pending `PERF_RECORD_LOST` now if there is room, and publishes.
+    /// Returns whether nothing is pending any more.
+    pub fn flush_lost(&mut self) -> bool {
+        if self.lost_pending > 0 {
+            let room = match self.config.mode {
+                WriteMode::Overwrite => true,
+                WriteMode::Forward => self.has_room(LOST_RECORD_SIZE as u64).unwrap_or(false),
+            };
+            if room {
+                let pos = self.advance(LOST_RECORD_SIZE);
+                self.put_lost(pos);
+            }
+        }
+        self.publish();
+        self.lost_pending == 0
+    }
+
+    /// Publishes and wakes the reader whatever the policy (for a final flush).
+    pub fn flush(&mut self) {
+        self.publish();
+        self.wake.force(self.head);
+    }
+
+    fn record_size(&self, payload_len: usize) -> Result<usize, WriteError> {
+        let max = MAX_RECORD_SIZE.min(self.mem.data_size() as usize);
+        match HEADER_SIZE.checked_add(payload_len).and_then(align_record) {
+            Some(size) if size <= max => Ok(size),
+            _ => Err(WriteError::RecordTooLarge {
+                size: payload_len.saturating_add(HEADER_SIZE),
+                max,
+            }),
+        }
+    }
+
+    /// Whether `need` bytes are free, refreshing the cached tail only when the cache says no.
+    #[inline]
+    fn has_room(&mut self, need: u64) -> Result<bool, WriteError> {
+        let size = self.mem.data_size();
+        if let Some(free) = free_space(self.head, self.cached_tail, size) {
+            if free >= need {
+                return Ok(true);
+            }
+        }
+        // ATOMICS: Acquire (in `load_tail`) pairs with the reader's Release store of
+        // `data_tail`: its reads of the bytes we are about to reuse are complete.
+        let tail = self.mem.load_tail();
+        match free_space(self.head, tail, size) {
+            Some(free) => {
+                self.cached_tail = tail;
+                Ok(free >= need)
+            }
+            None => Err(WriteError::CorruptTail {
+                head: self.head,
+                tail,
+            }),
+        }
+    }
+
+    /// Finds room for a record of `size` bytes (plus a pending LOST record, written here),
+    /// or drops and counts it. Returns the position of the record.
+    #[inline]
+    fn make_room(&mut self, size: usize) -> Result<u64, WriteError> {
+        // ATOMICS: Acquire pairs with `PauseHandle::set_paused`.
+        if self.paused.load(Ordering::Acquire) {
+            return Err(self.drop_record(WriteError::Paused));
+        }
+        let lost = if self.lost_pending > 0 {
+            LOST_RECORD_SIZE
+        } else {
+            0
+        };
+        if self.config.mode == WriteMode::Forward {
+            let need = (size + lost) as u64;
+            match self.has_room(need) {
+                Ok(true) => {}
+                Ok(false) => {
+                    let free = free_space(self.head, self.cached_tail, self.mem.data_size());
+                    return Err(self.drop_record(WriteError::NoSpace {
+                        needed: size + lost,
+                        free: free.unwrap_or(0),
+                    }));
+                }
+                Err(e) => return Err(self.drop_record(e)),
+            }
+        }
+        if lost > 0 {
+            let pos = self.advance(LOST_RECORD_SIZE);
+            self.put_lost(pos);
+        }
+        Ok(self.advance(size))
+    }
+
+    fn drop_record(&mut self, e: WriteError) -> WriteError {
+        self.lost_pending += 1;
+        self.stats.lost += 1;
+        e
+    }
+
+    /// Moves the local head over `size` bytes and returns where the record starts.
+    #[inline]
+    fn advance(&mut self, size: usize) -> u64 {
+        match self.config.mode {
+            WriteMode::Forward => {
+                let pos = self.head;
+                self.head = pos.wrapping_add(size as u64);
+                pos
+            }
+            WriteMode::Overwrite => {
+                self.head = self.head.wrapping_sub(size as u64);
+                self.head
+            }
+        }
+    }
+
+    fn put_lost(&mut self, pos: u64) {
+        let header = RecordHeader {
+            record_type: PERF_RECORD_LOST,
+            misc: 0,
+            size: LOST_RECORD_SIZE as u16,
+        };
+        self.mem.write_u64(pos, header.to_u64());
+        self.mem.write_u64(pos.wrapping_add(8), self.config.lost_id);
+        self.mem.write_u64(pos.wrapping_add(16), self.lost_pending);
+        self.lost_pending = 0;
+        self.stats.lost_records += 1;
+        self.unpublished_records += 1;
+    }
+
+    #[inline]
+    fn append(&mut self, record_type: u32, misc: u16, parts: &[&[u8]]) -> Result<(), WriteError> {
+        let payload_len: usize = parts.iter().map(|p| p.len()).sum();
+        let size = self.record_size(payload_len)?;
+        let pos = self.make_room(size)?;
+        let header = RecordHeader {
+            record_type,
+            misc,
+            size: size as u16,
+        };
+        self.mem.write_u64(pos, header.to_u64());
+        let mut at = pos.wrapping_add(HEADER_SIZE as u64);
+        for part in parts {
+            self.mem.copy_in(at, part);
+            at = at.wrapping_add(part.len() as u64);
+        }
+        let pad = size - HEADER_SIZE - payload_len;
+        if pad > 0 {
+            self.mem.zero(at, pad);
+        }
+        self.stats.records += 1;
+        self.stats.bytes += size as u64;
+        self.unpublished_records += 1;
+        Ok(())
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.flush_lost();
+        self.flush();
+    }
+}
+
+/// A record reserved in the ring, filled in place, then committed. Dropping it without
+/// committing gives the space back.
+#[derive(Debug)]
+pub struct Reservation<'w> {
+    writer: &'w mut Writer,
+    pos: u64,
+    size: usize,
+    payload_len: usize,
+    committed: bool,
+}
+
+impl Reservation<'_> {
+    /// Copies `bytes` into the payload at `offset`.
+    ///
+    /// # Panics
+    ///
+    /// If `offset + bytes.len()` exceeds the reserved payload length.
+    pub fn write_at(&mut self, offset: usize, bytes: &[u8]) {
+        let end = offset.checked_add(bytes.len());
+        assert!(
+            end.is_some_and(|e| e <= self.payload_len),
+            "write of {} bytes at {offset} past a {}-byte payload",
+            bytes.len(),
+            self.payload_len
+        );
+        let at = self.pos.wrapping_add((HEADER_SIZE + offset) as u64);
+        self.writer.mem.copy_in(at, bytes);
+    }
+
+    /// The record's total size (header and padding included).
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Makes the record visible: publishes `data_head`.
+    pub fn commit(mut self) {
+        self.mark_committed();
+        self.writer.publish();
+    }
+
+    /// Keeps the record for the next [`Writer::publish`] (batch commit).
+    pub fn commit_deferred(mut self) {
+        self.mark_committed();
+    }
+
+    fn mark_committed(&mut self) {
+        self.committed = true;
+        let w = &mut *self.writer;
+        w.stats.records += 1;
+        w.stats.bytes += self.size as u64;
+        w.unpublished_records += 1;
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            // Give the space back: the local head returns to where this record began.
+            let w = &mut *self.writer;
+            w.head = match w.config.mode {
+                WriteMode::Forward => self.pos,
+                WriteMode::Overwrite => self.pos.wrapping_add(self.size as u64),
+            };
+        }
+    }
+}
