@@ -539,6 +539,19 @@ impl EventConfig {
         write_backward, set_write_backward
     );
     flag_setter!(
+        /// `attr.inherit_stat`: per-task counts of inherited events; an exiting child
+        /// writes a READ record with its values.
+        inherit_stat, set_inherit_stat
+    );
+    flag_setter!(
+        /// `attr.mmap`: MMAP records for executable mappings (without `mmap2`).
+        mmap, set_mmap
+    );
+    flag_setter!(
+        /// `attr.text_poke`: TEXT_POKE records when kernel text is modified.
+        text_poke, set_text_poke
+    );
+    flag_setter!(
         /// `attr.namespaces`: NAMESPACES records.
         namespaces, set_namespaces
     );
