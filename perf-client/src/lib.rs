@@ -3,4 +3,12 @@
 
 #![warn(missing_docs)]
 
+pub mod capture;
+pub mod child;
 pub mod demo;
+pub mod event;
+pub mod records;
+pub mod render;
+pub mod ring;
+mod sys;
+pub mod tracefs;

@@ -18,12 +18,15 @@ struct Cli {
 enum Command {
     /// Two threads exchange checksummed records through an in-process ring; prints throughput.
     Demo(cli::demo::Args),
+    /// Capture perf events live and print one line per record as it is read.
+    Stream(cli::stream::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => cli::demo::run(args),
+        Command::Stream(args) => cli::stream::run(args),
     };
     cli::finish(result)
 }
