@@ -2,3 +2,4 @@
 
 mod common;
 mod emulation;
+mod ring_protocol;
