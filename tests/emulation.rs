@@ -420,7 +420,7 @@ fn leak_cycles_helper() {
         let buf = buffer(2);
         let strategy = Strategy::ALL[i % 3];
         let mapping = Arc::new(
-            buf.map(MapOptions::new(strategy).mirrored(i % 2 == 0))
+            buf.map(MapOptions::new(strategy).mirrored(i.is_multiple_of(2)))
                 .unwrap(),
         );
         let mut writer = buf.writer(Default::default()).unwrap();
@@ -463,7 +463,7 @@ fn produce(writer: &mut Writer, link: &handoff::ConsumerLink, count: u64) -> u64
         if mem.data_size() - used < 64 {
             writer.publish();
             spins += 1;
-            if spins % 1024 == 0 {
+            if spins.is_multiple_of(1024) {
                 if !link.is_alive() {
                     break;
                 }
@@ -478,7 +478,7 @@ fn produce(writer: &mut Writer, link: &handoff::ConsumerLink, count: u64) -> u64
             Err(WriteError::NoSpace { .. }) => unreachable!("space was checked"),
             Err(e) => panic!("{e}"),
         }
-        if seq % 64 == 0 {
+        if seq.is_multiple_of(64) {
             writer.publish();
         }
     }
