@@ -280,7 +280,7 @@ impl RingMemory {
     /// reader that sees the even value.
     #[inline]
     pub(crate) fn seq_end(&self, seq: u32) {
-        debug_assert!(seq % 2 == 0);
+        debug_assert!(seq.is_multiple_of(2));
         self.region.lock_word().store(seq, Ordering::Release);
     }
 

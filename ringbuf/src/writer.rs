@@ -377,7 +377,7 @@ impl Writer {
             WriteMode::Overwrite => {
                 // Open a seqlock write section until the next publish: the bytes below
                 // the head are the oldest ones of a reader's snapshot window.
-                if self.seq % 2 == 0 {
+                if self.seq.is_multiple_of(2) {
                     self.seq = self.seq.wrapping_add(1);
                     self.mem.seq_begin(self.seq);
                 }
