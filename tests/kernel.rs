@@ -542,3 +542,135 @@ fn every_sample_bit_a_software_event_can_make_parses_from_kernel_records() {
         assert!(user_samples > 0, "no user-mode sample with REGS_USER");
     }
 }
+
+/// Loads (and closes) a two-instruction socket filter: the kernel announces it with
+/// KSYMBOL (its JIT image) and BPF_EVENT (PROG_LOAD). Returns false if refused.
+fn load_trivial_bpf_program() -> bool {
+    // mov64 r0, 0; exit
+    let insns: [u8; 16] = [0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0];
+    let license = c"GPL";
+    // union bpf_attr for BPF_PROG_LOAD: prog_type @0, insn_cnt @4, insns @8, license @16.
+    let mut attr = [0u8; 128];
+    attr[0..4].copy_from_slice(&1u32.to_ne_bytes()); // BPF_PROG_TYPE_SOCKET_FILTER
+    attr[4..8].copy_from_slice(&2u32.to_ne_bytes());
+    attr[8..16].copy_from_slice(&(insns.as_ptr() as u64).to_ne_bytes());
+    attr[16..24].copy_from_slice(&(license.as_ptr() as u64).to_ne_bytes());
+    attr[48..53].copy_from_slice(b"pcli\0"); // prog_name
+    const BPF_PROG_LOAD: libc::c_long = 5;
+    // SAFETY: bpf(BPF_PROG_LOAD) reads `attr` (128 bytes, valid) and the instruction and
+    // license buffers it points to, all alive for the call.
+    let fd = unsafe { libc::syscall(libc::SYS_bpf, BPF_PROG_LOAD, attr.as_ptr(), attr.len()) };
+    if fd < 0 {
+        return false;
+    }
+    // SAFETY: closes the fd the kernel just gave us, used nowhere else.
+    unsafe { libc::close(fd as i32) };
+    true
+}
+
+/// Side-band record types that need system-wide events: MMAP (mmap without mmap2), FORK,
+/// NAMESPACES, CGROUP, KSYMBOL, BPF_EVENT — each triggered on purpose. (TEXT_POKE: enabling
+/// a tracepoint's static key produced none on this kernel, so it is tested hand-built only.)
+#[test]
+fn system_wide_side_band_records_of_every_kind_this_kernel_makes() {
+    let mut ev = sw(Software::Dummy)
+        .sampling(Sampling::None)
+        .mmap(true)
+        .task(true)
+        .comm(true)
+        .namespaces(true)
+        .cgroup(true)
+        .ksymbol(true)
+        .bpf_event(true);
+    ev.attr_mut().sample_type = st::IDENTIFIER | st::TID | st::TIME | st::CPU;
+    let opts = CaptureOptions::new(
+        vec![ev],
+        Target::Cpus {
+            cpus: None,
+            command: None,
+        },
+    );
+    let mut cap = match Capture::start(opts) {
+        Ok(c) => c,
+        Err(e) if is_refusal(&e) => return common::skip(&e.to_string()),
+        Err(e) => panic!("{e}"),
+    };
+    let ctx = cap.parse_context().clone();
+    // KSYMBOL + BPF_EVENT
+    let bpf = load_trivial_bpf_program();
+    // CGROUP (mkdir in the cgroup2 hierarchy), FORK/NAMESPACES/MMAP/COMM (the shell).
+    let dir = format!(
+        "/sys/fs/cgroup/unified/perf-client-test-{}",
+        std::process::id()
+    );
+    let cmd = format!("mkdir {dir} && rmdir {dir}; /usr/bin/true");
+    let status = std::process::Command::new("sh")
+        .args(["-c", &cmd])
+        .status()
+        .unwrap();
+    let mut types = BTreeSet::new();
+    let summary = cap
+        .run(
+            &RunOptions {
+                duration: Some(std::time::Duration::from_millis(200)),
+                ..Default::default()
+            },
+            |r| -> Result<(), CaptureError> {
+                let p = ctx.parse(r.bytes).expect("kernel record parses");
+                types.insert(p.record.kind_name());
+                if let Record::Ksymbol(k) = &p.record {
+                    assert!(!k.name.is_empty());
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+    eprintln!(
+        "system-wide side-band types seen: {types:?}; lost {}",
+        summary.lost()
+    );
+    for t in ["MMAP", "COMM", "FORK", "EXIT", "NAMESPACES"] {
+        assert!(types.contains(t), "no {t} record: {types:?}");
+    }
+    if status.success() {
+        assert!(
+            types.contains("CGROUP"),
+            "no CGROUP record for a mkdir: {types:?}"
+        );
+    }
+    if bpf {
+        assert!(
+            types.contains("BPF_EVENT"),
+            "no BPF_EVENT for a program load: {types:?}"
+        );
+        assert!(
+            types.contains("KSYMBOL"),
+            "no KSYMBOL for a JIT image: {types:?}"
+        );
+    }
+    assert!(!types.contains("RAW"), "an unknown record type: {types:?}");
+}
+
+/// `inherit_stat`: each exiting child writes a READ record with its own counts.
+#[test]
+fn inherit_stat_children_write_read_records_on_exit() {
+    let ev = sw(Software::TaskClock)
+        .sampling(Sampling::None)
+        .inherit_stat(true)
+        .read_format(rf::TOTAL_TIME_ENABLED | rf::ID)
+        .sample_type(st::IDENTIFIER | st::TID | st::TIME);
+    let cmd = args(&["sh", "-c", "/usr/bin/true; /usr/bin/true; exit 0"]);
+    let Some(run) = capture(CaptureOptions::new(vec![ev], Target::Command(cmd))) else {
+        return;
+    };
+    let mut reads = 0;
+    for (_, p) in run.parsed() {
+        if let Record::Read(r) = &p.record {
+            reads += 1;
+            assert!(!r.values.group);
+            assert!(r.values.time_enabled.is_some());
+            assert!(run.event_ids.contains(&r.values.values[0].id.unwrap()));
+        }
+    }
+    assert!(reads >= 2, "{reads} READ records for two exiting children");
+}
