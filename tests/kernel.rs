@@ -674,3 +674,148 @@ fn inherit_stat_children_write_read_records_on_exit() {
     }
     assert!(reads >= 2, "{reads} READ records for two exiting children");
 }
+
+/// The READ group layout on kernel data: a sampling leader and a counting member, opened
+/// by hand with the lower-level API (EventFd, KernelRing, PendingChild).
+#[test]
+fn sample_read_with_a_group_carries_every_member_in_group_layout() {
+    use perf_client::child::PendingChild;
+    use perf_client::ring::KernelRing;
+    use std::os::fd::AsFd;
+
+    let child = PendingChild::spawn(&dd_touching(16)).expect("fork");
+    let read_format =
+        rf::GROUP | rf::ID | rf::LOST | rf::TOTAL_TIME_ENABLED | rf::TOTAL_TIME_RUNNING;
+    let leader_cfg = sw(Software::PageFaults)
+        .sampling(Sampling::Period(1))
+        .sample_type(st::IDENTIFIER | st::TID | st::READ)
+        .read_format(read_format)
+        .enable_on_exec(true);
+    let member_cfg = sw(Software::TaskClock)
+        .sampling(Sampling::None)
+        .read_format(read_format)
+        .disabled(false);
+    let leader = match leader_cfg.open(child.pid(), -1, None) {
+        Ok(fd) => fd,
+        Err(e) => return common::skip(&e.to_string()),
+    };
+    let member = member_cfg
+        .open(child.pid(), -1, Some(leader.as_fd()))
+        .expect("open the group member");
+    let mut ring = KernelRing::map(&leader, 8, false, 0).expect("map");
+    let ctx = ParseContext::single(leader_cfg.format()).unwrap();
+    let mut child = child.release().expect("exec dd");
+    child.wait().unwrap();
+    let mut samples = 0;
+    ring.drain(|bytes| -> Result<(), CaptureError> {
+        let p = ctx.parse(bytes).expect("parse");
+        if let Record::Sample(s) = p.record {
+            samples += 1;
+            let r = s.read.unwrap();
+            assert!(r.group);
+            assert_eq!(r.values.len(), 2);
+            assert_eq!(r.values[0].id, Some(leader.id()));
+            assert_eq!(r.values[1].id, Some(member.id()));
+            assert_eq!(r.values[0].lost, Some(0));
+            assert!(r.time_enabled.is_some() && r.time_running.is_some());
+            // the leader counts page faults: its own count is at least this sample
+            assert!(r.values[0].value >= 1);
+        }
+        Ok(())
+    })
+    .unwrap();
+    assert!(samples >= 16, "{samples} samples");
+    // read(2) on the leader uses the same layout.
+    let v = leader.read_values().unwrap();
+    assert!(v.group && v.values.len() == 2);
+    assert_eq!(v.values[0].value, samples);
+    assert_eq!(v.lost(), Some(0));
+}
+
+#[test]
+fn hardware_events_give_a_clear_error_when_the_pmu_is_missing() {
+    let cfg = event(EventKind::Hardware(perf_client::event::Hardware::CpuCycles));
+    match cfg.open(0, -1, None) {
+        Ok(_) => eprintln!("this machine has a hardware PMU: nothing to check"),
+        Err(e @ OpenError::NoHardware { .. }) => {
+            assert!(e
+                .to_string()
+                .contains("hardware events are not available on this machine"));
+        }
+        Err(e) => panic!("unexpected error for cycles: {e}"),
+    }
+}
+
+#[test]
+fn errors_name_what_to_change() {
+    // A ring that is not a power of two.
+    let ev = sw(Software::Dummy).sampling(Sampling::None);
+    let mut opts = CaptureOptions::new(vec![ev.clone()], Target::CurrentThread);
+    opts.data_pages = 3;
+    let e = Capture::start(opts).unwrap_err();
+    assert!(e.to_string().contains("not a power of two"), "{e}");
+    // A tracepoint that does not exist.
+    let e = EventConfig::parse("sched:no_such_tracepoint").unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("no tracepoint sched:no_such_tracepoint"),
+        "{e}"
+    );
+    // A name that is neither.
+    let e = EventConfig::parse("no-such-event").unwrap_err();
+    assert!(e.to_string().contains("unknown event"), "{e}");
+    // A process that does not exist.
+    let e = ev.open(i32::MAX - 7, -1, None).unwrap_err();
+    assert!(e.to_string().contains("no process or thread"), "{e}");
+    // A command that does not exist.
+    let e = Capture::start(CaptureOptions::new(
+        vec![ev],
+        Target::Command(args(&["/nonexistent/perf-client-test"])),
+    ))
+    .unwrap_err();
+    assert!(e.to_string().contains("cannot execute"), "{e}");
+}
+
+#[test]
+fn wakeup_events_wake_the_poller_and_timeouts_drain_what_stays_below_the_watermark() {
+    let cmd = || {
+        args(&[
+            "sh",
+            "-c",
+            "sleep 0.1; dd if=/dev/zero of=/dev/null bs=131072 count=1 status=none; sleep 0.1",
+        ])
+    };
+    let base = sw(Software::PageFaults)
+        .sampling(Sampling::Period(1))
+        .sample_type(st::IDENTIFIER | st::TID);
+    let Some(quiet) = capture(CaptureOptions::new(
+        vec![base.clone()],
+        Target::Command(cmd()),
+    )) else {
+        return;
+    };
+    let Some(eager) = capture(CaptureOptions::new(
+        vec![base.wakeup_events(1)],
+        Target::Command(cmd()),
+    )) else {
+        return;
+    };
+    eprintln!(
+        "wakeups: default {} (timeouts {}), wakeup_events=1 {} (timeouts {})",
+        quiet.summary.wakeups,
+        quiet.summary.timeouts,
+        eager.summary.wakeups,
+        eager.summary.timeouts
+    );
+    // Half a 512 KiB ring is far more than these samples: only timeouts drained them.
+    assert!(quiet.samples().len() >= 32 && quiet.summary.timeouts > 0);
+    assert_eq!(quiet.summary.lost(), 0);
+    let counted: u64 = quiet
+        .summary
+        .events
+        .iter()
+        .map(|e| e.values.values[0].value)
+        .sum();
+    assert_eq!(quiet.samples().len() as u64, counted);
+    assert!(eager.summary.wakeups > quiet.summary.wakeups);
+}

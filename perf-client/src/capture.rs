@@ -239,6 +239,9 @@ pub struct RunOptions {
 struct RingSlot {
     ring: KernelRing,
     cpu: i32,
+    /// Records handed out from overwrite snapshots (the reader's stats count drains).
+    snapshot_records: u64,
+    snapshot_bytes: u64,
     /// Index in `events` of the fd the ring is mapped on.
     owner: usize,
 }
@@ -389,6 +392,8 @@ impl Capture {
                             rings.push(RingSlot {
                                 ring,
                                 cpu,
+                                snapshot_records: 0,
+                                snapshot_bytes: 0,
                                 owner: index,
                             });
                             ring_of_cpu.insert(cpu, rings.len() - 1);
@@ -566,6 +571,8 @@ impl Capture {
             let recs: Vec<&[u8]> = RecordIter::new(bytes)
                 .filter_map(|r| r.ok().map(|(_, b)| b))
                 .collect();
+            slot.snapshot_records += recs.len() as u64;
+            slot.snapshot_bytes += bytes.len() as u64;
             for bytes in recs.into_iter().rev() {
                 n += 1;
                 f(RecordRef {
@@ -686,8 +693,8 @@ impl Capture {
                     .sum();
                 RingTotals {
                     cpu: slot.cpu,
-                    records: stats.records,
-                    bytes: stats.bytes,
+                    records: stats.records + slot.snapshot_records,
+                    bytes: stats.bytes + slot.snapshot_bytes,
                     lost_reported: stats.lost,
                     lost_kernel,
                 }
