@@ -54,15 +54,15 @@ impl Run {
 }
 
 fn is_refusal(e: &CaptureError) -> bool {
-    let errno = |source: &std::io::Error| {
+    let errno = |cause: &std::io::Error| {
         matches!(
-            source.raw_os_error(),
+            cause.raw_os_error(),
             Some(libc::EACCES | libc::EPERM | libc::ENOENT)
         )
     };
     match e {
         CaptureError::Open(OpenError::NotPermitted { .. } | OpenError::NoHardware { .. }) => true,
-        CaptureError::Open(OpenError::Kernel { source, .. }) => errno(source),
+        CaptureError::Open(OpenError::Kernel { cause, .. }) => errno(cause),
         CaptureError::Open(OpenError::Tracepoint(_)) => true,
         CaptureError::Ring(perf_client::ring::RingError::Mlock { .. }) => true,
         _ => false,
@@ -818,4 +818,67 @@ fn wakeup_events_wake_the_poller_and_timeouts_drain_what_stays_below_the_waterma
         .sum();
     assert_eq!(quiet.samples().len() as u64, counted);
     assert!(eager.summary.wakeups > quiet.summary.wakeups);
+}
+
+/// The `perf-client` binary next to this test binary (built by `cargo test --workspace`).
+fn perf_client_bin() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let bin = exe.parent()?.parent()?.join("perf-client");
+    bin.is_file().then_some(bin)
+}
+
+/// Runs `perf-client stream --json` and returns its lines, parsed.
+fn stream_json(bin: &std::path::Path, extra: &[&str], cmd: &[OsString]) -> Vec<serde_json::Value> {
+    let out = std::process::Command::new(bin)
+        .arg("stream")
+        .args(extra)
+        .arg("--json")
+        .arg("--")
+        .args(cmd)
+        .output()
+        .expect("run perf-client");
+    assert!(
+        out.status.success(),
+        "perf-client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+/// The "done when": `stream -e page-faults -c 1 --json -- <N pages>` prints N
+/// (± start-up) SAMPLE lines plus the program's COMM/MMAP2/EXIT, then a summary.
+#[test]
+fn stream_cli_prints_one_sample_line_per_fresh_page_plus_side_band_and_a_summary() {
+    let Some(bin) = perf_client_bin() else {
+        return common::skip("perf-client binary not built (run cargo test --workspace)");
+    };
+    const N: usize = 500;
+    let count = |lines: &[serde_json::Value], t: &str| lines.iter().filter(|l| l["type"] == t).count();
+    let flags = ["-e", "page-faults", "-c", "1"];
+    let base = stream_json(&bin, &flags, &dd_touching(1));
+    let lines = stream_json(&bin, &flags, &dd_touching(1 + N));
+    if lines.len() == 1 {
+        return common::skip("no records: perf_event_open refused?");
+    }
+    let extra = count(&lines, "SAMPLE") as i64 - count(&base, "SAMPLE") as i64;
+    eprintln!(
+        "stream CLI: {} SAMPLE lines at start-up, {} with {N} more pages",
+        count(&base, "SAMPLE"),
+        count(&lines, "SAMPLE")
+    );
+    assert!((extra - N as i64).abs() <= 8, "{extra} extra SAMPLE lines for {N} pages");
+    assert!(count(&lines, "COMM") >= 1 && count(&lines, "MMAP2") >= 1 && count(&lines, "EXIT") >= 1);
+    assert_eq!(count(&lines, "PARSE_ERROR"), 0);
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["type"], "SUMMARY");
+    assert_eq!(summary["records"].as_u64(), Some(lines.len() as u64 - 1));
+    assert_eq!(summary["lost"].as_u64(), Some(0));
+    assert_eq!(summary["exit"], "exit code 0");
+    let comm = lines.iter().find(|l| l["type"] == "COMM").unwrap();
+    assert_eq!(comm["comm"], "dd");
+    assert_eq!(comm["exec"], true);
 }

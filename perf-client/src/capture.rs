@@ -94,43 +94,43 @@ pub enum CaptureError {
     #[error("events cannot be told apart in one ring: {0}")]
     Format(#[from] FormatError),
     /// A ring is corrupt.
-    #[error("ring {ring}: {source}")]
+    #[error("ring {ring}: {cause}")]
     Read {
         /// Ring index.
         ring: usize,
         /// The reader's error.
-        source: ReadError,
+        cause: ReadError,
     },
     /// An overwrite snapshot failed.
-    #[error("ring {ring}: {source}")]
+    #[error("ring {ring}: {cause}")]
     Snapshot {
         /// Ring index.
         ring: usize,
         /// The error.
-        source: SnapshotError,
+        cause: SnapshotError,
     },
     /// A system call around the capture failed.
-    #[error("{what}: {source}")]
+    #[error("{what}: {cause}")]
     Sys {
         /// What was done.
         what: String,
         /// The error.
-        source: io::Error,
+        cause: io::Error,
     },
 }
 
 impl From<ReadError> for CaptureError {
-    fn from(source: ReadError) -> Self {
+    fn from(cause: ReadError) -> Self {
         CaptureError::Read {
             ring: usize::MAX,
-            source,
+            cause,
         }
     }
 }
 
 fn sys_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> CaptureError {
     let what = what.into();
-    move |source| CaptureError::Sys { what, source }
+    move |cause| CaptureError::Sys { what, cause }
 }
 
 /// One opened event fd.
@@ -371,9 +371,9 @@ impl Capture {
                     let fd = match config.open(pid, cpu, None) {
                         Ok(fd) => fd,
                         // A thread of a process may exit while we open its events.
-                        Err(OpenError::Kernel { source, .. })
+                        Err(OpenError::Kernel { cause, .. })
                             if matches!(opts.target, Target::Process(_))
-                                && source.raw_os_error() == Some(libc::ESRCH) =>
+                                && cause.raw_os_error() == Some(libc::ESRCH) =>
                         {
                             continue
                         }
@@ -543,7 +543,7 @@ impl Capture {
                 })
                 .map_err(|e| match e {
                     DrainError::User(e) => e,
-                    DrainError::Read(source) => E::from(CaptureError::Read { ring: i, source }),
+                    DrainError::Read(cause) => E::from(CaptureError::Read { ring: i, cause }),
                 })?;
         }
         Ok(n)
@@ -566,7 +566,7 @@ impl Capture {
             let (_, bytes) = slot
                 .ring
                 .snapshot(owner)
-                .map_err(|source| E::from(CaptureError::Snapshot { ring: i, source }))?;
+                .map_err(|cause| E::from(CaptureError::Snapshot { ring: i, cause }))?;
             // Newest first in the snapshot: hand them out oldest first.
             let recs: Vec<&[u8]> = RecordIter::new(bytes)
                 .filter_map(|r| r.ok().map(|(_, b)| b))

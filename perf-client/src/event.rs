@@ -213,7 +213,7 @@ pub enum OpenError {
     Tracepoint(#[from] TracepointError),
     /// `PERF_TYPE_HARDWARE` answered ENOENT/ENODEV/EOPNOTSUPP.
     #[error(
-        "hardware events are not available on this machine ({event}: {source}); the kernel \
+        "hardware events are not available on this machine ({event}: {cause}); the kernel \
          exposes no hardware PMU here (usual in virtual machines): use a software event \
          such as cpu-clock or task-clock"
     )]
@@ -221,11 +221,11 @@ pub enum OpenError {
         /// The event.
         event: String,
         /// The kernel's answer.
-        source: io::Error,
+        cause: io::Error,
     },
     /// EACCES/EPERM at open.
     #[error(
-        "perf_event_open({event}, pid {pid}, cpu {cpu}) was refused ({source}): \
+        "perf_event_open({event}, pid {pid}, cpu {cpu}) was refused ({cause}): \
          kernel.perf_event_paranoid is {paranoid}, which {allows}. {fix}"
     )]
     NotPermitted {
@@ -242,10 +242,10 @@ pub enum OpenError {
         /// What to change.
         fix: &'static str,
         /// The kernel's answer.
-        source: io::Error,
+        cause: io::Error,
     },
     /// Any other refusal, with the kernel's errno and a hint.
-    #[error("perf_event_open({event}, pid {pid}, cpu {cpu}) failed: {source}{hint}")]
+    #[error("perf_event_open({event}, pid {pid}, cpu {cpu}) failed: {cause}{hint}")]
     Kernel {
         /// The event.
         event: String,
@@ -256,15 +256,15 @@ pub enum OpenError {
         /// A hint for this errno (may be empty).
         hint: String,
         /// The kernel's answer.
-        source: io::Error,
+        cause: io::Error,
     },
     /// An ioctl on an open event failed.
-    #[error("{what} failed: {source}")]
+    #[error("{what} failed: {cause}")]
     Ioctl {
         /// Which ioctl.
         what: &'static str,
         /// The error.
-        source: io::Error,
+        cause: io::Error,
     },
 }
 
@@ -381,7 +381,7 @@ impl EventConfig {
             pid: 0,
             cpu: -1,
             hint: format!(": {e}"),
-            source: io::Error::from(io::ErrorKind::InvalidInput),
+            cause: io::Error::from(io::ErrorKind::InvalidInput),
         })?;
         Self::new(kind)
     }
@@ -597,10 +597,10 @@ impl EventConfig {
         let mut attr = self.attr;
         let event = self.kind.name();
         let fd = sys::perf_event_open(&mut attr, pid, cpu, group)
-            .map_err(|source| self.explain(event, pid, cpu, source))?;
-        let id = sys::event_id(fd.as_fd()).map_err(|source| OpenError::Ioctl {
+            .map_err(|cause| self.explain(event, pid, cpu, cause))?;
+        let id = sys::event_id(fd.as_fd()).map_err(|cause| OpenError::Ioctl {
             what: "PERF_EVENT_IOC_ID",
-            source,
+            cause,
         })?;
         Ok(EventFd {
             fd,
@@ -609,12 +609,12 @@ impl EventConfig {
         })
     }
 
-    fn explain(&self, event: String, pid: i32, cpu: i32, source: io::Error) -> OpenError {
-        let errno = source.raw_os_error().unwrap_or(0);
+    fn explain(&self, event: String, pid: i32, cpu: i32, cause: io::Error) -> OpenError {
+        let errno = cause.raw_os_error().unwrap_or(0);
         if matches!(self.kind, EventKind::Hardware(_))
             && matches!(errno, libc::ENOENT | libc::ENODEV | libc::EOPNOTSUPP)
         {
-            return OpenError::NoHardware { event, source };
+            return OpenError::NoHardware { event, cause };
         }
         if matches!(errno, libc::EACCES | libc::EPERM) {
             let p = perf_event_paranoid();
@@ -627,7 +627,7 @@ impl EventConfig {
                 fix: "Run as root or with CAP_PERFMON, profile only your own processes, \
                       set exclude_kernel (user-space only), or lower it: \
                       `sysctl kernel.perf_event_paranoid=1` (or -1 for everything).",
-                source,
+                cause,
             };
         }
         let hint = match errno {
@@ -660,7 +660,7 @@ impl EventConfig {
             pid,
             cpu,
             hint,
-            source,
+            cause,
         }
     }
 }
@@ -686,7 +686,7 @@ impl EventFd {
     }
 
     fn ioctl(&self, what: &'static str, r: io::Result<()>) -> Result<(), OpenError> {
-        r.map_err(|source| OpenError::Ioctl { what, source })
+        r.map_err(|cause| OpenError::Ioctl { what, cause })
     }
 
     /// `PERF_EVENT_IOC_ENABLE`.
@@ -736,13 +736,13 @@ impl EventFd {
     /// The read error, or a reply that does not parse.
     pub fn read_values(&self) -> Result<ReadValues, OpenError> {
         let mut buf = vec![0u8; 8 * (4 + 3 * 64)];
-        let n = sys::read(self.fd.as_fd(), &mut buf).map_err(|source| OpenError::Ioctl {
+        let n = sys::read(self.fd.as_fd(), &mut buf).map_err(|cause| OpenError::Ioctl {
             what: "read of the counter",
-            source,
+            cause,
         })?;
         ReadValues::parse(&buf[..n], self.read_format).map_err(|e| OpenError::Ioctl {
             what: "read of the counter",
-            source: io::Error::new(io::ErrorKind::InvalidData, e),
+            cause: io::Error::new(io::ErrorKind::InvalidData, e),
         })
     }
 }

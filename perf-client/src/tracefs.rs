@@ -37,14 +37,14 @@ pub enum TracepointError {
     },
     /// The id file exists but is not readable.
     #[error(
-        "cannot read {path}: {source}; tracepoint ids are readable by root only unless \
+        "cannot read {path}: {cause}; tracepoint ids are readable by root only unless \
          tracefs is mounted with a gid/mode that lets you read them"
     )]
     Unreadable {
         /// The id file.
         path: String,
         /// The error.
-        source: io::Error,
+        cause: io::Error,
     },
     /// The id file does not hold a number.
     #[error("{path} does not hold a tracepoint id: {content:?}")]
@@ -106,10 +106,10 @@ pub fn tracepoint_id(spec: &str) -> Result<u64, TracepointError> {
                 path: shown,
             })
         }
-        Err(source) => {
+        Err(cause) => {
             return Err(TracepointError::Unreadable {
                 path: shown,
-                source,
+                cause,
             })
         }
     };
