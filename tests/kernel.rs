@@ -857,7 +857,8 @@ fn stream_cli_prints_one_sample_line_per_fresh_page_plus_side_band_and_a_summary
         return common::skip("perf-client binary not built (run cargo test --workspace)");
     };
     const N: usize = 500;
-    let count = |lines: &[serde_json::Value], t: &str| lines.iter().filter(|l| l["type"] == t).count();
+    let count =
+        |lines: &[serde_json::Value], t: &str| lines.iter().filter(|l| l["type"] == t).count();
     let flags = ["-e", "page-faults", "-c", "1"];
     let base = stream_json(&bin, &flags, &dd_touching(1));
     let lines = stream_json(&bin, &flags, &dd_touching(1 + N));
@@ -870,8 +871,13 @@ fn stream_cli_prints_one_sample_line_per_fresh_page_plus_side_band_and_a_summary
         count(&base, "SAMPLE"),
         count(&lines, "SAMPLE")
     );
-    assert!((extra - N as i64).abs() <= 8, "{extra} extra SAMPLE lines for {N} pages");
-    assert!(count(&lines, "COMM") >= 1 && count(&lines, "MMAP2") >= 1 && count(&lines, "EXIT") >= 1);
+    assert!(
+        (extra - N as i64).abs() <= 8,
+        "{extra} extra SAMPLE lines for {N} pages"
+    );
+    assert!(
+        count(&lines, "COMM") >= 1 && count(&lines, "MMAP2") >= 1 && count(&lines, "EXIT") >= 1
+    );
     assert_eq!(count(&lines, "PARSE_ERROR"), 0);
     let summary = lines.last().unwrap();
     assert_eq!(summary["type"], "SUMMARY");

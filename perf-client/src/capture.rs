@@ -478,7 +478,8 @@ impl Capture {
     /// The epoll error.
     pub fn poll(&mut self, timeout: Duration) -> Result<bool, CaptureError> {
         self.ready.clear();
-        let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+        // Rounded up: a sub-millisecond wait must not become a busy 0 ms poll.
+        let ms = i32::try_from(timeout.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
         self.epoll
             .wait(&mut self.ready, ms)
             .map_err(sys_err("epoll_wait"))?;
@@ -604,22 +605,41 @@ impl Capture {
 
     /// Runs until the target is gone, `duration` passes or `stop` is set, handing every
     /// record to `on_record` as it is read; then disables the events, drains (or
-    /// snapshots overwrite rings) one last time, reads the counters, reaps the command.
+    /// snapshots overwrite rings) one last time, reads the counters, reaps the command
+    /// (sending it SIGTERM first if it still runs).
     ///
     /// # Errors
     /// A ring or syscall failure, or `on_record`'s error (the command is killed then).
     pub fn run<E: From<CaptureError>>(
         &mut self,
         opts: &RunOptions,
-        mut on_record: impl FnMut(RecordRef<'_>) -> Result<(), E>,
+        on_record: impl FnMut(RecordRef<'_>) -> Result<(), E>,
     ) -> Result<Summary, E> {
-        let result = self.run_inner(opts, &mut on_record);
-        if result.is_err() {
-            if let Some(c) = &self.child {
+        self.run_with_rounds(opts, on_record, || Ok(()))
+    }
+
+    /// [`Capture::run`], calling `on_round` after every pass over the rings that handed
+    /// out at least one record (where perf writes a `PERF_RECORD_FINISHED_ROUND`: every
+    /// record of later passes is newer than those of earlier ones on the same ring).
+    ///
+    /// # Errors
+    /// As [`Capture::run`], or `on_round`'s error.
+    pub fn run_with_rounds<E: From<CaptureError>>(
+        &mut self,
+        opts: &RunOptions,
+        mut on_record: impl FnMut(RecordRef<'_>) -> Result<(), E>,
+        mut on_round: impl FnMut() -> Result<(), E>,
+    ) -> Result<Summary, E> {
+        let result = self.run_inner(opts, &mut on_record, &mut on_round);
+        if let Some(c) = &mut self.child {
+            if result.is_err() {
                 let _ = c.kill(libc::SIGKILL);
+            } else if matches!(c.try_wait(), Ok(None)) {
+                // Stopped by `duration` or `stop` while the command still runs.
+                let _ = c.kill(libc::SIGTERM);
             }
         }
-        let summary_result = result.and_then(|()| self.finish(&mut on_record));
+        let summary_result = result.and_then(|()| self.finish(&mut on_record, &mut on_round));
         if let Some(c) = &mut self.child {
             let _ = c.wait();
         }
@@ -630,6 +650,7 @@ impl Capture {
         &mut self,
         opts: &RunOptions,
         on_record: &mut impl FnMut(RecordRef<'_>) -> Result<(), E>,
+        on_round: &mut impl FnMut() -> Result<(), E>,
     ) -> Result<(), E> {
         let started = Instant::now();
         let step = opts.poll_timeout.unwrap_or(Duration::from_millis(100));
@@ -642,7 +663,9 @@ impl Capture {
                 }
             }
             self.poll(wait)?;
-            self.drain(on_record)?;
+            if self.drain(on_record)? > 0 {
+                on_round()?;
+            }
             if self.target_gone()
                 || opts
                     .stop
@@ -658,10 +681,12 @@ impl Capture {
     fn finish<E: From<CaptureError>>(
         &mut self,
         on_record: &mut impl FnMut(RecordRef<'_>) -> Result<(), E>,
+        on_round: &mut impl FnMut() -> Result<(), E>,
     ) -> Result<Summary, E> {
         self.disable()?;
-        self.drain(on_record)?;
-        self.snapshot(on_record)?;
+        if self.drain(on_record)? + self.snapshot(on_record)? > 0 {
+            on_round()?;
+        }
         let exit_status = match &mut self.child {
             Some(c) => c.wait().ok(),
             None => None,
@@ -732,4 +757,27 @@ impl<E> From<ReadError> for DrainError<E> {
     fn from(e: ReadError) -> Self {
         DrainError::Read(e)
     }
+}
+
+impl Drop for Capture {
+    /// A command still running when the capture is dropped (without [`Capture::run`]) is
+    /// killed and reaped: it must not run on untraced, nor stay a zombie.
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            if matches!(c.try_wait(), Ok(None)) {
+                let _ = c.kill(libc::SIGKILL);
+                let _ = c.wait();
+            }
+        }
+    }
+}
+
+/// Installs a SIGINT (and SIGTERM) handler that sets the returned flag, for
+/// [`RunOptions::stop`]: the capture then ends with its final drain and summary instead of
+/// dying. The flag is process-wide; installing twice returns the same flag.
+///
+/// # Errors
+/// The `sigaction` error.
+pub fn stop_on_interrupt() -> io::Result<Arc<AtomicBool>> {
+    crate::sys::install_stop_handler()
 }

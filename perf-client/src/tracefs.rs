@@ -106,12 +106,7 @@ pub fn tracepoint_id(spec: &str) -> Result<u64, TracepointError> {
                 path: shown,
             })
         }
-        Err(cause) => {
-            return Err(TracepointError::Unreadable {
-                path: shown,
-                cause,
-            })
-        }
+        Err(cause) => return Err(TracepointError::Unreadable { path: shown, cause }),
     };
     content.trim().parse().map_err(|_| TracepointError::BadId {
         path: shown,

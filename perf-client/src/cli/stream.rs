@@ -152,9 +152,6 @@ fn target(args: &Args) -> anyhow::Result<Target> {
             }
             None => None,
         };
-        if command.is_none() && args.duration.is_none() {
-            bail!("system-wide capture needs a command after -- or --duration SECONDS");
-        }
         Target::Cpus { cpus, command }
     } else if let Some(argv) = command {
         Target::Command(argv)
@@ -174,6 +171,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let ctx = capture.parse_context().clone();
     let run_opts = RunOptions {
         duration: args.duration.map(Duration::from_secs_f64),
+        // Ctrl-C ends the capture with its final drain and summary.
+        stop: Some(perf_client::capture::stop_on_interrupt()?),
         ..Default::default()
     };
 
