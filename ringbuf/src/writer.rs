@@ -303,7 +303,10 @@ impl Writer {
         // ATOMICS: Acquire (in `load_tail`) pairs with the reader's Release store of
         // `data_tail`: its reads of the bytes we are about to reuse are complete.
         let tail = self.mem.load_tail();
-        match free_space(self.head, tail, size) {
+        // A tail that is not on a record boundary (8-aligned) cannot come from a reader;
+        // honouring it could hand out bytes of an unread record.
+        let aligned = tail.is_multiple_of(crate::layout::RECORD_ALIGN as u64);
+        match free_space(self.head, tail, size).filter(|_| aligned) {
             Some(free) => {
                 self.cached_tail = tail;
                 Ok(free >= need)
