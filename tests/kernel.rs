@@ -942,3 +942,133 @@ fn records_straddling_the_end_of_a_kernel_ring_arrive_split_and_parse() {
     assert_eq!(samples + lost, counted);
     assert!(lost_reported <= lost);
 }
+
+/// A running process (not our command): the capture ends by itself on POLLHUP when it
+/// exits, after a final drain that still has its EXIT record.
+#[test]
+fn process_target_ends_on_pollhup_with_the_exit_record() {
+    let mut proc = std::process::Command::new("sh")
+        .args(["-c", "sleep 0.2; /usr/bin/true"])
+        .spawn()
+        .unwrap();
+    let pid = proc.id() as i32;
+    let ev = sw(Software::Dummy)
+        .sampling(Sampling::None)
+        .tracking(true)
+        .context_switch(true);
+    let run = capture(CaptureOptions::new(vec![ev], Target::Process(pid)));
+    proc.wait().unwrap();
+    let Some(run) = run else { return };
+    assert_eq!(run.child, None);
+    let mut exit_of_pid = false;
+    let mut forks = 0;
+    for (_, p) in run.parsed() {
+        match &p.record {
+            Record::Exit(e) if e.pid == pid as u32 => exit_of_pid = true,
+            Record::Fork(f) if f.ppid == pid as u32 => forks += 1,
+            _ => {}
+        }
+    }
+    assert!(exit_of_pid, "no EXIT record for the traced process");
+    // `sleep` may be forked before the events are open; `true` (0.2 s later) is not.
+    assert!(forks >= 1, "the fork of true was not seen");
+    assert!(run.count("SWITCH") > 0);
+}
+
+/// This thread as the target: page faults it makes itself are sampled with its tid.
+#[test]
+fn current_thread_target_samples_this_threads_page_faults() {
+    const PAGES: usize = 64;
+    let ev = sw(Software::PageFaults)
+        .sampling(Sampling::Period(1))
+        .sample_type(st::IDENTIFIER | st::TID | st::ADDR);
+    let mut opts = CaptureOptions::new(vec![ev], Target::CurrentThread);
+    opts.inherit = false;
+    let mut cap = match Capture::start(opts) {
+        Ok(c) => c,
+        Err(e) if is_refusal(&e) => return common::skip(&e.to_string()),
+        Err(e) => panic!("{e}"),
+    };
+    let ctx = cap.parse_context().clone();
+    // Fresh anonymous pages, touched once each.
+    let map = memmap2::MmapMut::map_anon(PAGES * 4096).unwrap();
+    let base = map.as_ptr() as u64;
+    let mut map = map;
+    for i in 0..PAGES {
+        map[i * 4096] = 1;
+    }
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() } as u32;
+    let mut in_map = BTreeSet::new();
+    cap.run(
+        &RunOptions {
+            duration: Some(std::time::Duration::ZERO),
+            ..Default::default()
+        },
+        |r| -> Result<(), CaptureError> {
+            if let Record::Sample(s) = ctx.parse(r.bytes).unwrap().record {
+                assert_eq!(s.tid, Some(tid));
+                let a = s.addr.unwrap();
+                if (base..base + (PAGES * 4096) as u64).contains(&a) {
+                    in_map.insert((a - base) / 4096);
+                }
+            }
+            Ok(())
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        in_map.len(),
+        PAGES,
+        "faults seen on {} of {PAGES} pages",
+        in_map.len()
+    );
+}
+
+/// Run as an unprivileged user (setpriv to nobody), the CLI explains the refusals: the
+/// paranoid level for a CPU-wide event, the mlock budget for a ring too large.
+#[test]
+fn unprivileged_refusals_explain_paranoid_and_mlock_limits() {
+    let Some(bin) = perf_client_bin() else {
+        return common::skip("perf-client binary not built (run cargo test --workspace)");
+    };
+    if unsafe_euid() != 0 {
+        return common::skip("needs root to switch to an unprivileged user");
+    }
+    let as_nobody = |extra: &[&str]| {
+        std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(&bin)
+            .arg("stream")
+            .args(extra)
+            .output()
+    };
+    let Ok(out) = as_nobody(&["-a", "-e", "cpu-clock", "--duration", "0.1"]) else {
+        return common::skip("setpriv is not available");
+    };
+    let paranoid = perf_client::event::perf_event_paranoid().unwrap_or(2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    if paranoid >= 1 {
+        assert!(!out.status.success());
+        assert!(
+            err.contains(&format!("perf_event_paranoid is {paranoid}")),
+            "{err}"
+        );
+        assert!(err.contains("CAP_PERFMON"), "{err}");
+    }
+    // 1 + 4096 pages per CPU is beyond perf_event_mlock_kb (516 KiB/CPU) + 8 MiB memlock.
+    let out = as_nobody(&["--user-only", "-e", "cpu-clock", "-m", "4096", "--", "true"]).unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() {
+        assert!(err.contains("perf_event_mlock_kb"), "{err}");
+        assert!(err.contains("RLIMIT_MEMLOCK"), "{err}");
+        assert!(err.contains("16388 KiB ring"), "{err}");
+    } else {
+        eprintln!("the memlock budget here allows 2 x 16 MiB rings: nothing to check");
+    }
+}
+
+fn unsafe_euid() -> u32 {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() }
+}
