@@ -1072,3 +1072,45 @@ fn unsafe_euid() -> u32 {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() }
 }
+
+/// In a private mount namespace without tracefs, a tracepoint event mounts tracefs itself
+/// (as root) and works.
+#[test]
+fn tracepoints_mount_tracefs_when_root_and_it_is_missing() {
+    let Some(bin) = perf_client_bin() else {
+        return common::skip("perf-client binary not built (run cargo test --workspace)");
+    };
+    if unsafe_euid() != 0 {
+        return common::skip("needs root to unmount tracefs in a private namespace");
+    }
+    let script = format!(
+        "umount /sys/kernel/tracing 2>/dev/null; umount /sys/kernel/debug/tracing 2>/dev/null; \
+         test -e /sys/kernel/tracing/events && echo STILL-MOUNTED; \
+         {} stream -e sched:sched_process_exec -c 1 --json -- /usr/bin/true",
+        bin.display()
+    );
+    let out = match std::process::Command::new("unshare")
+        .args(["-m", "sh", "-c", &script])
+        .output()
+    {
+        Ok(o) => o,
+        Err(e) => return common::skip(&format!("unshare: {e}")),
+    };
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    if !out.status.success() && stdout.is_empty() {
+        return common::skip(&format!(
+            "cannot make a private mount namespace: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    assert!(
+        !stdout.contains("STILL-MOUNTED"),
+        "tracefs could not be unmounted here"
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(r#""type":"SAMPLE""#), "{stdout}");
+}
