@@ -748,6 +748,18 @@ fn hardware_events_give_a_clear_error_when_the_pmu_is_missing() {
 
 #[test]
 fn errors_name_what_to_change() {
+    // Several events that records cannot tell apart.
+    let no_id = || {
+        sw(Software::Dummy)
+            .sampling(Sampling::None)
+            .sample_type(st::TID)
+    };
+    let e = Capture::start(CaptureOptions::new(
+        vec![no_id(), no_id()],
+        Target::CurrentThread,
+    ))
+    .unwrap_err();
+    assert!(e.to_string().contains("add PERF_SAMPLE_IDENTIFIER"), "{e}");
     // A ring that is not a power of two.
     let ev = sw(Software::Dummy).sampling(Sampling::None);
     let mut opts = CaptureOptions::new(vec![ev.clone()], Target::CurrentThread);
@@ -795,11 +807,20 @@ fn wakeup_events_wake_the_poller_and_timeouts_drain_what_stays_below_the_waterma
         return;
     };
     let Some(eager) = capture(CaptureOptions::new(
-        vec![base.wakeup_events(1)],
+        vec![base.clone().wakeup_events(1)],
         Target::Command(cmd()),
     )) else {
         return;
     };
+    let Some(watermark) = capture(CaptureOptions::new(
+        vec![base.wakeup_watermark(256)],
+        Target::Command(cmd()),
+    )) else {
+        return;
+    };
+    // 16-byte samples: a 256-byte watermark wakes about every 16 of them.
+    assert!(watermark.summary.wakeups > quiet.summary.wakeups);
+    assert!(watermark.summary.wakeups < eager.summary.wakeups);
     eprintln!(
         "wakeups: default {} (timeouts {}), wakeup_events=1 {} (timeouts {})",
         quiet.summary.wakeups,

@@ -415,6 +415,21 @@ impl Capture {
                 }
             }
         }
+        if events.is_empty() {
+            return Err(sys_err(format!("opening events on {:?}", opts.target))(
+                io::Error::from_raw_os_error(libc::ESRCH),
+            ));
+        }
+        if configs.len() > 1 {
+            let f = configs[0].format();
+            if f.sample_id_offset().is_none() {
+                return Err(FormatError::NoIdForSeveralEvents {
+                    events: configs.len(),
+                    sample_type: f.sample_type,
+                }
+                .into());
+            }
+        }
         let mut ctx = ParseContext::new();
         for (config, ids) in configs.iter().zip(&ids) {
             ctx.add_event(config.format(), ids)?;

@@ -78,7 +78,11 @@ pub struct Args {
     /// Wake the reader every N records (attr.wakeup_events; default: half the ring).
     #[arg(long = "wakeup-events")]
     wakeup_events: Option<u32>,
-    /// Stop after this many seconds.
+    /// Wake the reader every BYTES bytes written (attr.wakeup_watermark).
+    #[arg(long = "wakeup-watermark", conflicts_with = "wakeup_events")]
+    wakeup_watermark: Option<u32>,
+    /// Stop after this many seconds (default: when the command or process exits, or
+    /// Ctrl-C).
     #[arg(long)]
     duration: Option<f64>,
     /// The command to run under the events.
@@ -129,6 +133,9 @@ fn build_events(args: &Args) -> anyhow::Result<Vec<EventConfig>> {
         }
         if let Some(n) = args.wakeup_events {
             c = c.wakeup_events(n);
+        }
+        if let Some(n) = args.wakeup_watermark {
+            c = c.wakeup_watermark(n);
         }
         if i == 0 {
             // Side-band on the first event, as perf record does.
