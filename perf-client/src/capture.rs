@@ -796,3 +796,19 @@ impl Drop for Capture {
 pub fn stop_on_interrupt() -> io::Result<Arc<AtomicBool>> {
     crate::sys::install_stop_handler()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_cpu_list;
+
+    #[test]
+    fn cpu_lists_parse_like_sysfs_writes_them() {
+        assert_eq!(parse_cpu_list("0"), Some(vec![0]));
+        assert_eq!(parse_cpu_list("0-3,5"), Some(vec![0, 1, 2, 3, 5]));
+        assert_eq!(parse_cpu_list("1,3-4"), Some(vec![1, 3, 4]));
+        assert_eq!(parse_cpu_list(""), Some(vec![]));
+        assert_eq!(parse_cpu_list("3-1"), None);
+        assert_eq!(parse_cpu_list("a"), None);
+        assert_eq!(parse_cpu_list("0-4000000000"), None);
+    }
+}

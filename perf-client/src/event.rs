@@ -746,3 +746,86 @@ impl EventFd {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn perf_event_names_parse_to_their_kinds() {
+        assert_eq!(
+            "cpu-clock".parse::<EventKind>(),
+            Ok(EventKind::Software(Software::CpuClock))
+        );
+        assert_eq!(
+            "faults".parse::<EventKind>(),
+            Ok(EventKind::Software(Software::PageFaults))
+        );
+        assert_eq!(
+            "cycles".parse::<EventKind>(),
+            Ok(EventKind::Hardware(Hardware::CpuCycles))
+        );
+        assert_eq!(
+            "sched:sched_switch".parse::<EventKind>(),
+            Ok(EventKind::Tracepoint("sched:sched_switch".into()))
+        );
+        assert!("nope".parse::<EventKind>().is_err());
+        assert_eq!(
+            EventKind::Software(Software::PageFaults).name(),
+            "page-faults"
+        );
+    }
+
+    #[test]
+    fn builder_sets_the_attr_fields_it_names() {
+        let c = EventConfig::new(EventKind::Software(Software::PageFaults))
+            .unwrap()
+            .sampling(Sampling::Frequency(99))
+            .callchain(true, 16)
+            .wakeup_watermark(4096)
+            .inherit(true)
+            .context_switch(true)
+            .tracking(true);
+        let a = c.attr();
+        assert_eq!(
+            (a.type_, a.config),
+            (
+                b::PERF_TYPE_SOFTWARE,
+                u64::from(b::PERF_COUNT_SW_PAGE_FAULTS)
+            )
+        );
+        assert_eq!(a.freq(), 1);
+        // SAFETY: reading the union member the builder just wrote.
+        assert_eq!(unsafe { a.__bindgen_anon_1.sample_freq }, 99);
+        assert_eq!(a.sample_type & st::CALLCHAIN, st::CALLCHAIN);
+        assert_eq!(a.sample_max_stack, 16);
+        assert_eq!(a.watermark(), 1);
+        // SAFETY: as above.
+        assert_eq!(unsafe { a.__bindgen_anon_2.wakeup_watermark }, 4096);
+        assert_eq!(
+            (
+                a.inherit(),
+                a.context_switch(),
+                a.mmap2(),
+                a.comm_exec(),
+                a.task()
+            ),
+            (1, 1, 1, 1, 1)
+        );
+        assert_eq!((a.disabled(), a.sample_id_all()), (1, 1));
+        assert_eq!(a.read_format, DEFAULT_READ_FORMAT);
+        assert_eq!(c.format().sample_type, a.sample_type);
+        let c = c.sampling(Sampling::Period(7));
+        assert_eq!(c.attr().freq(), 0);
+        // SAFETY: as above.
+        assert_eq!(unsafe { c.attr().__bindgen_anon_1.sample_period }, 7);
+    }
+
+    #[test]
+    fn paranoid_levels_are_explained() {
+        assert!(paranoid_meaning(Some(2)).contains("only user-space"));
+        assert!(paranoid_meaning(Some(-1)).contains("every event"));
+        assert!(paranoid_meaning(Some(1)).contains("no CPU-wide"));
+        assert!(paranoid_meaning(Some(4)).contains("forbids"));
+    }
+}

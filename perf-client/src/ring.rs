@@ -248,3 +248,18 @@ pub enum SnapshotError {
     #[error(transparent)]
     Read(#[from] ReadError),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::check_data_pages;
+
+    #[test]
+    fn data_pages_must_be_a_power_of_two() {
+        for ok in [1, 2, 4, 128, 1 << 20] {
+            assert_eq!(check_data_pages(ok).unwrap(), ok);
+        }
+        for bad in [0, 3, 6, 100, 129] {
+            assert!(check_data_pages(bad).is_err(), "{bad}");
+        }
+    }
+}

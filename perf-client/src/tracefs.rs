@@ -113,3 +113,21 @@ pub fn tracepoint_id(spec: &str) -> Result<u64, TracepointError> {
         content,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::split_name;
+
+    #[test]
+    fn tracepoint_names_are_subsystem_colon_name_without_path_tricks() {
+        assert_eq!(
+            split_name("sched:sched_switch").unwrap(),
+            ("sched", "sched_switch")
+        );
+        for bad in [
+            "sched", ":x", "x:", "../x:y", "a/b:c", "a:b:c", "..:x", "a:..", "a:b/c",
+        ] {
+            assert!(split_name(bad).is_err(), "{bad}");
+        }
+    }
+}
