@@ -1136,3 +1136,66 @@ fn tracepoints_mount_tracefs_when_root_and_it_is_missing() {
     );
     assert!(stdout.contains(r#""type":"SAMPLE""#), "{stdout}");
 }
+
+/// Three events on one command share one ring per CPU (SET_OUTPUT); every sample is
+/// attributed to its event through PERF_SAMPLE_IDENTIFIER, and per event the samples read
+/// equal what the kernel counted.
+#[test]
+fn several_events_share_one_ring_per_cpu_and_are_told_apart_by_identifier() {
+    let exec = match EventConfig::parse("sched:sched_process_exec") {
+        Ok(e) => e.sampling(Sampling::Period(1)),
+        Err(e) => return common::skip(&e.to_string()),
+    };
+    let events = vec![
+        sw(Software::PageFaults)
+            .sampling(Sampling::Period(1))
+            .tracking(true),
+        sw(Software::TaskClock).sampling(Sampling::Period(100_000)),
+        exec,
+    ];
+    let cmd = args(&[
+        "sh",
+        "-c",
+        "dd if=/dev/zero of=/dev/null bs=1M count=20 status=none",
+    ]);
+    let Some(run) = capture(CaptureOptions::new(events, Target::Command(cmd))) else {
+        return;
+    };
+    let cpus = perf_client::capture::online_cpus().unwrap().len();
+    assert_eq!(
+        run.summary.rings.len(),
+        cpus,
+        "one ring per CPU, not per event"
+    );
+    let mut per_event = [0u64; 3];
+    for (_, p) in run.parsed() {
+        if let Record::Sample(s) = &p.record {
+            let e = p.event.expect("sample attributed to an event");
+            assert_eq!(run.ctx.event_for_id(s.identifier.unwrap()), Some(e));
+            per_event[e] += 1;
+        }
+    }
+    for (e, n) in per_event.iter().enumerate() {
+        let counted: u64 = run
+            .summary
+            .events
+            .iter()
+            .filter(|t| t.config == e)
+            .map(|t| t.values.values[0].value)
+            .sum();
+        if e == 1 {
+            // task-clock counts nanoseconds and samples from an hrtimer every 100 µs of
+            // it; each task's last partial period is counted but not sampled.
+            let periods = counted / 100_000;
+            assert!(
+                *n <= periods + 1 && *n * 2 >= periods,
+                "{n} samples for {counted} ns"
+            );
+        } else {
+            assert_eq!(*n, counted, "event {e}");
+        }
+    }
+    assert!(per_event[0] > 0 && per_event[1] > 0, "{per_event:?}");
+    assert_eq!(per_event[2], 2, "exec of sh and of dd");
+    assert_eq!(run.summary.lost(), 0);
+}
