@@ -93,44 +93,44 @@ pub enum CaptureError {
     /// The events cannot share a parse context.
     #[error("events cannot be told apart in one ring: {0}")]
     Format(#[from] FormatError),
-    /// A ring is corrupt.
-    #[error("ring {ring}: {cause}")]
+    /// A ring is corrupt (the reader's error is the source).
+    #[error("ring {ring} is corrupt")]
     Read {
         /// Ring index.
         ring: usize,
         /// The reader's error.
-        cause: ReadError,
+        source: ReadError,
     },
-    /// An overwrite snapshot failed.
-    #[error("ring {ring}: {cause}")]
+    /// An overwrite snapshot failed (the cause is the source).
+    #[error("snapshot of overwrite ring {ring} failed")]
     Snapshot {
         /// Ring index.
         ring: usize,
         /// The error.
-        cause: SnapshotError,
+        source: SnapshotError,
     },
-    /// A system call around the capture failed.
-    #[error("{what}: {cause}")]
+    /// A system call around the capture failed (the errno is the source).
+    #[error("{what} failed")]
     Sys {
         /// What was done.
         what: String,
         /// The error.
-        cause: io::Error,
+        source: io::Error,
     },
 }
 
 impl From<ReadError> for CaptureError {
-    fn from(cause: ReadError) -> Self {
+    fn from(source: ReadError) -> Self {
         CaptureError::Read {
             ring: usize::MAX,
-            cause,
+            source,
         }
     }
 }
 
 fn sys_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> CaptureError {
     let what = what.into();
-    move |cause| CaptureError::Sys { what, cause }
+    move |source| CaptureError::Sys { what, source }
 }
 
 /// One opened event fd.
@@ -559,7 +559,7 @@ impl Capture {
                 })
                 .map_err(|e| match e {
                     DrainError::User(e) => e,
-                    DrainError::Read(cause) => E::from(CaptureError::Read { ring: i, cause }),
+                    DrainError::Read(source) => E::from(CaptureError::Read { ring: i, source }),
                 })?;
         }
         Ok(n)
@@ -582,7 +582,7 @@ impl Capture {
             let (_, bytes) = slot
                 .ring
                 .snapshot(owner)
-                .map_err(|cause| E::from(CaptureError::Snapshot { ring: i, cause }))?;
+                .map_err(|source| E::from(CaptureError::Snapshot { ring: i, source }))?;
             // Newest first in the snapshot: hand them out oldest first.
             let recs: Vec<&[u8]> = RecordIter::new(bytes)
                 .filter_map(|r| r.ok().map(|(_, b)| b))
