@@ -208,6 +208,9 @@ impl EventKind {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OpenError {
+    /// The event name is not known.
+    #[error(transparent)]
+    UnknownEvent(#[from] UnknownEvent),
     /// The tracepoint id could not be read.
     #[error(transparent)]
     Tracepoint(#[from] TracepointError),
@@ -376,14 +379,7 @@ impl EventConfig {
     /// # Errors
     /// An unknown name, or a tracepoint that cannot be found.
     pub fn parse(name: &str) -> Result<Self, OpenError> {
-        let kind = name.parse::<EventKind>().map_err(|e| OpenError::Kernel {
-            event: name.to_string(),
-            pid: 0,
-            cpu: -1,
-            hint: format!(": {e}"),
-            cause: io::Error::from(io::ErrorKind::InvalidInput),
-        })?;
-        Self::new(kind)
+        Self::new(name.parse::<EventKind>()?)
     }
 
     /// What the event counts.
