@@ -319,6 +319,16 @@ impl Capture {
         if opts.events.is_empty() {
             return Err(CaptureError::NoEvents);
         }
+        if opts.events.len() > 1 {
+            let f = opts.events[0].format();
+            if f.sample_id_offset().is_none() {
+                return Err(FormatError::NoIdForSeveralEvents {
+                    events: opts.events.len(),
+                    sample_type: f.sample_type,
+                }
+                .into());
+            }
+        }
         let cpus = match &opts.target {
             Target::Cpus {
                 cpus: Some(list), ..
@@ -419,16 +429,6 @@ impl Capture {
             return Err(sys_err(format!("opening events on {:?}", opts.target))(
                 io::Error::from_raw_os_error(libc::ESRCH),
             ));
-        }
-        if configs.len() > 1 {
-            let f = configs[0].format();
-            if f.sample_id_offset().is_none() {
-                return Err(FormatError::NoIdForSeveralEvents {
-                    events: configs.len(),
-                    sample_type: f.sample_type,
-                }
-                .into());
-            }
         }
         let mut ctx = ParseContext::new();
         for (config, ids) in configs.iter().zip(&ids) {
