@@ -1056,10 +1056,22 @@ fn unprivileged_refusals_explain_paranoid_and_mlock_limits() {
     if unsafe_euid() != 0 {
         return common::skip("needs root to switch to an unprivileged user");
     }
+    // A copy nobody can reach (the build tree may sit under a private home directory).
+    let copy = std::env::temp_dir().join(format!("perf-client-unpriv-{}", std::process::id()));
+    std::fs::copy(&bin, &copy).unwrap();
+    struct Remove(std::path::PathBuf);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _remove = Remove(copy.clone());
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
     let as_nobody = |extra: &[&str]| {
         std::process::Command::new("setpriv")
             .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .arg(&bin)
+            .arg(&copy)
             .arg("stream")
             .args(extra)
             .output()
