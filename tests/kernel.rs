@@ -841,7 +841,8 @@ fn wakeup_events_wake_the_poller_and_timeouts_drain_what_stays_below_the_waterma
     assert!(eager.summary.wakeups > quiet.summary.wakeups);
 }
 
-/// The `perf-client` binary next to this test binary (built by `cargo test --workspace`).
+/// The `perf-client` binary of this build (`cargo build -p perf-client`; `cargo test`
+/// alone does not build it, as the integration tests live in another package).
 fn perf_client_bin() -> Option<std::path::PathBuf> {
     let exe = std::env::current_exe().ok()?;
     let bin = exe.parent()?.parent()?.join("perf-client");
@@ -875,7 +876,9 @@ fn stream_json(bin: &std::path::Path, extra: &[&str], cmd: &[OsString]) -> Vec<s
 #[test]
 fn stream_cli_prints_one_sample_line_per_fresh_page_plus_side_band_and_a_summary() {
     let Some(bin) = perf_client_bin() else {
-        return common::skip("perf-client binary not built (run cargo test --workspace)");
+        return common::skip(
+            "perf-client binary not built: run `cargo build -p perf-client` first",
+        );
     };
     const N: usize = 500;
     let count =
@@ -1051,7 +1054,9 @@ fn current_thread_target_samples_this_threads_page_faults() {
 #[test]
 fn unprivileged_refusals_explain_paranoid_and_mlock_limits() {
     let Some(bin) = perf_client_bin() else {
-        return common::skip("perf-client binary not built (run cargo test --workspace)");
+        return common::skip(
+            "perf-client binary not built: run `cargo build -p perf-client` first",
+        );
     };
     if unsafe_euid() != 0 {
         return common::skip("needs root to switch to an unprivileged user");
@@ -1111,7 +1116,9 @@ fn unsafe_euid() -> u32 {
 #[test]
 fn tracepoints_mount_tracefs_when_root_and_it_is_missing() {
     let Some(bin) = perf_client_bin() else {
-        return common::skip("perf-client binary not built (run cargo test --workspace)");
+        return common::skip(
+            "perf-client binary not built: run `cargo build -p perf-client` first",
+        );
     };
     if unsafe_euid() != 0 {
         return common::skip("needs root to unmount tracefs in a private namespace");
