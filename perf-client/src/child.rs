@@ -117,7 +117,7 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), SpawnError> {
 }
 
 impl PendingChild {
-    /// Forks a child that will exec `argv` (argv[0] looked up in PATH) with this process's
+    /// Forks a child that will exec `argv` (`argv[0]` looked up in PATH) with this process's
     /// environment once [`PendingChild::release`] is called. Dropping the pending child
     /// without releasing it makes the child exit with 127 before exec.
     ///
