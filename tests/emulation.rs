@@ -115,6 +115,9 @@ fn data_view_can_never_become_writable() {
     let buf = buffer(8);
     for strategy in Strategy::ALL {
         let m = buf.map(MapOptions::new(strategy)).unwrap();
+        // Fault: untouched pages are empty placeholders; the check is on inserted pages.
+        // SAFETY: the data is mapped readable.
+        unsafe { sys::touch_pages(m.data_ptr(), m.data_len()) };
         // SAFETY: an mprotect experiment on our own mapping; on success nothing relies
         // on the old protection (but it must fail).
         let r = unsafe {
@@ -139,6 +142,29 @@ fn data_view_can_never_become_writable() {
         for flag in ["dc", "dd"] {
             assert!(vmas.iter().all(|v| v.has_flag(flag)), "{flag} missing");
         }
+    }
+    // An untouched Fault placeholder made writable still never exposes writable data: the
+    // write inserts the sealed read-only page and faults.
+    let placeholder = probe::in_child(Duration::from_secs(10), || {
+        let Ok(m) = buf.map(MapOptions::new(Strategy::Fault)) else {
+            return 3;
+        };
+        if !uffd_available(&m) {
+            return 4;
+        }
+        let page = m.data_ptr() as *mut u8;
+        // SAFETY: the experiment: an untouched placeholder page of our own mapping.
+        if unsafe { sys::mprotect(page, 4096, libc::PROT_READ | libc::PROT_WRITE) }.is_err() {
+            return 5;
+        }
+        // SAFETY: none: the write must kill the child.
+        unsafe { page.write_volatile(1) };
+        0
+    })
+    .unwrap();
+    match placeholder {
+        ChildOutcome::Exited(4) => common::skip("userfaultfd refused: no placeholder to test"),
+        other => assert_eq!(other, ChildOutcome::Signaled(libc::SIGSEGV)),
     }
     // A new writable mapping of the data memfd fails too (F_SEAL_FUTURE_WRITE: EPERM).
     // SAFETY: a fresh mapping at a kernel-chosen address, unmapped if it succeeds.

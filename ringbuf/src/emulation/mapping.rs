@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::buffer::{reserve_ring, BufferInner, ScamemRef};
+use super::buffer::{reserve_ring, BackingSource, BufferInner, ScamemRef};
 use super::error::EmulationError;
 use super::pages::{contiguous_runs, Pfn, CONTROL_PFN};
 use super::smaps::{self, BackingPages};
@@ -192,39 +192,68 @@ impl Mapping {
         let ctrl =
             reserve_ring(data_len * copies, align).map_err(EmulationError::io("mmap reserve"))?;
         let mut guard = Unmapper(Some((ctrl, len)));
-        let populate = options.strategy != Strategy::Fault;
         let phys = &buffer.phys;
         let mut map_calls = 0u64;
-        // SAFETY: the control page lies inside the reservation `guard` owns.
-        unsafe {
-            sys::map_fixed(
-                ctrl.as_ptr(),
-                PAGE_SIZE,
-                libc::PROT_READ | libc::PROT_WRITE,
-                populate,
-                phys.ctrl_fd.as_fd(),
-                0,
-            )
-            .map_err(EmulationError::io("mmap control page"))?;
-        }
-        map_calls += 1;
-        let data = ctrl.as_ptr().wrapping_add(PAGE_SIZE);
-        for copy in 0..copies {
-            let base = data.wrapping_add(copy * data_len);
-            for &(first, count) in &batches {
-                // SAFETY: the batch lies inside the reservation `guard` owns.
-                unsafe {
-                    sys::map_fixed(
-                        base.wrapping_add(first * PAGE_SIZE),
-                        count * PAGE_SIZE,
-                        libc::PROT_READ,
-                        populate,
-                        phys.data_fd.as_fd(),
-                        BufferInner::frame_offset(pfns[first]),
-                    )
-                    .map_err(EmulationError::io("mmap data pages"))?;
+        // The Fault strategy maps nothing now when userfaultfd can insert pages on touch;
+        // otherwise (refused, hugetlb) it falls back to a lazy mapping the kernel faults.
+        let mut fault = None;
+        if options.strategy == Strategy::Fault {
+            let state = FaultHandler::state(buffer.clone(), ctrl.as_ptr() as usize, 1 + n * copies);
+            let attempt = if buffer.info.backing.source == BackingSource::Hugetlb {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::Unsupported,
+                    "hugetlb pages cannot be inserted 4 KiB at a time",
+                ))
+            } else {
+                FaultHandler::start(state.clone(), len)
+            };
+            fault = Some(match attempt {
+                Ok((h, user_mode_only)) => {
+                    (state, Some(h), FaultMode::Userfaultfd { user_mode_only })
                 }
-                map_calls += 1;
+                Err(e) => (
+                    state,
+                    None,
+                    FaultMode::KernelLazy {
+                        reason: format!("userfaultfd: {e}"),
+                    },
+                ),
+            });
+        }
+        let uffd_ready = matches!(fault, Some((_, Some(_), _)));
+        let populate = options.strategy != Strategy::Fault;
+        if !uffd_ready {
+            // SAFETY: the control page lies inside the reservation `guard` owns.
+            unsafe {
+                sys::map_fixed(
+                    ctrl.as_ptr(),
+                    PAGE_SIZE,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    populate,
+                    phys.ctrl_fd.as_fd(),
+                    0,
+                )
+                .map_err(EmulationError::io("mmap control page"))?;
+            }
+            map_calls += 1;
+            let data = ctrl.as_ptr().wrapping_add(PAGE_SIZE);
+            for copy in 0..copies {
+                let base = data.wrapping_add(copy * data_len);
+                for &(first, count) in &batches {
+                    // SAFETY: the batch lies inside the reservation `guard` owns.
+                    unsafe {
+                        sys::map_fixed(
+                            base.wrapping_add(first * PAGE_SIZE),
+                            count * PAGE_SIZE,
+                            libc::PROT_READ,
+                            populate,
+                            phys.data_fd.as_fd(),
+                            BufferInner::frame_offset(pfns[first]),
+                        )
+                        .map_err(EmulationError::io("mmap data pages"))?;
+                    }
+                    map_calls += 1;
+                }
             }
         }
         // SAFETY: the whole range is ours; these advices do not change contents.
@@ -255,18 +284,7 @@ impl Mapping {
             }
             Strategy::Fault => {
                 let scamem = ScamemRef::get(buffer)?;
-                let pages = 1 + n * copies;
-                let state = FaultHandler::state(buffer.clone(), ctrl.as_ptr() as usize, pages);
-                let hugetlb = buffer.info.backing.source == super::buffer::BackingSource::Hugetlb;
-                let (handler, mode) = match FaultHandler::start(state.clone(), len, hugetlb) {
-                    Ok((h, user_mode_only)) => (Some(h), FaultMode::Userfaultfd { user_mode_only }),
-                    Err(e) => (
-                        None,
-                        FaultMode::KernelLazy {
-                            reason: format!("userfaultfd: {e}"),
-                        },
-                    ),
-                };
+                let (state, handler, mode) = fault.take().ok_or(EmulationError::Released)?;
                 (
                     Hold::Faulted {
                         _buffer: scamem,

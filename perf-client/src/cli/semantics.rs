@@ -1,0 +1,25 @@
+//! `perf-client semantics`: the mapping-semantics table, measured live.
+
+use std::io::Write;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Data pages per ring (a power of two): every ring maps 1 + N pages.
+    #[arg(long, default_value_t = 1024)]
+    pages: usize,
+    /// Print the table as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let report = perf_client::semantics::measure(args.pages)?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        write!(out, "{}", report.to_text())?;
+    }
+    Ok(())
+}
