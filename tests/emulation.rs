@@ -665,3 +665,54 @@ fn receive_rejects_a_bad_handoff_without_hanging() {
     drop(ours);
     assert!(RemoteBuffer::receive(theirs, Duration::from_secs(2)).is_err());
 }
+
+// ---- The semantics report ----
+
+#[test]
+fn semantics_report_measures_every_row_and_marks_every_difference() {
+    let report = perf_client::semantics::measure(8).unwrap();
+    assert_eq!(report.rows.len(), 5);
+    for row in &report.rows {
+        let Some(cols) = &row.columns else {
+            // A kernel row the kernel refused (no perf_event_open, no bpf as non-root).
+            common::skip(&format!("{} not measured: {:?}", row.name, row.notes));
+            continue;
+        };
+        if row.kind != "emulated" {
+            continue;
+        }
+        // What the emulation guarantees, whatever the kernel rows show.
+        assert_eq!(cols.data_page_write.value, "SIGSEGV", "{}", row.name);
+        assert_eq!(cols.mprotect_ro_to_rw.value, "EACCES", "{}", row.name);
+        assert!(
+            cols.inherited_by_fork.value.starts_with("no"),
+            "{}",
+            row.name
+        );
+        assert!(cols.vm_flags.value.contains("dc") && cols.vm_flags.value.contains("dd"));
+        let faults = cols.first_pass_minor_faults.number.unwrap();
+        if row.name.ends_with("Fault") {
+            assert!(faults > 0.0);
+        } else {
+            assert_eq!(faults, 0.0, "{}", row.name);
+        }
+        // Every comparison that differs carries an explanation; none is silently equal.
+        for (header, cell) in cols.iter() {
+            if let Some(k) = &cell.kernel {
+                assert!(
+                    k.matches || k.note.is_some(),
+                    "{} / {header}: unexplained difference",
+                    row.name
+                );
+                if k.matches {
+                    assert!(header != "write to data page" || cell.value == k.kernel_value);
+                }
+            }
+        }
+    }
+    // `--json` prints the same rows as data.
+    let json = report.to_json();
+    for row in &report.rows {
+        assert!(json.contains(&format!("\"name\": \"{}\"", row.name)));
+    }
+}

@@ -16,8 +16,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let report = perf_client::semantics::measure(args.pages)?;
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
+        writeln!(out, "{}", report.to_json())?;
     } else {
         write!(out, "{}", report.to_text())?;
     }

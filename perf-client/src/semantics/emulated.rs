@@ -18,6 +18,14 @@ pub(crate) fn row(strategy: Strategy, pages: usize) -> Row {
         Ok(b) => b,
         Err(e) => return failed(format!("allocation: {e}")),
     };
+    // Fill the ring through the producer, so every data page has contents to check.
+    match buf.writer(Default::default()) {
+        Ok(mut w) => {
+            let payload = vec![0xa5u8; 4000];
+            while w.write(9, 0, &payload).is_ok() {}
+        }
+        Err(e) => return failed(format!("writer: {e}")),
+    }
     let mapping = match buf.map(MapOptions::new(strategy)) {
         Ok(m) => m,
         Err(e) => return failed(format!("map: {e}")),

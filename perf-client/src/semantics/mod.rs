@@ -350,6 +350,11 @@ fn judge(header: &str, s: Strategy, emu: &str, kern: &str) -> (bool, bool, Optio
 }
 
 impl Report {
+    /// The report as pretty-printed JSON (what `--json` prints).
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+    }
+
     /// The report as an aligned text table (columns of the report as lines, rows across)
     /// followed by notes.
     pub fn to_text(&self) -> String {

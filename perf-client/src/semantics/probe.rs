@@ -242,6 +242,9 @@ pub(crate) fn mprotect_rw(s: &Subject, whole: (usize, usize), was_writable: bool
 /// `MADV_DONTNEED` on the data; when allowed, what a later read does (in a child when the
 /// mapping is inherited, else — memfd-backed rows only — here).
 pub(crate) fn madv_dontneed(s: &Subject, inherited: bool, read_here_is_safe: bool) -> Cell {
+    // SAFETY: the data is mapped readable (a sum of one byte per page, to compare).
+    let before =
+        read_here_is_safe.then(|| unsafe { sys::touch_pages(s.data as *const u8, s.data_len) });
     // SAFETY: the ring's data may be dropped from our page tables (a probe ring).
     let r = unsafe { sys::madvise(s.data as *mut u8, s.data_len, libc::MADV_DONTNEED) };
     if let Some(e) = r.err() {
@@ -253,15 +256,19 @@ pub(crate) fn madv_dontneed(s: &Subject, inherited: bool, read_here_is_safe: boo
             Ok(o) => format!("then every read {}", o.describe()),
             Err(e) => format!("fork: {e}"),
         }
-    } else if read_here_is_safe {
+    } else if let Some(before) = before {
         // SAFETY: a memfd-backed mapping refaults from the page cache.
-        unsafe { sys::touch_pages(s.data as *const u8, s.data_len) };
-        let resident = sys::resident_pages(s.data as *const u8, s.data_len).unwrap_or(0);
-        format!("refaults intact ({resident} pages back)")
+        let after = unsafe { sys::touch_pages(s.data as *const u8, s.data_len) };
+        if after == before {
+            "then reads refault, contents intact".to_owned()
+        } else {
+            "then reads refault with DIFFERENT contents".to_owned()
+        }
     } else {
         "later reads not probed".to_owned()
     };
-    Cell::measured(format!("ok, {then}")).with_key("ok")
+    let text = format!("ok, {then}");
+    Cell::measured(text.clone()).with_key(text)
 }
 
 /// Minor faults of this thread during one read of every data page.

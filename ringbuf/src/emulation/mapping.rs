@@ -141,7 +141,7 @@ pub struct Mapping {
     map_calls: u64,
     pages_mapped: u64,
     map_time: Duration,
-    pins: AtomicU64,
+    pins: Arc<AtomicU64>,
 }
 
 // SAFETY: the mapping is an address range plus thread-safe bookkeeping; access to the
@@ -306,7 +306,7 @@ impl Mapping {
             map_calls,
             pages_mapped,
             map_time: started.elapsed(),
-            pins: AtomicU64::new(0),
+            pins: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -444,6 +444,7 @@ impl Mapping {
                 Ok(Pin {
                     buffer: self.buffer.clone(),
                     pfns,
+                    held: self.pins.clone(),
                 })
             }
         }
@@ -522,6 +523,8 @@ impl Drop for ReaderToken {
 pub struct Pin {
     buffer: Arc<BufferInner>,
     pfns: Vec<Pfn>,
+    /// The mapping's count of held pins.
+    held: Arc<AtomicU64>,
 }
 
 impl Pin {
@@ -536,6 +539,9 @@ impl Drop for Pin {
         for &pfn in &self.pfns {
             self.buffer.phys.put_page(pfn);
         }
+        // ATOMICS: a statistic counter.
+        self.held
+            .fetch_sub(self.pfns.len() as u64, Ordering::Relaxed);
     }
 }
 

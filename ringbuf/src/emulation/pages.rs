@@ -132,7 +132,8 @@ impl SplitMix {
 }
 
 /// Data page `i` -> data memfd page, as `rb_alloc` would leave them: a deterministic
-/// shuffle in which no two consecutive data pages are physically adjacent (when `n >= 4`).
+/// shuffle, with neighbours that the shuffle left physically adjacent mostly broken up
+/// (the number of contiguous runs is reported, not promised).
 pub(crate) fn scattered_order(n: usize, seed: u64) -> Vec<u32> {
     let mut order: Vec<u32> = (0..n as u32).collect();
     let mut rng = SplitMix(seed);
