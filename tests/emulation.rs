@@ -391,6 +391,11 @@ fn reported_huge_page_size_matches_smaps() {
     );
     let report = m.report().unwrap();
     let reported = report.data_backing.unwrap().page_size;
+    assert_eq!(
+        buf.data_backing().unwrap().page_size,
+        reported,
+        "producer view and mapping agree"
+    );
     // Independent reading of smaps for the data VMA.
     let text = std::fs::read_to_string("/proc/self/smaps").unwrap();
     let start = format!("{:x}-", m.data_ptr() as usize);
@@ -417,9 +422,9 @@ fn reported_huge_page_size_matches_smaps() {
     assert_eq!(reported, expected, "smaps block: {block:?}");
     eprintln!(
         "huge pages: {:?} -> data backed by {} KiB pages (fallbacks: {:?})",
-        buf.info().backing.source,
+        buf.info().source,
         reported / 1024,
-        buf.info().backing.fallback
+        buf.info().huge_fallback
     );
 }
 

@@ -76,7 +76,7 @@ pub(crate) fn row(strategy: Strategy, pages: usize) -> Row {
             buf.info().alloc_time.as_secs_f64() * 1e3,
             pages,
             buf.info().contiguous_runs,
-            buf.info().backing.source,
+            buf.info().source,
             report.map_calls,
             report.vmas,
         ),

@@ -199,7 +199,7 @@ impl Mapping {
         let mut fault = None;
         if options.strategy == Strategy::Fault {
             let state = FaultHandler::state(buffer.clone(), ctrl.as_ptr() as usize, 1 + n * copies);
-            let attempt = if buffer.info.backing.source == BackingSource::Hugetlb {
+            let attempt = if buffer.info.source == BackingSource::Hugetlb {
                 Err(std::io::Error::new(
                     std::io::ErrorKind::Unsupported,
                     "hugetlb pages cannot be inserted 4 KiB at a time",
