@@ -2,6 +2,8 @@
 
 use std::io::Write;
 
+use perf_ringbuf::emulation::PageLayout;
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// Data pages per ring (a power of two): every ring maps 1 + N pages.
@@ -10,10 +12,18 @@ pub struct Args {
     /// Print the table as JSON.
     #[arg(long)]
     json: bool,
+    /// Lay the emulated buffers' pages out contiguously instead of scattered like rb_alloc.
+    #[arg(long)]
+    contiguous: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let report = perf_client::semantics::measure(args.pages)?;
+    let layout = if args.contiguous {
+        PageLayout::Contiguous
+    } else {
+        PageLayout::Scattered { seed: 1 }
+    };
+    let report = perf_client::semantics::measure_with(args.pages, layout)?;
     let mut out = std::io::stdout().lock();
     if args.json {
         writeln!(out, "{}", report.to_json())?;

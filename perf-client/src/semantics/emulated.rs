@@ -1,12 +1,13 @@
 //! The emulated buffer, mapped with each strategy.
 
-use perf_ringbuf::emulation::{BufferConfig, KernelBuffer, MapOptions, Strategy};
+use perf_ringbuf::emulation::{BufferConfig, KernelBuffer, MapOptions, PageLayout, Strategy};
 
 use super::probe::{self, RowProbes, Subject};
 use super::{ms, Cell, Row};
 
-/// One emulated row: a scattered buffer of `pages` data pages mapped with `strategy`.
-pub(crate) fn row(strategy: Strategy, pages: usize) -> Row {
+/// One emulated row: a buffer of `pages` data pages laid out as `layout`, mapped with
+/// `strategy`.
+pub(crate) fn row(strategy: Strategy, pages: usize, layout: PageLayout) -> Row {
     let name = format!("emulated {}", strategy.name());
     let failed = |why: String| Row {
         name: name.clone(),
@@ -14,7 +15,11 @@ pub(crate) fn row(strategy: Strategy, pages: usize) -> Row {
         columns: None,
         notes: vec![why],
     };
-    let buf = match KernelBuffer::new(BufferConfig::new(pages)) {
+    let buf = match KernelBuffer::new(BufferConfig {
+        data_pages: pages,
+        layout,
+        huge_pages: false,
+    }) {
         Ok(b) => b,
         Err(e) => return failed(format!("allocation: {e}")),
     };
@@ -72,9 +77,13 @@ pub(crate) fn row(strategy: Strategy, pages: usize) -> Row {
     );
     let mut notes = vec![
         format!(
-            "allocation {:.3} ms ({} scattered order-0 pages in {} runs, {:?}); map: {} mmap calls, {} VMAs",
+            "allocation {:.3} ms ({} {} pages in {} physically contiguous runs, {:?}); map: {} mmap calls, {} VMAs",
             buf.info().alloc_time.as_secs_f64() * 1e3,
             pages,
+            match layout {
+                PageLayout::Scattered { .. } => "scattered order-0",
+                PageLayout::Contiguous => "contiguous",
+            },
             buf.info().contiguous_runs,
             buf.info().source,
             report.map_calls,

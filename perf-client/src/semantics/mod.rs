@@ -13,7 +13,7 @@ mod probe;
 
 use std::time::Duration;
 
-use perf_ringbuf::emulation::Strategy;
+use perf_ringbuf::emulation::{PageLayout, Strategy};
 use serde::Serialize;
 
 /// What became of a measurement.
@@ -217,6 +217,16 @@ pub(crate) fn ms(d: Duration) -> Cell {
 ///
 /// [`SemanticsError::BadPages`]; kernel refusals end up in the rows' notes.
 pub fn measure(data_pages: usize) -> Result<Report, SemanticsError> {
+    measure_with(data_pages, PageLayout::Scattered { seed: 1 })
+}
+
+/// As [`measure`], with the emulated buffers' pages laid out as `layout` (scattered like
+/// `rb_alloc`, or contiguous: one map call per copy of the data).
+///
+/// # Errors
+///
+/// As [`measure`].
+pub fn measure_with(data_pages: usize, layout: PageLayout) -> Result<Report, SemanticsError> {
     if data_pages == 0 || !data_pages.is_power_of_two() {
         return Err(SemanticsError::BadPages(data_pages));
     }
@@ -225,7 +235,7 @@ pub fn measure(data_pages: usize) -> Result<Report, SemanticsError> {
         kernel::bpf_ringbuf(data_pages),
     ];
     for s in Strategy::ALL {
-        let mut row = emulated::row(s, data_pages);
+        let mut row = emulated::row(s, data_pages, layout);
         compare(&mut row, s, &rows);
         rows.push(row);
     }
