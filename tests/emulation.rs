@@ -578,6 +578,16 @@ fn consume(remote: &RemoteBuffer) -> u64 {
             .map(MapOptions::new(Strategy::InsertPages).mirrored(true))
             .unwrap(),
     );
+    // Nor can the consumer make its view of the data writable.
+    // SAFETY: an mprotect experiment on our own mapping; it must fail.
+    let r = unsafe {
+        sys::mprotect(
+            mapping.data_ptr() as *mut u8,
+            mapping.data_len(),
+            libc::PROT_READ | libc::PROT_WRITE,
+        )
+    };
+    assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::EACCES));
     let mut reader = mapping.reader().unwrap();
     let mut expect = 0u64;
     loop {

@@ -600,3 +600,26 @@ impl super::buffer::KernelBuffer {
         Mapping::new(&self.owner.0, options)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_pages_batches_stop_at_page_table_boundaries() {
+        // One contiguous run of 1100 pages crosses two 512-page tables.
+        assert_eq!(
+            split_at_page_tables(&[(0, 1100)]),
+            vec![(0, 512), (512, 512), (1024, 76)]
+        );
+        // Scattered pages stay one per batch.
+        assert_eq!(
+            split_at_page_tables(&[(0, 1), (1, 1)]),
+            vec![(0, 1), (1, 1)]
+        );
+        assert_eq!(
+            split_at_page_tables(&[(500, 20)]),
+            vec![(500, 12), (512, 8)]
+        );
+    }
+}

@@ -267,7 +267,7 @@ fn serve(uffd: &OwnedFd, stop: libc::c_int, state: &FaultState, len: usize) {
         if fds[1].revents != 0 {
             return;
         }
-        if fds[0].revents & (libc::POLLERR | libc::POLLHUP) != 0 {
+        if fds[0].revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
             return;
         }
         // SAFETY: `msgs` is 16 * 32 writable bytes; uffd_msg is 32 bytes.
@@ -278,8 +278,15 @@ fn serve(uffd: &OwnedFd, stop: libc::c_int, state: &FaultState, len: usize) {
                 core::mem::size_of_val(&msgs),
             )
         };
-        if n <= 0 {
-            continue;
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => continue,
+                _ => return,
+            }
+        }
+        if n == 0 {
+            return;
         }
         for msg in msgs.iter().take(n as usize / 32) {
             if msg[0] != UFFD_EVENT_PAGEFAULT {
