@@ -2,4 +2,5 @@
 
 mod common;
 mod emulation;
+mod kernel;
 mod ring_protocol;
