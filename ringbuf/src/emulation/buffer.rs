@@ -227,6 +227,7 @@ impl ScamemRef {
 
     /// Another reference (`refcount_inc_not_zero`).
     pub(crate) fn get(inner: &Arc<BufferInner>) -> Result<ScamemRef, EmulationError> {
+        // ATOMICS: a first guess for the CAS below, which validates it.
         let mut cur = inner.scamem.load(Ordering::Relaxed);
         loop {
             if cur == 0 {
