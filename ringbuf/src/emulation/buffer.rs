@@ -347,6 +347,15 @@ impl KernelBuffer {
                 .map_err(EmulationError::io("mmap data pages"))?;
             }
         }
+        // The view is the "kernel's": a child of the producer must not inherit a writable
+        // mapping of the data, and a core dump need not contain it.
+        // SAFETY: the view is ours; these advices do not change contents.
+        unsafe {
+            sys::madvise(ctrl.as_ptr(), view.len, libc::MADV_DONTFORK)
+                .map_err(EmulationError::io("madvise MADV_DONTFORK"))?;
+            sys::madvise(ctrl.as_ptr(), view.len, libc::MADV_DONTDUMP)
+                .map_err(EmulationError::io("madvise MADV_DONTDUMP"))?;
+        }
         let mut source = source;
         if source == BackingSource::ShmemCollapse {
             collapse(data, data_len, &mut fallback, &mut source);
