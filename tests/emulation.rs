@@ -762,3 +762,31 @@ fn semantics_report_measures_every_row_and_marks_every_difference() {
         assert!(json.contains(&format!("\"name\": \"{}\"", row.name)));
     }
 }
+
+#[test]
+fn scattered_mapping_beyond_max_map_count_is_refused_up_front() {
+    let Some(max) = sys::max_map_count() else {
+        return common::skip("vm.max_map_count unreadable");
+    };
+    // A mirrored mapping of n scattered pages needs 2n + 1 VMAs; the producer view n + 1.
+    let n = (max / 2 + 1).next_power_of_two();
+    let current = sys::vma_count().unwrap();
+    if n + 1 + current + 2048 > max {
+        return common::skip(&format!(
+            "vm.max_map_count {max} leaves no room for a {n}-page producer view"
+        ));
+    }
+    let buf = buffer(n);
+    let before = sys::vma_count().unwrap();
+    match buf.map(MapOptions::new(Strategy::InsertPages).mirrored(true)) {
+        Err(EmulationError::MapCountLimit { needed, max: m, .. }) => {
+            assert_eq!(needed, 2 * n + 1);
+            assert_eq!(m, max);
+        }
+        other => panic!("expected MapCountLimit, got {other:?}"),
+    }
+    assert!(
+        sys::vma_count().unwrap() <= before + 16,
+        "nothing was mapped"
+    );
+}

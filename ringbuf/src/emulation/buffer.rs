@@ -282,8 +282,10 @@ impl KernelBuffer {
     ///
     /// # Errors
     ///
-    /// [`EmulationError::BadPageCount`], [`EmulationError::HugeNeedsContiguous`], or the
-    /// failing system call (memfd_create, fallocate, mmap, fcntl).
+    /// [`EmulationError::BadPageCount`], [`EmulationError::HugeNeedsContiguous`],
+    /// [`EmulationError::MapCountLimit`] when scattered pages would need more VMAs than
+    /// `vm.max_map_count` leaves, or the failing system call (memfd_create, fallocate,
+    /// mmap, fcntl).
     pub fn new(config: BufferConfig) -> Result<KernelBuffer, EmulationError> {
         let n = config.data_pages;
         if n == 0 || !n.is_power_of_two() || n > 1 << 24 {
@@ -312,6 +314,8 @@ impl KernelBuffer {
             PageLayout::Contiguous => (0..n as u32).collect(),
         };
         let data_pfns: Box<[Pfn]> = order.iter().map(|&k| k + 1).collect();
+        // The producer's view needs one VMA per physically contiguous run.
+        super::mapping::check_map_count(contiguous_runs(&data_pfns).len() + 1)?;
         let huge_aligned = config.huge_pages;
         let align = if huge_aligned {
             HUGE_PAGE_SIZE

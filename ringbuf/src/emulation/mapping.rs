@@ -569,7 +569,7 @@ fn runs_vmas(pfns: &[Pfn]) -> usize {
 }
 
 /// Refuses a mapping that would push the process past `vm.max_map_count`.
-fn check_map_count(needed: usize) -> Result<(), EmulationError> {
+pub(crate) fn check_map_count(needed: usize) -> Result<(), EmulationError> {
     if needed < 256 {
         return Ok(());
     }
