@@ -100,7 +100,7 @@ pub(crate) fn row(strategy: Strategy, pages: usize, layout: PageLayout) -> Row {
         Some(perf_ringbuf::emulation::FaultMode::Userfaultfd { .. })
     ) {
         notes.push(
-            "VmFlags/Rss/mincore are read right after map: the userfaultfd placeholders (anonymous, `um` = registered for MISSING faults); touched pages become read-only memfd VMAs".into(),
+            "VmFlags/Rss/mincore are read right after map: the userfaultfd placeholders (anonymous, `um` = registered for MISSING faults); touched pages become read-only memfd VMAs. mprotect is probed after the first pass; an untouched placeholder can be made RW but holds no data (the first access still inserts the sealed read-only page)".into(),
         );
     }
     if let Some(mode) = mapping.fault_mode() {

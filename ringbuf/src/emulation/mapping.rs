@@ -12,6 +12,12 @@
 //! | `InsertPages` (`vm_insert_pages`) | one per batch (contiguous pages within one page table) | +1 / +1 per mapped page | none: pages keep themselves alive | allowed, a pin takes a reference |
 //! | `Fault` (pre-6.14 `perf_mmap_fault`) | lazy mapping; pages inserted on first touch | +1 / +1 per faulted page | one | allowed (faults pages in) |
 //!
+//! `Fault` uses userfaultfd MISSING faults on empty anonymous placeholders and maps the
+//! buffer's page over the placeholder on first touch (see `uffd.rs` for why not MINOR
+//! faults: a sealed read-only memfd VMA cannot be registered). When userfaultfd is refused
+//! it falls back, and says so ([`FaultMode::KernelLazy`]), to a lazy memfd mapping the
+//! kernel faults in by itself.
+//!
 //! What a memfd cannot reproduce (the kernel needs a driver for it): the `pf`/`io` VmFlags,
 //! SIGBUS (rather than SIGSEGV) on a data write, refusal of real GUP (`process_vm_readv`,
 //! O_DIRECT) and of VMA splits, and Rss 0 / mincore 0 of a pfnmap. The emulated GUP below
