@@ -2,5 +2,6 @@
 
 mod common;
 mod emulation;
+mod hardening;
 mod kernel;
 mod ring_protocol;

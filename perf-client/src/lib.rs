@@ -11,5 +11,6 @@ pub mod records;
 pub mod render;
 pub mod ring;
 pub mod semantics;
+pub mod soak;
 mod sys;
 pub mod tracefs;
