@@ -4,3 +4,4 @@
 #![warn(missing_docs)]
 
 pub mod demo;
+pub mod perf_data;
