@@ -2,3 +2,4 @@
 
 mod common;
 mod perf_data;
+mod ring_protocol;

@@ -59,6 +59,9 @@ mod sys;
 mod wakeup;
 mod writer;
 
+#[cfg(all(test, loom))]
+mod loom_model;
+
 pub use error::{LayoutError, ReadError, RecordFault, WriteError};
 pub use heap_ring::{Ring, RingError};
 pub use overwrite::OverwriteSnapshot;

@@ -16,6 +16,12 @@ use crate::writer::Keepalive;
 pub trait ProducerStatus: Send + Sync + core::fmt::Debug {
     /// True once the producer will never publish again.
     fn is_gone(&self) -> bool;
+
+    /// Records the producer dropped and could not report with a `PERF_RECORD_LOST` before
+    /// it went away (the ring was full to the end). Read once [`Self::is_gone`] is true.
+    fn unreported_lost(&self) -> u64 {
+        0
+    }
 }
 
 /// What [`Reader::wait`] saw.
@@ -42,6 +48,8 @@ pub struct ReaderStats {
     pub lost: u64,
     /// Bytes skipped by [`Reader::resync`] after a corrupt ring.
     pub discarded_bytes: u64,
+    /// Records the producer dropped and reported only when it went away (included in `lost`).
+    pub lost_at_close: u64,
 }
 
 /// The consumer of a ring: it owns `data_tail`.
@@ -53,6 +61,8 @@ pub struct Reader {
     wakeup: Option<WakeupFd>,
     producer: Option<Arc<dyn ProducerStatus>>,
     stats: ReaderStats,
+    /// The producer's final unreported losses were added to the stats.
+    closed_accounted: bool,
     _keep: Keepalive,
 }
 
@@ -85,6 +95,7 @@ impl Reader {
             wakeup: None,
             producer: None,
             stats: ReaderStats::default(),
+            closed_accounted: false,
             _keep: keep,
         }
     }
@@ -207,6 +218,12 @@ impl Reader {
                 return Ok(WaitOutcome::Ready);
             }
             if gone {
+                if !self.closed_accounted {
+                    self.closed_accounted = true;
+                    let lost = self.producer.as_ref().map_or(0, |p| p.unreported_lost());
+                    self.stats.lost_at_close = lost;
+                    self.stats.lost = self.stats.lost.saturating_add(lost);
+                }
                 return Ok(WaitOutcome::ProducerGone);
             }
             let left = match deadline {

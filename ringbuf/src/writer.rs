@@ -87,6 +87,8 @@ pub struct Writer {
     paused: Arc<AtomicBool>,
     wake: WakeupState,
     stats: WriterStats,
+    /// Told at drop how many drops no `PERF_RECORD_LOST` could report.
+    on_close: Option<Box<dyn FnOnce(u64) + Send>>,
     _keep: Keepalive,
 }
 
@@ -127,8 +129,16 @@ impl Writer {
             config,
             paused: Arc::new(AtomicBool::new(false)),
             stats: WriterStats::default(),
+            on_close: None,
             _keep: keep,
         }
+    }
+
+    /// Sets what happens at drop to records dropped after the last `PERF_RECORD_LOST` that
+    /// fitted: `hook(count)` runs when that count is not zero, so a reader can still account
+    /// for them (see [`crate::ProducerStatus::unreported_lost`]).
+    pub fn on_close(&mut self, hook: impl FnOnce(u64) + Send + 'static) {
+        self.on_close = Some(Box::new(hook));
     }
 
     /// The ring memory this writer fills.
@@ -225,7 +235,7 @@ impl Writer {
         };
         self.mem.write_u64(pos, header.to_u64());
         let pad = size - HEADER_SIZE - payload_len;
-        self.mem.zero(pos + (size - pad) as u64, pad);
+        self.mem.zero(pos.wrapping_add((size - pad) as u64), pad);
         Ok(Reservation {
             writer: self,
             pos,
@@ -293,7 +303,10 @@ impl Writer {
         // ATOMICS: Acquire (in `load_tail`) pairs with the reader's Release store of
         // `data_tail`: its reads of the bytes we are about to reuse are complete.
         let tail = self.mem.load_tail();
-        match free_space(self.head, tail, size) {
+        // A tail that is not on a record boundary (8-aligned) cannot come from a reader;
+        // honouring it could hand out bytes of an unread record.
+        let aligned = tail.is_multiple_of(crate::layout::RECORD_ALIGN as u64);
+        match free_space(self.head, tail, size).filter(|_| aligned) {
             Some(free) => {
                 self.cached_tail = tail;
                 Ok(free >= need)
@@ -406,6 +419,11 @@ impl Drop for Writer {
     fn drop(&mut self) {
         self.flush_lost();
         self.flush();
+        if self.lost_pending > 0 {
+            if let Some(hook) = self.on_close.take() {
+                hook(self.lost_pending);
+            }
+        }
     }
 }
 
