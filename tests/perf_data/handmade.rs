@@ -60,7 +60,7 @@ pub fn write_handmade(path: &Path, n: u64) -> perf_client::perf_data::WriteSumma
     syn.process(&mut pre, std::process::id());
     w.write_records(&pre).unwrap();
     w.finished_round().unwrap();
-    let ip = write_handmade as usize as u64;
+    let ip = write_handmade as *const () as u64;
     for i in 0..n {
         w.write_records(&sample(42, ip, std::process::id(), 1_000 + i))
             .unwrap();
