@@ -5,3 +5,4 @@
 
 pub mod demo;
 pub mod perf_data;
+pub mod records;

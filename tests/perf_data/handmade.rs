@@ -137,3 +137,36 @@ fn handmade_file_is_read_by_perf_with_the_same_sample_count_and_no_warning() {
     );
     assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 37);
 }
+
+/// Counts of SAMPLE records and of all records seen by the `linux-perf-data` crate.
+pub fn linux_perf_data_counts(path: &Path) -> (u64, u64) {
+    use linux_perf_data::linux_perf_event_reader::RecordType;
+    use linux_perf_data::{PerfFileReader, PerfFileRecord};
+    let file = std::io::BufReader::new(std::fs::File::open(path).unwrap());
+    let PerfFileReader {
+        mut perf_file,
+        mut record_iter,
+    } = PerfFileReader::parse_file(file).unwrap();
+    let (mut samples, mut all) = (0, 0);
+    while let Some(r) = record_iter.next_record(&mut perf_file).unwrap() {
+        all += 1;
+        if let PerfFileRecord::EventRecord { record, .. } = r {
+            if record.record_type == RecordType::SAMPLE {
+                samples += 1;
+            }
+        }
+    }
+    (samples, all)
+}
+
+#[test]
+fn handmade_file_is_read_by_linux_perf_data_with_the_same_counts() {
+    let path = temp_path("handmade-lpd.data");
+    write_handmade(&path, 19);
+    let ours = PerfData::open(&path).unwrap().count_by_type().unwrap();
+    let (samples, all) = linux_perf_data_counts(&path);
+    assert_eq!(samples, 19);
+    // linux-perf-data consumes FINISHED_ROUND records itself.
+    let without_rounds: u64 = ours.iter().filter(|(t, _)| **t != 68).map(|(_, n)| n).sum();
+    assert_eq!(all, without_rounds);
+}

@@ -203,6 +203,31 @@ impl FileAttr {
         self.type_() == TYPE_TRACEPOINT
     }
 
+    /// `branch_sample_type` (offset 72, `PERF_ATTR_SIZE_VER2`).
+    pub fn branch_sample_type(&self) -> u64 {
+        self.u64_at(72)
+    }
+    /// `sample_regs_user` (offset 80, `PERF_ATTR_SIZE_VER3`).
+    pub fn sample_regs_user(&self) -> u64 {
+        self.u64_at(80)
+    }
+    /// `sample_regs_intr` (offset 96, `PERF_ATTR_SIZE_VER4`).
+    pub fn sample_regs_intr(&self) -> u64 {
+        self.u64_at(96)
+    }
+
+    /// The layout-relevant fields, for the record parser.
+    pub fn event_format(&self) -> crate::records::EventFormat {
+        crate::records::EventFormat {
+            sample_type: self.sample_type(),
+            read_format: self.read_format(),
+            sample_regs_user: self.sample_regs_user(),
+            sample_regs_intr: self.sample_regs_intr(),
+            branch_sample_type: self.branch_sample_type(),
+            sample_id_all: self.sample_id_all(),
+        }
+    }
+
     /// Size of the `sample_id` trailer of non-sample records (`struct sample_id`):
     /// TID, TIME, ID, STREAM_ID, CPU, IDENTIFIER, 8 bytes each when selected.
     pub fn sample_id_size(&self) -> usize {

@@ -8,6 +8,8 @@ use std::path::Path;
 
 use perf_ringbuf::RecordHeader;
 
+use crate::records::{ParseContext, ParsedRecord};
+
 use super::features::{self, BuildId, EventDesc, SectionCursor};
 use super::header::{read_u32, read_u64, FileHeader, FileSection, SECTION_SIZE};
 use super::{feature, FileAttr, PerfDataError, ATTR_SIZE_VER0};
@@ -165,7 +167,9 @@ impl PerfData {
             "feature table",
         )?;
         for (bit, s) in bits.into_iter().zip(table.chunks_exact(SECTION_SIZE)) {
-            out.insert(bit, FileSection::decode(s));
+            let section = FileSection::decode(s);
+            slice_of(bytes, section, "feature section")?;
+            out.insert(bit, section);
         }
         Ok(out)
     }
@@ -354,6 +358,47 @@ impl PerfData {
             at: 0,
             failed: false,
         }
+    }
+
+    /// The record parser's view of the attrs: each attr's layout and ids.
+    ///
+    /// # Errors
+    ///
+    /// A format error at the attrs section when the attrs disagree on where the sample
+    /// id is, or share an id.
+    pub fn parse_context(&self) -> Result<ParseContext, PerfDataError> {
+        let mut ctx = ParseContext::new();
+        for (i, a) in self.attrs.iter().enumerate() {
+            let at = self.header.attrs.offset + (i as u64) * self.header.attr_size;
+            ctx.add_event(a.attr.event_format(), &a.ids)
+                .map_err(|e| PerfDataError::corrupt(at, format!("attr {i}: {e}")))?;
+        }
+        Ok(ctx)
+    }
+
+    /// Iterates over the records, parsed: `(file offset, record)`. A record that does not
+    /// parse ends the walk with an error carrying its offset.
+    ///
+    /// # Errors
+    ///
+    /// As [`PerfData::parse_context`].
+    pub fn parsed_records<'s>(
+        &'s self,
+        ctx: &'s ParseContext,
+    ) -> impl Iterator<Item = Result<(u64, ParsedRecord<'s>), PerfDataError>> + 's {
+        let mut failed = false;
+        self.records().map_while(move |r| {
+            if failed {
+                return None;
+            }
+            let out = r.and_then(|r| {
+                ctx.parse(r.bytes)
+                    .map(|p| (r.offset, p))
+                    .map_err(|e| PerfDataError::corrupt(r.offset, e.to_string()))
+            });
+            failed = out.is_err();
+            Some(out)
+        })
     }
 
     /// Number of records of each type.
