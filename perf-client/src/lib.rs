@@ -3,6 +3,7 @@
 
 #![warn(missing_docs)]
 
+pub mod analysis;
 pub mod demo;
 pub mod perf_data;
 pub mod records;

@@ -18,12 +18,18 @@ struct Cli {
 enum Command {
     /// Two threads exchange checksummed records through an in-process ring; prints throughput.
     Demo(cli::demo::Args),
+    /// Prints the samples of a perf.data file, one per line (like `perf script`).
+    Script(cli::script::Args),
+    /// Overhead by command, shared object and symbol of a perf.data file (like `perf report`).
+    Report(cli::report::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => cli::demo::run(args),
+        Command::Script(args) => cli::script::run(args),
+        Command::Report(args) => cli::report::run(args),
     };
     cli::finish(result)
 }
