@@ -56,6 +56,11 @@ pub struct Report {
     pub folded: Vec<(String, u64)>,
 }
 
+/// (comm, dso, symbol, kernel).
+type Key = (String, String, String, bool);
+/// Per event: samples, period, and (samples, period) per key.
+type Tally = (u64, u64, HashMap<Key, (u64, u64)>);
+
 /// Builds the report of `file`.
 ///
 /// # Errors
@@ -66,9 +71,7 @@ pub fn build(file: &PerfData) -> Result<Report, AnalysisError> {
     let names = event_names(file);
     let mut machine = Machine::new();
     let mut symbols = Symbols::new();
-    type Key = (String, String, String, bool);
-    let mut per_event: Vec<(u64, u64, HashMap<Key, (u64, u64)>)> =
-        vec![(0, 0, HashMap::new()); names.len()];
+    let mut per_event: Vec<Tally> = vec![(0, 0, HashMap::new()); names.len()];
     let mut folded: HashMap<String, u64> = HashMap::new();
     let mut report = Report::default();
     for r in file.parsed_records(&ctx) {
