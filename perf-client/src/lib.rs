@@ -4,6 +4,13 @@
 #![warn(missing_docs)]
 
 pub mod analysis;
+pub mod capture;
+pub mod child;
 pub mod demo;
+pub mod event;
 pub mod perf_data;
 pub mod records;
+pub mod render;
+pub mod ring;
+mod sys;
+pub mod tracefs;

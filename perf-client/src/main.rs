@@ -22,6 +22,8 @@ enum Command {
     Script(cli::script::Args),
     /// Overhead by command, shared object and symbol of a perf.data file (like `perf report`).
     Report(cli::report::Args),
+    /// Capture perf events live and print one line per record as it is read.
+    Stream(cli::stream::Args),
 }
 
 fn main() -> ExitCode {
@@ -30,6 +32,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => cli::demo::run(args),
         Command::Script(args) => cli::script::run(args),
         Command::Report(args) => cli::report::run(args),
+        Command::Stream(args) => cli::stream::run(args),
     };
     cli::finish(result)
 }

@@ -36,6 +36,9 @@ impl Reader {
     ///
     /// [`ReadError::MisalignedHead`], [`ReadError::CorruptRecord`] for an impossible
     /// header, [`ReadError::WriterNotPaused`].
+    ///
+    /// This method never stores to the control page (it does not move `data_tail`), so it
+    /// may be used on a ring mapped read-only, as the kernel's overwrite rings are.
     pub fn read_overwrite(&mut self, out: &mut Vec<u8>) -> Result<OverwriteSnapshot, ReadError> {
         let mem = *self.memory();
         // ATOMICS: Acquire pairs with the writer's Release store of `data_head`.

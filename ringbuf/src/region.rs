@@ -52,7 +52,9 @@ impl RingRegion {
     ///
     /// `base..base + len` must be mapped readable for as long as any value built from this
     /// region is used, and the control page (`base..base + 4096` or up to `data_offset`)
-    /// must be writable. Other threads or processes may write the memory only as the ring
+    /// must be writable — unless the region is only ever read through
+    /// [`crate::Reader::new`] and [`crate::Reader::read_overwrite`], which only load
+    /// (a kernel overwrite ring, mapped read-only). Other threads or processes may write the memory only as the ring
     /// protocol allows (the producer: the data area outside `[data_tail, data_head)` and
     /// `data_head`; the consumer: `data_tail`).
     pub unsafe fn new(base: *mut u8, len: usize) -> Result<Self, LayoutError> {

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 pub mod demo;
 pub mod report;
 pub mod script;
+pub mod stream;
 
 /// Maps a subcommand's result to the exit code; a broken pipe (`| head`) is success.
 pub fn finish(result: anyhow::Result<()>) -> ExitCode {

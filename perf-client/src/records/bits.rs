@@ -95,3 +95,56 @@ pub mod regs_abi {
     /// 64-bit registers.
     pub const ABI_64: u64 = 2;
 }
+
+/// `sample_type` bit names (lower-case uapi names without `PERF_SAMPLE_`), in bit order.
+pub const SAMPLE_NAMES: &[(&str, u64)] = &[
+    ("ip", sample::IP),
+    ("tid", sample::TID),
+    ("time", sample::TIME),
+    ("addr", sample::ADDR),
+    ("read", sample::READ),
+    ("callchain", sample::CALLCHAIN),
+    ("id", sample::ID),
+    ("cpu", sample::CPU),
+    ("period", sample::PERIOD),
+    ("stream_id", sample::STREAM_ID),
+    ("raw", sample::RAW),
+    ("branch_stack", sample::BRANCH_STACK),
+    ("regs_user", sample::REGS_USER),
+    ("stack_user", sample::STACK_USER),
+    ("weight", sample::WEIGHT),
+    ("data_src", sample::DATA_SRC),
+    ("identifier", sample::IDENTIFIER),
+    ("transaction", sample::TRANSACTION),
+    ("regs_intr", sample::REGS_INTR),
+    ("phys_addr", sample::PHYS_ADDR),
+    ("aux", sample::AUX),
+    ("cgroup", sample::CGROUP),
+    ("data_page_size", sample::DATA_PAGE_SIZE),
+    ("code_page_size", sample::CODE_PAGE_SIZE),
+    ("weight_struct", sample::WEIGHT_STRUCT),
+];
+
+/// `read_format` bit names (lower-case uapi names without `PERF_FORMAT_`).
+pub const READ_FORMAT_NAMES: &[(&str, u64)] = &[
+    ("total_time_enabled", read_format::TOTAL_TIME_ENABLED),
+    ("total_time_running", read_format::TOTAL_TIME_RUNNING),
+    ("id", read_format::ID),
+    ("group", read_format::GROUP),
+    ("lost", read_format::LOST),
+];
+
+/// Parses a comma-separated list of names from `table` into bits; the unknown name on
+/// failure.
+pub fn parse_names(list: &str, table: &[(&str, u64)]) -> Result<u64, String> {
+    let mut bits = 0;
+    for name in list.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let lower = name.to_ascii_lowercase();
+        let (_, b) = table
+            .iter()
+            .find(|(n, _)| *n == lower)
+            .ok_or_else(|| name.to_string())?;
+        bits |= b;
+    }
+    Ok(bits)
+}
