@@ -14,3 +14,4 @@ pub mod render;
 pub mod ring;
 mod sys;
 pub mod tracefs;
+pub mod recorder;

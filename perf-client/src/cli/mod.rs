@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 pub mod demo;
+pub mod record;
 pub mod report;
 pub mod script;
 pub mod stream;

@@ -93,8 +93,17 @@ impl FileHeader {
     /// other-endian files, a header size other than 104, a zero `attr_size`, sections
     /// that overflow, overlap each other or the header, or end past the file.
     pub fn decode(file: &[u8]) -> Result<Self, PerfDataError> {
-        let len = file.len() as u64;
-        if file.len() < 16 {
+        Self::decode_for_len(file, file.len() as u64)
+    }
+
+    /// As [`FileHeader::decode`], with `file` holding at least the header's 104 bytes of
+    /// a file `len` bytes long (the sections are checked against `len`).
+    ///
+    /// # Errors
+    ///
+    /// As [`FileHeader::decode`].
+    pub fn decode_for_len(file: &[u8], len: u64) -> Result<Self, PerfDataError> {
+        if file.len() < 16 || len < 16 {
             return Err(PerfDataError::Truncated {
                 what: "perf_file_header",
                 offset: 0,
@@ -128,7 +137,7 @@ impl FileHeader {
                 format!("header size {size}, expected {FILE_HEADER_SIZE}"),
             ));
         }
-        if file.len() < FILE_HEADER_SIZE {
+        if file.len() < FILE_HEADER_SIZE || len < FILE_HEADER_SIZE as u64 {
             return Err(PerfDataError::Truncated {
                 what: "perf_file_header",
                 offset: 0,

@@ -1,0 +1,209 @@
+//! `perf-client record`: perf's flags, a perf.data that `perf report` reads.
+
+use std::ffi::OsString;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use anyhow::{bail, Context};
+use perf_client::capture::Target;
+use perf_client::perf_data::features::parse_cpu_list;
+use perf_client::recorder::{record, RecordOptions};
+
+#[derive(Debug, clap::Args)]
+#[command(trailing_var_arg = true)]
+pub struct Args {
+    /// Event to record (repeat or comma-separate): cpu-clock, task-clock, page-faults,
+    /// minor-faults, major-faults, context-switches, dummy, or a tracepoint subsystem:name.
+    #[arg(short = 'e', long = "event", value_delimiter = ',', default_value = "cpu-clock")]
+    events: Vec<String>,
+    /// Sample about FREQ times a second (default 4000; tracepoints: every event).
+    #[arg(short = 'F', long = "freq", conflicts_with = "count")]
+    freq: Option<u64>,
+    /// Sample every COUNT events.
+    #[arg(short = 'c', long = "count")]
+    count: Option<u64>,
+    /// Record callchains.
+    #[arg(short = 'g')]
+    callgraph: bool,
+    /// Data pages per ring: a power of two, or a size with a B/K/M/G suffix (rounded up to
+    /// a power of two of pages).
+    #[arg(short = 'm', long = "mmap-pages", value_name = "PAGES", value_parser = parse_mmap_pages, default_value = "128")]
+    pages: usize,
+    /// System-wide: every task on every online CPU.
+    #[arg(short = 'a', long = "all-cpus")]
+    all_cpus: bool,
+    /// Only these CPUs (e.g. 0-1,3).
+    #[arg(short = 'C', long = "cpu", value_name = "CPUS")]
+    cpu: Option<String>,
+    /// Record an existing process (all its threads).
+    #[arg(short = 'p', long = "pid", conflicts_with_all = ["tid", "all_cpus", "cpu"])]
+    pid: Option<i32>,
+    /// Record an existing thread.
+    #[arg(short = 't', long = "tid", conflicts_with_all = ["all_cpus", "cpu"])]
+    tid: Option<i32>,
+    /// Output file (an existing one is kept as FILE.old).
+    #[arg(short = 'o', long = "output", default_value = "perf.data")]
+    output: PathBuf,
+    /// Flight recorder: overwrite rings, written at the end and on SIGUSR2 (to
+    /// FILE.<unix-ms>).
+    #[arg(long)]
+    overwrite: bool,
+    /// No progress or summary.
+    #[arg(short = 'q', long = "quiet")]
+    quiet: bool,
+    /// The command to run and record (after --).
+    #[arg(value_name = "COMMAND")]
+    command: Vec<OsString>,
+}
+
+/// perf's `-m` syntax: a page count, or a size with a suffix.
+fn parse_mmap_pages(s: &str) -> Result<usize, String> {
+    let page = 4096u64;
+    let s = s.trim();
+    let (num, mult) = match s.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('B') => (&s[..s.len() - 1], Some(1u64)),
+        Some('K') => (&s[..s.len() - 1], Some(1 << 10)),
+        Some('M') => (&s[..s.len() - 1], Some(1 << 20)),
+        Some('G') => (&s[..s.len() - 1], Some(1 << 30)),
+        _ => (s, None),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid mmap size {s:?}: expected pages or a size like 512K"))?;
+    let pages = match mult {
+        None => {
+            if n == 0 || !n.is_power_of_two() {
+                return Err(format!("the number of mmap pages must be a power of two, got {n}"));
+            }
+            n
+        }
+        Some(m) => {
+            let bytes = n.checked_mul(m).ok_or("mmap size overflows")?;
+            let pages = bytes.div_ceil(page).max(1);
+            pages
+                .checked_next_power_of_two()
+                .ok_or("mmap size too large")?
+        }
+    };
+    usize::try_from(pages).map_err(|_| "mmap size too large".to_owned())
+}
+
+static STOP: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+static DUMP: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    // Only atomic loads and stores: async-signal-safe.
+    let flag = if sig == libc::SIGUSR2 { &DUMP } else { &STOP };
+    if let Some(f) = flag.get() {
+        f.store(true, Ordering::Relaxed);
+    }
+}
+
+fn install_handlers() {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGUSR2] {
+        // SAFETY: `on_signal` only performs atomic stores, which is async-signal-safe; the
+        // sigaction struct is fully initialized.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_signal as *const () as usize;
+            sa.sa_flags = libc::SA_RESTART;
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    }
+}
+
+fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= 1e9 {
+        format!("{:.3} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.3} MB", b / 1e6)
+    } else {
+        format!("{:.3} kB", b / 1e3)
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let command = (!args.command.is_empty()).then(|| args.command.clone());
+    let target = if let Some(p) = args.pid {
+        Target::Process(p)
+    } else if let Some(t) = args.tid {
+        Target::Thread(t)
+    } else if args.all_cpus || args.cpu.is_some() {
+        let cpus = match &args.cpu {
+            Some(list) => Some(parse_cpu_list(list).map_err(|e| anyhow::anyhow!("-C {list}: {e}"))?),
+            None => None,
+        };
+        Target::Cpus { cpus, command }
+    } else if let Some(cmd) = command {
+        Target::Command(cmd)
+    } else {
+        bail!(
+            "nothing to record: give a command (perf-client record [OPTIONS] -- COMMAND), \
+             -p PID, -t TID, -a or -C CPUS"
+        );
+    };
+    let mut opts = RecordOptions::new(args.events.clone(), target);
+    opts.period = args.count;
+    opts.freq = args.freq;
+    opts.callchain = args.callgraph;
+    opts.data_pages = args.pages;
+    opts.overwrite = args.overwrite;
+    opts.output = args.output.clone();
+    opts.cmdline = std::env::args().collect();
+    let _ = STOP.set(Arc::clone(&opts.stop));
+    let _ = DUMP.set(Arc::clone(&opts.dump));
+    install_handlers();
+
+    let tty = std::io::stderr().is_terminal() && !args.quiet;
+    let s = record(&opts, |p| {
+        if tty {
+            eprint!(
+                "\r[ perf-client record: {:>5.0} s, {} written, {} wakeups ]",
+                p.elapsed.as_secs_f64(),
+                human(p.bytes),
+                p.wakeups
+            );
+        }
+    })
+    .with_context(|| format!("recording to {}", args.output.display()))?;
+    if tty {
+        eprintln!();
+    }
+    if !args.quiet {
+        eprintln!(
+            "[ perf-client record: Woken up {} times to write data ]",
+            s.capture.wakeups
+        );
+        for d in &s.dumps {
+            eprintln!("[ perf-client record: Dump {} ]", d.display());
+        }
+        eprintln!(
+            "[ perf-client record: Captured and wrote {} {} ({} records, {} samples) ]",
+            human(s.file_bytes),
+            s.path.display(),
+            s.records,
+            s.samples
+        );
+        let reported = s.capture.lost_reported();
+        if s.lost > 0 || reported > 0 {
+            eprintln!(
+                "[ perf-client record: Lost {} samples (kernel PERF_FORMAT_LOST count; {} in PERF_RECORD_LOST records) ]",
+                s.lost, reported
+            );
+        } else {
+            eprintln!("[ perf-client record: Lost 0 samples ]");
+        }
+    }
+    match s.exit_status {
+        Some(perf_client::child::ExitStatus::Exited(0)) | None => Ok(()),
+        Some(st) => {
+            if !args.quiet {
+                eprintln!("perf-client record: the command ended with {st:?}");
+            }
+            Ok(())
+        }
+    }
+}
