@@ -248,10 +248,12 @@ fn dump_snapshot(
     let mut w = PerfDataWriter::create(path, entries(capture, names)?)?;
     w.write_records(pre)?;
     w.finished_round()?;
-    capture.snapshot(&mut |r: crate::capture::RecordRef<'_>| -> Result<(), RecordError> {
-        w.write_records(r.bytes)?;
-        Ok(())
-    })?;
+    capture.snapshot(
+        &mut |r: crate::capture::RecordRef<'_>| -> Result<(), RecordError> {
+            w.write_records(r.bytes)?;
+            Ok(())
+        },
+    )?;
     w.finished_round()?;
     w.finish(&finish_info(cmdline))?;
     Ok(())
@@ -393,10 +395,12 @@ fn run(
     }
     capture.disable()?;
     write(&mut w, capture)?;
-    capture.snapshot(&mut |r: crate::capture::RecordRef<'_>| -> Result<(), RecordError> {
-        w.write_records(r.bytes)?;
-        Ok(())
-    })?;
+    capture.snapshot(
+        &mut |r: crate::capture::RecordRef<'_>| -> Result<(), RecordError> {
+            w.write_records(r.bytes)?;
+            Ok(())
+        },
+    )?;
     let exit_status = capture.wait_child();
     let summary = capture.summary(exit_status);
     let attr = w.first_attr().clone();

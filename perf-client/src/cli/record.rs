@@ -16,7 +16,12 @@ use perf_client::recorder::{record, RecordOptions};
 pub struct Args {
     /// Event to record (repeat or comma-separate): cpu-clock, task-clock, page-faults,
     /// minor-faults, major-faults, context-switches, dummy, or a tracepoint subsystem:name.
-    #[arg(short = 'e', long = "event", value_delimiter = ',', default_value = "cpu-clock")]
+    #[arg(
+        short = 'e',
+        long = "event",
+        value_delimiter = ',',
+        default_value = "cpu-clock"
+    )]
     events: Vec<String>,
     /// Sample about FREQ times a second (default 4000; tracepoints: every event).
     #[arg(short = 'F', long = "freq", conflicts_with = "count")]
@@ -75,7 +80,9 @@ fn parse_mmap_pages(s: &str) -> Result<usize, String> {
     let pages = match mult {
         None => {
             if n == 0 || !n.is_power_of_two() {
-                return Err(format!("the number of mmap pages must be a power of two, got {n}"));
+                return Err(format!(
+                    "the number of mmap pages must be a power of two, got {n}"
+                ));
             }
             n
         }
@@ -133,7 +140,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Target::Thread(t)
     } else if args.all_cpus || args.cpu.is_some() {
         let cpus = match &args.cpu {
-            Some(list) => Some(parse_cpu_list(list).map_err(|e| anyhow::anyhow!("-C {list}: {e}"))?),
+            Some(list) => {
+                Some(parse_cpu_list(list).map_err(|e| anyhow::anyhow!("-C {list}: {e}"))?)
+            }
             None => None,
         };
         Target::Cpus { cpus, command }
@@ -205,5 +214,62 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(argv: &[&str]) -> Result<Args, clap::Error> {
+        Cli::try_parse_from(std::iter::once("record").chain(argv.iter().copied())).map(|c| c.args)
+    }
+
+    #[test]
+    fn mmap_pages_must_be_a_power_of_two_or_a_size() {
+        let e = parse(&["-m", "3", "--", "true"]).unwrap_err().to_string();
+        assert!(e.contains("power of two"), "{e}");
+        assert_eq!(parse(&["-m", "16", "--", "true"]).unwrap().pages, 16);
+        assert_eq!(parse(&["-m", "512K", "--", "true"]).unwrap().pages, 128);
+        assert_eq!(parse(&["-m", "5k", "--", "true"]).unwrap().pages, 2);
+        assert!(parse(&["-m", "lots"]).is_err());
+    }
+
+    #[test]
+    fn freq_and_count_are_exclusive_like_perf() {
+        let e = parse(&["-F", "99", "-c", "1000", "--", "true"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+
+    #[test]
+    fn events_repeat_and_split_on_commas_and_the_command_follows() {
+        let a = parse(&[
+            "-e",
+            "cpu-clock,dummy",
+            "-e",
+            "sched:sched_switch",
+            "-g",
+            "--",
+            "ls",
+            "-l",
+        ])
+        .unwrap();
+        assert_eq!(a.events, vec!["cpu-clock", "dummy", "sched:sched_switch"]);
+        assert!(a.callgraph);
+        assert_eq!(a.command, vec![OsString::from("ls"), OsString::from("-l")]);
+        assert_eq!(a.output, PathBuf::from("perf.data"));
+    }
+
+    #[test]
+    fn unknown_flags_are_usage_errors() {
+        let e = parse(&["--bogus"]).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::UnknownArgument);
     }
 }

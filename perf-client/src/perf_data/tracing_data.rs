@@ -7,7 +7,7 @@
 //! "header_event\0" u64 size  events/header_event
 //! u32 nr_ftrace_formats { u64 size, format }        (none written here)
 //! u32 nr_systems { "system\0", u32 nr_events { u64 size, format } }
-//! u32 kallsyms_size (0: none)   u32 printk_formats_size (0: none)   u64 saved_cmdlines (0)
+//! u32 kallsyms_size (0: none)   u32 printk_formats_size, printk_formats   u64 saved_cmdlines (0)
 //! ```
 
 use std::collections::BTreeMap;
@@ -39,7 +39,7 @@ pub fn tracefs_root() -> Result<PathBuf, PerfDataError> {
 ///
 /// [`PerfDataError::Io`] when a format file cannot be read (an unknown tracepoint).
 pub fn build(root: &Path, tracepoints: &[(String, String)]) -> Result<Vec<u8>, PerfDataError> {
-    let read = |p: PathBuf| std::fs::read(&p).map_err(|e| PerfDataError::io(p, e));
+    let read = |p: PathBuf| read_tracefs_file(&p).map_err(|e| PerfDataError::io(p, e));
     let mut out = Vec::new();
     out.extend_from_slice(&[23, 8, 68]);
     out.extend_from_slice(b"tracing");
@@ -76,9 +76,32 @@ pub fn build(root: &Path, tracepoints: &[(String, String)]) -> Result<Vec<u8>, P
         }
     }
     out.extend_from_slice(&0u32.to_ne_bytes()); // kallsyms: perf resolves symbols itself
-    out.extend_from_slice(&0u32.to_ne_bytes()); // printk formats
+                                                // printk formats (for bprint events); none when the file is missing.
+    let printk = read_tracefs_file(&root.join("printk_formats")).unwrap_or_default();
+    out.extend_from_slice(&u32::try_from(printk.len()).unwrap_or(0).to_ne_bytes());
+    if u32::try_from(printk.len()).is_ok() {
+        out.extend_from_slice(&printk);
+    }
     out.extend_from_slice(&0u64.to_ne_bytes()); // saved cmdlines
     Ok(out)
+}
+
+/// Reads a tracefs file to its end. tracefs reports sizes that are not the content's
+/// (`std::fs::read` trusts the size hint and stopped after 32 bytes of `header_page`
+/// here), so read in large chunks until `read` returns 0.
+fn read_tracefs_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => return Ok(out),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Splits `system:name`, the perf spelling of a tracepoint.
