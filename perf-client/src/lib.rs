@@ -15,3 +15,4 @@ pub mod render;
 pub mod ring;
 mod sys;
 pub mod tracefs;
+pub mod workload;

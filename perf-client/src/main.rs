@@ -24,6 +24,9 @@ enum Command {
     Script(cli::script::Args),
     /// Overhead by command, shared object and symbol of a perf.data file (like `perf report`).
     Report(cli::report::Args),
+    /// A tight getppid loop (the capture yardstick's workload).
+    #[command(hide = true)]
+    Storm(cli::storm::Args),
     /// Capture perf events live and print one line per record as it is read.
     Stream(cli::stream::Args),
 }
@@ -35,6 +38,7 @@ fn main() -> ExitCode {
         Command::Record(args) => cli::record::run(args),
         Command::Script(args) => cli::script::run(args),
         Command::Report(args) => cli::report::run(args),
+        Command::Storm(args) => cli::storm::run(args),
         Command::Stream(args) => cli::stream::run(args),
     };
     cli::finish(result)

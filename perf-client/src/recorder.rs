@@ -61,6 +61,10 @@ pub struct RecordOptions {
     pub dump: Arc<AtomicBool>,
     /// Stop after this long.
     pub duration: Option<Duration>,
+    /// Wake the recorder when 1/`wakeup_divisor` of a ring is full
+    /// (`attr.wakeup_watermark`); 0 keeps the kernel's default, half the ring. Waking
+    /// early leaves the rest of the ring to absorb scheduling delays.
+    pub wakeup_divisor: u32,
 }
 
 impl RecordOptions {
@@ -79,6 +83,7 @@ impl RecordOptions {
             stop: Arc::new(AtomicBool::new(false)),
             dump: Arc::new(AtomicBool::new(false)),
             duration: None,
+            wakeup_divisor: 8,
         }
     }
 }
@@ -141,6 +146,21 @@ fn build_configs(opts: &RecordOptions) -> Result<Vec<EventConfig>, RecordError> 
         if i == 0 {
             c = c.tracking(true);
         }
+        if opts.wakeup_divisor > 0 {
+            let ring = (opts.data_pages as u64).saturating_mul(page_size());
+            let mark = (ring / u64::from(opts.wakeup_divisor)).max(8);
+            c = c.wakeup_watermark(u32::try_from(mark).unwrap_or(u32::MAX));
+        }
+        // Smaller samples, more of them per ring: the id is only needed to tell events
+        // apart, the period only when it varies (perf takes a fixed one from the attr).
+        let mut t = c.attr().sample_type;
+        if opts.events.len() == 1 {
+            t &= !st::IDENTIFIER;
+        }
+        if matches!(sampling, Sampling::Period(_)) {
+            t &= !st::PERIOD;
+        }
+        c = c.sample_type(t);
         if user_only {
             c = c.exclude_kernel(true);
         }
@@ -259,6 +279,30 @@ fn dump_snapshot(
     Ok(())
 }
 
+fn page_size() -> u64 {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u64::try_from(p).unwrap_or(4096)
+}
+
+/// How long the second half of a ring must take to fill, at the current rate, before the
+/// recorder dares to sleep until the kernel's half-ring wakeup (the wakeup's latency
+/// must fit in it, with margin for a busy machine).
+const SLEEP_HEADROOM: Duration = Duration::from_millis(1);
+
+/// After a pass that drained `n` bytes `since` the previous one: true when, at that rate,
+/// filling half the ring (the kernel's default wakeup point) takes over
+/// [`SLEEP_HEADROOM`] and the
+/// pass found under a quarter of the ring. Sleeping in epoll then costs no records and
+/// saves the CPU that spinning would burn; small or fast-filling rings keep spinning.
+fn can_sleep(n: u64, since: Duration, ring_bytes: u64) -> bool {
+    if n >= ring_bytes / 4 {
+        return false;
+    }
+    let rate = n as f64 / since.as_secs_f64().max(1e-9); // bytes per second
+    rate * SLEEP_HEADROOM.as_secs_f64() < (ring_bytes / 2) as f64
+}
+
 /// Counts records and samples in a written file's data section by walking the record
 /// headers (after the capture, off the hot path).
 pub fn count_records(path: &Path) -> Result<(u64, u64), PerfDataError> {
@@ -357,6 +401,9 @@ fn run(
         }
         Ok(n)
     };
+    let ring_bytes = (opts.data_pages as u64).saturating_mul(page_size());
+    let mut last_pass = Instant::now();
+    let mut next_check = started;
     loop {
         let mut wait = Duration::from_millis(100);
         if let Some(d) = opts.duration {
@@ -365,11 +412,23 @@ fn run(
                 None => break,
             }
         }
-        // As perf: drain again at once while passes find data; poll only when idle.
-        if write(&mut w, capture)? == 0 {
+        let n = write(&mut w, capture)?;
+        let now = Instant::now();
+        let since = now.duration_since(last_pass);
+        last_pass = now;
+        if n == 0 || can_sleep(n, since, ring_bytes) {
+            // Idle, or the ring fills slowly enough that the kernel's half-ring wakeup
+            // comes long before it is full: sleep in epoll instead of spinning.
             capture.poll(wait)?;
             write(&mut w, capture)?;
+        } else if now < next_check {
+            // Busy: drain again at once (like perf), checking only the stop flag.
+            if opts.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            continue;
         }
+        next_check = Instant::now() + Duration::from_millis(10);
         if opts.dump.swap(false, Ordering::Relaxed) && opts.overwrite {
             let stamp = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)

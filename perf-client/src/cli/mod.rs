@@ -6,6 +6,7 @@ pub mod demo;
 pub mod record;
 pub mod report;
 pub mod script;
+pub mod storm;
 pub mod stream;
 
 /// Maps a subcommand's result to the exit code; a broken pipe (`| head`) is success.

@@ -155,7 +155,9 @@ impl PerfDataWriter {
             features: [0; 4],
         };
         head[..FILE_HEADER_SIZE].copy_from_slice(&header.encode());
-        let mut out = BufWriter::with_capacity(1 << 20, file);
+        // Small drains are gathered; a drain of 128 KiB or more is written straight from the
+        // ring (BufWriter bypasses its buffer for writes larger than it).
+        let mut out = BufWriter::with_capacity(128 << 10, file);
         out.write_all(&head)
             .map_err(|e| PerfDataError::io(path, e))?;
         Ok(PerfDataWriter {
