@@ -61,10 +61,12 @@ pub struct RecordOptions {
     pub dump: Arc<AtomicBool>,
     /// Stop after this long.
     pub duration: Option<Duration>,
-    /// Wake the recorder when 1/`wakeup_divisor` of a ring is full
-    /// (`attr.wakeup_watermark`); 0 keeps the kernel's default, half the ring. Waking
-    /// early leaves the rest of the ring to absorb scheduling delays.
-    pub wakeup_divisor: u32,
+    /// Wake the recorder when this many bytes wait in a ring, or half the ring if that
+    /// is less (`attr.wakeup_watermark`); `None` keeps the kernel's default, half the
+    /// ring. On large rings, waking early leaves the rest to absorb scheduling delays;
+    /// on small ones, waking at half keeps each wakeup's drain worth its cost (measured
+    /// with `scripts/capture-compare.sh`).
+    pub wakeup_bytes: Option<u64>,
 }
 
 impl RecordOptions {
@@ -83,7 +85,7 @@ impl RecordOptions {
             stop: Arc::new(AtomicBool::new(false)),
             dump: Arc::new(AtomicBool::new(false)),
             duration: None,
-            wakeup_divisor: 8,
+            wakeup_bytes: Some(64 << 10),
         }
     }
 }
@@ -146,9 +148,9 @@ fn build_configs(opts: &RecordOptions) -> Result<Vec<EventConfig>, RecordError> 
         if i == 0 {
             c = c.tracking(true);
         }
-        if opts.wakeup_divisor > 0 {
+        if let Some(bytes) = opts.wakeup_bytes {
             let ring = (opts.data_pages as u64).saturating_mul(page_size());
-            let mark = (ring / u64::from(opts.wakeup_divisor)).max(8);
+            let mark = bytes.min(ring / 2).max(8);
             c = c.wakeup_watermark(u32::try_from(mark).unwrap_or(u32::MAX));
         }
         // Smaller samples, more of them per ring: the id is only needed to tell events

@@ -168,3 +168,33 @@ fn an_existing_output_is_kept_as_old() {
     assert_eq!(std::fs::read(&old).unwrap(), b"previous");
     PerfData::open(&path).unwrap();
 }
+
+#[test]
+fn a_dump_request_writes_the_flight_recorder_to_its_own_readable_file() {
+    let mut opts = RecordOptions::new(
+        vec!["cpu-clock".into()],
+        cmd(&[
+            "dd",
+            "if=/dev/zero",
+            "of=/dev/null",
+            "bs=4k",
+            "count=300000",
+        ]),
+    );
+    opts.period = Some(20_000);
+    opts.overwrite = true;
+    opts.data_pages = 8;
+    opts.output = temp_path("rec-dump.data");
+    // As SIGUSR2 would: the recorder sees it at its next check.
+    opts.dump.store(true, std::sync::atomic::Ordering::Relaxed);
+    let Some(s) = try_record(&opts) else { return };
+    assert_eq!(s.dumps.len(), 1, "{s:?}");
+    let dump = &s.dumps[0];
+    let f = PerfData::open(dump).unwrap();
+    let n = f.count_by_type().unwrap().get(&9).copied().unwrap_or(0);
+    if let Some((perf_n, err)) = perf_sample_count(dump) {
+        assert_eq!(perf_n, n, "{err}");
+        assert!(err.trim().is_empty(), "{err}");
+    }
+    assert_perf_agrees(&opts.output, &s);
+}
