@@ -112,3 +112,63 @@ fn attr_size_larger_than_the_entry_is_an_error_at_the_attr() {
     let e = PerfData::from_bytes(bytes).unwrap_err();
     assert_eq!(e.offset(), Some(at as u64 + 4), "{e}");
 }
+
+#[test]
+fn script_prints_one_line_per_sample_of_a_real_perf_file() {
+    use perf_client::analysis::script::{script, ScriptFormat};
+    let f = PerfData::open(&fixture("cpu-clock.data")).unwrap();
+    let mut out = Vec::new();
+    let sum = script(&f, &mut out, ScriptFormat::Text).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let samples = f.count_by_type().unwrap()[&9];
+    assert_eq!(sum.samples, samples);
+    assert_eq!(text.lines().count() as u64, samples);
+    assert!(
+        text.lines().all(|l| l.contains("cpu-clock:")),
+        "{}",
+        &text[..200]
+    );
+    assert!(
+        text.contains(" dd "),
+        "comm resolved from the file's COMM records"
+    );
+    let mut json = Vec::new();
+    script(&f, &mut json, ScriptFormat::Json).unwrap();
+    let json = String::from_utf8(json).unwrap();
+    assert_eq!(json.lines().count() as u64, samples);
+    assert!(json
+        .lines()
+        .all(|l| l.starts_with('{') && l.contains("\"comm\":\"dd\"")));
+}
+
+#[test]
+fn report_of_a_real_perf_file_adds_up_and_draws_a_flame_graph() {
+    use perf_client::analysis::report;
+    let f = PerfData::open(&fixture("cpu-clock-g.data")).unwrap();
+    let rep = report::build(&f).unwrap();
+    let ev = &rep.events[0];
+    assert_eq!(ev.event, "cpu-clock");
+    assert_eq!(ev.samples, f.count_by_type().unwrap()[&9]);
+    let total: f64 = ev.rows.iter().map(|r| r.percent).sum();
+    assert!((total - 100.0).abs() < 1e-6, "{total}");
+    assert!(
+        ev.rows.windows(2).all(|w| w[0].period >= w[1].period),
+        "sorted"
+    );
+    assert!(ev
+        .rows
+        .iter()
+        .any(|r| r.kernel && r.dso == "[kernel.kallsyms]"));
+    assert!(
+        ev.rows.iter().any(|r| !r.kernel && r.symbol != "[unknown]"),
+        "user symbols"
+    );
+    let mut svg = Vec::new();
+    rep.flamegraph(&mut svg, "test").unwrap();
+    let svg = String::from_utf8(svg).unwrap();
+    assert!(
+        svg.contains("<svg") && svg.contains("dd"),
+        "{}",
+        &svg[..200]
+    );
+}

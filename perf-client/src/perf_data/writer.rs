@@ -82,12 +82,36 @@ pub fn keep_previous(path: &Path) -> Result<Option<PathBuf>, PerfDataError> {
 
 /// The user who asked for the file: `SUDO_UID`/`SUDO_GID` under sudo, else the real ids.
 pub fn invoking_user() -> (u32, u32) {
-    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u32>().ok());
+    let env = |k: &str| std::env::var(k).ok();
     // SAFETY: getuid/getgid cannot fail and touch no memory.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-    match (env("SUDO_UID"), env("SUDO_GID")) {
+    owner_for(
+        uid,
+        gid,
+        env("SUDO_UID").as_deref(),
+        env("SUDO_GID").as_deref(),
+    )
+}
+
+/// The owner of the output: the sudo user when root runs under sudo, else `uid`/`gid`.
+fn owner_for(uid: u32, gid: u32, sudo_uid: Option<&str>, sudo_gid: Option<&str>) -> (u32, u32) {
+    let parse = |v: Option<&str>| v.and_then(|v| v.parse::<u32>().ok());
+    match (parse(sudo_uid), parse(sudo_gid)) {
         (Some(u), Some(g)) if uid == 0 => (u, g),
         _ => (uid, gid),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::owner_for;
+
+    #[test]
+    fn output_belongs_to_the_sudo_user_only_when_root_runs_under_sudo() {
+        assert_eq!(owner_for(0, 0, Some("1000"), Some("1001")), (1000, 1001));
+        assert_eq!(owner_for(0, 0, None, None), (0, 0));
+        assert_eq!(owner_for(0, 0, Some("x"), Some("1")), (0, 0));
+        assert_eq!(owner_for(500, 500, Some("1000"), Some("1000")), (500, 500));
     }
 }
 
