@@ -102,19 +102,6 @@ fn owner_for(uid: u32, gid: u32, sudo_uid: Option<&str>, sudo_gid: Option<&str>)
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::owner_for;
-
-    #[test]
-    fn output_belongs_to_the_sudo_user_only_when_root_runs_under_sudo() {
-        assert_eq!(owner_for(0, 0, Some("1000"), Some("1001")), (1000, 1001));
-        assert_eq!(owner_for(0, 0, None, None), (0, 0));
-        assert_eq!(owner_for(0, 0, Some("x"), Some("1")), (0, 0));
-        assert_eq!(owner_for(500, 500, Some("1000"), Some("1000")), (500, 500));
-    }
-}
-
 impl PerfDataWriter {
     /// Creates (truncates) `path` and writes the header, the ids and the attrs; records
     /// follow with [`write_records`](Self::write_records) and
@@ -337,5 +324,18 @@ impl PerfDataWriter {
             file_bytes: at,
             rounds: self.rounds,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::owner_for;
+
+    #[test]
+    fn output_belongs_to_the_sudo_user_only_when_root_runs_under_sudo() {
+        assert_eq!(owner_for(0, 0, Some("1000"), Some("1001")), (1000, 1001));
+        assert_eq!(owner_for(0, 0, None, None), (0, 0));
+        assert_eq!(owner_for(0, 0, Some("x"), Some("1")), (0, 0));
+        assert_eq!(owner_for(500, 500, Some("1000"), Some("1000")), (500, 500));
     }
 }
