@@ -1,5 +1,7 @@
 //! The one integration-test binary: one module per area.
 
 mod common;
+mod emulation;
+mod kernel;
 mod perf_data;
 mod ring_protocol;

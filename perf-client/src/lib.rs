@@ -13,6 +13,7 @@ pub mod recorder;
 pub mod records;
 pub mod render;
 pub mod ring;
+pub mod semantics;
 mod sys;
 pub mod tracefs;
 pub mod workload;

@@ -29,6 +29,8 @@ enum Command {
     Storm(cli::storm::Args),
     /// Capture perf events live and print one line per record as it is read.
     Stream(cli::stream::Args),
+    /// Measures ring mapping semantics live: real perf and BPF rings next to the emulation.
+    Semantics(cli::semantics::Args),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +42,7 @@ fn main() -> ExitCode {
         Command::Report(args) => cli::report::run(args),
         Command::Storm(args) => cli::storm::run(args),
         Command::Stream(args) => cli::stream::run(args),
+        Command::Semantics(args) => cli::semantics::run(args),
     };
     cli::finish(result)
 }

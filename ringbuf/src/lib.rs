@@ -47,6 +47,7 @@
 
 #![warn(missing_docs)]
 
+pub mod emulation;
 mod error;
 mod heap_ring;
 pub mod layout;

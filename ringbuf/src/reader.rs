@@ -63,6 +63,8 @@ pub struct Reader {
     stats: ReaderStats,
     /// The producer's final unreported losses were added to the stats.
     closed_accounted: bool,
+    /// The writer keeps the overwrite seqlock in `lock` (writers of this crate do).
+    pub(crate) seqlock: bool,
     _keep: Keepalive,
 }
 
@@ -96,6 +98,7 @@ impl Reader {
             producer: None,
             stats: ReaderStats::default(),
             closed_accounted: false,
+            seqlock: false,
             _keep: keep,
         }
     }
@@ -109,6 +112,15 @@ impl Reader {
     /// Sets how the reader learns that its producer is gone.
     pub fn with_producer_status(mut self, status: Arc<dyn ProducerStatus>) -> Self {
         self.producer = Some(status);
+        self
+    }
+
+    /// Declares that the writer is a [`crate::Writer`] of this crate, which keeps a seqlock
+    /// in the control page's `lock` word while it writes an overwrite ring, so that
+    /// [`Reader::read_overwrite`] can prove a snapshot was not torn by a record in progress.
+    /// Never set it for a kernel ring: the kernel uses `lock` for other fields.
+    pub fn with_writer_seqlock(mut self) -> Self {
+        self.seqlock = true;
         self
     }
 

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod record;
 pub mod report;
 pub mod script;
+pub mod semantics;
 pub mod storm;
 pub mod stream;
 

@@ -97,24 +97,23 @@ fn parse_mmap_pages(s: &str) -> Result<usize, String> {
     usize::try_from(pages).map_err(|_| "mmap size too large".to_owned())
 }
 
-static STOP: OnceLock<Arc<AtomicBool>> = OnceLock::new();
 static DUMP: OnceLock<Arc<AtomicBool>> = OnceLock::new();
 
-extern "C" fn on_signal(sig: libc::c_int) {
-    // Only atomic loads and stores: async-signal-safe.
-    let flag = if sig == libc::SIGUSR2 { &DUMP } else { &STOP };
-    if let Some(f) = flag.get() {
+extern "C" fn on_sigusr2(_sig: libc::c_int) {
+    // Only an atomic load and store: async-signal-safe.
+    if let Some(f) = DUMP.get() {
         f.store(true, Ordering::Relaxed);
     }
 }
 
-fn install_handlers() {
-    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGUSR2] {
-        // SAFETY: `on_signal` only performs atomic stores, which is async-signal-safe; the
+/// SIGUSR2 asks for a flight-recorder dump (SIGINT/SIGTERM stop: `capture::stop_on_interrupt`).
+fn install_dump_handler() {
+    for sig in [libc::SIGUSR2] {
+        // SAFETY: `on_sigusr2` only performs an atomic store, which is async-signal-safe; the
         // sigaction struct is fully initialized.
         unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_signal as *const () as usize;
+            sa.sa_sigaction = on_sigusr2 as *const () as usize;
             sa.sa_flags = libc::SA_RESTART;
             libc::sigaction(sig, &sa, std::ptr::null_mut());
         }
@@ -162,9 +161,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     opts.overwrite = args.overwrite;
     opts.output = args.output.clone();
     opts.cmdline = std::env::args().collect();
-    let _ = STOP.set(Arc::clone(&opts.stop));
+    opts.stop = perf_client::capture::stop_on_interrupt().context("installing SIGINT handler")?;
     let _ = DUMP.set(Arc::clone(&opts.dump));
-    install_handlers();
+    install_dump_handler();
 
     let tty = std::io::stderr().is_terminal() && !args.quiet;
     let s = record(&opts, |p| {
