@@ -7,7 +7,8 @@ pub mod report;
 pub mod script;
 pub mod symbols;
 
-use crate::perf_data::PerfData;
+use crate::perf_data::{record_type, PerfData};
+use crate::records::{ParseContext, ParsedRecord};
 
 /// `PERF_CONTEXT_MAX` (`-4095` as u64): callchain entries at or above it are context
 /// markers (`PERF_CONTEXT_KERNEL`, `PERF_CONTEXT_USER`, ...), not addresses.
@@ -31,4 +32,37 @@ pub fn event_names(file: &PerfData) -> Vec<String> {
                 .unwrap_or_else(|| format!("type{}:config{:#x}", a.attr.type_(), a.attr.config()))
         })
         .collect()
+}
+
+/// The records of `file` in time order within each round (perf's ordered events): the
+/// records between two FINISHED_ROUNDs are sorted by timestamp, records without one
+/// (synthesized) first, ties in file order. Rings are written one after the other, so
+/// without this a process's first samples could come before its MMAP from another CPU.
+///
+/// # Errors
+///
+/// The first corrupt record, with its file offset.
+pub fn for_each_ordered<'a>(
+    file: &'a PerfData,
+    ctx: &'a ParseContext,
+    mut f: impl FnMut(&ParsedRecord<'a>) -> Result<(), script::AnalysisError>,
+) -> Result<(), script::AnalysisError> {
+    let mut round: Vec<(u64, usize, ParsedRecord<'a>)> = Vec::new();
+    let mut flush = |round: &mut Vec<(u64, usize, ParsedRecord<'a>)>| {
+        round.sort_by_key(|(t, i, _)| (*t, *i));
+        let out: Result<(), script::AnalysisError> = round.iter().try_for_each(|(_, _, r)| f(r));
+        round.clear();
+        out
+    };
+    for r in file.parsed_records(ctx) {
+        let (_, rec): (u64, ParsedRecord<'a>) = r.map_err(script::AnalysisError::from)?;
+        if rec.header.record_type == record_type::FINISHED_ROUND {
+            flush(&mut round)?;
+            continue;
+        }
+        let t = rec.time().unwrap_or(0);
+        let i = round.len();
+        round.push((t, i, rec));
+    }
+    flush(&mut round)
 }

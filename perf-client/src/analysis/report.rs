@@ -83,21 +83,20 @@ pub fn build(file: &PerfData) -> Result<Report, AnalysisError> {
     let mut per_event: Vec<Tally> = vec![(0, 0, HashMap::new()); names.len()];
     let mut folded: HashMap<String, u64> = HashMap::new();
     let mut report = Report::default();
-    for r in file.parsed_records(&ctx) {
-        let (_, rec) = r?;
+    super::for_each_ordered(file, &ctx, |rec| {
         let s = match &rec.record {
             Record::Sample(s) => s,
             Record::Lost(l) => {
                 report.lost += l.lost;
-                continue;
+                return Ok(());
             }
             Record::LostSamples(l) => {
                 report.lost_samples += l.lost;
-                continue;
+                return Ok(());
             }
             other => {
                 machine.apply(rec.header.misc, other);
-                continue;
+                return Ok(());
             }
         };
         let pid = s.pid.unwrap_or(0);
@@ -105,7 +104,7 @@ pub fn build(file: &PerfData) -> Result<Report, AnalysisError> {
         let period = s.period.unwrap_or_else(|| fixed_period(file, rec.event));
         let frames = sample_frames(s, &machine, &mut symbols);
         let Some(ev) = per_event.get_mut(rec.event.unwrap_or(0)) else {
-            continue;
+            return Ok(());
         };
         ev.0 += 1;
         ev.1 += period;
@@ -128,7 +127,8 @@ pub fn build(file: &PerfData) -> Result<Report, AnalysisError> {
             }
         }
         *folded.entry(stack).or_default() += period;
-    }
+        Ok(())
+    })?;
     for (i, (samples, period, rows)) in per_event.into_iter().enumerate() {
         if samples == 0 {
             continue;

@@ -79,21 +79,20 @@ pub fn script(
     let mut machine = Machine::new();
     let mut symbols = Symbols::new();
     let mut sum = ScriptSummary::default();
-    for r in file.parsed_records(&ctx) {
-        let (_, rec) = r?;
+    super::for_each_ordered(file, &ctx, |rec| {
         let s = match &rec.record {
             Record::Sample(s) => s,
             Record::Lost(l) => {
                 sum.lost += l.lost;
-                continue;
+                return Ok(());
             }
             Record::LostSamples(l) => {
                 sum.lost_samples += l.lost;
-                continue;
+                return Ok(());
             }
             other => {
                 machine.apply(rec.header.misc, other);
-                continue;
+                return Ok(());
             }
         };
         sum.samples += 1;
@@ -151,6 +150,7 @@ pub fn script(
                 }
             }
         }
-    }
+        Ok(())
+    })?;
     Ok(sum)
 }
