@@ -114,7 +114,8 @@ pub fn script(
                 let top = frames.first();
                 let v = json!({
                     "comm": comm, "pid": pid, "tid": tid, "cpu": s.cpu, "time": time,
-                    "event": event, "period": s.period,
+                    "event": event,
+                    "period": s.period.unwrap_or_else(|| super::fixed_period(file, rec.event)),
                     "ip": s.ip.map(|ip| format!("{ip:#x}")),
                     "symbol": top.and_then(|f| f.symbol.clone()),
                     "dso": top.map(|f| f.dso.clone()),
@@ -124,7 +125,10 @@ pub fn script(
             }
             ScriptFormat::Text => {
                 let cpu = s.cpu.map_or(String::new(), |c| format!("[{c:03}] "));
-                let period = s.period.map_or(String::new(), |p| format!("{p:>10} "));
+                let period = s
+                    .period
+                    .unwrap_or_else(|| super::fixed_period(file, rec.event));
+                let period = format!("{period:>10} ");
                 write!(
                     out,
                     "{comm:>16} {pid:>7}/{tid:<7} {cpu}{:>6}.{:06}: {period}{event}: ",
