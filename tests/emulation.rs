@@ -115,6 +115,9 @@ fn data_view_can_never_become_writable() {
     let buf = buffer(8);
     for strategy in Strategy::ALL {
         let m = buf.map(MapOptions::new(strategy)).unwrap();
+        // Fault: untouched pages are empty placeholders; the check is on inserted pages.
+        // SAFETY: the data is mapped readable.
+        unsafe { sys::touch_pages(m.data_ptr(), m.data_len()) };
         // SAFETY: an mprotect experiment on our own mapping; on success nothing relies
         // on the old protection (but it must fail).
         let r = unsafe {
@@ -139,6 +142,29 @@ fn data_view_can_never_become_writable() {
         for flag in ["dc", "dd"] {
             assert!(vmas.iter().all(|v| v.has_flag(flag)), "{flag} missing");
         }
+    }
+    // An untouched Fault placeholder made writable still never exposes writable data: the
+    // write inserts the sealed read-only page and faults.
+    let placeholder = probe::in_child(Duration::from_secs(10), || {
+        let Ok(m) = buf.map(MapOptions::new(Strategy::Fault)) else {
+            return 3;
+        };
+        if !uffd_available(&m) {
+            return 4;
+        }
+        let page = m.data_ptr() as *mut u8;
+        // SAFETY: the experiment: an untouched placeholder page of our own mapping.
+        if unsafe { sys::mprotect(page, 4096, libc::PROT_READ | libc::PROT_WRITE) }.is_err() {
+            return 5;
+        }
+        // SAFETY: none: the write must kill the child.
+        unsafe { page.write_volatile(1) };
+        0
+    })
+    .unwrap();
+    match placeholder {
+        ChildOutcome::Exited(4) => common::skip("userfaultfd refused: no placeholder to test"),
+        other => assert_eq!(other, ChildOutcome::Signaled(libc::SIGSEGV)),
     }
     // A new writable mapping of the data memfd fails too (F_SEAL_FUTURE_WRITE: EPERM).
     // SAFETY: a fresh mapping at a kernel-chosen address, unmapped if it succeeds.
@@ -365,6 +391,11 @@ fn reported_huge_page_size_matches_smaps() {
     );
     let report = m.report().unwrap();
     let reported = report.data_backing.unwrap().page_size;
+    assert_eq!(
+        buf.data_backing().unwrap().page_size,
+        reported,
+        "producer view and mapping agree"
+    );
     // Independent reading of smaps for the data VMA.
     let text = std::fs::read_to_string("/proc/self/smaps").unwrap();
     let start = format!("{:x}-", m.data_ptr() as usize);
@@ -391,9 +422,9 @@ fn reported_huge_page_size_matches_smaps() {
     assert_eq!(reported, expected, "smaps block: {block:?}");
     eprintln!(
         "huge pages: {:?} -> data backed by {} KiB pages (fallbacks: {:?})",
-        buf.info().backing.source,
+        buf.info().source,
         reported / 1024,
-        buf.info().backing.fallback
+        buf.info().huge_fallback
     );
 }
 
@@ -542,22 +573,44 @@ fn spawn_producer(count: u64, die_after: Option<u64>) -> (std::process::Child, R
 
 /// Reads until the producer is gone; checks every record. Returns records read.
 fn consume(remote: &RemoteBuffer) -> u64 {
-    let mapping = Arc::new(
-        remote
-            .map(MapOptions::new(Strategy::InsertPages).mirrored(true))
-            .unwrap(),
-    );
+    consume_with(
+        remote,
+        MapOptions::new(Strategy::InsertPages).mirrored(true),
+    )
+}
+
+fn consume_with(remote: &RemoteBuffer, options: MapOptions) -> u64 {
+    let mapping = Arc::new(remote.map(options).unwrap());
+    // Fault: untouched pages are empty placeholders; the check is on inserted pages.
+    // SAFETY: the data is mapped readable.
+    unsafe { sys::touch_pages(mapping.data_ptr(), mapping.data_len()) };
+    // Nor can the consumer make its view of the data writable.
+    // SAFETY: an mprotect experiment on our own mapping; it must fail.
+    let r = unsafe {
+        sys::mprotect(
+            mapping.data_ptr() as *mut u8,
+            mapping.data_len(),
+            libc::PROT_READ | libc::PROT_WRITE,
+        )
+    };
+    assert_eq!(r.unwrap_err().raw_os_error(), Some(libc::EACCES));
     let mut reader = mapping.reader().unwrap();
     let mut expect = 0u64;
+    let mut b = Vec::with_capacity(64);
     loop {
         let outcome = reader.wait(Some(Duration::from_secs(30))).unwrap();
         let mut drain = reader.drain().unwrap();
         while let Some(rec) = drain.next() {
             let rec = rec.unwrap();
             assert_eq!(rec.header.record_type, SAMPLE);
-            let RecordBytes::Single(b) = rec.bytes else {
-                panic!("mirrored mapping split a record")
-            };
+            if options.mirrored {
+                assert!(
+                    matches!(rec.bytes, RecordBytes::Single(_)),
+                    "mirrored mapping split a record"
+                );
+            }
+            b.clear();
+            rec.bytes.extend_into(&mut b);
             let word = |i: usize| u64::from_ne_bytes(b[8 + 8 * i..16 + 8 * i].try_into().unwrap());
             assert_eq!(word(0), expect, "sequence");
             assert_eq!(word(1), checksum(expect), "checksum of record {expect}");
@@ -606,6 +659,25 @@ fn cross_process_run_of_10_million_records_is_exact() {
 }
 
 #[test]
+fn cross_process_handoff_works_with_every_strategy() {
+    for strategy in Strategy::ALL {
+        for mirrored in [false, true] {
+            let (mut child, remote) = spawn_producer(200_000, None);
+            let read = consume_with(&remote, MapOptions::new(strategy).mirrored(mirrored));
+            assert!(child.wait().unwrap().success());
+            assert_eq!(read, 200_000, "{strategy:?} mirrored={mirrored}");
+            assert_eq!(
+                remote.producer(),
+                ProducerExit::Finished {
+                    records: 200_000,
+                    lost: 0
+                }
+            );
+        }
+    }
+}
+
+#[test]
 fn consumer_sees_a_dead_producer_as_died_with_its_published_records() {
     let (mut child, remote) = spawn_producer(RECORDS, Some(50_000));
     let read = consume(&remote);
@@ -638,4 +710,83 @@ fn receive_rejects_a_bad_handoff_without_hanging() {
     let (ours, theirs) = UnixStream::pair().unwrap();
     drop(ours);
     assert!(RemoteBuffer::receive(theirs, Duration::from_secs(2)).is_err());
+}
+
+// ---- The semantics report ----
+
+#[test]
+fn semantics_report_measures_every_row_and_marks_every_difference() {
+    let report = perf_client::semantics::measure(8).unwrap();
+    assert_eq!(report.rows.len(), 5);
+    for row in &report.rows {
+        let Some(cols) = &row.columns else {
+            // A kernel row the kernel refused (no perf_event_open, no bpf as non-root).
+            common::skip(&format!("{} not measured: {:?}", row.name, row.notes));
+            continue;
+        };
+        if row.kind != "emulated" {
+            continue;
+        }
+        // What the emulation guarantees, whatever the kernel rows show.
+        assert_eq!(cols.data_page_write.value, "SIGSEGV", "{}", row.name);
+        assert_eq!(cols.mprotect_ro_to_rw.value, "EACCES", "{}", row.name);
+        assert!(
+            cols.inherited_by_fork.value.starts_with("no"),
+            "{}",
+            row.name
+        );
+        assert!(cols.vm_flags.value.contains("dc") && cols.vm_flags.value.contains("dd"));
+        let faults = cols.first_pass_minor_faults.number.unwrap();
+        if row.name.ends_with("Fault") {
+            assert!(faults > 0.0);
+        } else {
+            assert_eq!(faults, 0.0, "{}", row.name);
+        }
+        // Every comparison that differs carries an explanation; none is silently equal.
+        for (header, cell) in cols.iter() {
+            if let Some(k) = &cell.kernel {
+                assert!(
+                    k.matches || k.note.is_some(),
+                    "{} / {header}: unexplained difference",
+                    row.name
+                );
+                if k.matches {
+                    assert!(header != "write to data page" || cell.value == k.kernel_value);
+                }
+            }
+        }
+    }
+    // `--json` prints the same rows as data.
+    let json = report.to_json();
+    for row in &report.rows {
+        assert!(json.contains(&format!("\"name\": \"{}\"", row.name)));
+    }
+}
+
+#[test]
+fn scattered_mapping_beyond_max_map_count_is_refused_up_front() {
+    let Some(max) = sys::max_map_count() else {
+        return common::skip("vm.max_map_count unreadable");
+    };
+    // A mirrored mapping of n scattered pages needs 2n + 1 VMAs; the producer view n + 1.
+    let n = (max / 2 + 1).next_power_of_two();
+    let current = sys::vma_count().unwrap();
+    if n + 1 + current + 2048 > max {
+        return common::skip(&format!(
+            "vm.max_map_count {max} leaves no room for a {n}-page producer view"
+        ));
+    }
+    let buf = buffer(n);
+    let before = sys::vma_count().unwrap();
+    match buf.map(MapOptions::new(Strategy::InsertPages).mirrored(true)) {
+        Err(EmulationError::MapCountLimit { needed, max: m, .. }) => {
+            assert_eq!(needed, 2 * n + 1);
+            assert_eq!(m, max);
+        }
+        other => panic!("expected MapCountLimit, got {other:?}"),
+    }
+    assert!(
+        sys::vma_count().unwrap() <= before + 16,
+        "nothing was mapped"
+    );
 }

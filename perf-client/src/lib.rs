@@ -10,5 +10,6 @@ pub mod event;
 pub mod records;
 pub mod render;
 pub mod ring;
+pub mod semantics;
 mod sys;
 pub mod tracefs;

@@ -20,6 +20,8 @@ enum Command {
     Demo(cli::demo::Args),
     /// Capture perf events live and print one line per record as it is read.
     Stream(cli::stream::Args),
+    /// Measures ring mapping semantics live: real perf and BPF rings next to the emulation.
+    Semantics(cli::semantics::Args),
 }
 
 fn main() -> ExitCode {
@@ -27,6 +29,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(args) => cli::demo::run(args),
         Command::Stream(args) => cli::stream::run(args),
+        Command::Semantics(args) => cli::semantics::run(args),
     };
     cli::finish(result)
 }

@@ -84,11 +84,7 @@ fn stream_json(bin: &std::path::Path, extra: &[&str], cmd: &[OsString]) -> Vec<s
 /// (± start-up) SAMPLE lines plus the program's COMM/MMAP2/EXIT, then a summary.
 #[test]
 fn stream_cli_prints_one_sample_line_per_fresh_page_plus_side_band_and_a_summary() {
-    let Some(bin) = perf_client_bin() else {
-        return common::skip(
-            "perf-client binary not built: run `cargo build -p perf-client` first",
-        );
-    };
+    let bin = common::perf_client_bin();
     const N: usize = 500;
     let count =
         |lines: &[serde_json::Value], t: &str| lines.iter().filter(|l| l["type"] == t).count();
@@ -126,11 +122,7 @@ fn stream_cli_prints_one_sample_line_per_fresh_page_plus_side_band_and_a_summary
 /// paranoid level for a CPU-wide event, the mlock budget for a ring too large.
 #[test]
 fn unprivileged_refusals_explain_paranoid_and_mlock_limits() {
-    let Some(bin) = perf_client_bin() else {
-        return common::skip(
-            "perf-client binary not built: run `cargo build -p perf-client` first",
-        );
-    };
+    let bin = common::perf_client_bin();
     if unsafe_euid() != 0 {
         return common::skip("needs root to switch to an unprivileged user");
     }
@@ -183,11 +175,7 @@ fn unprivileged_refusals_explain_paranoid_and_mlock_limits() {
 /// (as root) and works.
 #[test]
 fn tracepoints_mount_tracefs_when_root_and_it_is_missing() {
-    let Some(bin) = perf_client_bin() else {
-        return common::skip(
-            "perf-client binary not built: run `cargo build -p perf-client` first",
-        );
-    };
+    let bin = common::perf_client_bin();
     if unsafe_euid() != 0 {
         return common::skip("needs root to unmount tracefs in a private namespace");
     }

@@ -131,14 +131,6 @@ fn dd_touching(pages: usize) -> Vec<OsString> {
     ])
 }
 
-/// The `perf-client` binary of this build (`cargo build -p perf-client`; `cargo test`
-/// alone does not build it, as the integration tests live in another package).
-fn perf_client_bin() -> Option<std::path::PathBuf> {
-    let exe = std::env::current_exe().ok()?;
-    let bin = exe.parent()?.parent()?.join("perf-client");
-    bin.is_file().then_some(bin)
-}
-
 fn unsafe_euid() -> u32 {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() }

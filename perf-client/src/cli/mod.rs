@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 pub mod demo;
+pub mod semantics;
 pub mod stream;
 
 /// Maps a subcommand's result to the exit code; a broken pipe (`| head`) is success.

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use super::error::EmulationError;
 use super::pages::{contiguous_runs, scattered_order, PageCounts, Pfn, PhysMemory, CONTROL_PFN};
-use super::smaps;
+use super::smaps::{self, BackingPages};
 use super::sys::{self, HUGE_PAGE_SIZE, PAGE_SIZE};
 use crate::layout::CONTROL_PAGE_SIZE;
 use crate::reader::ProducerStatus;
@@ -72,20 +72,6 @@ pub enum BackingSource {
     Shmem,
 }
 
-/// How the data area is backed, as read back from the kernel.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DataBacking {
-    /// The allocator used.
-    pub source: BackingSource,
-    /// The page size smaps reports for the producer's view of the data (never assumed).
-    pub page_size: usize,
-    /// Bytes of that view mapped by huge page-table entries (smaps `ShmemPmdMapped`,
-    /// `*_Hugetlb`).
-    pub huge_bytes: u64,
-    /// Why a huge-page attempt fell back, when it did.
-    pub fallback: Vec<String>,
-}
-
 /// What a buffer is, once allocated.
 #[derive(Debug, Clone)]
 pub struct BufferInfo {
@@ -95,8 +81,11 @@ pub struct BufferInfo {
     pub data_size: u64,
     /// Runs of physically contiguous data pages (1 for a contiguous layout).
     pub contiguous_runs: usize,
-    /// How the data is backed.
-    pub backing: DataBacking,
+    /// The allocator that backs the data. The page size actually used is read from smaps
+    /// on demand: [`KernelBuffer::data_backing`], [`super::MapReport::data_backing`].
+    pub source: BackingSource,
+    /// Why a huge-page attempt fell back, when it did.
+    pub huge_fallback: Vec<String>,
     /// Time to allocate the pages and build the producer's view.
     pub alloc_time: Duration,
 }
@@ -238,6 +227,7 @@ impl ScamemRef {
 
     /// Another reference (`refcount_inc_not_zero`).
     pub(crate) fn get(inner: &Arc<BufferInner>) -> Result<ScamemRef, EmulationError> {
+        // ATOMICS: a first guess for the CAS below, which validates it.
         let mut cur = inner.scamem.load(Ordering::Relaxed);
         loop {
             if cur == 0 {
@@ -292,8 +282,10 @@ impl KernelBuffer {
     ///
     /// # Errors
     ///
-    /// [`EmulationError::BadPageCount`], [`EmulationError::HugeNeedsContiguous`], or the
-    /// failing system call (memfd_create, fallocate, mmap, fcntl).
+    /// [`EmulationError::BadPageCount`], [`EmulationError::HugeNeedsContiguous`],
+    /// [`EmulationError::MapCountLimit`] when scattered pages would need more VMAs than
+    /// `vm.max_map_count` leaves, or the failing system call (memfd_create, fallocate,
+    /// mmap, fcntl).
     pub fn new(config: BufferConfig) -> Result<KernelBuffer, EmulationError> {
         let n = config.data_pages;
         if n == 0 || !n.is_power_of_two() || n > 1 << 24 {
@@ -322,6 +314,8 @@ impl KernelBuffer {
             PageLayout::Contiguous => (0..n as u32).collect(),
         };
         let data_pfns: Box<[Pfn]> = order.iter().map(|&k| k + 1).collect();
+        // The producer's view needs one VMA per physically contiguous run.
+        super::mapping::check_map_count(contiguous_runs(&data_pfns).len() + 1)?;
         let huge_aligned = config.huge_pages;
         let align = if huge_aligned {
             HUGE_PAGE_SIZE
@@ -357,24 +351,19 @@ impl KernelBuffer {
                 .map_err(EmulationError::io("mmap data pages"))?;
             }
         }
+        // The view is the "kernel's": a child of the producer must not inherit a writable
+        // mapping of the data, and a core dump need not contain it.
+        // SAFETY: the view is ours; these advices do not change contents.
+        unsafe {
+            sys::madvise(ctrl.as_ptr(), view.len, libc::MADV_DONTFORK)
+                .map_err(EmulationError::io("madvise MADV_DONTFORK"))?;
+            sys::madvise(ctrl.as_ptr(), view.len, libc::MADV_DONTDUMP)
+                .map_err(EmulationError::io("madvise MADV_DONTDUMP"))?;
+        }
         let mut source = source;
         if source == BackingSource::ShmemCollapse {
             collapse(data, data_len, &mut fallback, &mut source);
         }
-        let backing = match smaps::backing_pages(data as usize, data_len) {
-            Ok(b) => DataBacking {
-                source,
-                page_size: b.page_size,
-                huge_bytes: b.huge_bytes,
-                fallback,
-            },
-            Err(e) => {
-                return Err(EmulationError::Io {
-                    what: "read smaps",
-                    source: e,
-                })
-            }
-        };
         // From now on no new writable mapping of the data can be made, here or elsewhere.
         sys::add_seals(
             data_fd.as_fd(),
@@ -393,7 +382,8 @@ impl KernelBuffer {
             data_pages: n,
             data_size: data_len as u64,
             contiguous_runs: contiguous_runs(&data_pfns).len(),
-            backing,
+            source,
+            huge_fallback: fallback,
             alloc_time: started.elapsed(),
         };
         let phys = PhysMemory::new(ctrl_fd, data_fd, n);
@@ -419,6 +409,24 @@ impl KernelBuffer {
     /// The frame of data page `index`.
     pub fn data_frame(&self, index: usize) -> Option<Pfn> {
         self.owner.0.data_pfns.get(index).copied()
+    }
+
+    /// How the producer's view of the data is backed, read from `/proc/self/smaps` now
+    /// (the page size is never assumed).
+    ///
+    /// # Errors
+    ///
+    /// [`EmulationError::Released`] without a producer view; the smaps read error.
+    pub fn data_backing(&self) -> Result<BackingPages, EmulationError> {
+        let view = self
+            .owner
+            .0
+            .producer_view
+            .lock()
+            .map_err(|_| EmulationError::Released)?;
+        let v = view.as_ref().ok_or(EmulationError::Released)?;
+        let data = v.ctrl.as_ptr() as usize + PAGE_SIZE;
+        smaps::backing_pages(data, v.len - PAGE_SIZE).map_err(EmulationError::io("read smaps"))
     }
 
     /// A handle that observes the buffer's bookkeeping without keeping it alive.

@@ -15,9 +15,7 @@ use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::buffer::{
-    BackingSource, BufferInfo, BufferInner, BufferWatch, DataBacking, KernelBuffer, ScamemRef,
-};
+use super::buffer::{BackingSource, BufferInfo, BufferInner, BufferWatch, KernelBuffer, ScamemRef};
 use super::error::EmulationError;
 use super::mapping::{MapOptions, Mapping};
 use super::pages::{contiguous_runs, Pfn, PhysMemory};
@@ -279,16 +277,12 @@ impl RemoteBuffer {
             data_pages: n,
             data_size: (n * PAGE_SIZE) as u64,
             contiguous_runs: contiguous_runs(&pfns).len(),
-            backing: DataBacking {
-                source: if hugetlb {
-                    BackingSource::Hugetlb
-                } else {
-                    BackingSource::Shmem
-                },
-                page_size: 0,
-                huge_bytes: 0,
-                fallback: vec!["received buffer: read the mapping's data_backing".into()],
+            source: if hugetlb {
+                BackingSource::Hugetlb
+            } else {
+                BackingSource::Shmem
             },
+            huge_fallback: Vec::new(),
             alloc_time: Duration::ZERO,
         };
         let link = Arc::new(ProducerLink {

@@ -12,6 +12,12 @@
 //! | `InsertPages` (`vm_insert_pages`) | one per batch (contiguous pages within one page table) | +1 / +1 per mapped page | none: pages keep themselves alive | allowed, a pin takes a reference |
 //! | `Fault` (pre-6.14 `perf_mmap_fault`) | lazy mapping; pages inserted on first touch | +1 / +1 per faulted page | one | allowed (faults pages in) |
 //!
+//! `Fault` uses userfaultfd MISSING faults on empty anonymous placeholders and maps the
+//! buffer's page over the placeholder on first touch (see `uffd.rs` for why not MINOR
+//! faults: a sealed read-only memfd VMA cannot be registered). When userfaultfd is refused
+//! it falls back, and says so ([`FaultMode::KernelLazy`]), to a lazy memfd mapping the
+//! kernel faults in by itself.
+//!
 //! What a memfd cannot reproduce (the kernel needs a driver for it): the `pf`/`io` VmFlags,
 //! SIGBUS (rather than SIGSEGV) on a data write, refusal of real GUP (`process_vm_readv`,
 //! O_DIRECT) and of VMA splits, and Rss 0 / mincore 0 of a pfnmap. The emulated GUP below
@@ -23,7 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::buffer::{reserve_ring, BufferInner, ScamemRef};
+use super::buffer::{reserve_ring, BackingSource, BufferInner, ScamemRef};
 use super::error::EmulationError;
 use super::pages::{contiguous_runs, Pfn, CONTROL_PFN};
 use super::smaps::{self, BackingPages};
@@ -141,7 +147,7 @@ pub struct Mapping {
     map_calls: u64,
     pages_mapped: u64,
     map_time: Duration,
-    pins: AtomicU64,
+    pins: Arc<AtomicU64>,
 }
 
 // SAFETY: the mapping is an address range plus thread-safe bookkeeping; access to the
@@ -192,39 +198,68 @@ impl Mapping {
         let ctrl =
             reserve_ring(data_len * copies, align).map_err(EmulationError::io("mmap reserve"))?;
         let mut guard = Unmapper(Some((ctrl, len)));
-        let populate = options.strategy != Strategy::Fault;
         let phys = &buffer.phys;
         let mut map_calls = 0u64;
-        // SAFETY: the control page lies inside the reservation `guard` owns.
-        unsafe {
-            sys::map_fixed(
-                ctrl.as_ptr(),
-                PAGE_SIZE,
-                libc::PROT_READ | libc::PROT_WRITE,
-                populate,
-                phys.ctrl_fd.as_fd(),
-                0,
-            )
-            .map_err(EmulationError::io("mmap control page"))?;
-        }
-        map_calls += 1;
-        let data = ctrl.as_ptr().wrapping_add(PAGE_SIZE);
-        for copy in 0..copies {
-            let base = data.wrapping_add(copy * data_len);
-            for &(first, count) in &batches {
-                // SAFETY: the batch lies inside the reservation `guard` owns.
-                unsafe {
-                    sys::map_fixed(
-                        base.wrapping_add(first * PAGE_SIZE),
-                        count * PAGE_SIZE,
-                        libc::PROT_READ,
-                        populate,
-                        phys.data_fd.as_fd(),
-                        BufferInner::frame_offset(pfns[first]),
-                    )
-                    .map_err(EmulationError::io("mmap data pages"))?;
+        // The Fault strategy maps nothing now when userfaultfd can insert pages on touch;
+        // otherwise (refused, hugetlb) it falls back to a lazy mapping the kernel faults.
+        let mut fault = None;
+        if options.strategy == Strategy::Fault {
+            let state = FaultHandler::state(buffer.clone(), ctrl.as_ptr() as usize, 1 + n * copies);
+            let attempt = if buffer.info.source == BackingSource::Hugetlb {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::Unsupported,
+                    "hugetlb pages cannot be inserted 4 KiB at a time",
+                ))
+            } else {
+                FaultHandler::start(state.clone(), len)
+            };
+            fault = Some(match attempt {
+                Ok((h, user_mode_only)) => {
+                    (state, Some(h), FaultMode::Userfaultfd { user_mode_only })
                 }
-                map_calls += 1;
+                Err(e) => (
+                    state,
+                    None,
+                    FaultMode::KernelLazy {
+                        reason: format!("userfaultfd: {e}"),
+                    },
+                ),
+            });
+        }
+        let uffd_ready = matches!(fault, Some((_, Some(_), _)));
+        let populate = options.strategy != Strategy::Fault;
+        if !uffd_ready {
+            // SAFETY: the control page lies inside the reservation `guard` owns.
+            unsafe {
+                sys::map_fixed(
+                    ctrl.as_ptr(),
+                    PAGE_SIZE,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                    populate,
+                    phys.ctrl_fd.as_fd(),
+                    0,
+                )
+                .map_err(EmulationError::io("mmap control page"))?;
+            }
+            map_calls += 1;
+            let data = ctrl.as_ptr().wrapping_add(PAGE_SIZE);
+            for copy in 0..copies {
+                let base = data.wrapping_add(copy * data_len);
+                for &(first, count) in &batches {
+                    // SAFETY: the batch lies inside the reservation `guard` owns.
+                    unsafe {
+                        sys::map_fixed(
+                            base.wrapping_add(first * PAGE_SIZE),
+                            count * PAGE_SIZE,
+                            libc::PROT_READ,
+                            populate,
+                            phys.data_fd.as_fd(),
+                            BufferInner::frame_offset(pfns[first]),
+                        )
+                        .map_err(EmulationError::io("mmap data pages"))?;
+                    }
+                    map_calls += 1;
+                }
             }
         }
         // SAFETY: the whole range is ours; these advices do not change contents.
@@ -255,18 +290,7 @@ impl Mapping {
             }
             Strategy::Fault => {
                 let scamem = ScamemRef::get(buffer)?;
-                let pages = 1 + n * copies;
-                let state = FaultHandler::state(buffer.clone(), ctrl.as_ptr() as usize, pages);
-                let hugetlb = buffer.info.backing.source == super::buffer::BackingSource::Hugetlb;
-                let (handler, mode) = match FaultHandler::start(state.clone(), len, hugetlb) {
-                    Ok((h, user_mode_only)) => (Some(h), FaultMode::Userfaultfd { user_mode_only }),
-                    Err(e) => (
-                        None,
-                        FaultMode::KernelLazy {
-                            reason: format!("userfaultfd: {e}"),
-                        },
-                    ),
-                };
+                let (state, handler, mode) = fault.take().ok_or(EmulationError::Released)?;
                 (
                     Hold::Faulted {
                         _buffer: scamem,
@@ -288,7 +312,7 @@ impl Mapping {
             map_calls,
             pages_mapped,
             map_time: started.elapsed(),
-            pins: AtomicU64::new(0),
+            pins: Arc::new(AtomicU64::new(0)),
         })
     }
 
@@ -426,6 +450,7 @@ impl Mapping {
                 Ok(Pin {
                     buffer: self.buffer.clone(),
                     pfns,
+                    held: self.pins.clone(),
                 })
             }
         }
@@ -504,6 +529,8 @@ impl Drop for ReaderToken {
 pub struct Pin {
     buffer: Arc<BufferInner>,
     pfns: Vec<Pfn>,
+    /// The mapping's count of held pins.
+    held: Arc<AtomicU64>,
 }
 
 impl Pin {
@@ -518,6 +545,9 @@ impl Drop for Pin {
         for &pfn in &self.pfns {
             self.buffer.phys.put_page(pfn);
         }
+        // ATOMICS: a statistic counter.
+        self.held
+            .fetch_sub(self.pfns.len() as u64, Ordering::Relaxed);
     }
 }
 
@@ -545,7 +575,7 @@ fn runs_vmas(pfns: &[Pfn]) -> usize {
 }
 
 /// Refuses a mapping that would push the process past `vm.max_map_count`.
-fn check_map_count(needed: usize) -> Result<(), EmulationError> {
+pub(crate) fn check_map_count(needed: usize) -> Result<(), EmulationError> {
     if needed < 256 {
         return Ok(());
     }
@@ -574,5 +604,28 @@ impl super::buffer::KernelBuffer {
     /// [`EmulationError::Released`]; or the failing mmap/madvise.
     pub fn map(&self, options: MapOptions) -> Result<Mapping, EmulationError> {
         Mapping::new(&self.owner.0, options)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn insert_pages_batches_stop_at_page_table_boundaries() {
+        // One contiguous run of 1100 pages crosses two 512-page tables.
+        assert_eq!(
+            split_at_page_tables(&[(0, 1100)]),
+            vec![(0, 512), (512, 512), (1024, 76)]
+        );
+        // Scattered pages stay one per batch.
+        assert_eq!(
+            split_at_page_tables(&[(0, 1), (1, 1)]),
+            vec![(0, 1), (1, 1)]
+        );
+        assert_eq!(
+            split_at_page_tables(&[(500, 20)]),
+            vec![(500, 12), (512, 8)]
+        );
     }
 }

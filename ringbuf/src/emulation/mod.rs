@@ -22,10 +22,9 @@ pub mod smaps;
 pub mod sys;
 mod uffd;
 
-pub use buffer::{
-    BackingSource, BufferConfig, BufferInfo, BufferWatch, DataBacking, KernelBuffer, PageLayout,
-};
+pub use buffer::{BackingSource, BufferConfig, BufferInfo, BufferWatch, KernelBuffer, PageLayout};
 pub use error::EmulationError;
 pub use mapping::{MapOptions, MapReport, Mapping, Pin, Strategy};
 pub use pages::{PageCounts, Pfn};
+pub use smaps::BackingPages;
 pub use uffd::FaultMode;

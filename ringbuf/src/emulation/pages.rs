@@ -132,7 +132,8 @@ impl SplitMix {
 }
 
 /// Data page `i` -> data memfd page, as `rb_alloc` would leave them: a deterministic
-/// shuffle in which no two consecutive data pages are physically adjacent (when `n >= 4`).
+/// shuffle, with neighbours that the shuffle left physically adjacent mostly broken up
+/// (the number of contiguous runs is reported, not promised).
 pub(crate) fn scattered_order(n: usize, seed: u64) -> Vec<u32> {
     let mut order: Vec<u32> = (0..n as u32).collect();
     let mut rng = SplitMix(seed);
@@ -166,4 +167,58 @@ pub(crate) fn contiguous_runs(pfns: &[Pfn]) -> Vec<(usize, usize)> {
         i += len;
     }
     runs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scattered_order_is_a_permutation_with_few_contiguous_neighbours() {
+        for n in [1usize, 2, 4, 64, 4096] {
+            let order = scattered_order(n, 7);
+            let mut sorted = order.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, (0..n as u32).collect::<Vec<_>>());
+            if n >= 64 {
+                let pfns: Vec<Pfn> = order.iter().map(|k| k + 1).collect();
+                assert!(contiguous_runs(&pfns).len() > n * 9 / 10, "n = {n}");
+            }
+        }
+        assert_eq!(
+            scattered_order(64, 7),
+            scattered_order(64, 7),
+            "deterministic"
+        );
+    }
+
+    #[test]
+    fn contiguous_runs_split_exactly_at_gaps() {
+        assert_eq!(
+            contiguous_runs(&[1, 2, 3, 7, 8, 4]),
+            vec![(0, 3), (3, 2), (5, 1)]
+        );
+        assert_eq!(contiguous_runs(&[]), Vec::<(usize, usize)>::new());
+    }
+
+    #[test]
+    fn page_counters_free_on_the_last_put() {
+        let dummy = || crate::emulation::sys::memfd(c"t", 0).expect("memfd");
+        let phys = PhysMemory::new(dummy(), dummy(), 2);
+        phys.get_page(1);
+        phys.get_page(1);
+        phys.map_page(1);
+        assert_eq!(
+            phys.counts(1),
+            Some(PageCounts {
+                refcount: 2,
+                mapcount: 1
+            })
+        );
+        assert!(!phys.put_page(1));
+        phys.unmap_page(1);
+        assert!(phys.put_page(1), "last reference frees the frame");
+        assert_eq!(phys.totals(), (0, 0));
+        assert_eq!(phys.counts(3), None, "out-of-range frames have no record");
+    }
 }

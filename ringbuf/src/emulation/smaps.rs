@@ -148,3 +148,30 @@ pub fn backing_pages(addr: usize, len: usize) -> io::Result<BackingPages> {
         total_bytes: total,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vma_header_parses_the_range_and_permissions() {
+        let line = "7f12a0000000-7f12a0200000 r--s 00000000 00:01 1234 /memfd:x (deleted)";
+        assert_eq!(
+            vma_header(line),
+            Some(((0x7f12a0000000, 0x7f12a0200000), "r--s"))
+        );
+        assert_eq!(vma_header("Rss:                 4 kB"), None);
+        assert_eq!(vma_header("VmFlags: rd sh mr"), None);
+    }
+
+    #[test]
+    fn own_anonymous_mapping_is_found_with_its_flags() {
+        let p = crate::emulation::sys::reserve(8192, 4096).unwrap();
+        let vmas = vmas_in(p.as_ptr() as usize, 8192).unwrap();
+        assert_eq!(vmas.len(), 1);
+        assert_eq!(vmas[0].perms, "---p");
+        assert!(vmas[0].has_flag("mr"));
+        // SAFETY: our own reservation, unused.
+        unsafe { crate::emulation::sys::unmap(p.as_ptr(), 8192) };
+    }
+}

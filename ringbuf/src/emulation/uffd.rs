@@ -1,28 +1,35 @@
 //! The pre-6.14 `perf_mmap_fault` path, emulated with userfaultfd (`userfaultfd(2)`,
 //! `Documentation/admin-guide/mm/userfaultfd.rst`): nothing is mapped at mmap time; the
-//! first touch of each page stops in the kernel, a handler thread "inserts" the page
-//! (`UFFDIO_CONTINUE` maps the page-cache page that already holds the data — a MINOR
-//! fault), takes a page reference as `perf_mmap_fault` did with `get_page()`, and counts.
+//! first touch of each page stops in the kernel, a handler thread "inserts" the page,
+//! takes a page reference as `perf_mmap_fault` did with `get_page()`, counts, and wakes
+//! the faulting thread.
+//!
+//! Why not MINOR faults + `UFFDIO_CONTINUE` on the memfd mapping itself: the kernel
+//! refuses to register a VMA without `VM_MAYWRITE` (`userfaultfd_register`: EPERM), and a
+//! read-only mapping of a `F_SEAL_FUTURE_WRITE` memfd never has it. So the range starts as
+//! an anonymous private placeholder (read-only for data, read-write for the control page)
+//! registered for MISSING faults; on a fault the handler maps the buffer's page over the
+//! placeholder page (`mmap(MAP_FIXED | MAP_POPULATE)` of the sealed memfd, read-only) and
+//! wakes the faulting thread (`UFFDIO_WAKE`), whose retry finds the page mapped. The
+//! placeholder holds no data, so even an `mprotect` of an untouched page to writable
+//! exposes nothing: the first access still inserts the sealed read-only page.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use super::buffer::BufferInner;
-use super::sys::{cvt, PAGE_SIZE};
+use super::sys::{self, cvt, PAGE_SIZE};
 
 const UFFD_API: u64 = 0xAA;
-const UFFD_FEATURE_MINOR_SHMEM: u64 = 1 << 10;
-const UFFD_FEATURE_MINOR_HUGETLBFS: u64 = 1 << 9;
 const UFFD_USER_MODE_ONLY: libc::c_int = 1;
-const UFFDIO_REGISTER_MODE_MINOR: u64 = 1 << 2;
+const UFFDIO_REGISTER_MODE_MISSING: u64 = 1;
 const UFFD_EVENT_PAGEFAULT: u8 = 0x12;
 // _IOWR(0xAA, nr, size): dir 3 << 30 | size << 16 | 0xAA << 8 | nr.
 const UFFDIO_API: libc::c_ulong = 0xC018_AA3F;
 const UFFDIO_REGISTER: libc::c_ulong = 0xC020_AA00;
-const UFFDIO_CONTINUE: libc::c_ulong = 0xC020_AA07;
 // _IOR(0xAA, 0x02, struct uffdio_range).
 const UFFDIO_WAKE: libc::c_ulong = 0x8010_AA02;
 
@@ -46,18 +53,11 @@ struct UffdioRegister {
     ioctls: u64,
 }
 
-#[repr(C)]
-struct UffdioContinue {
-    range: UffdioRange,
-    mode: u64,
-    mapped: i64,
-}
-
 /// How the `Fault` strategy takes its faults.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FaultMode {
-    /// userfaultfd MINOR faults resolved with `UFFDIO_CONTINUE`; every first touch of a
-    /// page is counted here. `user_mode_only` when only `UFFD_USER_MODE_ONLY` was allowed
+    /// userfaultfd MISSING faults on a placeholder, resolved by mapping the page; every
+    /// first touch of a page is counted here. `user_mode_only` when only `UFFD_USER_MODE_ONLY` was allowed
     /// (unprivileged): kernel-mode touches (GUP, `read(2)` into the ring) then fail.
     Userfaultfd {
         /// Created with `UFFD_USER_MODE_ONLY`.
@@ -75,6 +75,8 @@ pub enum FaultMode {
 #[derive(Debug)]
 pub(crate) struct FaultState {
     pub(crate) faults: AtomicU64,
+    /// Faults whose page could not be mapped (the thread will fault again).
+    pub(crate) insert_errors: AtomicU64,
     /// One flag per page of the mapped range: the page was inserted (and referenced).
     inserted: Box<[AtomicBool]>,
     buffer: Arc<BufferInner>,
@@ -153,6 +155,7 @@ impl FaultHandler {
     pub(crate) fn state(buffer: Arc<BufferInner>, base: usize, pages: usize) -> Arc<FaultState> {
         Arc::new(FaultState {
             faults: AtomicU64::new(0),
+            insert_errors: AtomicU64::new(0),
             inserted: (0..pages).map(|_| AtomicBool::new(false)).collect(),
             mirrored_pages: pages - 1,
             buffer,
@@ -160,43 +163,37 @@ impl FaultHandler {
         })
     }
 
-    /// Opens a userfaultfd, registers `base..base + len` for MINOR faults and starts the
-    /// handler thread. Returns the handler and whether it is user-mode only.
-    pub(crate) fn start(
-        state: Arc<FaultState>,
-        len: usize,
-        hugetlb: bool,
-    ) -> io::Result<(FaultHandler, bool)> {
+    /// Turns `base..base + len` (a reservation) into placeholders — control page
+    /// read-write, data read-only, anonymous and empty — opens a userfaultfd, registers
+    /// the range for MISSING faults and starts the handler thread. Returns the handler and
+    /// whether it is user-mode only.
+    pub(crate) fn start(state: Arc<FaultState>, len: usize) -> io::Result<(FaultHandler, bool)> {
+        let base = state.base as *mut u8;
+        // SAFETY: `base..base + len` is the caller's fresh reservation (anonymous,
+        // private); nothing refers to it yet.
+        unsafe {
+            sys::mprotect(base, PAGE_SIZE, libc::PROT_READ | libc::PROT_WRITE)?;
+            sys::mprotect(base.add(PAGE_SIZE), len - PAGE_SIZE, libc::PROT_READ)?;
+        }
         let (uffd, user_mode_only) = open_uffd()?;
-        let want = if hugetlb {
-            UFFD_FEATURE_MINOR_HUGETLBFS
-        } else {
-            UFFD_FEATURE_MINOR_SHMEM
-        };
         let mut api = UffdioApi {
             api: UFFD_API,
-            features: want,
+            features: 0,
             ioctls: 0,
         };
         // SAFETY: `api` is a valid uffdio_api for this ioctl.
         cvt(unsafe { libc::ioctl(uffd.as_raw_fd(), UFFDIO_API, &mut api) })?;
-        if api.features & want == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::Unsupported,
-                "userfaultfd lacks MINOR faults for this memory",
-            ));
-        }
         let mut reg = UffdioRegister {
             range: UffdioRange {
                 start: state.base as u64,
                 len: len as u64,
             },
-            mode: UFFDIO_REGISTER_MODE_MINOR,
+            mode: UFFDIO_REGISTER_MODE_MISSING,
             ioctls: 0,
         };
-        // SAFETY: `reg` is a valid uffdio_register; the range is our mapping.
+        // SAFETY: `reg` is a valid uffdio_register; the range is our placeholder.
         cvt(unsafe { libc::ioctl(uffd.as_raw_fd(), UFFDIO_REGISTER, &mut reg) })?;
-        let stop = super::super::sys::eventfd()?;
+        let stop = crate::sys::eventfd()?;
         let stop_raw = stop.as_raw_fd();
         let uffd = Arc::new(uffd);
         let uffd2 = uffd.clone();
@@ -270,7 +267,7 @@ fn serve(uffd: &OwnedFd, stop: libc::c_int, state: &FaultState, len: usize) {
         if fds[1].revents != 0 {
             return;
         }
-        if fds[0].revents & (libc::POLLERR | libc::POLLHUP) != 0 {
+        if fds[0].revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
             return;
         }
         // SAFETY: `msgs` is 16 * 32 writable bytes; uffd_msg is 32 bytes.
@@ -281,8 +278,15 @@ fn serve(uffd: &OwnedFd, stop: libc::c_int, state: &FaultState, len: usize) {
                 core::mem::size_of_val(&msgs),
             )
         };
-        if n <= 0 {
-            continue;
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            match e.kind() {
+                io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted => continue,
+                _ => return,
+            }
+        }
+        if n == 0 {
+            return;
         }
         for msg in msgs.iter().take(n as usize / 32) {
             if msg[0] != UFFD_EVENT_PAGEFAULT {
@@ -293,31 +297,51 @@ fn serve(uffd: &OwnedFd, stop: libc::c_int, state: &FaultState, len: usize) {
             let Some(off) = page.checked_sub(state.base).filter(|o| *o < len) else {
                 continue;
             };
-            let mut cont = UffdioContinue {
-                range: UffdioRange {
-                    start: page as u64,
-                    len: PAGE_SIZE as u64,
-                },
-                mode: 0,
-                mapped: 0,
+            let index = off / PAGE_SIZE;
+            if !state.is_inserted(index) {
+                match insert_page(state, page, index) {
+                    Ok(()) => {
+                        // ATOMICS: a statistic counter.
+                        state.faults.fetch_add(1, Ordering::Relaxed);
+                        state.insert(index);
+                    }
+                    Err(_) => {
+                        // ATOMICS: a statistic counter.
+                        state.insert_errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            let mut range = UffdioRange {
+                start: page as u64,
+                len: PAGE_SIZE as u64,
             };
-            // SAFETY: a valid uffdio_continue for a page of the registered range.
-            let r = unsafe { libc::ioctl(uffd.as_raw_fd(), UFFDIO_CONTINUE, &mut cont) };
-            // EEXIST: a racing fault already mapped it; the failed ioctl woke nobody.
-            let exists = r != 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EEXIST);
-            if exists {
-                let mut range = UffdioRange {
-                    start: page as u64,
-                    len: PAGE_SIZE as u64,
-                };
-                // SAFETY: a valid uffdio_range inside the registered range.
-                unsafe { libc::ioctl(uffd.as_raw_fd(), UFFDIO_WAKE, &mut range) };
-            }
-            if r == 0 || exists {
-                // ATOMICS: a statistic counter.
-                state.faults.fetch_add(1, Ordering::Relaxed);
-                state.insert(off / PAGE_SIZE);
-            }
+            // SAFETY: a valid uffdio_range; waking needs no registration of the range.
+            unsafe { libc::ioctl(uffd.as_raw_fd(), UFFDIO_WAKE, &mut range) };
         }
     }
+}
+
+/// Maps the buffer's page for mapping page `index` over the placeholder at `page`.
+fn insert_page(state: &FaultState, page: usize, index: usize) -> io::Result<()> {
+    let phys = &state.buffer.phys;
+    let (fd, offset, prot) = if index == 0 {
+        (phys.ctrl_fd.as_fd(), 0, libc::PROT_READ | libc::PROT_WRITE)
+    } else {
+        let pfn = state
+            .frame(index)
+            .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+        (
+            phys.data_fd.as_fd(),
+            BufferInner::frame_offset(pfn),
+            libc::PROT_READ,
+        )
+    };
+    // SAFETY: `page` is a page of our registered placeholder range; the faulting thread
+    // waits in the kernel (without the mmap lock) until we wake it.
+    unsafe {
+        sys::map_fixed(page as *mut u8, PAGE_SIZE, prot, true, fd, offset)?;
+        sys::madvise(page as *mut u8, PAGE_SIZE, libc::MADV_DONTFORK)?;
+        sys::madvise(page as *mut u8, PAGE_SIZE, libc::MADV_DONTDUMP)?;
+    }
+    Ok(())
 }
