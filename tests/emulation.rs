@@ -790,3 +790,88 @@ fn scattered_mapping_beyond_max_map_count_is_refused_up_front() {
         "nothing was mapped"
     );
 }
+
+/// Sends a hand-made handoff: `header` + `frames`, with `fds` attached.
+fn send_raw_handoff(sock: &UnixStream, n: u32, frames: &[u32], fds: &[i32]) {
+    let mut msg = Vec::new();
+    msg.extend_from_slice(b"PRBHOFF1");
+    msg.extend_from_slice(&1u32.to_ne_bytes());
+    msg.extend_from_slice(&n.to_ne_bytes());
+    msg.extend_from_slice(&[0u8; 8]);
+    for f in frames {
+        msg.extend_from_slice(&f.to_ne_bytes());
+    }
+    let fd_bytes = std::mem::size_of_val(fds);
+    // SAFETY: CMSG_SPACE is arithmetic.
+    let space = unsafe { libc::CMSG_SPACE(fd_bytes as u32) } as usize;
+    let mut control = vec![0u64; space.div_ceil(8)];
+    let mut iov = libc::iovec {
+        iov_base: msg.as_mut_ptr().cast(),
+        iov_len: msg.len(),
+    };
+    // SAFETY: an all-zero msghdr is valid; filled in below.
+    let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
+    hdr.msg_iov = &mut iov;
+    hdr.msg_iovlen = 1;
+    hdr.msg_control = control.as_mut_ptr().cast();
+    hdr.msg_controllen = space;
+    // SAFETY: the control buffer holds one cmsg with `fds`; `hdr` points at live buffers.
+    let sent = unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&hdr);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(fd_bytes as u32) as usize;
+        std::ptr::copy_nonoverlapping(fds.as_ptr().cast::<u8>(), libc::CMSG_DATA(cmsg), fd_bytes);
+        libc::sendmsg(sock.as_raw_fd(), &hdr, 0)
+    };
+    assert_eq!(sent, msg.len() as isize);
+}
+
+#[test]
+fn receive_refuses_a_buffer_the_consumer_could_write_or_that_lies_about_frames() {
+    let genuine = buffer(4);
+    let make_memfd = |pages: i64| {
+        // SAFETY: plain syscalls on a fresh descriptor we own.
+        unsafe {
+            let fd = libc::memfd_create(c"fake".as_ptr(), libc::MFD_CLOEXEC);
+            assert!(fd >= 0);
+            assert_eq!(libc::ftruncate(fd, pages * 4096), 0);
+            OwnedFd::from_raw_fd(fd)
+        }
+    };
+    let ctrl = genuine.control_fd().as_raw_fd();
+    let wake = genuine.wakeup_fd().unwrap();
+    let wake = std::os::fd::AsFd::as_fd(wake).as_raw_fd();
+    // 1. An unsealed data memfd: the consumer could map it writable.
+    let unsealed = make_memfd(4);
+    let (a, b) = UnixStream::pair().unwrap();
+    send_raw_handoff(&a, 4, &[1, 2, 3, 4], &[ctrl, unsealed.as_raw_fd(), wake]);
+    let err = RemoteBuffer::receive(b, Duration::from_secs(2)).unwrap_err();
+    assert!(err.to_string().contains("F_SEAL_FUTURE_WRITE"), "{err}");
+    // 2. The genuine sealed memfd, but frames out of range or repeated.
+    for frames in [[1u32, 2, 3, 9], [1, 1, 2, 3], [0, 1, 2, 3]] {
+        let (a, b) = UnixStream::pair().unwrap();
+        send_raw_handoff(&a, 4, &frames, &[ctrl, genuine.data_fd().as_raw_fd(), wake]);
+        let err = RemoteBuffer::receive(b, Duration::from_secs(2)).unwrap_err();
+        assert!(
+            matches!(err, EmulationError::BadHandoff(_)),
+            "{frames:?}: {err}"
+        );
+    }
+    // 3. A page count that is not a power of two, and a truncated frame list (no hang).
+    let (a, b) = UnixStream::pair().unwrap();
+    send_raw_handoff(
+        &a,
+        3,
+        &[1, 2, 3],
+        &[ctrl, genuine.data_fd().as_raw_fd(), wake],
+    );
+    assert!(matches!(
+        RemoteBuffer::receive(b, Duration::from_secs(2)),
+        Err(EmulationError::BadHandoff(_))
+    ));
+    let (a, b) = UnixStream::pair().unwrap();
+    send_raw_handoff(&a, 4, &[1, 2], &[ctrl, genuine.data_fd().as_raw_fd(), wake]);
+    drop(a);
+    assert!(RemoteBuffer::receive(b, Duration::from_secs(2)).is_err());
+}

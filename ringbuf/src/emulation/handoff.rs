@@ -241,9 +241,10 @@ impl RemoteBuffer {
         let data_len = sys::file_len(data_fd.as_fd()).map_err(EmulationError::io("fstat data"))?;
         let frames = usize::try_from(data_len / PAGE_SIZE as u64)
             .map_err(|_| bad("data memfd too large".into()))?;
-        if frames < n || frames > 2 * MAX_DATA_PAGES {
+        // Exactly the data pages: no hidden frames, no huge sparse file to keep records for.
+        if frames != n || !data_len.is_multiple_of(PAGE_SIZE as u64) {
             return Err(bad(format!(
-                "data memfd has {frames} pages for {n} data pages"
+                "data memfd of {data_len} bytes for {n} data pages"
             )));
         }
         let need = libc::F_SEAL_FUTURE_WRITE | libc::F_SEAL_SHRINK;
