@@ -488,10 +488,8 @@ fn produce(writer: &mut Writer, link: &handoff::ConsumerLink, count: u64) -> u64
     let mut spins = 0u32;
     while seq < count {
         let payload = [seq, checksum(seq), !seq];
-        let bytes: [u8; 24] = bytemuck_payload(payload);
-        let mem = writer.memory();
-        let used = mem.load_head().wrapping_sub(mem.load_tail());
-        if mem.data_size() - used < 64 {
+        let bytes: [u8; 24] = payload_bytes(payload);
+        if !writer.has_room_for(bytes.len()).unwrap() {
             writer.publish();
             spins += 1;
             if spins.is_multiple_of(1024) {
@@ -517,7 +515,7 @@ fn produce(writer: &mut Writer, link: &handoff::ConsumerLink, count: u64) -> u64
     seq
 }
 
-fn bytemuck_payload(words: [u64; 3]) -> [u8; 24] {
+fn payload_bytes(words: [u64; 3]) -> [u8; 24] {
     let mut out = [0u8; 24];
     for (i, w) in words.iter().enumerate() {
         out[i * 8..i * 8 + 8].copy_from_slice(&w.to_ne_bytes());
@@ -874,4 +872,38 @@ fn receive_refuses_a_buffer_the_consumer_could_write_or_that_lies_about_frames()
     send_raw_handoff(&a, 4, &[1, 2], &[ctrl, genuine.data_fd().as_raw_fd(), wake]);
     drop(a);
     assert!(RemoteBuffer::receive(b, Duration::from_secs(2)).is_err());
+}
+
+#[test]
+fn has_room_for_predicts_exactly_when_a_write_would_be_dropped() {
+    let buf = buffer(1);
+    let mut writer = buf.writer(Default::default()).unwrap();
+    let mapping = Arc::new(buf.map(MapOptions::new(Strategy::PfnMap)).unwrap());
+    let mut reader = mapping.reader().unwrap();
+    let payload = [7u8; 100]; // 112-byte records
+    let mut written = 0;
+    // Unpublished records count: nothing is published until the end.
+    while writer.has_room_for(payload.len()).unwrap() {
+        writer.write_deferred(SAMPLE, 0, &payload).unwrap();
+        written += 1;
+    }
+    assert_eq!(written, 4096 / 112);
+    assert!(matches!(
+        writer.write_deferred(SAMPLE, 0, &payload),
+        Err(WriteError::NoSpace { .. })
+    ));
+    writer.publish();
+    let mut n = 0;
+    let mut drain = reader.drain().unwrap();
+    while drain.next().is_some() {
+        n += 1;
+    }
+    drop(drain);
+    assert_eq!(n, written);
+    // The dropped record is pending as a PERF_RECORD_LOST: room for it is counted too.
+    assert!(writer.has_room_for(payload.len()).unwrap());
+    assert!(
+        writer.has_room_for(70_000).is_err(),
+        "too large for any ring"
+    );
 }
