@@ -485,22 +485,12 @@ fn checksum(seq: u64) -> u64 {
 /// instead of dropping (backpressure), until `count` or until the consumer is gone.
 fn produce(writer: &mut Writer, link: &handoff::ConsumerLink, count: u64) -> u64 {
     let mut seq = 0;
-    let mut spins = 0u32;
     while seq < count {
-        let payload = [seq, checksum(seq), !seq];
-        let bytes: [u8; 24] = payload_bytes(payload);
-        if !writer.has_room_for(bytes.len()).unwrap() {
-            writer.publish();
-            spins += 1;
-            if spins.is_multiple_of(1024) {
-                if !link.is_alive() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_micros(50));
-            } else {
-                std::hint::spin_loop();
-            }
-            continue;
+        let bytes = payload_bytes([seq, checksum(seq), !seq]);
+        match link.wait_for_room(writer, bytes.len(), None) {
+            Ok(()) => {}
+            Err(handoff::RoomError::ConsumerGone) => break,
+            Err(e) => panic!("{e}"),
         }
         match writer.write_deferred(SAMPLE, 0, &bytes) {
             Ok(()) => seq += 1,
@@ -906,4 +896,28 @@ fn has_room_for_predicts_exactly_when_a_write_would_be_dropped() {
         writer.has_room_for(70_000).is_err(),
         "too large for any ring"
     );
+}
+
+#[test]
+fn a_full_ring_waits_then_times_out_or_sees_the_consumer_gone() {
+    let buf = buffer(1);
+    let mut writer = buf.writer(Default::default()).unwrap();
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let link = handoff::send(&buf, ours).unwrap();
+    let remote = RemoteBuffer::receive(theirs, Duration::from_secs(5)).unwrap();
+    while writer.has_room_for(8).unwrap() {
+        writer.write_deferred(SAMPLE, 0, &[0u8; 8]).unwrap();
+    }
+    assert_eq!(
+        link.wait_for_room(&mut writer, 8, Some(Duration::from_millis(20))),
+        Err(handoff::RoomError::TimedOut),
+        "a live consumer that does not read"
+    );
+    drop(remote);
+    assert_eq!(
+        link.wait_for_room(&mut writer, 8, None),
+        Err(handoff::RoomError::ConsumerGone),
+        "no wait forever for a consumer that is gone"
+    );
+    assert_eq!(writer.stats().lost, 0, "waiting dropped nothing");
 }
