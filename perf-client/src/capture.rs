@@ -93,24 +93,24 @@ pub enum CaptureError {
     /// The events cannot share a parse context.
     #[error("events cannot be told apart in one ring: {0}")]
     Format(#[from] FormatError),
-    /// A ring is corrupt.
-    #[error("ring {ring}: {source}")]
+    /// A ring is corrupt (the reader's error is the source).
+    #[error("ring {ring} is corrupt")]
     Read {
         /// Ring index.
         ring: usize,
         /// The reader's error.
         source: ReadError,
     },
-    /// An overwrite snapshot failed.
-    #[error("ring {ring}: {source}")]
+    /// An overwrite snapshot failed (the cause is the source).
+    #[error("snapshot of overwrite ring {ring} failed")]
     Snapshot {
         /// Ring index.
         ring: usize,
         /// The error.
         source: SnapshotError,
     },
-    /// A system call around the capture failed.
-    #[error("{what}: {source}")]
+    /// A system call around the capture failed (the errno is the source).
+    #[error("{what} failed")]
     Sys {
         /// What was done.
         what: String,
@@ -239,6 +239,9 @@ pub struct RunOptions {
 struct RingSlot {
     ring: KernelRing,
     cpu: i32,
+    /// Records handed out from overwrite snapshots (the reader's stats count drains).
+    snapshot_records: u64,
+    snapshot_bytes: u64,
     /// Index in `events` of the fd the ring is mapped on.
     owner: usize,
 }
@@ -316,6 +319,16 @@ impl Capture {
         if opts.events.is_empty() {
             return Err(CaptureError::NoEvents);
         }
+        if opts.events.len() > 1 {
+            let f = opts.events[0].format();
+            if f.sample_id_offset().is_none() {
+                return Err(FormatError::NoIdForSeveralEvents {
+                    events: opts.events.len(),
+                    sample_type: f.sample_type,
+                }
+                .into());
+            }
+        }
         let cpus = match &opts.target {
             Target::Cpus {
                 cpus: Some(list), ..
@@ -368,9 +381,9 @@ impl Capture {
                     let fd = match config.open(pid, cpu, None) {
                         Ok(fd) => fd,
                         // A thread of a process may exit while we open its events.
-                        Err(OpenError::Kernel { source, .. })
+                        Err(OpenError::Kernel { cause, .. })
                             if matches!(opts.target, Target::Process(_))
-                                && source.raw_os_error() == Some(libc::ESRCH) =>
+                                && cause.raw_os_error() == Some(libc::ESRCH) =>
                         {
                             continue
                         }
@@ -389,6 +402,8 @@ impl Capture {
                             rings.push(RingSlot {
                                 ring,
                                 cpu,
+                                snapshot_records: 0,
+                                snapshot_bytes: 0,
                                 owner: index,
                             });
                             ring_of_cpu.insert(cpu, rings.len() - 1);
@@ -409,6 +424,11 @@ impl Capture {
                     });
                 }
             }
+        }
+        if events.is_empty() {
+            return Err(sys_err(format!("opening events on {:?}", opts.target))(
+                io::Error::from_raw_os_error(libc::ESRCH),
+            ));
         }
         let mut ctx = ParseContext::new();
         for (config, ids) in configs.iter().zip(&ids) {
@@ -473,7 +493,8 @@ impl Capture {
     /// The epoll error.
     pub fn poll(&mut self, timeout: Duration) -> Result<bool, CaptureError> {
         self.ready.clear();
-        let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
+        // Rounded up: a sub-millisecond wait must not become a busy 0 ms poll.
+        let ms = i32::try_from(timeout.as_micros().div_ceil(1000)).unwrap_or(i32::MAX);
         self.epoll
             .wait(&mut self.ready, ms)
             .map_err(sys_err("epoll_wait"))?;
@@ -566,6 +587,8 @@ impl Capture {
             let recs: Vec<&[u8]> = RecordIter::new(bytes)
                 .filter_map(|r| r.ok().map(|(_, b)| b))
                 .collect();
+            slot.snapshot_records += recs.len() as u64;
+            slot.snapshot_bytes += bytes.len() as u64;
             for bytes in recs.into_iter().rev() {
                 n += 1;
                 f(RecordRef {
@@ -597,22 +620,41 @@ impl Capture {
 
     /// Runs until the target is gone, `duration` passes or `stop` is set, handing every
     /// record to `on_record` as it is read; then disables the events, drains (or
-    /// snapshots overwrite rings) one last time, reads the counters, reaps the command.
+    /// snapshots overwrite rings) one last time, reads the counters, reaps the command
+    /// (sending it SIGTERM first if it still runs).
     ///
     /// # Errors
     /// A ring or syscall failure, or `on_record`'s error (the command is killed then).
     pub fn run<E: From<CaptureError>>(
         &mut self,
         opts: &RunOptions,
-        mut on_record: impl FnMut(RecordRef<'_>) -> Result<(), E>,
+        on_record: impl FnMut(RecordRef<'_>) -> Result<(), E>,
     ) -> Result<Summary, E> {
-        let result = self.run_inner(opts, &mut on_record);
-        if result.is_err() {
-            if let Some(c) = &self.child {
+        self.run_with_rounds(opts, on_record, || Ok(()))
+    }
+
+    /// [`Capture::run`], calling `on_round` after every pass over the rings that handed
+    /// out at least one record (where perf writes a `PERF_RECORD_FINISHED_ROUND`: every
+    /// record of later passes is newer than those of earlier ones on the same ring).
+    ///
+    /// # Errors
+    /// As [`Capture::run`], or `on_round`'s error.
+    pub fn run_with_rounds<E: From<CaptureError>>(
+        &mut self,
+        opts: &RunOptions,
+        mut on_record: impl FnMut(RecordRef<'_>) -> Result<(), E>,
+        mut on_round: impl FnMut() -> Result<(), E>,
+    ) -> Result<Summary, E> {
+        let result = self.run_inner(opts, &mut on_record, &mut on_round);
+        if let Some(c) = &mut self.child {
+            if result.is_err() {
                 let _ = c.kill(libc::SIGKILL);
+            } else if matches!(c.try_wait(), Ok(None)) {
+                // Stopped by `duration` or `stop` while the command still runs.
+                let _ = c.kill(libc::SIGTERM);
             }
         }
-        let summary_result = result.and_then(|()| self.finish(&mut on_record));
+        let summary_result = result.and_then(|()| self.finish(&mut on_record, &mut on_round));
         if let Some(c) = &mut self.child {
             let _ = c.wait();
         }
@@ -623,6 +665,7 @@ impl Capture {
         &mut self,
         opts: &RunOptions,
         on_record: &mut impl FnMut(RecordRef<'_>) -> Result<(), E>,
+        on_round: &mut impl FnMut() -> Result<(), E>,
     ) -> Result<(), E> {
         let started = Instant::now();
         let step = opts.poll_timeout.unwrap_or(Duration::from_millis(100));
@@ -635,7 +678,9 @@ impl Capture {
                 }
             }
             self.poll(wait)?;
-            self.drain(on_record)?;
+            if self.drain(on_record)? > 0 {
+                on_round()?;
+            }
             if self.target_gone()
                 || opts
                     .stop
@@ -651,10 +696,12 @@ impl Capture {
     fn finish<E: From<CaptureError>>(
         &mut self,
         on_record: &mut impl FnMut(RecordRef<'_>) -> Result<(), E>,
+        on_round: &mut impl FnMut() -> Result<(), E>,
     ) -> Result<Summary, E> {
         self.disable()?;
-        self.drain(on_record)?;
-        self.snapshot(on_record)?;
+        if self.drain(on_record)? + self.snapshot(on_record)? > 0 {
+            on_round()?;
+        }
         let exit_status = match &mut self.child {
             Some(c) => c.wait().ok(),
             None => None,
@@ -686,8 +733,8 @@ impl Capture {
                     .sum();
                 RingTotals {
                     cpu: slot.cpu,
-                    records: stats.records,
-                    bytes: stats.bytes,
+                    records: stats.records + slot.snapshot_records,
+                    bytes: stats.bytes + slot.snapshot_bytes,
                     lost_reported: stats.lost,
                     lost_kernel,
                 }
@@ -724,5 +771,44 @@ enum DrainError<E> {
 impl<E> From<ReadError> for DrainError<E> {
     fn from(e: ReadError) -> Self {
         DrainError::Read(e)
+    }
+}
+
+impl Drop for Capture {
+    /// A command still running when the capture is dropped (without [`Capture::run`]) is
+    /// killed and reaped: it must not run on untraced, nor stay a zombie.
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.child {
+            if matches!(c.try_wait(), Ok(None)) {
+                let _ = c.kill(libc::SIGKILL);
+                let _ = c.wait();
+            }
+        }
+    }
+}
+
+/// Installs a SIGINT (and SIGTERM) handler that sets the returned flag, for
+/// [`RunOptions::stop`]: the capture then ends with its final drain and summary instead of
+/// dying. The flag is process-wide; installing twice returns the same flag.
+///
+/// # Errors
+/// The `sigaction` error.
+pub fn stop_on_interrupt() -> io::Result<Arc<AtomicBool>> {
+    crate::sys::install_stop_handler()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_cpu_list;
+
+    #[test]
+    fn cpu_lists_parse_like_sysfs_writes_them() {
+        assert_eq!(parse_cpu_list("0"), Some(vec![0]));
+        assert_eq!(parse_cpu_list("0-3,5"), Some(vec![0, 1, 2, 3, 5]));
+        assert_eq!(parse_cpu_list("1,3-4"), Some(vec![1, 3, 4]));
+        assert_eq!(parse_cpu_list(""), Some(vec![]));
+        assert_eq!(parse_cpu_list("3-1"), None);
+        assert_eq!(parse_cpu_list("a"), None);
+        assert_eq!(parse_cpu_list("0-4000000000"), None);
     }
 }

@@ -60,25 +60,25 @@ pub enum SpawnError {
     #[error("{0:?}: command not found in PATH")]
     NotFound(OsString),
     /// A system call failed.
-    #[error("{what}: {source}")]
+    #[error("{what}: {cause}")]
     Sys {
         /// Which call.
         what: &'static str,
         /// The error.
-        source: io::Error,
+        cause: io::Error,
     },
     /// `execve` failed in the child.
-    #[error("cannot execute {program}: {source}")]
+    #[error("cannot execute {program}: {cause}")]
     Exec {
         /// The program.
         program: String,
         /// The errno from the child.
-        source: io::Error,
+        cause: io::Error,
     },
 }
 
 fn sys(what: &'static str) -> impl Fn(io::Error) -> SpawnError {
-    move |source| SpawnError::Sys { what, source }
+    move |cause| SpawnError::Sys { what, cause }
 }
 
 fn cstring(s: &OsStr) -> Result<CString, SpawnError> {
@@ -117,7 +117,7 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), SpawnError> {
 }
 
 impl PendingChild {
-    /// Forks a child that will exec `argv` (argv[0] looked up in PATH) with this process's
+    /// Forks a child that will exec `argv` (`argv[0]` looked up in PATH) with this process's
     /// environment once [`PendingChild::release`] is called. Dropping the pending child
     /// without releasing it makes the child exit with 127 before exec.
     ///
@@ -222,7 +222,7 @@ impl PendingChild {
             let _ = child.wait();
             return Err(SpawnError::Exec {
                 program: self.program.display().to_string(),
-                source: io::Error::from_raw_os_error(i32::from_ne_bytes(buf)),
+                cause: io::Error::from_raw_os_error(i32::from_ne_bytes(buf)),
             });
         }
         Ok(child)

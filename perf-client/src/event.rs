@@ -208,12 +208,15 @@ impl EventKind {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum OpenError {
+    /// The event name is not known.
+    #[error(transparent)]
+    UnknownEvent(#[from] UnknownEvent),
     /// The tracepoint id could not be read.
     #[error(transparent)]
     Tracepoint(#[from] TracepointError),
     /// `PERF_TYPE_HARDWARE` answered ENOENT/ENODEV/EOPNOTSUPP.
     #[error(
-        "hardware events are not available on this machine ({event}: {source}); the kernel \
+        "hardware events are not available on this machine ({event}: {cause}); the kernel \
          exposes no hardware PMU here (usual in virtual machines): use a software event \
          such as cpu-clock or task-clock"
     )]
@@ -221,11 +224,11 @@ pub enum OpenError {
         /// The event.
         event: String,
         /// The kernel's answer.
-        source: io::Error,
+        cause: io::Error,
     },
     /// EACCES/EPERM at open.
     #[error(
-        "perf_event_open({event}, pid {pid}, cpu {cpu}) was refused ({source}): \
+        "perf_event_open({event}, pid {pid}, cpu {cpu}) was refused ({cause}): \
          kernel.perf_event_paranoid is {paranoid}, which {allows}. {fix}"
     )]
     NotPermitted {
@@ -242,10 +245,10 @@ pub enum OpenError {
         /// What to change.
         fix: &'static str,
         /// The kernel's answer.
-        source: io::Error,
+        cause: io::Error,
     },
     /// Any other refusal, with the kernel's errno and a hint.
-    #[error("perf_event_open({event}, pid {pid}, cpu {cpu}) failed: {source}{hint}")]
+    #[error("perf_event_open({event}, pid {pid}, cpu {cpu}) failed: {cause}{hint}")]
     Kernel {
         /// The event.
         event: String,
@@ -256,15 +259,15 @@ pub enum OpenError {
         /// A hint for this errno (may be empty).
         hint: String,
         /// The kernel's answer.
-        source: io::Error,
+        cause: io::Error,
     },
     /// An ioctl on an open event failed.
-    #[error("{what} failed: {source}")]
+    #[error("{what} failed: {cause}")]
     Ioctl {
         /// Which ioctl.
         what: &'static str,
         /// The error.
-        source: io::Error,
+        cause: io::Error,
     },
 }
 
@@ -376,14 +379,7 @@ impl EventConfig {
     /// # Errors
     /// An unknown name, or a tracepoint that cannot be found.
     pub fn parse(name: &str) -> Result<Self, OpenError> {
-        let kind = name.parse::<EventKind>().map_err(|e| OpenError::Kernel {
-            event: name.to_string(),
-            pid: 0,
-            cpu: -1,
-            hint: format!(": {e}"),
-            source: io::Error::from(io::ErrorKind::InvalidInput),
-        })?;
-        Self::new(kind)
+        Self::new(name.parse::<EventKind>()?)
     }
 
     /// What the event counts.
@@ -597,10 +593,10 @@ impl EventConfig {
         let mut attr = self.attr;
         let event = self.kind.name();
         let fd = sys::perf_event_open(&mut attr, pid, cpu, group)
-            .map_err(|source| self.explain(event, pid, cpu, source))?;
-        let id = sys::event_id(fd.as_fd()).map_err(|source| OpenError::Ioctl {
+            .map_err(|cause| self.explain(event, pid, cpu, cause))?;
+        let id = sys::event_id(fd.as_fd()).map_err(|cause| OpenError::Ioctl {
             what: "PERF_EVENT_IOC_ID",
-            source,
+            cause,
         })?;
         Ok(EventFd {
             fd,
@@ -609,12 +605,12 @@ impl EventConfig {
         })
     }
 
-    fn explain(&self, event: String, pid: i32, cpu: i32, source: io::Error) -> OpenError {
-        let errno = source.raw_os_error().unwrap_or(0);
+    fn explain(&self, event: String, pid: i32, cpu: i32, cause: io::Error) -> OpenError {
+        let errno = cause.raw_os_error().unwrap_or(0);
         if matches!(self.kind, EventKind::Hardware(_))
             && matches!(errno, libc::ENOENT | libc::ENODEV | libc::EOPNOTSUPP)
         {
-            return OpenError::NoHardware { event, source };
+            return OpenError::NoHardware { event, cause };
         }
         if matches!(errno, libc::EACCES | libc::EPERM) {
             let p = perf_event_paranoid();
@@ -627,7 +623,7 @@ impl EventConfig {
                 fix: "Run as root or with CAP_PERFMON, profile only your own processes, \
                       set exclude_kernel (user-space only), or lower it: \
                       `sysctl kernel.perf_event_paranoid=1` (or -1 for everything).",
-                source,
+                cause,
             };
         }
         let hint = match errno {
@@ -660,7 +656,7 @@ impl EventConfig {
             pid,
             cpu,
             hint,
-            source,
+            cause,
         }
     }
 }
@@ -686,7 +682,7 @@ impl EventFd {
     }
 
     fn ioctl(&self, what: &'static str, r: io::Result<()>) -> Result<(), OpenError> {
-        r.map_err(|source| OpenError::Ioctl { what, source })
+        r.map_err(|cause| OpenError::Ioctl { what, cause })
     }
 
     /// `PERF_EVENT_IOC_ENABLE`.
@@ -736,13 +732,96 @@ impl EventFd {
     /// The read error, or a reply that does not parse.
     pub fn read_values(&self) -> Result<ReadValues, OpenError> {
         let mut buf = vec![0u8; 8 * (4 + 3 * 64)];
-        let n = sys::read(self.fd.as_fd(), &mut buf).map_err(|source| OpenError::Ioctl {
+        let n = sys::read(self.fd.as_fd(), &mut buf).map_err(|cause| OpenError::Ioctl {
             what: "read of the counter",
-            source,
+            cause,
         })?;
         ReadValues::parse(&buf[..n], self.read_format).map_err(|e| OpenError::Ioctl {
             what: "read of the counter",
-            source: io::Error::new(io::ErrorKind::InvalidData, e),
+            cause: io::Error::new(io::ErrorKind::InvalidData, e),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn perf_event_names_parse_to_their_kinds() {
+        assert_eq!(
+            "cpu-clock".parse::<EventKind>(),
+            Ok(EventKind::Software(Software::CpuClock))
+        );
+        assert_eq!(
+            "faults".parse::<EventKind>(),
+            Ok(EventKind::Software(Software::PageFaults))
+        );
+        assert_eq!(
+            "cycles".parse::<EventKind>(),
+            Ok(EventKind::Hardware(Hardware::CpuCycles))
+        );
+        assert_eq!(
+            "sched:sched_switch".parse::<EventKind>(),
+            Ok(EventKind::Tracepoint("sched:sched_switch".into()))
+        );
+        assert!("nope".parse::<EventKind>().is_err());
+        assert_eq!(
+            EventKind::Software(Software::PageFaults).name(),
+            "page-faults"
+        );
+    }
+
+    #[test]
+    fn builder_sets_the_attr_fields_it_names() {
+        let c = EventConfig::new(EventKind::Software(Software::PageFaults))
+            .unwrap()
+            .sampling(Sampling::Frequency(99))
+            .callchain(true, 16)
+            .wakeup_watermark(4096)
+            .inherit(true)
+            .context_switch(true)
+            .tracking(true);
+        let a = c.attr();
+        assert_eq!(
+            (a.type_, a.config),
+            (
+                b::PERF_TYPE_SOFTWARE,
+                u64::from(b::PERF_COUNT_SW_PAGE_FAULTS)
+            )
+        );
+        assert_eq!(a.freq(), 1);
+        // SAFETY: reading the union member the builder just wrote.
+        assert_eq!(unsafe { a.__bindgen_anon_1.sample_freq }, 99);
+        assert_eq!(a.sample_type & st::CALLCHAIN, st::CALLCHAIN);
+        assert_eq!(a.sample_max_stack, 16);
+        assert_eq!(a.watermark(), 1);
+        // SAFETY: as above.
+        assert_eq!(unsafe { a.__bindgen_anon_2.wakeup_watermark }, 4096);
+        assert_eq!(
+            (
+                a.inherit(),
+                a.context_switch(),
+                a.mmap2(),
+                a.comm_exec(),
+                a.task()
+            ),
+            (1, 1, 1, 1, 1)
+        );
+        assert_eq!((a.disabled(), a.sample_id_all()), (1, 1));
+        assert_eq!(a.read_format, DEFAULT_READ_FORMAT);
+        assert_eq!(c.format().sample_type, a.sample_type);
+        let c = c.sampling(Sampling::Period(7));
+        assert_eq!(c.attr().freq(), 0);
+        // SAFETY: as above.
+        assert_eq!(unsafe { c.attr().__bindgen_anon_1.sample_period }, 7);
+    }
+
+    #[test]
+    fn paranoid_levels_are_explained() {
+        assert!(paranoid_meaning(Some(2)).contains("only user-space"));
+        assert!(paranoid_meaning(Some(-1)).contains("every event"));
+        assert!(paranoid_meaning(Some(1)).contains("no CPU-wide"));
+        assert!(paranoid_meaning(Some(4)).contains("forbids"));
     }
 }

@@ -281,3 +281,49 @@ pub fn to_line(p: &ParsedRecord<'_>) -> String {
     }
     line
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::{bits::sample as st, EventFormat, ParseContext};
+
+    fn rec(rtype: u32, misc: u16, body: &[u64]) -> Vec<u8> {
+        let size = (8 + body.len() * 8) as u16;
+        let mut v = Vec::new();
+        v.extend_from_slice(&rtype.to_ne_bytes());
+        v.extend_from_slice(&misc.to_ne_bytes());
+        v.extend_from_slice(&size.to_ne_bytes());
+        for w in body {
+            v.extend_from_slice(&w.to_ne_bytes());
+        }
+        v
+    }
+
+    #[test]
+    fn samples_render_their_fields_and_unknown_types_their_payload() {
+        let ctx = ParseContext::single(EventFormat {
+            sample_type: st::IP | st::PERIOD,
+            ..Default::default()
+        })
+        .unwrap();
+        let r = rec(9, 2, &[0x1234, 7]);
+        let p = ctx.parse(&r).unwrap();
+        let j = to_json(&p);
+        assert_eq!(j["type"], "SAMPLE");
+        assert_eq!(j["ip"], 0x1234);
+        assert_eq!(j["period"], 7);
+        assert_eq!(j["misc"], 2);
+        assert!(j.get("addr").is_none());
+        assert_eq!(to_line(&p), "SAMPLE event=0 ip=4660 misc=2 period=7");
+        let r = rec(77, 0, &[0x0102]);
+        let j = to_json(&ctx.parse(&r).unwrap());
+        assert_eq!(j["type"], "RAW");
+        assert_eq!(j["record_type"], 77);
+        let hex: String = 0x0102u64
+            .to_ne_bytes()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert_eq!(j["payload"], hex.as_str());
+    }
+}

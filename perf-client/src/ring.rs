@@ -24,7 +24,7 @@ pub enum RingError {
     TooLarge(usize),
     /// EPERM at mmap: the locked-memory budget is exhausted.
     #[error(
-        "mmap of a {ring_kib} KiB ring (1 + {data_pages} pages) was refused ({source}): perf \
+        "mmap of a {ring_kib} KiB ring (1 + {data_pages} pages) was refused ({cause}): perf \
          rings are locked memory; each user may lock kernel.perf_event_mlock_kb = {mlock_kb} \
          KiB per CPU, and beyond that RLIMIT_MEMLOCK = {memlock} applies; {mapped_kib} KiB of \
          rings were already mapped by this capture. Use fewer pages (-m), raise \
@@ -42,15 +42,15 @@ pub enum RingError {
         /// RLIMIT_MEMLOCK, formatted.
         memlock: String,
         /// The error.
-        source: io::Error,
+        cause: io::Error,
     },
     /// Another mmap failure.
-    #[error("mmap of a {ring_kib} KiB perf ring failed: {source}")]
+    #[error("mmap of a {ring_kib} KiB perf ring failed: {cause}")]
     Map {
         /// This ring's size in KiB.
         ring_kib: usize,
         /// The error.
-        source: io::Error,
+        cause: io::Error,
     },
     /// The mapped control page does not describe a valid ring.
     #[error("the kernel's ring has an unexpected layout: {0}")]
@@ -116,7 +116,7 @@ impl KernelRing {
         };
         let map = match mapped {
             Ok(m) => Arc::new(m),
-            Err(source) if source.raw_os_error() == Some(libc::EPERM) => {
+            Err(cause) if cause.raw_os_error() == Some(libc::EPERM) => {
                 return Err(RingError::Mlock {
                     data_pages: pages,
                     ring_kib: len / 1024,
@@ -129,13 +129,13 @@ impl KernelRing {
                         Ok(None) => "unlimited".into(),
                         Err(_) => "?".into(),
                     },
-                    source,
+                    cause,
                 })
             }
-            Err(source) => {
+            Err(cause) => {
                 return Err(RingError::Map {
                     ring_kib: len / 1024,
-                    source,
+                    cause,
                 })
             }
         };
@@ -247,4 +247,19 @@ pub enum SnapshotError {
     /// The ring could not be read.
     #[error(transparent)]
     Read(#[from] ReadError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_data_pages;
+
+    #[test]
+    fn data_pages_must_be_a_power_of_two() {
+        for ok in [1, 2, 4, 128, 1 << 20] {
+            assert_eq!(check_data_pages(ok).unwrap(), ok);
+        }
+        for bad in [0, 3, 6, 100, 129] {
+            assert!(check_data_pages(bad).is_err(), "{bad}");
+        }
+    }
 }

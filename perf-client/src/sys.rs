@@ -217,3 +217,43 @@ pub(crate) fn euid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() }
 }
+
+static STOP: std::sync::OnceLock<std::sync::Arc<std::sync::atomic::AtomicBool>> =
+    std::sync::OnceLock::new();
+/// The flag the handler sets; a plain static so the handler only does an atomic store.
+static STOP_FLAG: std::sync::atomic::AtomicPtr<std::sync::atomic::AtomicBool> =
+    std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+
+extern "C" fn on_stop_signal(_: libc::c_int) {
+    // ATOMICS: Acquire pairs with the Release store in `install_stop_handler`, so the
+    // pointer is seen fully initialised; the flag store is Relaxed (a polled flag).
+    let p = STOP_FLAG.load(std::sync::atomic::Ordering::Acquire);
+    if !p.is_null() {
+        // SAFETY: the pointer comes from an `Arc` kept alive forever in `STOP`.
+        unsafe { (*p).store(true, std::sync::atomic::Ordering::Relaxed) };
+    }
+}
+
+/// SIGINT/SIGTERM set a flag (async-signal-safe: one atomic store) instead of killing us.
+pub(crate) fn install_stop_handler() -> io::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    let flag = STOP
+        .get_or_init(|| std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)))
+        .clone();
+    // ATOMICS: Release pairs with the handler's Acquire load.
+    STOP_FLAG.store(
+        std::sync::Arc::as_ptr(&flag).cast_mut(),
+        std::sync::atomic::Ordering::Release,
+    );
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: a zeroed sigaction is valid; we set the handler and an empty mask, and
+        // the handler only performs an atomic store.
+        let r = unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_stop_signal as *const () as libc::sighandler_t;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut())
+        };
+        check(r)?;
+    }
+    Ok(flag)
+}

@@ -37,14 +37,14 @@ pub enum TracepointError {
     },
     /// The id file exists but is not readable.
     #[error(
-        "cannot read {path}: {source}; tracepoint ids are readable by root only unless \
+        "cannot read {path}: {cause}; tracepoint ids are readable by root only unless \
          tracefs is mounted with a gid/mode that lets you read them"
     )]
     Unreadable {
         /// The id file.
         path: String,
         /// The error.
-        source: io::Error,
+        cause: io::Error,
     },
     /// The id file does not hold a number.
     #[error("{path} does not hold a tracepoint id: {content:?}")]
@@ -106,15 +106,28 @@ pub fn tracepoint_id(spec: &str) -> Result<u64, TracepointError> {
                 path: shown,
             })
         }
-        Err(source) => {
-            return Err(TracepointError::Unreadable {
-                path: shown,
-                source,
-            })
-        }
+        Err(cause) => return Err(TracepointError::Unreadable { path: shown, cause }),
     };
     content.trim().parse().map_err(|_| TracepointError::BadId {
         path: shown,
         content,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_name;
+
+    #[test]
+    fn tracepoint_names_are_subsystem_colon_name_without_path_tricks() {
+        assert_eq!(
+            split_name("sched:sched_switch").unwrap(),
+            ("sched", "sched_switch")
+        );
+        for bad in [
+            "sched", ":x", "x:", "../x:y", "a/b:c", "a:b:c", "..:x", "a:..", "a:b/c",
+        ] {
+            assert!(split_name(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -148,6 +148,9 @@ impl Ring {
         });
         // SAFETY: the single reader of this fresh ring; the `Arc` keeps the map.
         let mut reader = unsafe { Reader::new(mem, map) }.with_producer_status(shared);
+        if self.config.mode == WriteMode::Overwrite {
+            reader = reader.with_writer_seqlock();
+        }
         if let Some(fd) = fd {
             reader = reader.with_wakeup(fd);
         }

@@ -81,6 +81,8 @@ pub struct Writer {
     /// A `data_tail` value already loaded: free space is at least what it implies.
     cached_tail: u64,
     unpublished_records: u32,
+    /// Overwrite mode: the seqlock value in `lock`; odd while records are being written.
+    seq: u32,
     /// Records dropped since the last `PERF_RECORD_LOST` was written.
     lost_pending: u64,
     config: WriterConfig,
@@ -124,6 +126,7 @@ impl Writer {
             published: head,
             cached_tail: head,
             unpublished_records: 0,
+            seq: 0,
             lost_pending: 0,
             wake: WakeupState::new(wakeup_fd, config.wakeup, mem.data_size()),
             config,
@@ -254,6 +257,10 @@ impl Writer {
             self.published = self.head;
             self.wake.published(self.unpublished_records, self.head);
             self.unpublished_records = 0;
+        }
+        if self.seq % 2 == 1 {
+            self.seq = self.seq.wrapping_add(1);
+            self.mem.seq_end(self.seq);
         }
     }
 
@@ -386,6 +393,12 @@ impl Writer {
                 pos
             }
             WriteMode::Overwrite => {
+                // Open a seqlock write section until the next publish: the bytes below
+                // the head are the oldest ones of a reader's snapshot window.
+                if self.seq.is_multiple_of(2) {
+                    self.seq = self.seq.wrapping_add(1);
+                    self.mem.seq_begin(self.seq);
+                }
                 self.head = self.head.wrapping_sub(size as u64);
                 self.head
             }

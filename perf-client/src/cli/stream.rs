@@ -78,7 +78,11 @@ pub struct Args {
     /// Wake the reader every N records (attr.wakeup_events; default: half the ring).
     #[arg(long = "wakeup-events")]
     wakeup_events: Option<u32>,
-    /// Stop after this many seconds.
+    /// Wake the reader every BYTES bytes written (attr.wakeup_watermark).
+    #[arg(long = "wakeup-watermark", conflicts_with = "wakeup_events")]
+    wakeup_watermark: Option<u32>,
+    /// Stop after this many seconds (default: when the command or process exits, or
+    /// Ctrl-C).
     #[arg(long)]
     duration: Option<f64>,
     /// The command to run under the events.
@@ -130,6 +134,9 @@ fn build_events(args: &Args) -> anyhow::Result<Vec<EventConfig>> {
         if let Some(n) = args.wakeup_events {
             c = c.wakeup_events(n);
         }
+        if let Some(n) = args.wakeup_watermark {
+            c = c.wakeup_watermark(n);
+        }
         if i == 0 {
             // Side-band on the first event, as perf record does.
             c = c.tracking(true).context_switch(args.switch_events);
@@ -152,9 +159,6 @@ fn target(args: &Args) -> anyhow::Result<Target> {
             }
             None => None,
         };
-        if command.is_none() && args.duration.is_none() {
-            bail!("system-wide capture needs a command after -- or --duration SECONDS");
-        }
         Target::Cpus { cpus, command }
     } else if let Some(argv) = command {
         Target::Command(argv)
@@ -174,6 +178,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let ctx = capture.parse_context().clone();
     let run_opts = RunOptions {
         duration: args.duration.map(Duration::from_secs_f64),
+        // Ctrl-C ends the capture with its final drain and summary.
+        stop: Some(perf_client::capture::stop_on_interrupt()?),
         ..Default::default()
     };
 

@@ -116,4 +116,16 @@ pub enum FormatError {
     /// No event with this index.
     #[error("no event {0} in the parse context")]
     NoSuchEvent(usize),
+    /// Several events share a ring but their records carry no sample id to tell them
+    /// apart.
+    #[error(
+        "{events} events share the rings but sample_type {sample_type:#x} carries no sample \
+         id: add PERF_SAMPLE_IDENTIFIER (or ID) to every event"
+    )]
+    NoIdForSeveralEvents {
+        /// Number of events.
+        events: usize,
+        /// sample_type of event 0.
+        sample_type: u64,
+    },
 }
