@@ -921,3 +921,32 @@ fn a_full_ring_waits_then_times_out_or_sees_the_consumer_gone() {
     );
     assert_eq!(writer.stats().lost, 0, "waiting dropped nothing");
 }
+
+#[test]
+fn fault_strategy_without_userfaultfd_falls_back_to_reported_kernel_faults() {
+    let pages = 64;
+    let buf = buffer(pages);
+    let watch = buf.watch();
+    let m = buf
+        .map(MapOptions::new(Strategy::Fault).userfaultfd(false))
+        .unwrap();
+    assert!(matches!(m.fault_mode(), Some(FaultMode::KernelLazy { .. })));
+    assert_eq!(
+        m.faults(),
+        None,
+        "the kernel's faults are not counted as ours"
+    );
+    let before = sys::thread_minor_faults();
+    // SAFETY: the lazy mapping is readable.
+    unsafe { sys::touch_pages(m.data_ptr(), m.data_len()) };
+    assert!(
+        sys::thread_minor_faults() > before,
+        "pages came in by faults"
+    );
+    assert_eq!(
+        m.page_refs(),
+        0,
+        "kernel-inserted pages are not in our bookkeeping"
+    );
+    assert_eq!(watch.scamem_refs(), 2, "the VMA still holds the buffer");
+}
