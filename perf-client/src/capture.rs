@@ -3,6 +3,30 @@
 //! drains on wakeup or timeout, POLLHUP when the traced tasks are gone, a final drain, and
 //! lost accounting from `PERF_RECORD_LOST` (per ring) and `PERF_FORMAT_LOST` (the kernel's
 //! own counter, read at the end).
+//!
+//! ```no_run
+//! use perf_client::capture::{Capture, CaptureError, CaptureOptions, RunOptions, Target};
+//! use perf_client::event::{EventConfig, Sampling};
+//! use perf_client::records::Record;
+//!
+//! let faults = EventConfig::parse("page-faults")?
+//!     .sampling(Sampling::Period(1))
+//!     .tracking(true); // COMM, MMAP2, FORK, EXIT of the command
+//! let cmd = vec!["dd".into(), "if=/dev/zero".into(), "of=/dev/null".into(), "bs=4M".into(), "count=1".into()];
+//! let mut capture = Capture::start(CaptureOptions::new(vec![faults], Target::Command(cmd)))?;
+//! let ctx = capture.parse_context().clone();
+//! let mut samples = 0;
+//! let summary = capture.run(&RunOptions::default(), |rec| -> Result<(), CaptureError> {
+//!     if let Ok(p) = ctx.parse(rec.bytes) {
+//!         if let Record::Sample(_) = p.record {
+//!             samples += 1;
+//!         }
+//!     }
+//!     Ok(())
+//! })?;
+//! println!("{samples} samples, {} lost", summary.lost());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
