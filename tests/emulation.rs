@@ -485,24 +485,12 @@ fn checksum(seq: u64) -> u64 {
 /// instead of dropping (backpressure), until `count` or until the consumer is gone.
 fn produce(writer: &mut Writer, link: &handoff::ConsumerLink, count: u64) -> u64 {
     let mut seq = 0;
-    let mut spins = 0u32;
     while seq < count {
-        let payload = [seq, checksum(seq), !seq];
-        let bytes: [u8; 24] = bytemuck_payload(payload);
-        let mem = writer.memory();
-        let used = mem.load_head().wrapping_sub(mem.load_tail());
-        if mem.data_size() - used < 64 {
-            writer.publish();
-            spins += 1;
-            if spins.is_multiple_of(1024) {
-                if !link.is_alive() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_micros(50));
-            } else {
-                std::hint::spin_loop();
-            }
-            continue;
+        let bytes = payload_bytes([seq, checksum(seq), !seq]);
+        match link.wait_for_room(writer, bytes.len(), None) {
+            Ok(()) => {}
+            Err(handoff::RoomError::ConsumerGone) => break,
+            Err(e) => panic!("{e}"),
         }
         match writer.write_deferred(SAMPLE, 0, &bytes) {
             Ok(()) => seq += 1,
@@ -517,7 +505,7 @@ fn produce(writer: &mut Writer, link: &handoff::ConsumerLink, count: u64) -> u64
     seq
 }
 
-fn bytemuck_payload(words: [u64; 3]) -> [u8; 24] {
+fn payload_bytes(words: [u64; 3]) -> [u8; 24] {
     let mut out = [0u8; 24];
     for (i, w) in words.iter().enumerate() {
         out[i * 8..i * 8 + 8].copy_from_slice(&w.to_ne_bytes());
@@ -789,4 +777,176 @@ fn scattered_mapping_beyond_max_map_count_is_refused_up_front() {
         sys::vma_count().unwrap() <= before + 16,
         "nothing was mapped"
     );
+}
+
+/// Sends a hand-made handoff: `header` + `frames`, with `fds` attached.
+fn send_raw_handoff(sock: &UnixStream, n: u32, frames: &[u32], fds: &[i32]) {
+    let mut msg = Vec::new();
+    msg.extend_from_slice(b"PRBHOFF1");
+    msg.extend_from_slice(&1u32.to_ne_bytes());
+    msg.extend_from_slice(&n.to_ne_bytes());
+    msg.extend_from_slice(&[0u8; 8]);
+    for f in frames {
+        msg.extend_from_slice(&f.to_ne_bytes());
+    }
+    let fd_bytes = std::mem::size_of_val(fds);
+    // SAFETY: CMSG_SPACE is arithmetic.
+    let space = unsafe { libc::CMSG_SPACE(fd_bytes as u32) } as usize;
+    let mut control = vec![0u64; space.div_ceil(8)];
+    let mut iov = libc::iovec {
+        iov_base: msg.as_mut_ptr().cast(),
+        iov_len: msg.len(),
+    };
+    // SAFETY: an all-zero msghdr is valid; filled in below.
+    let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
+    hdr.msg_iov = &mut iov;
+    hdr.msg_iovlen = 1;
+    hdr.msg_control = control.as_mut_ptr().cast();
+    hdr.msg_controllen = space;
+    // SAFETY: the control buffer holds one cmsg with `fds`; `hdr` points at live buffers.
+    let sent = unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&hdr);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(fd_bytes as u32) as usize;
+        std::ptr::copy_nonoverlapping(fds.as_ptr().cast::<u8>(), libc::CMSG_DATA(cmsg), fd_bytes);
+        libc::sendmsg(sock.as_raw_fd(), &hdr, 0)
+    };
+    assert_eq!(sent, msg.len() as isize);
+}
+
+#[test]
+fn receive_refuses_a_buffer_the_consumer_could_write_or_that_lies_about_frames() {
+    let genuine = buffer(4);
+    let make_memfd = |pages: i64| {
+        // SAFETY: plain syscalls on a fresh descriptor we own.
+        unsafe {
+            let fd = libc::memfd_create(c"fake".as_ptr(), libc::MFD_CLOEXEC);
+            assert!(fd >= 0);
+            assert_eq!(libc::ftruncate(fd, pages * 4096), 0);
+            OwnedFd::from_raw_fd(fd)
+        }
+    };
+    let ctrl = genuine.control_fd().as_raw_fd();
+    let wake = genuine.wakeup_fd().unwrap();
+    let wake = std::os::fd::AsFd::as_fd(wake).as_raw_fd();
+    // 1. An unsealed data memfd: the consumer could map it writable.
+    let unsealed = make_memfd(4);
+    let (a, b) = UnixStream::pair().unwrap();
+    send_raw_handoff(&a, 4, &[1, 2, 3, 4], &[ctrl, unsealed.as_raw_fd(), wake]);
+    let err = RemoteBuffer::receive(b, Duration::from_secs(2)).unwrap_err();
+    assert!(err.to_string().contains("F_SEAL_FUTURE_WRITE"), "{err}");
+    // 2. The genuine sealed memfd, but frames out of range or repeated.
+    for frames in [[1u32, 2, 3, 9], [1, 1, 2, 3], [0, 1, 2, 3]] {
+        let (a, b) = UnixStream::pair().unwrap();
+        send_raw_handoff(&a, 4, &frames, &[ctrl, genuine.data_fd().as_raw_fd(), wake]);
+        let err = RemoteBuffer::receive(b, Duration::from_secs(2)).unwrap_err();
+        assert!(
+            matches!(err, EmulationError::BadHandoff(_)),
+            "{frames:?}: {err}"
+        );
+    }
+    // 3. A page count that is not a power of two, and a truncated frame list (no hang).
+    let (a, b) = UnixStream::pair().unwrap();
+    send_raw_handoff(
+        &a,
+        3,
+        &[1, 2, 3],
+        &[ctrl, genuine.data_fd().as_raw_fd(), wake],
+    );
+    assert!(matches!(
+        RemoteBuffer::receive(b, Duration::from_secs(2)),
+        Err(EmulationError::BadHandoff(_))
+    ));
+    let (a, b) = UnixStream::pair().unwrap();
+    send_raw_handoff(&a, 4, &[1, 2], &[ctrl, genuine.data_fd().as_raw_fd(), wake]);
+    drop(a);
+    assert!(RemoteBuffer::receive(b, Duration::from_secs(2)).is_err());
+}
+
+#[test]
+fn has_room_for_predicts_exactly_when_a_write_would_be_dropped() {
+    let buf = buffer(1);
+    let mut writer = buf.writer(Default::default()).unwrap();
+    let mapping = Arc::new(buf.map(MapOptions::new(Strategy::PfnMap)).unwrap());
+    let mut reader = mapping.reader().unwrap();
+    let payload = [7u8; 100]; // 112-byte records
+    let mut written = 0;
+    // Unpublished records count: nothing is published until the end.
+    while writer.has_room_for(payload.len()).unwrap() {
+        writer.write_deferred(SAMPLE, 0, &payload).unwrap();
+        written += 1;
+    }
+    assert_eq!(written, 4096 / 112);
+    assert!(matches!(
+        writer.write_deferred(SAMPLE, 0, &payload),
+        Err(WriteError::NoSpace { .. })
+    ));
+    writer.publish();
+    let mut n = 0;
+    let mut drain = reader.drain().unwrap();
+    while drain.next().is_some() {
+        n += 1;
+    }
+    drop(drain);
+    assert_eq!(n, written);
+    // The dropped record is pending as a PERF_RECORD_LOST: room for it is counted too.
+    assert!(writer.has_room_for(payload.len()).unwrap());
+    assert!(
+        writer.has_room_for(70_000).is_err(),
+        "too large for any ring"
+    );
+}
+
+#[test]
+fn a_full_ring_waits_then_times_out_or_sees_the_consumer_gone() {
+    let buf = buffer(1);
+    let mut writer = buf.writer(Default::default()).unwrap();
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let link = handoff::send(&buf, ours).unwrap();
+    let remote = RemoteBuffer::receive(theirs, Duration::from_secs(5)).unwrap();
+    while writer.has_room_for(8).unwrap() {
+        writer.write_deferred(SAMPLE, 0, &[0u8; 8]).unwrap();
+    }
+    assert_eq!(
+        link.wait_for_room(&mut writer, 8, Some(Duration::from_millis(20))),
+        Err(handoff::RoomError::TimedOut),
+        "a live consumer that does not read"
+    );
+    drop(remote);
+    assert_eq!(
+        link.wait_for_room(&mut writer, 8, None),
+        Err(handoff::RoomError::ConsumerGone),
+        "no wait forever for a consumer that is gone"
+    );
+    assert_eq!(writer.stats().lost, 0, "waiting dropped nothing");
+}
+
+#[test]
+fn fault_strategy_without_userfaultfd_falls_back_to_reported_kernel_faults() {
+    let pages = 64;
+    let buf = buffer(pages);
+    let watch = buf.watch();
+    let m = buf
+        .map(MapOptions::new(Strategy::Fault).userfaultfd(false))
+        .unwrap();
+    assert!(matches!(m.fault_mode(), Some(FaultMode::KernelLazy { .. })));
+    assert_eq!(
+        m.faults(),
+        None,
+        "the kernel's faults are not counted as ours"
+    );
+    let before = sys::thread_minor_faults();
+    // SAFETY: the lazy mapping is readable.
+    unsafe { sys::touch_pages(m.data_ptr(), m.data_len()) };
+    assert!(
+        sys::thread_minor_faults() > before,
+        "pages came in by faults"
+    );
+    assert_eq!(
+        m.page_refs(),
+        0,
+        "kernel-inserted pages are not in our bookkeeping"
+    );
+    assert_eq!(watch.scamem_refs(), 2, "the VMA still holds the buffer");
 }

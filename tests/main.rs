@@ -4,4 +4,5 @@ mod common;
 mod emulation;
 mod hardening;
 mod kernel;
+mod perf_data;
 mod ring_protocol;

@@ -3,6 +3,30 @@
 //! drains on wakeup or timeout, POLLHUP when the traced tasks are gone, a final drain, and
 //! lost accounting from `PERF_RECORD_LOST` (per ring) and `PERF_FORMAT_LOST` (the kernel's
 //! own counter, read at the end).
+//!
+//! ```no_run
+//! use perf_client::capture::{Capture, CaptureError, CaptureOptions, RunOptions, Target};
+//! use perf_client::event::{EventConfig, Sampling};
+//! use perf_client::records::Record;
+//!
+//! let faults = EventConfig::parse("page-faults")?
+//!     .sampling(Sampling::Period(1))
+//!     .tracking(true); // COMM, MMAP2, FORK, EXIT of the command
+//! let cmd = vec!["dd".into(), "if=/dev/zero".into(), "of=/dev/null".into(), "bs=4M".into(), "count=1".into()];
+//! let mut capture = Capture::start(CaptureOptions::new(vec![faults], Target::Command(cmd)))?;
+//! let ctx = capture.parse_context().clone();
+//! let mut samples = 0;
+//! let summary = capture.run(&RunOptions::default(), |rec| -> Result<(), CaptureError> {
+//!     if let Ok(p) = ctx.parse(rec.bytes) {
+//!         if let Record::Sample(_) = p.record {
+//!             samples += 1;
+//!         }
+//!     }
+//!     Ok(())
+//! })?;
+//! println!("{samples} samples, {} lost", summary.lost());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use std::collections::BTreeMap;
 use std::ffi::OsString;
@@ -771,6 +795,61 @@ enum DrainError<E> {
 impl<E> From<ReadError> for DrainError<E> {
     fn from(e: ReadError) -> Self {
         DrainError::Read(e)
+    }
+}
+
+/// Raw access for writers that store ring bytes as they are (perf.data): no per-record
+/// work on the hot path.
+impl Capture {
+    /// Drains every forward ring once as raw bytes: each ring's `[data_tail, data_head)`
+    /// handed to `f` as at most two slices ([`perf_ringbuf::Drain::take_remaining`]), then
+    /// `data_tail` published. Records are not parsed or counted; the kernel's
+    /// `PERF_FORMAT_LOST` counters (in [`Capture::summary`]) count what was lost.
+    ///
+    /// # Errors
+    /// An impossible `data_head` (the ring is resynced), or `f`'s error.
+    pub fn drain_raw<E: From<CaptureError>>(
+        &mut self,
+        f: &mut impl FnMut(usize, i32, perf_ringbuf::RecordBytes<'_>) -> Result<(), E>,
+    ) -> Result<u64, E> {
+        let mut total = 0u64;
+        for (i, slot) in self.rings.iter_mut().enumerate() {
+            let cpu = slot.cpu;
+            let Some(reader) = slot.ring.reader() else {
+                continue;
+            };
+            let source = match reader.drain() {
+                Ok(mut drain) => {
+                    let bytes = drain.take_remaining();
+                    total += bytes.len() as u64;
+                    if !bytes.is_empty() {
+                        f(i, cpu, bytes)?;
+                    }
+                    continue;
+                }
+                Err(source) => source,
+            };
+            reader.resync();
+            return Err(E::from(CaptureError::Read { ring: i, source }));
+        }
+        Ok(total)
+    }
+
+    /// Waits for the command started by the capture, if any, and returns its status.
+    pub fn wait_child(&mut self) -> Option<ExitStatus> {
+        self.child.as_mut().and_then(|c| c.wait().ok())
+    }
+
+    /// Sends `signal` to the command started by the capture, if it still runs.
+    pub fn signal_child(&self, signal: i32) {
+        if let Some(c) = &self.child {
+            let _ = c.kill(signal);
+        }
+    }
+
+    /// Times epoll reported data so far.
+    pub fn wakeups(&self) -> u64 {
+        self.wakeups
     }
 }
 

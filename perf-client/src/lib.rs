@@ -3,10 +3,13 @@
 
 #![warn(missing_docs)]
 
+pub mod analysis;
 pub mod capture;
 pub mod child;
 pub mod demo;
 pub mod event;
+pub mod perf_data;
+pub mod recorder;
 pub mod records;
 pub mod render;
 pub mod ring;
@@ -14,3 +17,4 @@ pub mod semantics;
 pub mod soak;
 mod sys;
 pub mod tracefs;
+pub mod workload;

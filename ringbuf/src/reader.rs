@@ -332,6 +332,21 @@ impl<'r> Drain<'r> {
         }
     }
 
+    /// Validates and accounts the next record and moves past it: its header, position and
+    /// size. The caller turns `[position, position + size)` into slices.
+    #[inline]
+    fn advance(&mut self) -> Option<Result<(RecordHeader, u64, usize), ReadError>> {
+        let header = match self.header()? {
+            Ok(h) => h,
+            Err(e) => return Some(Err(e)),
+        };
+        let pos = self.pos;
+        let size = header.size as usize;
+        self.pos = pos.wrapping_add(size as u64);
+        self.account(header, pos);
+        Some(Ok((header, pos, size)))
+    }
+
     /// The next record, zero-copy: one slice, or two when it straddles the end of a data
     /// area that is not mirrored.
     ///
@@ -339,18 +354,14 @@ impl<'r> Drain<'r> {
     #[allow(clippy::should_implement_trait)] // a lending iterator: items borrow the drain
     #[inline]
     pub fn next(&mut self) -> Option<Result<Record<'_>, ReadError>> {
-        let header = match self.header()? {
-            Ok(h) => h,
+        let (header, pos, size) = match self.advance()? {
+            Ok(r) => r,
             Err(e) => return Some(Err(e)),
         };
-        let pos = self.pos;
-        let size = header.size as usize;
         // SAFETY: `[pos, pos + size)` lies inside `[tail, head)` (checked in `header`),
         // which the producer does not write until `data_tail` passes it; the tail is
         // released only through `&mut self`, which the returned record borrows.
         let (a, b) = unsafe { self.reader.mem.data_slice(pos, size) };
-        self.pos = pos.wrapping_add(size as u64);
-        self.account(header, pos);
         Some(Ok(Record {
             header,
             position: pos,
@@ -361,16 +372,12 @@ impl<'r> Drain<'r> {
     /// The next record as one slice: borrowed from the ring when contiguous, copied once
     /// into the reader's scratch buffer (sized for the largest record) when it straddles.
     pub fn next_contiguous(&mut self) -> Option<Result<(RecordHeader, &[u8]), ReadError>> {
-        let header = match self.header()? {
-            Ok(h) => h,
+        let (header, pos, size) = match self.advance()? {
+            Ok(r) => r,
             Err(e) => return Some(Err(e)),
         };
-        let pos = self.pos;
-        let size = header.size as usize;
         // SAFETY: as in `next`.
         let (a, b) = unsafe { self.reader.mem.data_slice(pos, size) };
-        self.pos = pos.wrapping_add(size as u64);
-        self.account(header, pos);
         let bytes = RecordBytes::from_pair(a, b).contiguous(&mut self.reader.scratch);
         Some(Ok((header, bytes)))
     }

@@ -325,6 +325,24 @@ impl Writer {
         }
     }
 
+    /// Whether a record with a `payload_len`-byte payload (and a pending `PERF_RECORD_LOST`)
+    /// fits now, without writing or dropping anything: for producers that wait for the
+    /// reader instead of losing records (backpressure). Counts unpublished records.
+    ///
+    /// # Errors
+    ///
+    /// [`WriteError::RecordTooLarge`]; [`WriteError::CorruptTail`] for an impossible
+    /// `data_tail`.
+    pub fn has_room_for(&mut self, payload_len: usize) -> Result<bool, WriteError> {
+        let size = self.record_size(payload_len)?;
+        let lost = if self.lost_pending > 0 {
+            LOST_RECORD_SIZE
+        } else {
+            0
+        };
+        self.has_room((size + lost) as u64)
+    }
+
     /// Finds room for a record of `size` bytes (plus a pending LOST record, written here),
     /// or drops and counts it. Returns the position of the record.
     #[inline]

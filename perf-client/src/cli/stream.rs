@@ -266,15 +266,28 @@ fn print_summary(
             .zip(&counts)
             .map(|(n, c)| format!("{n}={c}"))
             .collect();
+        let rings: Vec<String> = s
+            .rings
+            .iter()
+            .map(|r| {
+                let kernel = r
+                    .lost_kernel
+                    .map_or_else(|| "?".to_string(), |l| l.to_string());
+                format!(
+                    "cpu{}:records={},lost={},lost_reported={}",
+                    r.cpu, r.records, kernel, r.lost_reported
+                )
+            })
+            .collect();
         writeln!(
             out,
-            "SUMMARY records={} lost={} lost_reported={} parse_errors={} rings={} wakeups={} \
+            "SUMMARY records={} lost={} lost_reported={} parse_errors={} rings=[{}] wakeups={} \
              timeouts={} counters=[{}] exit={}",
             s.records(),
             s.lost(),
             s.lost_reported(),
             parse_errors,
-            s.rings.len(),
+            rings.join(" "),
             s.wakeups,
             s.timeouts,
             counters.join(" "),

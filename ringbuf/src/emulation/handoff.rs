@@ -13,15 +13,17 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::buffer::{BackingSource, BufferInfo, BufferInner, BufferWatch, KernelBuffer, ScamemRef};
 use super::error::EmulationError;
 use super::mapping::{MapOptions, Mapping};
 use super::pages::{contiguous_runs, Pfn, PhysMemory};
 use super::sys::{self, PAGE_SIZE};
+use crate::error::WriteError;
 use crate::reader::ProducerStatus;
 use crate::wakeup::WakeupFd;
+use crate::writer::Writer;
 
 const MAGIC: u64 = u64::from_le_bytes(*b"PRBHOFF1");
 const VERSION: u32 = 1;
@@ -81,6 +83,43 @@ impl ConsumerLink {
         !peer_hung_up(&self.sock)
     }
 
+    /// Waits until `writer` has room for a record with a `payload_len`-byte payload, so
+    /// that nothing is dropped: publishes pending records first (the reader cannot free
+    /// what it cannot see), then spins briefly and naps, checking the consumer. `None`
+    /// waits as long as the consumer lives.
+    ///
+    /// # Errors
+    ///
+    /// [`RoomError::ConsumerGone`] when the consumer hung up, [`RoomError::TimedOut`],
+    /// or [`RoomError::Write`] for a record too large or an impossible `data_tail`.
+    pub fn wait_for_room(
+        &self,
+        writer: &mut Writer,
+        payload_len: usize,
+        timeout: Option<Duration>,
+    ) -> Result<(), RoomError> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut spins = 0u32;
+        loop {
+            if writer.has_room_for(payload_len).map_err(RoomError::Write)? {
+                return Ok(());
+            }
+            writer.publish();
+            spins = spins.wrapping_add(1);
+            if spins < 256 {
+                std::hint::spin_loop();
+                continue;
+            }
+            if !self.is_alive() {
+                return Err(RoomError::ConsumerGone);
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                return Err(RoomError::TimedOut);
+            }
+            std::thread::sleep(Duration::from_micros(50));
+        }
+    }
+
     /// Tells the consumer the producer is done, with its exact counts: `records` written
     /// and `lost` dropped. Call after the writer's last publish (drop it first).
     ///
@@ -94,6 +133,20 @@ impl ConsumerLink {
         msg[16..24].copy_from_slice(&lost.to_ne_bytes());
         (&self.sock).write_all(&msg)
     }
+}
+
+/// Why [`ConsumerLink::wait_for_room`] gave up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum RoomError {
+    /// The consumer closed its end: nobody will ever free space.
+    #[error("the consumer is gone")]
+    ConsumerGone,
+    /// The time limit passed with the ring still full.
+    #[error("timed out waiting for the consumer to free space")]
+    TimedOut,
+    /// The record can never fit, or the consumer's `data_tail` is impossible.
+    #[error(transparent)]
+    Write(WriteError),
 }
 
 /// How the producer of a received buffer stands.
@@ -241,9 +294,10 @@ impl RemoteBuffer {
         let data_len = sys::file_len(data_fd.as_fd()).map_err(EmulationError::io("fstat data"))?;
         let frames = usize::try_from(data_len / PAGE_SIZE as u64)
             .map_err(|_| bad("data memfd too large".into()))?;
-        if frames < n || frames > 2 * MAX_DATA_PAGES {
+        // Exactly the data pages: no hidden frames, no huge sparse file to keep records for.
+        if frames != n || !data_len.is_multiple_of(PAGE_SIZE as u64) {
             return Err(bad(format!(
-                "data memfd has {frames} pages for {n} data pages"
+                "data memfd of {data_len} bytes for {n} data pages"
             )));
         }
         let need = libc::F_SEAL_FUTURE_WRITE | libc::F_SEAL_SHRINK;

@@ -71,6 +71,9 @@ pub struct MapOptions {
     /// Map the data pages twice back to back (as the BPF ringbuf does), so that every
     /// record is contiguous in this mapping.
     pub mirrored: bool,
+    /// `Fault` only: insert pages through userfaultfd (default). When false, or when
+    /// userfaultfd is refused, the mapping is lazy and the kernel faults pages in itself.
+    pub userfaultfd: bool,
 }
 
 impl MapOptions {
@@ -79,7 +82,14 @@ impl MapOptions {
         MapOptions {
             strategy,
             mirrored: false,
+            userfaultfd: true,
         }
+    }
+
+    /// Sets whether the `Fault` strategy uses userfaultfd (see [`MapOptions::userfaultfd`]).
+    pub fn userfaultfd(mut self, enabled: bool) -> Self {
+        self.userfaultfd = enabled;
+        self
     }
 
     /// Sets whether the data is double-mapped.
@@ -205,7 +215,12 @@ impl Mapping {
         let mut fault = None;
         if options.strategy == Strategy::Fault {
             let state = FaultHandler::state(buffer.clone(), ctrl.as_ptr() as usize, 1 + n * copies);
-            let attempt = if buffer.info.source == BackingSource::Hugetlb {
+            let attempt = if !options.userfaultfd {
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::Unsupported,
+                    "disabled by MapOptions",
+                ))
+            } else if buffer.info.source == BackingSource::Hugetlb {
                 Err(std::io::Error::new(
                     std::io::ErrorKind::Unsupported,
                     "hugetlb pages cannot be inserted 4 KiB at a time",
