@@ -390,93 +390,114 @@ fn run(
     let mut w = PerfDataWriter::create(&opts.output, entries(capture, names)?)?;
     w.write_records(pre)?;
     w.finished_round()?;
-    let started = Instant::now();
-    let mut next_progress = started + Duration::from_secs(1);
     let mut dumps = Vec::new();
-    let write = |w: &mut PerfDataWriter, c: &mut Capture| -> Result<u64, RecordError> {
-        let n = c.drain_raw(&mut |_, _, bytes| -> Result<(), RecordError> {
-            w.write_ring_bytes(bytes)?;
-            Ok(())
-        })?;
-        if n > 0 {
-            w.finished_round()?;
-        }
-        Ok(n)
-    };
-    let ring_bytes = (opts.data_pages as u64).saturating_mul(page_size());
-    let mut last_pass = Instant::now();
-    let mut next_check = started;
-    loop {
-        let mut wait = Duration::from_millis(100);
-        if let Some(d) = opts.duration {
-            match d.checked_sub(started.elapsed()) {
-                Some(left) => wait = wait.min(left),
-                None => break,
+    let body = (|| -> Result<(Summary, Option<ExitStatus>), RecordError> {
+        let started = Instant::now();
+        let mut next_progress = started + Duration::from_secs(1);
+        let write = |w: &mut PerfDataWriter, c: &mut Capture| -> Result<u64, RecordError> {
+            let n = c.drain_raw(&mut |_, _, bytes| -> Result<(), RecordError> {
+                w.write_ring_bytes(bytes)?;
+                Ok(())
+            })?;
+            if n > 0 {
+                w.finished_round()?;
             }
-        }
-        let n = write(&mut w, capture)?;
-        let now = Instant::now();
-        let since = now.duration_since(last_pass);
-        last_pass = now;
-        if n == 0 || can_sleep(n, since, ring_bytes) {
-            // Idle, or the ring fills slowly enough that the kernel's half-ring wakeup
-            // comes long before it is full: sleep in epoll instead of spinning.
-            capture.poll(wait)?;
-            write(&mut w, capture)?;
-        } else if now < next_check {
-            // Busy: drain again at once (like perf), checking only the stop flag.
-            if opts.stop.load(Ordering::Relaxed) {
+            Ok(n)
+        };
+        let ring_bytes = (opts.data_pages as u64).saturating_mul(page_size());
+        let mut last_pass = Instant::now();
+        let mut next_check = started;
+        loop {
+            let mut wait = Duration::from_millis(100);
+            if let Some(d) = opts.duration {
+                match d.checked_sub(started.elapsed()) {
+                    Some(left) => wait = wait.min(left),
+                    None => break,
+                }
+            }
+            let n = write(&mut w, capture)?;
+            let now = Instant::now();
+            let since = now.duration_since(last_pass);
+            last_pass = now;
+            if n == 0 || can_sleep(n, since, ring_bytes) {
+                // Idle, or the ring fills slowly enough that the kernel's half-ring wakeup
+                // comes long before it is full: sleep in epoll instead of spinning.
+                capture.poll(wait)?;
+                write(&mut w, capture)?;
+            } else if now < next_check {
+                // Busy: drain again at once (like perf), checking only the stop flag.
+                if opts.stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                continue;
+            }
+            next_check = Instant::now() + Duration::from_millis(10);
+            if opts.dump.swap(false, Ordering::Relaxed) && opts.overwrite {
+                let stamp = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis());
+                let mut p = opts.output.as_os_str().to_owned();
+                p.push(format!(".{stamp}"));
+                let p = PathBuf::from(p);
+                dump_snapshot(capture, &p, names, pre, &opts.cmdline)?;
+                dumps.push(p);
+            }
+            let now = Instant::now();
+            if now >= next_progress {
+                next_progress = now + Duration::from_secs(1);
+                progress(&Progress {
+                    elapsed: now - started,
+                    bytes: w.data_bytes(),
+                    wakeups: capture.wakeups(),
+                });
+            }
+            if capture.target_gone() || opts.stop.load(Ordering::Relaxed) {
                 break;
             }
-            continue;
         }
-        next_check = Instant::now() + Duration::from_millis(10);
-        if opts.dump.swap(false, Ordering::Relaxed) && opts.overwrite {
-            let stamp = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis());
-            let mut p = opts.output.as_os_str().to_owned();
-            p.push(format!(".{stamp}"));
-            let p = PathBuf::from(p);
-            dump_snapshot(capture, &p, names, pre, &opts.cmdline)?;
-            dumps.push(p);
+        capture.disable()?;
+        write(&mut w, capture)?;
+        capture.snapshot(
+            &mut |r: crate::capture::RecordRef<'_>| -> Result<(), RecordError> {
+                w.write_records(r.bytes)?;
+                Ok(())
+            },
+        )?;
+        // Stopped (SIGINT/SIGTERM or the duration) while the command still runs: end it like
+        // perf does (SIGTERM), or the file would only be finished when the command ends.
+        if !capture.target_gone() {
+            capture.signal_child(libc::SIGTERM);
         }
-        let now = Instant::now();
-        if now >= next_progress {
-            next_progress = now + Duration::from_secs(1);
-            progress(&Progress {
-                elapsed: now - started,
-                bytes: w.data_bytes(),
-                wakeups: capture.wakeups(),
-            });
-        }
-        if capture.target_gone() || opts.stop.load(Ordering::Relaxed) {
-            break;
-        }
-    }
-    capture.disable()?;
-    write(&mut w, capture)?;
-    capture.snapshot(
-        &mut |r: crate::capture::RecordRef<'_>| -> Result<(), RecordError> {
-            w.write_records(r.bytes)?;
-            Ok(())
-        },
-    )?;
-    let exit_status = capture.wait_child();
-    let summary = capture.summary(exit_status);
-    let attr = w.first_attr().clone();
-    let mut tail = Vec::new();
-    for t in &summary.events {
-        for v in &t.values.values {
-            if let (Some(id), Some(lost)) = (v.id, v.lost.filter(|&l| l > 0)) {
-                tail.extend(lost_samples_record(&attr, id, t.cpu, lost));
+        let exit_status = capture.wait_child();
+        let summary = capture.summary(exit_status);
+        let attr = w.first_attr().clone();
+        let mut tail = Vec::new();
+        for t in &summary.events {
+            for v in &t.values.values {
+                if let (Some(id), Some(lost)) = (v.id, v.lost.filter(|&l| l > 0)) {
+                    tail.extend(lost_samples_record(&attr, id, t.cpu, lost));
+                }
             }
         }
-    }
-    if !tail.is_empty() {
-        w.write_records(&tail)?;
-    }
-    w.finished_round()?;
+        if !tail.is_empty() {
+            w.write_records(&tail)?;
+        }
+        w.finished_round()?;
+        Ok((summary, exit_status))
+    })();
+    let (summary, exit_status) = match body {
+        Ok(v) => v,
+        Err(e) => {
+            // A full disk or a failed ring: leave a valid, truncated file behind.
+            if let Err(s) = w.salvage(&finish_info(&opts.cmdline)) {
+                eprintln!(
+                    "perf-client: could not finish {}: {s}",
+                    opts.output.display()
+                );
+            }
+            return Err(e);
+        }
+    };
     let ws = w.finish(&finish_info(&opts.cmdline))?;
     Ok((ws, (dumps, summary), exit_status))
 }

@@ -251,6 +251,69 @@ impl PerfDataWriter {
         self.put(&h.to_u64().to_ne_bytes())
     }
 
+    /// Makes a valid file of a recording that failed half-way (a full disk, a dead
+    /// ring): the unflushed buffer is dropped, the data section is cut back to the last
+    /// whole record on disk — and further, by room for the feature sections — and the
+    /// header and features are written there. If even that does not fit, the header is
+    /// written alone (no features) over the whole records.
+    ///
+    /// # Errors
+    ///
+    /// I/O errors of the read-back, truncation or header write.
+    pub fn salvage(self, info: &FinishInfo) -> Result<WriteSummary, PerfDataError> {
+        let PerfDataWriter {
+            path,
+            out,
+            events,
+            mut header,
+            rounds,
+            tracing,
+        } = self;
+        let io = |e| PerfDataError::io(&path, e);
+        let (mut file, _unflushed) = out.into_parts();
+        let len = file.metadata().map_err(io)?.len();
+        let start = header.data.offset;
+        // Room for the features: generous for everything but tracing data.
+        let room = 64 * 1024 + tracing.as_ref().map_or(0, |t| t.len() as u64);
+        // The writer's descriptor is write-only: read back through another.
+        let reader = File::open(&path).map_err(io)?;
+        let (whole, roomy) =
+            whole_records(&reader, start, len, len.saturating_sub(room)).map_err(io)?;
+        header.data.size = roomy - start;
+        file.set_len(roomy).map_err(io)?;
+        file.seek(SeekFrom::Start(roomy)).map_err(io)?;
+        let fallback = header.clone();
+        let w = PerfDataWriter {
+            path: path.clone(),
+            out: BufWriter::new(file),
+            events,
+            header,
+            rounds,
+            tracing,
+        };
+        match w.finish(info) {
+            Ok(s) => Ok(s),
+            Err(_) => {
+                // No room even for the features: the header alone over the whole records.
+                let mut file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(io)?;
+                let mut h = fallback;
+                h.features = [0; 4];
+                h.data.size = whole - start;
+                file.set_len(whole).map_err(io)?;
+                file.write_all(&h.encode()).map_err(io)?;
+                Ok(WriteSummary {
+                    path: path.clone(),
+                    data_bytes: h.data.size,
+                    file_bytes: whole,
+                    rounds,
+                })
+            }
+        }
+    }
+
     /// Writes the feature sections and the final header, and closes the file.
     ///
     /// # Errors
@@ -325,6 +388,28 @@ impl PerfDataWriter {
             rounds: self.rounds,
         })
     }
+}
+
+/// Walks the records of `[start, len)` in `file`; returns the end of the last whole
+/// record, and the end of the last whole record at or below `limit`.
+fn whole_records(file: &File, start: u64, len: u64, limit: u64) -> std::io::Result<(u64, u64)> {
+    use std::os::unix::fs::FileExt;
+    let (mut at, mut below) = (start, start);
+    let mut h = [0u8; 8];
+    while at.checked_add(8).is_some_and(|e| e <= len) {
+        file.read_exact_at(&mut h, at)?;
+        let size = u64::from(u16::from_ne_bytes([h[6], h[7]]));
+        match at.checked_add(size) {
+            Some(end) if size >= 8 && end <= len => {
+                at = end;
+                if at <= limit {
+                    below = at;
+                }
+            }
+            _ => break,
+        }
+    }
+    Ok((at, below))
 }
 
 #[cfg(test)]
