@@ -454,3 +454,137 @@ fn soak_with_killed_consumers_and_a_killed_producer_keeps_exact_accounting() {
     assert_eq!(r["consumer_before"], r["consumer_after"], "consumer leaked");
     assert_eq!(r["producer_min"], r["producer_max"], "producer leaked");
 }
+
+// ---- Capture under pressure (perf-client record) ----
+
+fn perf_report_samples(path: &std::path::Path) -> Result<u64, String> {
+    let o = std::process::Command::new("perf")
+        .args(["report", "--stats", "-i"])
+        .arg(path)
+        .output()
+        .map_err(|e| format!("cannot run perf: {e}"))?;
+    let out = String::from_utf8_lossy(&o.stdout);
+    if !o.status.success() {
+        return Err(format!(
+            "perf report failed: {}{out}",
+            String::from_utf8_lossy(&o.stderr)
+        ));
+    }
+    Ok(out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("SAMPLE events:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0))
+}
+
+/// Waits for `child` at most `limit`; kills it and fails if it does not end.
+fn wait_bounded(child: &mut std::process::Child, limit: Duration) -> std::process::ExitStatus {
+    let until = std::time::Instant::now() + limit;
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s;
+        }
+        if std::time::Instant::now() > until {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("perf-client record did not end within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn record_stopped_by_sigint_or_sigterm_ends_its_command_and_leaves_a_file_perf_reads() {
+    let bin = common::perf_client_bin();
+    let dir = std::env::temp_dir().join(format!("hardening-record-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (sig, after_ms) in [
+        (libc::SIGINT, 150),
+        (libc::SIGTERM, 400),
+        (libc::SIGINT, 20),
+    ] {
+        let path = dir.join(format!("sig{sig}-{after_ms}.data"));
+        // The storm alone would run for minutes: the signal must end it.
+        let mut child = std::process::Command::new(&bin)
+            .args([
+                "record",
+                "-q",
+                "-e",
+                "cpu-clock",
+                "-F",
+                "10000",
+                "-m",
+                "1",
+                "-o",
+            ])
+            .arg(&path)
+            .arg("--")
+            .arg(&bin)
+            .args(["storm", "-n", "10000000000"])
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(after_ms));
+        // SAFETY: kill(2) on our own child, not yet waited for.
+        unsafe { libc::kill(child.id() as libc::pid_t, sig) };
+        let status = wait_bounded(&mut child, Duration::from_secs(60));
+        assert!(
+            status.success(),
+            "signal {sig} after {after_ms} ms: {status}"
+        );
+        match perf_report_samples(&path) {
+            Ok(_) => {}
+            Err(e) if e.starts_with("cannot run perf") => return common::skip(&e),
+            Err(e) => panic!("signal {sig} after {after_ms} ms: {e}"),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn record_to_a_full_disk_says_so_and_leaves_a_truncated_file_perf_reads() {
+    let dir = std::env::temp_dir().join(format!("hardening-full-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+        .arg(&dir)
+        .status();
+    if !mounted.is_ok_and(|s| s.success()) {
+        let _ = std::fs::remove_dir(&dir);
+        return common::skip("cannot mount a 2 MiB tmpfs (needs root)");
+    }
+    let path = dir.join("full.data");
+    let bin = common::perf_client_bin();
+    let out = std::process::Command::new(&bin)
+        .args([
+            "record",
+            "-q",
+            "-e",
+            "cpu-clock",
+            "-F",
+            "20000",
+            "-g",
+            "-m",
+            "1",
+            "-o",
+        ])
+        .arg(&path)
+        .arg("--")
+        .arg(&bin)
+        .args(["storm", "-n", "10000000000"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let samples = perf_report_samples(&path);
+    let _ = std::process::Command::new("umount").arg(&dir).status();
+    let _ = std::fs::remove_dir(&dir);
+    assert!(!out.status.success(), "a full disk must fail the recording");
+    assert!(stderr.contains("No space left on device"), "{stderr}");
+    assert!(size > 0 && size <= 2 << 20, "{size} bytes");
+    match samples {
+        Ok(n) => assert!(n > 0, "the truncated file has no samples"),
+        Err(e) if e.starts_with("cannot run perf") => common::skip(&e),
+        Err(e) => panic!("the truncated file is unreadable: {e}"),
+    }
+}
