@@ -247,6 +247,28 @@ impl Writer {
         }
     }
 
+    /// Whether `bytes` bytes of records fit now (plus a pending `PERF_RECORD_LOST`), so
+    /// that writing them drops nothing. Each record takes
+    /// [`align_record`](crate::layout::align_record)`(8 + payload)` bytes. `data_tail` is
+    /// loaded (Acquire) only when the cached tail says no.
+    ///
+    /// The kernel never waits for room; a producer that would rather wait than lose
+    /// records (a userspace channel, a benchmark) polls this before writing. Overwrite
+    /// writers always have room. An impossible `data_tail` also answers true, so that the
+    /// next write reports [`WriteError::CorruptTail`] instead of waiting forever.
+    #[inline]
+    pub fn has_room_for(&mut self, bytes: u64) -> bool {
+        if self.config.mode == WriteMode::Overwrite {
+            return true;
+        }
+        let lost = if self.lost_pending > 0 {
+            LOST_RECORD_SIZE as u64
+        } else {
+            0
+        };
+        self.has_room(bytes.saturating_add(lost)).unwrap_or(true)
+    }
+
     /// Writes the pending `PERF_RECORD_LOST` now if there is room, and publishes.
     /// Returns whether nothing is pending any more.
     pub fn flush_lost(&mut self) -> bool {
