@@ -40,5 +40,60 @@ fn ring_throughput(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, ring_throughput);
+/// The instruction cost of the protocol without cross-core traffic: one thread writes
+/// 256 records (per-record or batch commit), then drains and copies them out.
+fn single_core_cost(c: &mut Criterion) {
+    const PER_PASS: u64 = 256;
+    let mut g = c.benchmark_group("ring_single_core");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1));
+    for record in [16usize, 64, 256, 4096] {
+        for batch in [false, true] {
+            let (mut writer, mut reader) = common::subjects::single_core_ring();
+            let payload = record - 8;
+            let mut src = common::pattern(payload);
+            let mut dst = vec![0u8; payload];
+            let mut seq = 0u64;
+            let mut expected = common::pattern(payload);
+            let mut pass = |how| {
+                let start = seq;
+                for _ in 0..PER_PASS {
+                    common::stamp(&mut src, seq);
+                    let r = if batch {
+                        writer.write_deferred(9, 0, &src)
+                    } else {
+                        writer.write(9, 0, &src)
+                    };
+                    r.expect("room for one pass");
+                    seq += 1;
+                }
+                writer.publish();
+                let mut next = start;
+                let mut drain = reader.drain().expect("drain");
+                while let Some(rec) = drain.next() {
+                    let (a, b) = rec.expect("record").payload().parts();
+                    dst[..a.len()].copy_from_slice(a);
+                    if !b.is_empty() {
+                        dst[a.len()..].copy_from_slice(b);
+                    }
+                    common::check(&dst, next, how, &mut expected);
+                    next += 1;
+                }
+                assert_eq!(next, seq, "drained every record of the pass");
+            };
+            for _ in 0..64 {
+                pass(Check::Full); // wraps the 1 MiB ring at every size
+            }
+            g.throughput(Throughput::Elements(PER_PASS));
+            let name = if batch { "batch" } else { "write" };
+            g.bench_function(format!("{record}B {name}"), |b| {
+                b.iter(|| pass(Check::Sequence))
+            });
+        }
+    }
+    g.finish();
+}
+
+criterion_group!(benches, ring_throughput, single_core_cost);
 criterion_main!(benches);

@@ -280,11 +280,7 @@ impl Subject {
         let state = match spec.kind {
             Kind::RingWrite | Kind::RingBatch => {
                 // Busy-spinning consumer, like every peer: no eventfd.
-                let pair = Ring::builder(CAPACITY_BYTES as u64)
-                    .wakeup_fd(false)
-                    .build()
-                    .expect("ring");
-                State::Ring(Box::new(pair))
+                State::Ring(Box::new(single_core_ring()))
             }
             Kind::RtrbU64 => {
                 let (p, c) = rtrb::RingBuffer::new(CAPACITY_BYTES / 8);
@@ -510,6 +506,14 @@ impl Subject {
             (State::Copy(_), _) => unreachable!("copy state for a non-copy kind"),
         }
     }
+}
+
+/// The ring the two-thread subjects use, for single-thread measurements.
+pub fn single_core_ring() -> (Writer, Reader) {
+    Ring::builder(CAPACITY_BYTES as u64)
+        .wakeup_fd(false)
+        .build()
+        .expect("ring")
 }
 
 /// `records` records of `record` bytes (header included) through a perf ring.

@@ -66,7 +66,7 @@ pub fn run(
     batch: u32,
     lossy: bool,
 ) -> Result<DemoReport, DemoError> {
-    if !(16..=65528).contains(&record_size) || record_size % 8 != 0 {
+    if !(16..=65528).contains(&record_size) || !record_size.is_multiple_of(8) {
         return Err(DemoError::BadRecordSize(record_size));
     }
     let (mut writer, mut reader) = Ring::builder(data_size)
@@ -85,7 +85,7 @@ pub fn run(
                 Ok(()) => {
                     written += 1;
                     seq += 1;
-                    if written % batch as u64 == 0 {
+                    if written.is_multiple_of(batch as u64) {
                         writer.publish();
                     }
                 }

@@ -1,0 +1,108 @@
+//! The writer's fast path, the small-copy helper and `Writer::has_room_for`: whichever
+//! path a record takes, the reader sees the same bytes, padding is zero, and a paused or
+//! lossy writer still drops and reports records.
+
+use perf_ringbuf::layout::{align_record, HEADER_SIZE, PERF_RECORD_LOST};
+use perf_ringbuf::{Ring, WriteError};
+
+fn payload(len: usize, seed: u64) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u64).wrapping_mul(131).wrapping_add(seed) as u8 | 1)
+        .collect()
+}
+
+#[test]
+fn every_payload_length_round_trips_at_every_offset_with_zero_padding() {
+    // A small ring so that records of every length straddle the end at many offsets.
+    let (mut writer, mut reader) = Ring::builder(256).wakeup_fd(false).build().unwrap();
+    let mut seed = 0u64;
+    for round in 0..3 {
+        for len in 0..=120usize {
+            seed += 1;
+            let p = payload(len, seed);
+            let deferred = (len + round) % 2 == 0;
+            let r = if deferred {
+                writer.write_deferred(9, len as u16, &p)
+            } else {
+                writer.write(9, len as u16, &p)
+            };
+            r.unwrap();
+            writer.publish();
+            let mut drain = reader.drain().unwrap();
+            let rec = drain.next().expect("one record").unwrap();
+            let size = align_record(HEADER_SIZE + len).unwrap();
+            assert_eq!(rec.header.size as usize, size, "len {len}");
+            assert_eq!(rec.header.misc as usize, len);
+            let mut bytes = Vec::new();
+            rec.payload().extend_into(&mut bytes);
+            assert_eq!(&bytes[..len], &p[..], "payload of len {len}");
+            assert!(
+                bytes[len..].iter().all(|&b| b == 0),
+                "padding of len {len} is not zero: {:?}",
+                &bytes[len..]
+            );
+            assert!(drain.next().is_none());
+        }
+    }
+    assert_eq!(writer.stats().lost, 0);
+}
+
+#[test]
+fn copy_in_and_copy_out_round_trip_short_lengths_across_the_wrap() {
+    let (writer, _reader) = Ring::builder(64).wakeup_fd(false).build().unwrap();
+    let mem = *writer.memory();
+    for len in 0..=40usize {
+        for pos in [0u64, 8, 40, 56, 60, 63, 64 + 50] {
+            let src = payload(len, pos);
+            mem.copy_in(pos, &src);
+            let mut dst = vec![0u8; len];
+            mem.copy_out(pos, &mut dst);
+            assert_eq!(dst, src, "len {len} at position {pos}");
+        }
+    }
+}
+
+#[test]
+fn has_room_for_reports_a_full_ring_without_dropping_anything() {
+    let (mut writer, mut reader) = Ring::builder(4096).wakeup_fd(false).build().unwrap();
+    let p = payload(56, 1);
+    let mut written = 0;
+    while writer.has_room_for(64) {
+        writer.write(9, 0, &p).unwrap();
+        written += 1;
+    }
+    assert_eq!(written, 4096 / 64);
+    assert_eq!(writer.stats().lost, 0, "asking for room drops nothing");
+    assert!(!writer.has_room_for(8));
+    let mut drain = reader.drain().unwrap();
+    assert!(drain.next().is_some());
+    drop(drain); // releases the first record
+    assert!(writer.has_room_for(64));
+    assert!(!writer.has_room_for(128));
+}
+
+#[test]
+fn a_paused_writer_drops_on_the_fast_path_and_reports_the_loss_first() {
+    let (mut writer, mut reader) = Ring::builder(4096).wakeup_fd(false).build().unwrap();
+    let pause = writer.pause_handle();
+    pause.set_paused(true);
+    assert_eq!(writer.write(9, 0, &[1; 16]), Err(WriteError::Paused));
+    assert_eq!(
+        writer.write_deferred(9, 0, &[1; 16]),
+        Err(WriteError::Paused)
+    );
+    pause.set_paused(false);
+    assert!(
+        writer.has_room_for(24),
+        "room counts the pending LOST record"
+    );
+    writer.write(9, 0, &[2; 16]).unwrap();
+    let mut drain = reader.drain().unwrap();
+    let lost = drain.next().unwrap().unwrap();
+    assert_eq!(lost.header.record_type, PERF_RECORD_LOST);
+    let rec = drain.next().unwrap().unwrap();
+    assert_eq!(rec.header.record_type, 9);
+    assert!(drain.next().is_none());
+    drop(drain);
+    assert_eq!(reader.stats().lost, 2);
+}
