@@ -143,3 +143,37 @@ pub fn run_single<F: FnOnce() -> u64 + Send>(
         .expect("single-thread bench panicked")
     })
 }
+
+/// Round-trip time of a cache line between the two CPUs of [`cpu_pair`]: one thread
+/// stores a number, the other echoes it on a second line, `round_trips` times. About
+/// 100 ns between physical cores of one socket; much less means the two vCPUs share a
+/// core (SMT siblings), which makes "cross-core" figures optimistic.
+pub fn ping_pong_rtt(round_trips: u64) -> Duration {
+    use crossbeam::utils::CachePadded;
+    let ping = CachePadded::new(std::sync::atomic::AtomicU64::new(0));
+    let pong = CachePadded::new(std::sync::atomic::AtomicU64::new(0));
+    let sample = run_pair(
+        round_trips,
+        0,
+        || {
+            for i in 1..=round_trips {
+                // ATOMICS: Acquire/Release pairs with the other side's store/load.
+                while ping.load(Ordering::Acquire) != i {
+                    std::hint::spin_loop();
+                }
+                pong.store(i, Ordering::Release);
+            }
+        },
+        || {
+            for i in 1..=round_trips {
+                ping.store(i, Ordering::Release);
+                // ATOMICS: pairs with the echo above.
+                while pong.load(Ordering::Acquire) != i {
+                    std::hint::spin_loop();
+                }
+            }
+            round_trips
+        },
+    );
+    sample.elapsed / round_trips as u32
+}

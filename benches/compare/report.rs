@@ -58,6 +58,8 @@ pub struct Run {
     pub busy_before: Vec<f64>,
     pub seconds: f64,
     pub cpus: (usize, usize),
+    /// Cache-line round trip between the two CPUs, before the rounds.
+    pub rtt_ns: f64,
 }
 
 fn role(r: Role) -> &'static str {
@@ -137,9 +139,10 @@ pub fn text_table(run: &Run) -> String {
     }
     let _ = writeln!(
         out,
-        "\n{} rounds, {:.0} s; machine busy before rounds: {}",
+        "\n{} rounds, {:.0} s; ping-pong RTT {:.0} ns; machine busy before rounds: {}",
         run.opts.rounds,
         run.seconds,
+        run.rtt_ns,
         busy_list(run)
     );
     out
@@ -279,9 +282,11 @@ pub fn markdown(run: &Run) -> String {
     let _ = writeln!(o, "**Machine:** {}.  ", machine());
     let _ = writeln!(
         o,
-        "Producer pinned to CPU {}, consumer to CPU {}. Machine busy before each round: {}.\n",
+        "Producer pinned to CPU {}, consumer to CPU {}; cache-line ping-pong between them: \
+         {:.0} ns round trip. Machine busy before each round: {}.\n",
         run.cpus.0,
         run.cpus.1,
+        run.rtt_ns,
         busy_list(run)
     );
     let _ = writeln!(
@@ -362,10 +367,11 @@ pub fn markdown(run: &Run) -> String {
          of one record's bytes; crossbeam `ArrayQueue` and `channel::bounded` with \
          `try_send`/`try_recv`. Every ring and queue holds {} KiB of items.\n\
          * `cross-core copy` (the limit): one core copies chunks of the record size into a \
-         shared {} KiB buffer and publishes each, the other copies every published chunk out \
-         and releases them once per pass — the ring protocol without framing or validation. \
-         The 64 KiB-handoff row is the bulk ceiling. `memcpy, 1 thread` copies an L1-resident \
-         buffer (1 MiB: L2) on one core, for scale only.\n\
+         shared {} KiB buffer and publishes them (after every chunk, or every {BATCH} chunks \
+         like the batch commit), the other copies every published chunk out and releases \
+         them once per pass — the ring protocol without headers or validation, at the same \
+         handoff granularity. `memcpy, 1 thread` copies an L1-resident buffer (1 MiB: L2) on \
+         one core, for scale only.\n\
          * Rounds are interleaved (every subject once per round, rotating start); ratios are \
          taken per round, then the median. A run in which either thread waited for a CPU \
          for 0.5% of its time or more is re-run.",
