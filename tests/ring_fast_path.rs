@@ -1,6 +1,7 @@
-//! The writer's fast path, the small-copy helper and `Writer::has_room_for`: whichever
-//! path a record takes, the reader sees the same bytes, padding is zero, and a paused or
-//! lossy writer still drops and reports records.
+//! The writer's fast path, the small-copy helper, `Writer::has_room_for` and the deferred
+//! `data_tail` release: whichever path a record takes, the reader sees the same bytes,
+//! padding is zero, a paused or lossy writer still drops and reports records, and a
+//! deferred release is stored before the reader sleeps or goes away.
 
 use perf_ringbuf::layout::{align_record, HEADER_SIZE, PERF_RECORD_LOST};
 use perf_ringbuf::{Ring, WriteError};
@@ -105,4 +106,71 @@ fn a_paused_writer_drops_on_the_fast_path_and_reports_the_loss_first() {
     assert!(drain.next().is_none());
     drop(drain);
     assert_eq!(reader.stats().lost, 2);
+}
+
+fn drain_all(reader: &mut perf_ringbuf::Reader) -> usize {
+    let mut drain = reader.drain().unwrap();
+    let mut n = 0;
+    while let Some(r) = drain.next() {
+        r.unwrap();
+        n += 1;
+    }
+    n
+}
+
+#[test]
+fn deferred_release_stores_data_tail_once_the_threshold_is_consumed() {
+    let (mut writer, mut reader) = Ring::builder(4096).wakeup_fd(false).build().unwrap();
+    reader.set_release_every(1024);
+    let mem = *writer.memory();
+    for _ in 0..10 {
+        writer.write(9, 0, &[3; 56]).unwrap();
+    }
+    assert_eq!(drain_all(&mut reader), 10);
+    assert_eq!(reader.position(), 640);
+    assert_eq!(
+        mem.load_tail(),
+        0,
+        "640 bytes consumed: below the threshold"
+    );
+    for _ in 0..8 {
+        writer.write(9, 0, &[3; 56]).unwrap();
+    }
+    assert_eq!(drain_all(&mut reader), 8);
+    assert_eq!(
+        mem.load_tail(),
+        1152,
+        "stored once 1024 bytes were consumed"
+    );
+}
+
+#[test]
+fn deferred_release_is_stored_before_waiting_and_on_drop() {
+    let (mut writer, mut reader) = Ring::builder(4096).wakeup_fd(false).build().unwrap();
+    reader.set_release_every(1 << 20); // clamped to half the data area
+    let mem = *writer.memory();
+    writer.write(9, 0, &[1; 8]).unwrap();
+    assert_eq!(drain_all(&mut reader), 1);
+    assert_eq!(mem.load_tail(), 0);
+    let outcome = reader
+        .wait(Some(std::time::Duration::from_millis(1)))
+        .unwrap();
+    assert_eq!(outcome, perf_ringbuf::WaitOutcome::TimedOut);
+    assert_eq!(mem.load_tail(), 16, "wait() releases before sleeping");
+    writer.write(9, 0, &[1; 8]).unwrap();
+    assert_eq!(drain_all(&mut reader), 1);
+    assert_eq!(mem.load_tail(), 16);
+    drop(reader);
+    assert_eq!(mem.load_tail(), 32, "dropping the reader releases");
+}
+
+#[test]
+fn without_deferral_every_drain_that_consumed_stores_data_tail() {
+    let (mut writer, mut reader) = Ring::builder(4096).wakeup_fd(false).build().unwrap();
+    let mem = *writer.memory();
+    writer.write(9, 0, &[1; 8]).unwrap();
+    assert_eq!(drain_all(&mut reader), 1);
+    assert_eq!(mem.load_tail(), 16);
+    assert_eq!(drain_all(&mut reader), 0);
+    assert_eq!(mem.load_tail(), 16);
 }

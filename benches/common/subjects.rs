@@ -1,7 +1,8 @@
 //! The subjects: our ring, its peers, and the limits, each with its pre-built state.
 
-use std::cell::UnsafeCell;
+use std::alloc::Layout;
 use std::hint::spin_loop;
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crossbeam::channel::{self, Receiver, Sender};
@@ -18,6 +19,8 @@ use super::{check, pattern, stamp, Check, Sample};
 pub const CAPACITY_BYTES: usize = 1 << 20;
 /// Records per `data_head` store for the batch-commit subject.
 pub const BATCH: u64 = 32;
+/// Bytes a reader consumes between `data_tail` stores in the deferred-release subject.
+pub const DEFERRED_RELEASE: u64 = 64 << 10;
 /// `perf_event_header::type` of the bench records (`PERF_RECORD_SAMPLE`).
 const RECORD_TYPE: u32 = 9;
 
@@ -50,6 +53,9 @@ pub enum Kind {
     RingWrite,
     /// `Writer::write_deferred` and one `publish` per [`BATCH`] records.
     RingBatch,
+    /// As [`Kind::RingBatch`], with the reader storing `data_tail` once per
+    /// [`DEFERRED_RELEASE`] bytes instead of once per drain (`Reader::set_release_every`).
+    RingBatchDeferred,
     /// rtrb `push`/`pop` of `u64`.
     RtrbU64,
     /// rtrb `push_entire_slice`/`pop_entire_slice` of one record's bytes.
@@ -153,6 +159,14 @@ pub fn catalogue() -> Vec<Spec> {
             "perf-ringbuf batch (commit per 32)",
             Role::Ours,
             Kind::RingBatch,
+            group,
+            batch_peers.clone(),
+        ));
+        out.push(spec(
+            "perf-ringbuf batch, deferred tail",
+            "perf-ringbuf batch, tail per 64 KiB",
+            Role::Ours,
+            Kind::RingBatchDeferred,
             group,
             batch_peers,
         ));
@@ -278,9 +292,13 @@ impl Subject {
     /// Builds the state of `spec`.
     pub fn new(spec: Spec) -> Subject {
         let state = match spec.kind {
-            Kind::RingWrite | Kind::RingBatch => {
+            Kind::RingWrite | Kind::RingBatch | Kind::RingBatchDeferred => {
                 // Busy-spinning consumer, like every peer: no eventfd.
-                State::Ring(Box::new(single_core_ring()))
+                let (writer, mut reader) = single_core_ring();
+                if spec.kind == Kind::RingBatchDeferred {
+                    reader.set_release_every(DEFERRED_RELEASE);
+                }
+                State::Ring(Box::new((writer, reader)))
             }
             Kind::RtrbU64 => {
                 let (p, c) = rtrb::RingBuffer::new(CAPACITY_BYTES / 8);
@@ -318,7 +336,8 @@ impl Subject {
         match (&mut self.state, self.spec.kind) {
             (State::Ring(pair), kind) => {
                 let (writer, reader) = &mut **pair;
-                ring(writer, reader, records, unit, kind == Kind::RingBatch, how)
+                let batch = kind != Kind::RingWrite;
+                ring(writer, reader, records, unit, batch, how)
             }
             (State::RtrbU64(p, c), _) => run_pair(
                 records,
@@ -582,7 +601,7 @@ fn ring(
                     check(&dst, seq, how, &mut expected);
                     seq += 1;
                 }
-                drop(drain); // one data_tail store
+                drop(drain); // one data_tail store (or fewer, when deferred)
                 if seq == before {
                     spin_loop();
                 }
@@ -595,7 +614,10 @@ fn ring(
 /// The shared buffer of the cross-core copy limit, with the producer's and the
 /// consumer's positions on separate 128-byte lines.
 pub struct CopyBuffer {
-    bytes: Box<[UnsafeCell<u8>]>,
+    /// Page-aligned like the ring's data area (a heap `Vec` of this size would start 16
+    /// bytes into a page, so every chunk would straddle one more cache line).
+    bytes: NonNull<u8>,
+    len: usize,
     /// Bytes published by the producer (free-running).
     written: CachePadded<AtomicU64>,
     /// Bytes released by the consumer (free-running).
@@ -605,22 +627,38 @@ pub struct CopyBuffer {
 // SAFETY: the bytes are accessed only through raw pointers, by one producer and one
 // consumer that own disjoint ranges as `written`/`read` say (Release/Acquire pairs).
 unsafe impl Sync for CopyBuffer {}
+// SAFETY: the allocation is owned; moving the owner between threads is fine.
+unsafe impl Send for CopyBuffer {}
 
 impl CopyBuffer {
+    fn layout(len: usize) -> Layout {
+        Layout::from_size_align(len, 4096).expect("copy buffer layout")
+    }
+
     fn new(len: usize) -> Self {
-        assert!(len.is_power_of_two());
+        assert!(len.is_power_of_two() && len >= 4096);
+        // SAFETY: the layout has a non-zero size.
+        let p = unsafe { std::alloc::alloc_zeroed(Self::layout(len)) };
+        let bytes = NonNull::new(p).expect("copy buffer allocation");
         CopyBuffer {
-            bytes: (0..len).map(|_| UnsafeCell::new(0)).collect(),
+            bytes,
+            len,
             written: CachePadded::new(AtomicU64::new(0)),
             read: CachePadded::new(AtomicU64::new(0)),
         }
     }
 
     fn ptr(&self, pos: u64) -> *mut u8 {
-        let off = pos as usize & (self.bytes.len() - 1);
-        // SAFETY: `off < len`; the pointer keeps the whole slice's provenance, so copies of
-        // up to `len - off` bytes from it stay in bounds.
-        UnsafeCell::raw_get(unsafe { self.bytes.as_ptr().add(off) })
+        let off = pos as usize & (self.len - 1);
+        // SAFETY: `off < len`, inside the allocation.
+        unsafe { self.bytes.as_ptr().add(off) }
+    }
+}
+
+impl Drop for CopyBuffer {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this layout, freed once.
+        unsafe { std::alloc::dealloc(self.bytes.as_ptr(), Self::layout(self.len)) };
     }
 }
 
@@ -636,7 +674,7 @@ fn cross_core_copy(
     every: u64,
     how: Check,
 ) -> Sample {
-    let cap = buf.bytes.len() as u64;
+    let cap = buf.len as u64;
     assert!(chunk.is_power_of_two() && chunk as u64 <= cap);
     let handoff = chunk;
     let h = chunk as u64;
