@@ -17,6 +17,8 @@ pub struct Measured {
     pub mrec: f64,
     pub gbs: f64,
     pub per_round: Vec<f64>,
+    pub per_round_mrec: Vec<f64>,
+    pub per_round_gbs: Vec<f64>,
     pub records_per_run: u64,
     /// Rounds whose kept run was still disturbed (run-queue delay >= 0.5%).
     pub noisy: usize,
@@ -97,14 +99,14 @@ pub fn text_table(run: &Run) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<6} {:<34} {:<6} {:>8} {:<8} {:>15} {:>17} {:>9} {:>7} {:>6}",
+        "{:<6} {:<36} {:<6} {:>8} {:<8} {:>15} {:>17} {:>9} {:>7} {:>6}",
         "group", "subject", "role", "median", "unit", "IQR", "min-max", "M rec/s", "GB/s", "noisy"
     );
     for m in &run.measured {
         let v = &m.value;
         let _ = writeln!(
             out,
-            "{:<6} {:<34} {:<6} {:>8} {:<8} {:>15} {:>17} {:>9} {:>7} {:>3}/{:<2}",
+            "{:<6} {:<36} {:<6} {:>8} {:<8} {:>15} {:>17} {:>9} {:>7} {:>3}/{:<2}",
             format!("{} B", m.spec.group),
             m.spec.name,
             role(m.spec.role),
@@ -121,14 +123,14 @@ pub fn text_table(run: &Run) -> String {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "{:<6} {:<20} {:<34} {:>7} {:>13} {:>13} {:>7}  verdict",
+        "{:<6} {:<34} {:<36} {:>7} {:>13} {:>13} {:>7}  verdict",
         "group", "subject", "vs peer (same round)", "ratio", "IQR", "min-max", "target"
     );
     for r in &run.ratios {
         let x = &r.ratio;
         let _ = writeln!(
             out,
-            "{:<6} {:<20} {:<34} {:>7.2} {:>13} {:>13} {:>7}  {}",
+            "{:<6} {:<34} {:<36} {:>7.2} {:>13} {:>13} {:>7}  {}",
             format!("{} B", r.group),
             r.subject,
             r.peer,
@@ -372,7 +374,9 @@ pub fn markdown(run: &Run) -> String {
          shared {} KiB buffer and publishes them (after every chunk, or every {BATCH} chunks \
          like the batch commit), the other copies every published chunk out and releases \
          them once per pass — the ring protocol without headers or validation, at the same \
-         handoff granularity. `memcpy, 1 thread` copies an L1-resident buffer (1 MiB: L2) on \
+         handoff granularity. `cross-core copy, best handoff` is, per round, the faster of the \
+         two: the fastest these bytes crossed between the cores in that round, and the \
+         ceiling the ≥256-byte targets are held to. `memcpy, 1 thread` copies an L1-resident buffer (1 MiB: L2) on \
          one core, for scale only.\n\
          * Rounds are interleaved (every subject once per round, rotating start); ratios are \
          taken per round, then the median. A run in which either thread waited for a CPU \
