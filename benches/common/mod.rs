@@ -99,4 +99,4 @@ pub fn check(buf: &[u8], seq: u64, how: Check, expected: &mut [u8]) {
 }
 
 /// The default length of one timed run in the comparison table.
-pub const TARGET_RUN: Duration = Duration::from_millis(200);
+pub const TARGET_RUN: Duration = Duration::from_millis(120);
