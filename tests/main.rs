@@ -1,4 +1,7 @@
 //! The one integration-test binary: one module per area.
 
 mod common;
+mod emulation;
+mod kernel;
 mod ring_fast_path;
+mod ring_protocol;

@@ -560,15 +560,19 @@ fn ring(
         size,
         || {
             let mut src = pattern(payload);
+            // Wait for room rather than drop: `has_room_for` asks without dropping.
+            let wait_room = |writer: &mut Writer| {
+                while !writer.has_room_for(payload).expect("room") {
+                    spin_loop();
+                }
+            };
             if batch {
                 let mut seq = 0;
                 while seq < records {
                     let n = BATCH.min(records - seq);
-                    while !writer.has_room_for(n * size) {
-                        spin_loop();
-                    }
                     for _ in 0..n {
                         stamp(&mut src, seq);
+                        wait_room(writer);
                         if let Err(e) = writer.write_deferred(RECORD_TYPE, 0, &src) {
                             panic!("write_deferred of record {seq}: {e}");
                         }
@@ -579,9 +583,7 @@ fn ring(
             } else {
                 for seq in 0..records {
                     stamp(&mut src, seq);
-                    while !writer.has_room_for(size) {
-                        spin_loop();
-                    }
+                    wait_room(writer);
                     if let Err(e) = writer.write(RECORD_TYPE, 0, &src) {
                         panic!("write of record {seq}: {e}");
                     }

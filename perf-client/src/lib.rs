@@ -3,4 +3,13 @@
 
 #![warn(missing_docs)]
 
+pub mod capture;
+pub mod child;
 pub mod demo;
+pub mod event;
+pub mod records;
+pub mod render;
+pub mod ring;
+pub mod semantics;
+mod sys;
+pub mod tracefs;

@@ -18,12 +18,18 @@ struct Cli {
 enum Command {
     /// Two threads exchange checksummed records through an in-process ring; prints throughput.
     Demo(cli::demo::Args),
+    /// Capture perf events live and print one line per record as it is read.
+    Stream(cli::stream::Args),
+    /// Measures ring mapping semantics live: real perf and BPF rings next to the emulation.
+    Semantics(cli::semantics::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => cli::demo::run(args),
+        Command::Stream(args) => cli::stream::run(args),
+        Command::Semantics(args) => cli::semantics::run(args),
     };
     cli::finish(result)
 }

@@ -107,6 +107,10 @@ pub enum ReadError {
         /// `data_head` after the copy.
         after: u64,
     },
+    /// The writer was in the middle of writing records while an overwrite ring was being
+    /// read: it had not yet seen the pause. Try again.
+    #[error("the writer was mid-record while the overwrite ring was copied; retry")]
+    WriterBusy,
     /// Waiting for data failed in the kernel (poll or read of the wakeup descriptor).
     #[error("waiting for the writer failed: {0}")]
     Wait(std::io::ErrorKind),

@@ -1,7 +1,7 @@
 //! An in-process ring over an anonymous mapping: the protocol on its own, no kernel.
 
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use memmap2::{MmapOptions, MmapRaw};
@@ -131,6 +131,7 @@ impl Ring {
         };
         let shared = Arc::new(Shared {
             gone: AtomicBool::new(false),
+            unreported_lost: AtomicU64::new(0),
             fd: fd.clone(),
         });
         let token = Arc::new(WriterToken {
@@ -138,9 +139,18 @@ impl Ring {
             _map: map.clone(),
         });
         // SAFETY: the single writer of this fresh ring; `token` keeps the map.
-        let writer = unsafe { Writer::new(mem, self.config, fd.clone(), token) };
+        let mut writer = unsafe { Writer::new(mem, self.config, fd.clone(), token) };
+        let sink = shared.clone();
+        writer.on_close(move |lost| {
+            // ATOMICS: Relaxed; published by the Release store of `gone` that follows when
+            // the writer's token drops, and read after the Acquire load in `is_gone`.
+            sink.unreported_lost.store(lost, Ordering::Relaxed);
+        });
         // SAFETY: the single reader of this fresh ring; the `Arc` keeps the map.
         let mut reader = unsafe { Reader::new(mem, map) }.with_producer_status(shared);
+        if self.config.mode == WriteMode::Overwrite {
+            reader = reader.with_writer_seqlock();
+        }
         if let Some(fd) = fd {
             reader = reader.with_wakeup(fd);
         }
@@ -152,6 +162,7 @@ impl Ring {
 #[derive(Debug)]
 struct Shared {
     gone: AtomicBool,
+    unreported_lost: AtomicU64,
     fd: Option<WakeupFd>,
 }
 
@@ -160,6 +171,11 @@ impl ProducerStatus for Shared {
         // ATOMICS: Acquire pairs with the Release store in `WriterToken::drop`, which
         // follows the writer's last `data_head` store.
         self.gone.load(Ordering::Acquire)
+    }
+
+    fn unreported_lost(&self) -> u64 {
+        // ATOMICS: Relaxed; ordered by the Acquire load of `gone` that returned true.
+        self.unreported_lost.load(Ordering::Relaxed)
     }
 }
 

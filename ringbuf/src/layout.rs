@@ -5,6 +5,10 @@
 //! (`version`, `lock`, `index`, `time_*`, `cap_*`, `aux_*`) belongs to whoever owns the
 //! ring and is left untouched.
 
+/// Offset of `lock` (u32): "seqlock for synchronization". The kernel uses it for the
+/// `index`/`time_*` fields; the writers of this crate use it, in overwrite mode only, as the
+/// seqlock that lets a reader prove its snapshot was not torn by a write in progress.
+pub const LOCK_OFFSET: usize = 8;
 /// Offset of `data_head` (u64): the producer's free-running write position.
 pub const DATA_HEAD_OFFSET: usize = 1024;
 /// Offset of `data_tail` (u64): the consumer's free-running read position.

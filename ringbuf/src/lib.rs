@@ -47,6 +47,7 @@
 
 #![warn(missing_docs)]
 
+pub mod emulation;
 mod error;
 mod heap_ring;
 pub mod layout;
@@ -58,6 +59,9 @@ mod region;
 mod sys;
 mod wakeup;
 mod writer;
+
+#[cfg(all(test, loom))]
+mod loom_model;
 
 pub use error::{LayoutError, ReadError, RecordFault, WriteError};
 pub use heap_ring::{Ring, RingError};

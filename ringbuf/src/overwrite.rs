@@ -30,14 +30,21 @@ impl Reader {
     ///
     /// The writer must be paused (`PERF_EVENT_IOC_PAUSE_OUTPUT`, or
     /// [`crate::PauseHandle`]) while this runs; `data_head` is checked again after the
-    /// copy and a moved head is an error, never a torn snapshot.
+    /// copy and a moved head is an error. A writer that passed its pause check just before
+    /// the pause may still be writing the oldest bytes of the window without having moved
+    /// the head yet; with [`Reader::with_writer_seqlock`] that is detected too
+    /// ([`ReadError::WriterBusy`]). The kernel has the same window and perf accepts it.
     ///
     /// # Errors
     ///
     /// [`ReadError::MisalignedHead`], [`ReadError::CorruptRecord`] for an impossible
-    /// header, [`ReadError::WriterNotPaused`].
+    /// header, [`ReadError::WriterNotPaused`], [`ReadError::WriterBusy`].
+    ///
+    /// This method never stores to the control page (it does not move `data_tail`), so it
+    /// may be used on a ring mapped read-only, as the kernel's overwrite rings are.
     pub fn read_overwrite(&mut self, out: &mut Vec<u8>) -> Result<OverwriteSnapshot, ReadError> {
         let mem = *self.memory();
+        let seq = self.seqlock.then(|| mem.seq_read_begin());
         // ATOMICS: Acquire pairs with the writer's Release store of `data_head`.
         let head = mem.load_head();
         if !head.is_multiple_of(RECORD_ALIGN as u64) {
@@ -57,6 +64,10 @@ impl Reader {
                 before: head,
                 after,
             });
+        }
+        if seq.is_some_and(|s| mem.seq_retry(s)) {
+            out.clear();
+            return Err(ReadError::WriterBusy);
         }
         let mut off = 0usize;
         let mut records = 0usize;

@@ -16,6 +16,12 @@ use crate::writer::Keepalive;
 pub trait ProducerStatus: Send + Sync + core::fmt::Debug {
     /// True once the producer will never publish again.
     fn is_gone(&self) -> bool;
+
+    /// Records the producer dropped and could not report with a `PERF_RECORD_LOST` before
+    /// it went away (the ring was full to the end). Read once [`Self::is_gone`] is true.
+    fn unreported_lost(&self) -> u64 {
+        0
+    }
 }
 
 /// What [`Reader::wait`] saw.
@@ -42,6 +48,8 @@ pub struct ReaderStats {
     pub lost: u64,
     /// Bytes skipped by [`Reader::resync`] after a corrupt ring.
     pub discarded_bytes: u64,
+    /// Records the producer dropped and reported only when it went away (included in `lost`).
+    pub lost_at_close: u64,
 }
 
 /// The consumer of a ring: it owns `data_tail`.
@@ -58,6 +66,10 @@ pub struct Reader {
     wakeup: Option<WakeupFd>,
     producer: Option<Arc<dyn ProducerStatus>>,
     stats: ReaderStats,
+    /// The producer's final unreported losses were added to the stats.
+    closed_accounted: bool,
+    /// The writer keeps the overwrite seqlock in `lock` (writers of this crate do).
+    pub(crate) seqlock: bool,
     _keep: Keepalive,
 }
 
@@ -92,6 +104,8 @@ impl Reader {
             wakeup: None,
             producer: None,
             stats: ReaderStats::default(),
+            closed_accounted: false,
+            seqlock: false,
             _keep: keep,
         }
     }
@@ -105,6 +119,15 @@ impl Reader {
     /// Sets how the reader learns that its producer is gone.
     pub fn with_producer_status(mut self, status: Arc<dyn ProducerStatus>) -> Self {
         self.producer = Some(status);
+        self
+    }
+
+    /// Declares that the writer is a [`crate::Writer`] of this crate, which keeps a seqlock
+    /// in the control page's `lock` word while it writes an overwrite ring, so that
+    /// [`Reader::read_overwrite`] can prove a snapshot was not torn by a record in progress.
+    /// Never set it for a kernel ring: the kernel uses `lock` for other fields.
+    pub fn with_writer_seqlock(mut self) -> Self {
+        self.seqlock = true;
         self
     }
 
@@ -241,6 +264,12 @@ impl Reader {
                 return Ok(WaitOutcome::Ready);
             }
             if gone {
+                if !self.closed_accounted {
+                    self.closed_accounted = true;
+                    let lost = self.producer.as_ref().map_or(0, |p| p.unreported_lost());
+                    self.stats.lost_at_close = lost;
+                    self.stats.lost = self.stats.lost.saturating_add(lost);
+                }
                 return Ok(WaitOutcome::ProducerGone);
             }
             let left = match deadline {
@@ -337,6 +366,21 @@ impl<'r> Drain<'r> {
         }
     }
 
+    /// Validates and accounts the next record and moves past it: its header, position and
+    /// size. The caller turns `[position, position + size)` into slices.
+    #[inline]
+    fn advance(&mut self) -> Option<Result<(RecordHeader, u64, usize), ReadError>> {
+        let header = match self.header()? {
+            Ok(h) => h,
+            Err(e) => return Some(Err(e)),
+        };
+        let pos = self.pos;
+        let size = header.size as usize;
+        self.pos = pos.wrapping_add(size as u64);
+        self.account(header, pos);
+        Some(Ok((header, pos, size)))
+    }
+
     /// The next record, zero-copy: one slice, or two when it straddles the end of a data
     /// area that is not mirrored.
     ///
@@ -344,18 +388,14 @@ impl<'r> Drain<'r> {
     #[allow(clippy::should_implement_trait)] // a lending iterator: items borrow the drain
     #[inline]
     pub fn next(&mut self) -> Option<Result<Record<'_>, ReadError>> {
-        let header = match self.header()? {
-            Ok(h) => h,
+        let (header, pos, size) = match self.advance()? {
+            Ok(r) => r,
             Err(e) => return Some(Err(e)),
         };
-        let pos = self.pos;
-        let size = header.size as usize;
         // SAFETY: `[pos, pos + size)` lies inside `[tail, head)` (checked in `header`),
         // which the producer does not write until `data_tail` passes it; the tail is
         // released only through `&mut self`, which the returned record borrows.
         let (a, b) = unsafe { self.reader.mem.data_slice(pos, size) };
-        self.pos = pos.wrapping_add(size as u64);
-        self.account(header, pos);
         Some(Ok(Record {
             header,
             position: pos,
@@ -366,16 +406,12 @@ impl<'r> Drain<'r> {
     /// The next record as one slice: borrowed from the ring when contiguous, copied once
     /// into the reader's scratch buffer (sized for the largest record) when it straddles.
     pub fn next_contiguous(&mut self) -> Option<Result<(RecordHeader, &[u8]), ReadError>> {
-        let header = match self.header()? {
-            Ok(h) => h,
+        let (header, pos, size) = match self.advance()? {
+            Ok(r) => r,
             Err(e) => return Some(Err(e)),
         };
-        let pos = self.pos;
-        let size = header.size as usize;
         // SAFETY: as in `next`.
         let (a, b) = unsafe { self.reader.mem.data_slice(pos, size) };
-        self.pos = pos.wrapping_add(size as u64);
-        self.account(header, pos);
         let bytes = RecordBytes::from_pair(a, b).contiguous(&mut self.reader.scratch);
         Some(Ok((header, bytes)))
     }

@@ -7,12 +7,12 @@
 //! head/tail protocol gives to the reader alone (see its `# Safety`).
 
 use core::ptr::NonNull;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
 
 use crate::error::LayoutError;
 use crate::layout::{
     CONTROL_FIELDS_END, DATA_HEAD_OFFSET, DATA_OFFSET_OFFSET, DATA_SIZE_OFFSET, DATA_TAIL_OFFSET,
-    RECORD_ALIGN,
+    LOCK_OFFSET, RECORD_ALIGN,
 };
 
 /// Ordering of the producer's `data_head` store. Pairs with [`HEAD_LOAD`]: everything the
@@ -52,7 +52,9 @@ impl RingRegion {
     ///
     /// `base..base + len` must be mapped readable for as long as any value built from this
     /// region is used, and the control page (`base..base + 4096` or up to `data_offset`)
-    /// must be writable. Other threads or processes may write the memory only as the ring
+    /// must be writable — unless the region is only ever read through
+    /// [`crate::Reader::new`] and [`crate::Reader::read_overwrite`], which only load
+    /// (a kernel overwrite ring, mapped read-only). Other threads or processes may write the memory only as the ring
     /// protocol allows (the producer: the data area outside `[data_tail, data_head)` and
     /// `data_head`; the consumer: `data_tail`).
     pub unsafe fn new(base: *mut u8, len: usize) -> Result<Self, LayoutError> {
@@ -113,6 +115,12 @@ impl RingRegion {
         // 8-aligned so the word is too, and the memory lives as long as `self` (contract of
         // `new`). Every access to these words, here and in other processes, is atomic.
         unsafe { AtomicU64::from_ptr(self.base.as_ptr().add(offset).cast::<u64>()) }
+    }
+
+    fn lock_word(&self) -> &AtomicU32 {
+        // SAFETY: `LOCK_OFFSET + 4 <= CONTROL_FIELDS_END <= len`, 4-aligned because the base
+        // is 8-aligned; alive as long as `self` (contract of `new`); accessed atomically.
+        unsafe { AtomicU32::from_ptr(self.base.as_ptr().add(LOCK_OFFSET).cast::<u32>()) }
     }
 
     /// Writes `data_offset` and `data_size` into the control page and zeroes both
@@ -288,6 +296,42 @@ impl RingMemory {
     #[inline]
     pub fn store_tail(&self, tail: u64) {
         self.region.word(DATA_TAIL_OFFSET).store(tail, TAIL_STORE)
+    }
+
+    /// Opens a write section of the overwrite seqlock (`lock` made odd). The Release fence
+    /// keeps the record stores that follow from becoming visible before the odd value
+    /// (pairs with the reader's Acquire fence in [`Self::seq_retry`]).
+    #[inline]
+    pub(crate) fn seq_begin(&self, seq: u32) {
+        debug_assert!(seq % 2 == 1);
+        // ATOMICS: Relaxed store + Release fence: the writer side of a seqlock.
+        self.region.lock_word().store(seq, Ordering::Relaxed);
+        fence(Ordering::Release);
+    }
+
+    /// Closes a write section (`lock` made even again). ATOMICS: Release, pairs with the
+    /// reader's Acquire load in [`Self::seq_read_begin`]: the records are visible to a
+    /// reader that sees the even value.
+    #[inline]
+    pub(crate) fn seq_end(&self, seq: u32) {
+        debug_assert!(seq.is_multiple_of(2));
+        self.region.lock_word().store(seq, Ordering::Release);
+    }
+
+    /// Starts a seqlock read: the current `lock` value. ATOMICS: Acquire, pairs with
+    /// [`Self::seq_end`].
+    #[inline]
+    pub(crate) fn seq_read_begin(&self) -> u32 {
+        self.region.lock_word().load(Ordering::Acquire)
+    }
+
+    /// Ends a seqlock read begun at `start`: true if a write section overlapped it.
+    /// ATOMICS: the Acquire fence orders the snapshot's loads before this Relaxed load,
+    /// pairing with the Release fence in [`Self::seq_begin`].
+    #[inline]
+    pub(crate) fn seq_retry(&self, start: u32) -> bool {
+        fence(Ordering::Acquire);
+        start % 2 == 1 || self.region.lock_word().load(Ordering::Relaxed) != start
     }
 
     /// Reads the 8 bytes at `pos` (8-aligned positions never straddle the end).

@@ -84,12 +84,16 @@ pub struct Writer {
     /// The largest payload [`Writer::append_fast`] takes: its record fits the 16-bit
     /// `size` field and the data area.
     fast_max_payload: usize,
+    /// Overwrite mode: the seqlock value in `lock`; odd while records are being written.
+    seq: u32,
     /// Records dropped since the last `PERF_RECORD_LOST` was written.
     lost_pending: u64,
     config: WriterConfig,
     paused: Arc<AtomicBool>,
     wake: WakeupState,
     stats: WriterStats,
+    /// Told at drop how many drops no `PERF_RECORD_LOST` could report.
+    on_close: Option<Box<dyn FnOnce(u64) + Send>>,
     _keep: Keepalive,
 }
 
@@ -126,13 +130,22 @@ impl Writer {
             cached_tail: head,
             unpublished_records: 0,
             fast_max_payload: MAX_RECORD_SIZE.min(mem.data_size() as usize) - HEADER_SIZE,
+            seq: 0,
             lost_pending: 0,
             wake: WakeupState::new(wakeup_fd, config.wakeup, mem.data_size()),
             config,
             paused: Arc::new(AtomicBool::new(false)),
             stats: WriterStats::default(),
+            on_close: None,
             _keep: keep,
         }
+    }
+
+    /// Sets what happens at drop to records dropped after the last `PERF_RECORD_LOST` that
+    /// fitted: `hook(count)` runs when that count is not zero, so a reader can still account
+    /// for them (see [`crate::ProducerStatus::unreported_lost`]).
+    pub fn on_close(&mut self, hook: impl FnOnce(u64) + Send + 'static) {
+        self.on_close = Some(Box::new(hook));
     }
 
     /// The ring memory this writer fills.
@@ -236,7 +249,7 @@ impl Writer {
         };
         self.mem.write_u64(pos, header.to_u64());
         let pad = size - HEADER_SIZE - payload_len;
-        self.mem.zero(pos + (size - pad) as u64, pad);
+        self.mem.zero(pos.wrapping_add((size - pad) as u64), pad);
         Ok(Reservation {
             writer: self,
             pos,
@@ -256,28 +269,10 @@ impl Writer {
             self.wake.published(self.unpublished_records, self.head);
             self.unpublished_records = 0;
         }
-    }
-
-    /// Whether `bytes` bytes of records fit now (plus a pending `PERF_RECORD_LOST`), so
-    /// that writing them drops nothing. Each record takes
-    /// [`align_record`](crate::layout::align_record)`(8 + payload)` bytes. `data_tail` is
-    /// loaded (Acquire) only when the cached tail says no.
-    ///
-    /// The kernel never waits for room; a producer that would rather wait than lose
-    /// records (a userspace channel, a benchmark) polls this before writing. Overwrite
-    /// writers always have room. An impossible `data_tail` also answers true, so that the
-    /// next write reports [`WriteError::CorruptTail`] instead of waiting forever.
-    #[inline]
-    pub fn has_room_for(&mut self, bytes: u64) -> bool {
-        if self.config.mode == WriteMode::Overwrite {
-            return true;
+        if self.seq % 2 == 1 {
+            self.seq = self.seq.wrapping_add(1);
+            self.mem.seq_end(self.seq);
         }
-        let lost = if self.lost_pending > 0 {
-            LOST_RECORD_SIZE as u64
-        } else {
-            0
-        };
-        self.has_room(bytes.saturating_add(lost)).unwrap_or(true)
     }
 
     /// Writes the pending `PERF_RECORD_LOST` now if there is room, and publishes.
@@ -326,7 +321,10 @@ impl Writer {
         // ATOMICS: Acquire (in `load_tail`) pairs with the reader's Release store of
         // `data_tail`: its reads of the bytes we are about to reuse are complete.
         let tail = self.mem.load_tail();
-        match free_space(self.head, tail, size) {
+        // A tail that is not on a record boundary (8-aligned) cannot come from a reader;
+        // honouring it could hand out bytes of an unread record.
+        let aligned = tail.is_multiple_of(crate::layout::RECORD_ALIGN as u64);
+        match free_space(self.head, tail, size).filter(|_| aligned) {
             Some(free) => {
                 self.cached_tail = tail;
                 Ok(free >= need)
@@ -336,6 +334,24 @@ impl Writer {
                 tail,
             }),
         }
+    }
+
+    /// Whether a record with a `payload_len`-byte payload (and a pending `PERF_RECORD_LOST`)
+    /// fits now, without writing or dropping anything: for producers that wait for the
+    /// reader instead of losing records (backpressure). Counts unpublished records.
+    ///
+    /// # Errors
+    ///
+    /// [`WriteError::RecordTooLarge`]; [`WriteError::CorruptTail`] for an impossible
+    /// `data_tail`.
+    pub fn has_room_for(&mut self, payload_len: usize) -> Result<bool, WriteError> {
+        let size = self.record_size(payload_len)?;
+        let lost = if self.lost_pending > 0 {
+            LOST_RECORD_SIZE
+        } else {
+            0
+        };
+        self.has_room((size + lost) as u64)
     }
 
     /// Finds room for a record of `size` bytes (plus a pending LOST record, written here),
@@ -388,6 +404,12 @@ impl Writer {
                 pos
             }
             WriteMode::Overwrite => {
+                // Open a seqlock write section until the next publish: the bytes below
+                // the head are the oldest ones of a reader's snapshot window.
+                if self.seq.is_multiple_of(2) {
+                    self.seq = self.seq.wrapping_add(1);
+                    self.mem.seq_begin(self.seq);
+                }
                 self.head = self.head.wrapping_sub(size as u64);
                 self.head
             }
@@ -483,6 +505,11 @@ impl Drop for Writer {
     fn drop(&mut self) {
         self.flush_lost();
         self.flush();
+        if self.lost_pending > 0 {
+            if let Some(hook) = self.on_close.take() {
+                hook(self.lost_pending);
+            }
+        }
     }
 }
 

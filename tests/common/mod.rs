@@ -36,3 +36,48 @@ pub fn mappings() -> usize {
         .map(|m| m.lines().count())
         .unwrap_or(0)
 }
+
+/// The `perf-client` binary, built on first use. The integration tests live in the root
+/// package, so `cargo test` does not build another package's binary by itself; this runs
+/// `cargo build -p perf-client --bin perf-client` (a no-op when it is up to date) once per
+/// test process, with the cargo and profile of the running test.
+pub fn perf_client_bin() -> std::path::PathBuf {
+    static BIN: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let exe = std::env::current_exe().expect("test binary path");
+        // target/<profile>/deps/integration-<hash>
+        let profile_dir = exe
+            .parent()
+            .and_then(|d| d.parent())
+            .expect("target/<profile>");
+        let release = profile_dir.file_name().is_some_and(|n| n == "release");
+        let manifest = concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml");
+        let mut cmd = std::process::Command::new(env!("CARGO"));
+        cmd.args([
+            "build",
+            "--quiet",
+            "-p",
+            "perf-client",
+            "--bin",
+            "perf-client",
+        ])
+        .args(["--manifest-path", manifest]);
+        if release {
+            cmd.arg("--release");
+        }
+        if let Some(target_dir) = profile_dir.parent() {
+            cmd.env("CARGO_TARGET_DIR", target_dir);
+        }
+        let status = cmd
+            .status()
+            .expect("run cargo build for the perf-client binary");
+        assert!(
+            status.success(),
+            "cargo build -p perf-client failed: {status}"
+        );
+        let bin = profile_dir.join("perf-client");
+        assert!(bin.is_file(), "{} was not built", bin.display());
+        bin
+    })
+    .clone()
+}

@@ -3,6 +3,8 @@
 use std::process::ExitCode;
 
 pub mod demo;
+pub mod semantics;
+pub mod stream;
 
 /// Maps a subcommand's result to the exit code; a broken pipe (`| head`) is success.
 pub fn finish(result: anyhow::Result<()>) -> ExitCode {

@@ -1,0 +1,259 @@
+//! The unsafe core of the kernel side: `perf_event_open(2)`, its ioctls, `read(2)` of
+//! counter values, and `epoll(7)`. Every function here is a safe wrapper: new fds become
+//! [`OwnedFd`] at once, errors become [`io::Error`] from errno.
+
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+use perf_event_open_sys as pes;
+use pes::bindings::perf_event_attr;
+
+/// `PERF_FLAG_FD_CLOEXEC`: the new fd is close-on-exec, so a traced command does not
+/// inherit it.
+const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 1 << 3;
+
+fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// `perf_event_open(attr, pid, cpu, group_fd, PERF_FLAG_FD_CLOEXEC)`.
+///
+/// `pid`: 0 the calling thread, > 0 that thread/process, -1 every task (needs `cpu` ≥ 0).
+/// `cpu`: -1 any CPU the task runs on, ≥ 0 only that CPU.
+///
+/// # Errors
+/// The kernel's errno (see `perf_event_open(2)`, ERRORS); the kernel may also write the
+/// size it expects into `attr.size` on E2BIG.
+pub(crate) fn perf_event_open(
+    attr: &mut perf_event_attr,
+    pid: i32,
+    cpu: i32,
+    group: Option<BorrowedFd<'_>>,
+) -> io::Result<OwnedFd> {
+    let group_fd = group.map_or(-1, |g| g.as_raw_fd());
+    // SAFETY: `attr` is a valid, initialised `perf_event_attr` whose `size` field is set by
+    // the caller (EventConfig always sets it to the size of the struct it owns); the kernel
+    // reads at most `attr.size` bytes and may write back `size`, through our `&mut`.
+    let fd = unsafe { pes::perf_event_open(attr, pid, cpu, group_fd, PERF_FLAG_FD_CLOEXEC) };
+    let fd = check(fd)?;
+    // SAFETY: the syscall returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `PERF_EVENT_IOC_ENABLE`.
+pub(crate) fn enable(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: an ioctl on a live perf fd with an integer argument.
+    check(unsafe { pes::ioctls::ENABLE(fd.as_raw_fd(), 0) }).map(drop)
+}
+
+/// `PERF_EVENT_IOC_DISABLE`.
+pub(crate) fn disable(fd: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: an ioctl on a live perf fd with an integer argument.
+    check(unsafe { pes::ioctls::DISABLE(fd.as_raw_fd(), 0) }).map(drop)
+}
+
+/// `PERF_EVENT_IOC_SET_OUTPUT`: `fd`'s records go to the ring mapped on `target`.
+pub(crate) fn set_output(fd: BorrowedFd<'_>, target: BorrowedFd<'_>) -> io::Result<()> {
+    // SAFETY: an ioctl on a live perf fd whose argument is another live fd.
+    check(unsafe { pes::ioctls::SET_OUTPUT(fd.as_raw_fd(), target.as_raw_fd()) }).map(drop)
+}
+
+/// `PERF_EVENT_IOC_PAUSE_OUTPUT`: stop (true) or resume (false) writing to the ring.
+pub(crate) fn pause_output(fd: BorrowedFd<'_>, pause: bool) -> io::Result<()> {
+    // SAFETY: an ioctl on a live perf fd with an integer argument.
+    check(unsafe { pes::ioctls::PAUSE_OUTPUT(fd.as_raw_fd(), u32::from(pause)) }).map(drop)
+}
+
+/// `PERF_EVENT_IOC_ID`: the event's id, as `PERF_SAMPLE_ID`/`IDENTIFIER` carry it.
+pub(crate) fn event_id(fd: BorrowedFd<'_>) -> io::Result<u64> {
+    let mut id = 0u64;
+    // SAFETY: the kernel writes one u64 through the pointer, which is valid for the call.
+    check(unsafe { pes::ioctls::ID(fd.as_raw_fd(), &mut id) })?;
+    Ok(id)
+}
+
+/// One `read(2)` into `buf`; returns the bytes read.
+pub(crate) fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        // SAFETY: `buf` is valid for writes of `buf.len()` bytes for the call.
+        let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        if n >= 0 {
+            return Ok(n as usize);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// `RLIMIT_MEMLOCK` soft limit in bytes (`None`: unlimited).
+pub(crate) fn memlock_limit() -> io::Result<Option<u64>> {
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one `rlimit` through the pointer, valid for the call.
+    check(unsafe { libc::getrlimit(libc::RLIMIT_MEMLOCK, &mut r) })?;
+    Ok((r.rlim_cur != libc::RLIM_INFINITY).then_some(r.rlim_cur))
+}
+
+/// The system page size.
+pub(crate) fn page_size() -> usize {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    usize::try_from(n).ok().filter(|&n| n > 0).unwrap_or(4096)
+}
+
+/// An epoll instance (level-triggered).
+#[derive(Debug)]
+pub(crate) struct Epoll {
+    fd: OwnedFd,
+}
+
+/// One readiness report: the token given to [`Epoll::add`] and the `EPOLL*` bits.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ready {
+    pub token: u64,
+    pub events: u32,
+}
+
+impl Epoll {
+    pub(crate) fn new() -> io::Result<Self> {
+        // SAFETY: epoll_create1 has no memory-safety preconditions.
+        let fd = check(unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) })?;
+        Ok(Epoll {
+            // SAFETY: a new fd that nothing else owns.
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    /// Watches `fd` for readability (and HUP/ERR, always reported) under `token`.
+    pub(crate) fn add(&self, fd: BorrowedFd<'_>, token: u64) -> io::Result<()> {
+        let mut ev = libc::epoll_event {
+            events: libc::EPOLLIN as u32,
+            u64: token,
+        };
+        // SAFETY: `ev` is valid for the call; the kernel copies it.
+        check(unsafe {
+            libc::epoll_ctl(
+                self.fd.as_raw_fd(),
+                libc::EPOLL_CTL_ADD,
+                fd.as_raw_fd(),
+                &mut ev,
+            )
+        })
+        .map(drop)
+    }
+
+    /// Stops watching `fd`.
+    pub(crate) fn delete(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        let mut ev = libc::epoll_event { events: 0, u64: 0 };
+        // SAFETY: `ev` is valid for the call (ignored by DEL on current kernels).
+        check(unsafe {
+            libc::epoll_ctl(
+                self.fd.as_raw_fd(),
+                libc::EPOLL_CTL_DEL,
+                fd.as_raw_fd(),
+                &mut ev,
+            )
+        })
+        .map(drop)
+    }
+
+    /// Waits up to `timeout_ms` (-1: forever) and appends what is ready to `out`.
+    pub(crate) fn wait(&self, out: &mut Vec<Ready>, timeout_ms: i32) -> io::Result<()> {
+        let mut evs = [libc::epoll_event { events: 0, u64: 0 }; 64];
+        // SAFETY: `evs` is valid for writes of 64 events for the call.
+        let n = unsafe {
+            libc::epoll_wait(
+                self.fd.as_raw_fd(),
+                evs.as_mut_ptr(),
+                evs.len() as libc::c_int,
+                timeout_ms,
+            )
+        };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            return if e.kind() == io::ErrorKind::Interrupted {
+                Ok(())
+            } else {
+                Err(e)
+            };
+        }
+        for ev in &evs[..n as usize] {
+            // Copy out of the packed struct before use.
+            let (token, events) = (ev.u64, ev.events);
+            out.push(Ready { token, events });
+        }
+        Ok(())
+    }
+}
+
+/// `mount("tracefs", target, "tracefs", 0, NULL)`.
+pub(crate) fn mount_tracefs(target: &std::path::Path) -> io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let target = std::ffi::CString::new(target.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: all pointers are NUL-terminated strings valid for the call; data is NULL.
+    check(unsafe {
+        libc::mount(
+            c"tracefs".as_ptr(),
+            target.as_ptr(),
+            c"tracefs".as_ptr(),
+            0,
+            std::ptr::null(),
+        )
+    })
+    .map(drop)
+}
+
+/// The effective user id.
+pub(crate) fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
+static STOP: std::sync::OnceLock<std::sync::Arc<std::sync::atomic::AtomicBool>> =
+    std::sync::OnceLock::new();
+/// The flag the handler sets; a plain static so the handler only does an atomic store.
+static STOP_FLAG: std::sync::atomic::AtomicPtr<std::sync::atomic::AtomicBool> =
+    std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+
+extern "C" fn on_stop_signal(_: libc::c_int) {
+    // ATOMICS: Acquire pairs with the Release store in `install_stop_handler`, so the
+    // pointer is seen fully initialised; the flag store is Relaxed (a polled flag).
+    let p = STOP_FLAG.load(std::sync::atomic::Ordering::Acquire);
+    if !p.is_null() {
+        // SAFETY: the pointer comes from an `Arc` kept alive forever in `STOP`.
+        unsafe { (*p).store(true, std::sync::atomic::Ordering::Relaxed) };
+    }
+}
+
+/// SIGINT/SIGTERM set a flag (async-signal-safe: one atomic store) instead of killing us.
+pub(crate) fn install_stop_handler() -> io::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
+    let flag = STOP
+        .get_or_init(|| std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)))
+        .clone();
+    // ATOMICS: Release pairs with the handler's Acquire load.
+    STOP_FLAG.store(
+        std::sync::Arc::as_ptr(&flag).cast_mut(),
+        std::sync::atomic::Ordering::Release,
+    );
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: a zeroed sigaction is valid; we set the handler and an empty mask, and
+        // the handler only performs an atomic store.
+        let r = unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_stop_signal as *const () as libc::sighandler_t;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut())
+        };
+        check(r)?;
+    }
+    Ok(flag)
+}

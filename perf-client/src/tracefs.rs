@@ -1,0 +1,133 @@
+//! Tracepoint ids from tracefs (`/sys/kernel/tracing/events/<subsystem>/<name>/id`).
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Where tracefs is normally mounted, and the legacy debugfs location.
+const TRACEFS_DIRS: [&str; 2] = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
+
+/// Why a tracepoint id could not be found.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TracepointError {
+    /// The name is not `subsystem:name` with plain components.
+    #[error("tracepoint {0:?} is not of the form subsystem:name (e.g. sched:sched_switch)")]
+    BadName(String),
+    /// tracefs is not mounted and we may not mount it.
+    #[error(
+        "tracefs is not mounted (no /sys/kernel/tracing/events): as root run \
+         `mount -t tracefs tracefs /sys/kernel/tracing`"
+    )]
+    NotMounted,
+    /// Mounting tracefs (as root) failed.
+    #[error("tracefs is not mounted and mounting it at /sys/kernel/tracing failed: {0}")]
+    MountFailed(io::Error),
+    /// No such tracepoint.
+    #[error(
+        "no tracepoint {subsystem}:{name} ({path} does not exist); list them with \
+         `ls /sys/kernel/tracing/events/{subsystem}` or `perf list tracepoint`"
+    )]
+    Unknown {
+        /// Subsystem.
+        subsystem: String,
+        /// Event name.
+        name: String,
+        /// The id file looked for.
+        path: String,
+    },
+    /// The id file exists but is not readable.
+    #[error(
+        "cannot read {path}: {cause}; tracepoint ids are readable by root only unless \
+         tracefs is mounted with a gid/mode that lets you read them"
+    )]
+    Unreadable {
+        /// The id file.
+        path: String,
+        /// The error.
+        cause: io::Error,
+    },
+    /// The id file does not hold a number.
+    #[error("{path} does not hold a tracepoint id: {content:?}")]
+    BadId {
+        /// The id file.
+        path: String,
+        /// Its content.
+        content: String,
+    },
+}
+
+/// Splits `subsystem:name`, refusing path tricks.
+pub fn split_name(spec: &str) -> Result<(&str, &str), TracepointError> {
+    let bad = || TracepointError::BadName(spec.to_string());
+    let (sub, name) = spec.split_once(':').ok_or_else(bad)?;
+    let plain =
+        |s: &str| !s.is_empty() && s != "." && s != ".." && !s.contains('/') && !s.contains('\0');
+    if !plain(sub) || !plain(name) || name.contains(':') {
+        return Err(bad());
+    }
+    Ok((sub, name))
+}
+
+/// The events directory of a mounted tracefs; mounts tracefs at /sys/kernel/tracing when
+/// running as root and none is mounted.
+///
+/// # Errors
+/// [`TracepointError::NotMounted`] (not root) or [`TracepointError::MountFailed`].
+pub fn events_dir() -> Result<PathBuf, TracepointError> {
+    for dir in TRACEFS_DIRS {
+        let events = Path::new(dir).join("events");
+        if events.is_dir() {
+            return Ok(events);
+        }
+    }
+    if crate::sys::euid() != 0 {
+        return Err(TracepointError::NotMounted);
+    }
+    let target = Path::new(TRACEFS_DIRS[0]);
+    crate::sys::mount_tracefs(target).map_err(TracepointError::MountFailed)?;
+    Ok(target.join("events"))
+}
+
+/// The id of tracepoint `subsystem:name`, for `perf_event_attr.config` with
+/// `type = PERF_TYPE_TRACEPOINT`.
+///
+/// # Errors
+/// See [`TracepointError`].
+pub fn tracepoint_id(spec: &str) -> Result<u64, TracepointError> {
+    let (sub, name) = split_name(spec)?;
+    let path = events_dir()?.join(sub).join(name).join("id");
+    let shown = path.display().to_string();
+    let content = match std::fs::read_to_string(&path) {
+        Ok(c) => c,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(TracepointError::Unknown {
+                subsystem: sub.to_string(),
+                name: name.to_string(),
+                path: shown,
+            })
+        }
+        Err(cause) => return Err(TracepointError::Unreadable { path: shown, cause }),
+    };
+    content.trim().parse().map_err(|_| TracepointError::BadId {
+        path: shown,
+        content,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_name;
+
+    #[test]
+    fn tracepoint_names_are_subsystem_colon_name_without_path_tricks() {
+        assert_eq!(
+            split_name("sched:sched_switch").unwrap(),
+            ("sched", "sched_switch")
+        );
+        for bad in [
+            "sched", ":x", "x:", "../x:y", "a/b:c", "a:b:c", "..:x", "a:..", "a:b/c",
+        ] {
+            assert!(split_name(bad).is_err(), "{bad}");
+        }
+    }
+}
