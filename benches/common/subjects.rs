@@ -53,6 +53,9 @@ pub struct PeerRef {
 pub enum Kind {
     /// `Writer::write` per record: one `data_head` store each.
     RingWrite,
+    /// As [`Kind::RingWrite`], with the reader storing `data_tail` once per
+    /// [`DEFERRED_RELEASE`] bytes instead of once per drain (`Reader::set_release_every`).
+    RingWriteDeferred,
     /// `Writer::write_deferred` and one `publish` per [`BATCH`] records.
     RingBatch,
     /// As [`Kind::RingBatch`], with the reader storing `data_tail` once per
@@ -159,6 +162,14 @@ pub fn catalogue() -> Vec<Spec> {
             "perf-ringbuf write (per-record commit)",
             Role::Ours,
             Kind::RingWrite,
+            group,
+            write_peers.clone(),
+        ));
+        out.push(spec(
+            "perf-ringbuf write, deferred tail",
+            "perf-ringbuf write, tail per 64 KiB",
+            Role::Ours,
+            Kind::RingWriteDeferred,
             group,
             write_peers,
         ));
@@ -300,10 +311,13 @@ impl Subject {
     /// Builds the state of `spec`.
     pub fn new(spec: Spec) -> Subject {
         let state = match spec.kind {
-            Kind::RingWrite | Kind::RingBatch | Kind::RingBatchDeferred => {
+            Kind::RingWrite
+            | Kind::RingWriteDeferred
+            | Kind::RingBatch
+            | Kind::RingBatchDeferred => {
                 // Busy-spinning consumer, like every peer: no eventfd.
                 let (writer, mut reader) = single_core_ring();
-                if spec.kind == Kind::RingBatchDeferred {
+                if matches!(spec.kind, Kind::RingWriteDeferred | Kind::RingBatchDeferred) {
                     reader.set_release_every(DEFERRED_RELEASE);
                 }
                 State::Ring(Box::new((writer, reader)))
@@ -344,7 +358,7 @@ impl Subject {
         match (&mut self.state, self.spec.kind) {
             (State::Ring(pair), kind) => {
                 let (writer, reader) = &mut **pair;
-                let batch = kind != Kind::RingWrite;
+                let batch = matches!(kind, Kind::RingBatch | Kind::RingBatchDeferred);
                 ring(writer, reader, records, unit, batch, how)
             }
             (State::RtrbU64(p, c), _) => run_pair(

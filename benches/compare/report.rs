@@ -364,7 +364,9 @@ pub fn markdown(run: &Run) -> String {
          copies each payload in and the consumer copies it out (one `memcpy` per side).\n\
          * `perf-ringbuf write`: `Writer::write` per record (one `data_head` store each); \
          `perf-ringbuf batch`: `Writer::write_deferred` and one `Writer::publish` per {BATCH} \
-         records. Both wait with `Writer::has_room_for` instead of dropping. The reader drains \
+         records; the `deferred tail` variants are the same with \
+         `Reader::set_release_every(64 KiB)`, so the reader stores `data_tail` once per 64 KiB \
+         instead of once per drain. All wait with `Writer::has_room_for` instead of dropping. The reader drains \
          with one `data_head` load and one `data_tail` store per drain. Record bytes include \
          the 8-byte `perf_event_header`, so a 16-byte record carries 8 payload bytes.\n\
          * Peers: rtrb 0.4 `push`/`pop` of `u64` and `push_entire_slice`/`pop_entire_slice` \
