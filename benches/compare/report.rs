@@ -394,9 +394,9 @@ pub fn markdown(run: &Run) -> String {
 /// regenerated BENCHMARKS.md keeps it.
 const NOTES: &str = include_str!("notes.md");
 
-const COLORS: [&str; 10] = [
-    "#d62728", "#ff7f0e", "#1f77b4", "#17becf", "#2ca02c", "#9467bd", "#8c564b", "#7f7f7f",
-    "#e377c2", "#bcbd22",
+const COLORS: [&str; 14] = [
+    "#d62728", "#ff7f0e", "#1f77b4", "#17becf", "#2ca02c", "#9467bd", "#8c564b", "#e377c2",
+    "#bcbd22", "#7f7f7f", "#393b79", "#637939", "#843c39", "#000000",
 ];
 
 /// The plot: bytes per second against record size, one series per family, log-log.
