@@ -7,10 +7,10 @@
 //! cargo bench --bench compare -- --write       # also write BENCHMARKS.md and the SVG plot
 //! ```
 //!
-//! Other options: `--rounds N` (default 15, at least 9 for the targets), `--run-ms MS`
+//! Other options: `--rounds N` (default 11, at least 9 for the targets), `--run-ms MS`
 //! (length of one timed run, default 120), `--filter TEXT` (subjects whose group/name
 //! contains TEXT), `--quiet-wait-ms MS` (how long to wait for an idle machine before each
-//! round, default 1000), `--nice` (run at nice -20; needs root or CAP_SYS_NICE), `--fifo`
+//! round, default 500), `--nice` (run at nice -20; needs root or CAP_SYS_NICE), `--fifo`
 //! (run as SCHED_FIFO priority 10; needs root; other work on the two CPUs then gets only
 //! the kernel's RT-throttling window, 5%, while the table runs).
 //!
@@ -56,10 +56,10 @@ fn parse_args() -> Options {
     let mut o = Options {
         json: false,
         write: false,
-        rounds: 15,
+        rounds: 11,
         run: common::TARGET_RUN,
         filter: None,
-        quiet_wait: Duration::from_millis(1000),
+        quiet_wait: Duration::from_millis(500),
         nice: false,
         fifo: false,
         args: Vec::new(),
