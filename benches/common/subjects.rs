@@ -196,7 +196,11 @@ pub fn catalogue() -> Vec<Spec> {
                 Role::Peer,
                 Kind::RtrbU64,
                 8,
-                vec![],
+                // How far the best SPSC peer is from the MPMC queues on this machine.
+                vec![
+                    peer("crossbeam ArrayQueue<u64>", None),
+                    peer("crossbeam-channel u64", None),
+                ],
             ));
             out.push(spec(
                 "crossbeam ArrayQueue<u64>",
@@ -221,7 +225,11 @@ pub fn catalogue() -> Vec<Spec> {
             Role::Peer,
             Kind::RtrbSlices,
             group,
-            vec![],
+            if group == 64 {
+                vec![peer("crossbeam-channel [u8; 64]", None)]
+            } else {
+                vec![]
+            },
         ));
         if group == 64 {
             out.push(spec(
