@@ -5,4 +5,5 @@ mod emulation;
 mod hardening;
 mod kernel;
 mod perf_data;
+mod ring_fast_path;
 mod ring_protocol;
