@@ -3,4 +3,5 @@
 mod common;
 mod emulation;
 mod kernel;
+mod perf_data;
 mod ring_protocol;

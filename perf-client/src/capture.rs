@@ -798,6 +798,61 @@ impl<E> From<ReadError> for DrainError<E> {
     }
 }
 
+/// Raw access for writers that store ring bytes as they are (perf.data): no per-record
+/// work on the hot path.
+impl Capture {
+    /// Drains every forward ring once as raw bytes: each ring's `[data_tail, data_head)`
+    /// handed to `f` as at most two slices ([`perf_ringbuf::Drain::take_remaining`]), then
+    /// `data_tail` published. Records are not parsed or counted; the kernel's
+    /// `PERF_FORMAT_LOST` counters (in [`Capture::summary`]) count what was lost.
+    ///
+    /// # Errors
+    /// An impossible `data_head` (the ring is resynced), or `f`'s error.
+    pub fn drain_raw<E: From<CaptureError>>(
+        &mut self,
+        f: &mut impl FnMut(usize, i32, perf_ringbuf::RecordBytes<'_>) -> Result<(), E>,
+    ) -> Result<u64, E> {
+        let mut total = 0u64;
+        for (i, slot) in self.rings.iter_mut().enumerate() {
+            let cpu = slot.cpu;
+            let Some(reader) = slot.ring.reader() else {
+                continue;
+            };
+            let source = match reader.drain() {
+                Ok(mut drain) => {
+                    let bytes = drain.take_remaining();
+                    total += bytes.len() as u64;
+                    if !bytes.is_empty() {
+                        f(i, cpu, bytes)?;
+                    }
+                    continue;
+                }
+                Err(source) => source,
+            };
+            reader.resync();
+            return Err(E::from(CaptureError::Read { ring: i, source }));
+        }
+        Ok(total)
+    }
+
+    /// Waits for the command started by the capture, if any, and returns its status.
+    pub fn wait_child(&mut self) -> Option<ExitStatus> {
+        self.child.as_mut().and_then(|c| c.wait().ok())
+    }
+
+    /// Sends `signal` to the command started by the capture, if it still runs.
+    pub fn signal_child(&self, signal: i32) {
+        if let Some(c) = &self.child {
+            let _ = c.kill(signal);
+        }
+    }
+
+    /// Times epoll reported data so far.
+    pub fn wakeups(&self) -> u64 {
+        self.wakeups
+    }
+}
+
 impl Drop for Capture {
     /// A command still running when the capture is dropped (without [`Capture::run`]) is
     /// killed and reaped: it must not run on untraced, nor stay a zombie.

@@ -3,13 +3,17 @@
 
 #![warn(missing_docs)]
 
+pub mod analysis;
 pub mod capture;
 pub mod child;
 pub mod demo;
 pub mod event;
+pub mod perf_data;
+pub mod recorder;
 pub mod records;
 pub mod render;
 pub mod ring;
 pub mod semantics;
 mod sys;
 pub mod tracefs;
+pub mod workload;

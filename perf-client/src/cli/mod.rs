@@ -3,7 +3,11 @@
 use std::process::ExitCode;
 
 pub mod demo;
+pub mod record;
+pub mod report;
+pub mod script;
 pub mod semantics;
+pub mod storm;
 pub mod stream;
 
 /// Maps a subcommand's result to the exit code; a broken pipe (`| head`) is success.

@@ -1,0 +1,68 @@
+//! Reading a capture back: who ran where ([`machine`]), address → symbol
+//! ([`symbols`]), per-event lines like `perf script` ([`script`]), and overhead tables and
+//! flame graphs like `perf report` ([`report`]).
+
+pub mod machine;
+pub mod report;
+pub mod script;
+pub mod symbols;
+
+use crate::perf_data::{record_type, PerfData};
+use crate::records::{ParseContext, ParsedRecord};
+
+/// `PERF_CONTEXT_MAX` (`-4095` as u64): callchain entries at or above it are context
+/// markers (`PERF_CONTEXT_KERNEL`, `PERF_CONTEXT_USER`, ...), not addresses.
+pub const PERF_CONTEXT_MAX: u64 = (-4095i64) as u64;
+/// `PERF_CONTEXT_KERNEL`.
+pub const PERF_CONTEXT_KERNEL: u64 = (-128i64) as u64;
+/// `PERF_CONTEXT_USER`.
+pub const PERF_CONTEXT_USER: u64 = (-512i64) as u64;
+
+/// Event names by attr index: EVENT_DESC names, else `type:config`.
+pub fn event_names(file: &PerfData) -> Vec<String> {
+    let names = file.event_names().unwrap_or_default();
+    file.attrs()
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            names
+                .get(i)
+                .cloned()
+                .flatten()
+                .unwrap_or_else(|| format!("type{}:config{:#x}", a.attr.type_(), a.attr.config()))
+        })
+        .collect()
+}
+
+/// The records of `file` in time order within each round (perf's ordered events): the
+/// records between two FINISHED_ROUNDs are sorted by timestamp, records without one
+/// (synthesized) first, ties in file order. Rings are written one after the other, so
+/// without this a process's first samples could come before its MMAP from another CPU.
+///
+/// # Errors
+///
+/// The first corrupt record, with its file offset.
+pub fn for_each_ordered<'a>(
+    file: &'a PerfData,
+    ctx: &'a ParseContext,
+    mut f: impl FnMut(&ParsedRecord<'a>) -> Result<(), script::AnalysisError>,
+) -> Result<(), script::AnalysisError> {
+    let mut round: Vec<(u64, usize, ParsedRecord<'a>)> = Vec::new();
+    let mut flush = |round: &mut Vec<(u64, usize, ParsedRecord<'a>)>| {
+        round.sort_by_key(|(t, i, _)| (*t, *i));
+        let out: Result<(), script::AnalysisError> = round.iter().try_for_each(|(_, _, r)| f(r));
+        round.clear();
+        out
+    };
+    for r in file.parsed_records(ctx) {
+        let (_, rec): (u64, ParsedRecord<'a>) = r.map_err(script::AnalysisError::from)?;
+        if rec.header.record_type == record_type::FINISHED_ROUND {
+            flush(&mut round)?;
+            continue;
+        }
+        let t = rec.time().unwrap_or(0);
+        let i = round.len();
+        round.push((t, i, rec));
+    }
+    flush(&mut round)
+}

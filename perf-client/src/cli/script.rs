@@ -1,0 +1,39 @@
+//! `perf-client script [-i FILE] [--json]`: one line per sample, like `perf script`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use perf_client::analysis::script::{script, ScriptFormat};
+use perf_client::perf_data::PerfData;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Input file.
+    #[arg(short = 'i', long = "input", default_value = "perf.data")]
+    input: PathBuf,
+    /// One JSON object per line instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let file =
+        PerfData::open(&args.input).with_context(|| format!("reading {}", args.input.display()))?;
+    let stdout = std::io::stdout().lock();
+    let mut out = std::io::BufWriter::new(stdout);
+    let format = if args.json {
+        ScriptFormat::Json
+    } else {
+        ScriptFormat::Text
+    };
+    let sum = script(&file, &mut out, format)?;
+    out.flush()?;
+    if sum.lost_samples > 0 || sum.lost > 0 {
+        eprintln!(
+            "perf-client script: {} samples; {} lost samples, {} lost ring records",
+            sum.samples, sum.lost_samples, sum.lost
+        );
+    }
+    Ok(())
+}

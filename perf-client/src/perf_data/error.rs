@@ -1,0 +1,76 @@
+//! Errors of the perf.data reader and writer.
+
+use std::path::PathBuf;
+
+/// What went wrong with a perf.data file. Format errors carry the file offset of the
+/// bytes that are wrong.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PerfDataError {
+    /// Opening, reading or writing the file failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The bytes at `offset` are not what the format allows.
+    #[error("corrupt perf.data at offset {offset:#x}: {reason}")]
+    Corrupt {
+        /// File offset of the offending bytes.
+        offset: u64,
+        /// What is wrong there.
+        reason: String,
+    },
+    /// The file ends before a structure that the header says is there.
+    #[error("truncated perf.data: {what} needs bytes {offset:#x}..{end:#x}, file has {len:#x}")]
+    Truncated {
+        /// What was being read.
+        what: &'static str,
+        /// Where it starts.
+        offset: u64,
+        /// Where it should end.
+        end: u64,
+        /// The file's length.
+        len: u64,
+    },
+    /// A valid file of a kind this reader does not handle (pipe mode, other endianness).
+    #[error("unsupported perf.data at offset {offset:#x}: {reason}")]
+    Unsupported {
+        /// File offset of the field that says so.
+        offset: u64,
+        /// What is not supported.
+        reason: &'static str,
+    },
+    /// The writer was given something it cannot encode.
+    #[error("cannot write perf.data: {0}")]
+    Invalid(String),
+}
+
+impl PerfDataError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        PerfDataError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn corrupt(offset: u64, reason: impl Into<String>) -> Self {
+        PerfDataError::Corrupt {
+            offset,
+            reason: reason.into(),
+        }
+    }
+
+    /// The file offset the error is about, if it is a format error.
+    pub fn offset(&self) -> Option<u64> {
+        match self {
+            PerfDataError::Corrupt { offset, .. }
+            | PerfDataError::Truncated { offset, .. }
+            | PerfDataError::Unsupported { offset, .. } => Some(*offset),
+            PerfDataError::Io { .. } | PerfDataError::Invalid(_) => None,
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! perf.data files in file mode (`tools/perf/Documentation/perf.data-file-format.txt`,
+//! `tools/perf/util/header.c`): a [`writer`] that streams ring bytes straight to disk, and a
+//! [`reader`] that checks every size it is given and reports the file offset of whatever
+//! is wrong.
+//!
+//! Layout written here (perf's own order):
+//!
+//! ```text
+//! 0                 perf_file_header (104 bytes, "PERFILE2")
+//! 104               ids arrays (u64 per event instance)
+//! ..                attrs section: one perf_file_attr {attr (ATTR_SIZE bytes), ids section}
+//! data.offset       records, 8-byte aligned
+//! data.offset+size  feature table: one perf_file_section per set bit, ascending
+//! ..                feature payloads
+//! ```
+
+pub mod attr;
+mod error;
+pub mod features;
+pub mod header;
+pub mod reader;
+pub mod synth;
+pub mod tracing_data;
+pub mod writer;
+
+pub use attr::FileAttr;
+pub use error::PerfDataError;
+pub use features::{BuildId, EventDesc, HostFeatures};
+pub use header::{FileHeader, FileSection};
+pub use reader::{PerfData, RawRecord};
+pub use writer::{EventEntry, PerfDataWriter, WriteSummary};
+
+/// `PERF_RECORD_*` and perf-tool record types that this module writes or counts
+/// (`include/uapi/linux/perf_event.h`, `tools/lib/perf/include/perf/event.h`).
+pub mod record_type {
+    /// `PERF_RECORD_MMAP`.
+    pub const MMAP: u32 = 1;
+    /// `PERF_RECORD_LOST`: `{ u64 id; u64 lost; }`.
+    pub const LOST: u32 = 2;
+    /// `PERF_RECORD_COMM`.
+    pub const COMM: u32 = 3;
+    /// `PERF_RECORD_EXIT`.
+    pub const EXIT: u32 = 4;
+    /// `PERF_RECORD_FORK`.
+    pub const FORK: u32 = 7;
+    /// `PERF_RECORD_SAMPLE`.
+    pub const SAMPLE: u32 = 9;
+    /// `PERF_RECORD_MMAP2`.
+    pub const MMAP2: u32 = 10;
+    /// `PERF_RECORD_LOST_SAMPLES`: `{ u64 lost; }`.
+    pub const LOST_SAMPLES: u32 = 13;
+    /// `PERF_RECORD_FINISHED_ROUND` (perf tool): everything before it may be sorted.
+    pub const FINISHED_ROUND: u32 = 68;
+}
+
+/// `PERF_RECORD_MISC_*` bits used here.
+pub mod misc {
+    /// `PERF_RECORD_MISC_KERNEL`.
+    pub const KERNEL: u16 = 1;
+    /// `PERF_RECORD_MISC_USER`.
+    pub const USER: u16 = 2;
+    /// `PERF_RECORD_MISC_BUILD_ID_SIZE`: the build-id record carries its size byte.
+    pub const BUILD_ID_SIZE: u16 = 1 << 15;
+}
+
+/// `PERF_SAMPLE_*` bits of `perf_event_attr.sample_type`.
+pub mod sample_type {
+    /// `PERF_SAMPLE_IP`.
+    pub const IP: u64 = 1 << 0;
+    /// `PERF_SAMPLE_TID`.
+    pub const TID: u64 = 1 << 1;
+    /// `PERF_SAMPLE_TIME`.
+    pub const TIME: u64 = 1 << 2;
+    /// `PERF_SAMPLE_ADDR`.
+    pub const ADDR: u64 = 1 << 3;
+    /// `PERF_SAMPLE_READ`.
+    pub const READ: u64 = 1 << 4;
+    /// `PERF_SAMPLE_CALLCHAIN`.
+    pub const CALLCHAIN: u64 = 1 << 5;
+    /// `PERF_SAMPLE_ID`.
+    pub const ID: u64 = 1 << 6;
+    /// `PERF_SAMPLE_CPU`.
+    pub const CPU: u64 = 1 << 7;
+    /// `PERF_SAMPLE_PERIOD`.
+    pub const PERIOD: u64 = 1 << 8;
+    /// `PERF_SAMPLE_STREAM_ID`.
+    pub const STREAM_ID: u64 = 1 << 9;
+    /// `PERF_SAMPLE_RAW`.
+    pub const RAW: u64 = 1 << 10;
+    /// `PERF_SAMPLE_IDENTIFIER`.
+    pub const IDENTIFIER: u64 = 1 << 16;
+}
+
+/// Feature bits of the header bitmap (`enum HEADER_*` in `tools/perf/util/header.h`).
+pub mod feature {
+    /// `HEADER_TRACING_DATA`: tracefs formats; required when tracepoints are recorded.
+    pub const TRACING_DATA: u32 = 1;
+    /// `HEADER_BUILD_ID`: build-id records for the DSOs.
+    pub const BUILD_ID: u32 = 2;
+    /// `HEADER_HOSTNAME`.
+    pub const HOSTNAME: u32 = 3;
+    /// `HEADER_OSRELEASE`.
+    pub const OSRELEASE: u32 = 4;
+    /// `HEADER_VERSION` (perf's version string).
+    pub const VERSION: u32 = 5;
+    /// `HEADER_ARCH`.
+    pub const ARCH: u32 = 6;
+    /// `HEADER_NRCPUS`: `{ u32 nr_cpus_avail; u32 nr_cpus_online; }`.
+    pub const NRCPUS: u32 = 7;
+    /// `HEADER_CMDLINE`: a string list.
+    pub const CMDLINE: u32 = 11;
+    /// `HEADER_EVENT_DESC`: attrs with names and ids.
+    pub const EVENT_DESC: u32 = 12;
+    /// The number of bits in the header bitmap.
+    pub const BITS: u32 = 256;
+}
+
+/// `attr.size` written to files: `PERF_ATTR_SIZE_VER7` (Linux 5.13, `sig_data`). perf
+/// rejects attrs larger than its own struct ("more recent and unsupported ABI"), and
+/// perf 6.1 knows VER7; nothing this project sets lies past it.
+pub const ATTR_SIZE: usize = 128;
+/// Bytes per attrs-section entry: the attr and its ids section.
+pub const FILE_ATTR_SIZE: usize = ATTR_SIZE + 16;
+/// The smallest attr a file may carry (`PERF_ATTR_SIZE_VER0`; `size == 0` means this).
+pub const ATTR_SIZE_VER0: usize = 64;
+/// perf pads header strings to this (`NAME_ALIGN`).
+pub const NAME_ALIGN: usize = 64;

@@ -1,0 +1,341 @@
+//! Streams records into a perf.data file; the header and feature sections are written by
+//! [`PerfDataWriter::finish`].
+//!
+//! The hot path is [`PerfDataWriter::write_ring_bytes`]: the bytes of one ring drain (at
+//! most two slices, from [`perf_ringbuf::Drain::take_remaining`]) go to the file as they
+//! are, with no per-record parsing.
+
+use std::fs::File;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use perf_ringbuf::RecordBytes;
+
+use super::features::{self, BuildId, EventDesc, HostFeatures};
+use super::header::{FileHeader, FileSection, FILE_HEADER_SIZE, SECTION_SIZE};
+use super::{feature, record_type, tracing_data, FileAttr, PerfDataError, FILE_ATTR_SIZE};
+
+/// One event of the file: its attr, the name it was asked for by, and the kernel ids of
+/// its instances (`PERF_EVENT_IOC_ID`, one per CPU or thread).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventEntry {
+    /// The attr as opened (converted to the file's attr size).
+    pub attr: FileAttr,
+    /// `cpu-clock`, `raw_syscalls:sys_enter`, ...
+    pub name: String,
+    /// Ids of the instances.
+    pub ids: Vec<u64>,
+}
+
+/// What [`PerfDataWriter::finish`] wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteSummary {
+    /// The file.
+    pub path: PathBuf,
+    /// Bytes of records in the data section.
+    pub data_bytes: u64,
+    /// Size of the whole file.
+    pub file_bytes: u64,
+    /// FINISHED_ROUND records written.
+    pub rounds: u64,
+}
+
+/// Feature payloads known only at the end of a capture.
+#[derive(Debug, Clone, Default)]
+pub struct FinishInfo {
+    /// HOSTNAME, OSRELEASE, ARCH, NRCPUS, CMDLINE.
+    pub host: HostFeatures,
+    /// BUILD_ID records (the running kernel, DSOs whose ids are known).
+    pub build_ids: Vec<BuildId>,
+}
+
+/// A perf.data file being written.
+#[derive(Debug)]
+pub struct PerfDataWriter {
+    path: PathBuf,
+    out: BufWriter<File>,
+    events: Vec<EventEntry>,
+    header: FileHeader,
+    rounds: u64,
+    /// Payload for TRACING_DATA, read when the file is created so that a missing format
+    /// file fails before the capture.
+    tracing: Option<Vec<u8>>,
+}
+
+/// Renames an existing non-empty `path` to `path.old`, as `perf record` does.
+///
+/// # Errors
+///
+/// [`PerfDataError::Io`] if the rename fails.
+pub fn keep_previous(path: &Path) -> Result<Option<PathBuf>, PerfDataError> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() && m.len() > 0 => {
+            let mut old = path.as_os_str().to_owned();
+            old.push(".old");
+            let old = PathBuf::from(old);
+            std::fs::rename(path, &old).map_err(|e| PerfDataError::io(path, e))?;
+            Ok(Some(old))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The user who asked for the file: `SUDO_UID`/`SUDO_GID` under sudo, else the real ids.
+pub fn invoking_user() -> (u32, u32) {
+    let env = |k: &str| std::env::var(k).ok();
+    // SAFETY: getuid/getgid cannot fail and touch no memory.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    owner_for(
+        uid,
+        gid,
+        env("SUDO_UID").as_deref(),
+        env("SUDO_GID").as_deref(),
+    )
+}
+
+/// The owner of the output: the sudo user when root runs under sudo, else `uid`/`gid`.
+fn owner_for(uid: u32, gid: u32, sudo_uid: Option<&str>, sudo_gid: Option<&str>) -> (u32, u32) {
+    let parse = |v: Option<&str>| v.and_then(|v| v.parse::<u32>().ok());
+    match (parse(sudo_uid), parse(sudo_gid)) {
+        (Some(u), Some(g)) if uid == 0 => (u, g),
+        _ => (uid, gid),
+    }
+}
+
+impl PerfDataWriter {
+    /// Creates (truncates) `path` and writes the header, the ids and the attrs; records
+    /// follow with [`write_records`](Self::write_records) and
+    /// [`write_ring_bytes`](Self::write_ring_bytes). The file is owned by
+    /// [`invoking_user`] (perf refuses files owned by someone else).
+    ///
+    /// # Errors
+    ///
+    /// [`PerfDataError::Invalid`] for no events, an event without ids while there are
+    /// several, or a tracepoint whose name is not `system:name`; I/O errors; a missing
+    /// tracefs format file.
+    pub fn create(path: &Path, events: Vec<EventEntry>) -> Result<Self, PerfDataError> {
+        if events.is_empty() {
+            return Err(PerfDataError::Invalid("no events".into()));
+        }
+        let tps: Vec<(String, String)> = events
+            .iter()
+            .filter(|e| e.attr.is_tracepoint())
+            .map(|e| {
+                tracing_data::split_tracepoint(&e.name).ok_or_else(|| {
+                    PerfDataError::Invalid(format!("tracepoint {:?} is not system:name", e.name))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let tracing = if tps.is_empty() {
+            None
+        } else {
+            Some(tracing_data::build(&tracing_data::tracefs_root()?, &tps)?)
+        };
+        let file = File::create(path).map_err(|e| PerfDataError::io(path, e))?;
+        let (uid, gid) = invoking_user();
+        std::os::unix::fs::fchown(&file, Some(uid), Some(gid))
+            .map_err(|e| PerfDataError::io(path, e))?;
+
+        let mut head = vec![0u8; FILE_HEADER_SIZE];
+        let mut id_sections = Vec::with_capacity(events.len());
+        for e in &events {
+            let offset = head.len() as u64;
+            for id in &e.ids {
+                head.extend_from_slice(&id.to_ne_bytes());
+            }
+            id_sections.push(FileSection {
+                offset,
+                size: e.ids.len() as u64 * 8,
+            });
+        }
+        let attrs_offset = head.len() as u64;
+        for (e, ids) in events.iter().zip(&id_sections) {
+            head.extend_from_slice(e.attr.as_bytes());
+            ids.encode(&mut head);
+        }
+        let header = FileHeader {
+            attr_size: FILE_ATTR_SIZE as u64,
+            attrs: FileSection {
+                offset: attrs_offset,
+                size: (events.len() * FILE_ATTR_SIZE) as u64,
+            },
+            data: FileSection {
+                offset: head.len() as u64,
+                size: 0,
+            },
+            features: [0; 4],
+        };
+        head[..FILE_HEADER_SIZE].copy_from_slice(&header.encode());
+        // Small drains are gathered; a drain of 128 KiB or more is written straight from the
+        // ring (BufWriter bypasses its buffer for writes larger than it).
+        let mut out = BufWriter::with_capacity(128 << 10, file);
+        out.write_all(&head)
+            .map_err(|e| PerfDataError::io(path, e))?;
+        Ok(PerfDataWriter {
+            path: path.to_owned(),
+            out,
+            events,
+            header,
+            rounds: 0,
+            tracing,
+        })
+    }
+
+    /// The events of the file.
+    pub fn events(&self) -> &[EventEntry] {
+        &self.events
+    }
+
+    /// The attr whose `sample_id` layout synthesized records must follow (the first).
+    pub fn first_attr(&self) -> &FileAttr {
+        &self.events[0].attr
+    }
+
+    /// Bytes of records written so far.
+    pub fn data_bytes(&self) -> u64 {
+        self.header.data.size
+    }
+
+    /// The path being written.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> Result<(), PerfDataError> {
+        self.out
+            .write_all(bytes)
+            .map_err(|e| PerfDataError::io(&self.path, e))?;
+        self.header.data.size += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Appends whole records (each 8-byte aligned with a correct `header.size`).
+    ///
+    /// # Errors
+    ///
+    /// [`PerfDataError::Invalid`] for a length that is not a multiple of 8; I/O errors.
+    pub fn write_records(&mut self, bytes: &[u8]) -> Result<(), PerfDataError> {
+        if !bytes.len().is_multiple_of(8) {
+            return Err(PerfDataError::Invalid(format!(
+                "{} bytes of records is not a multiple of 8",
+                bytes.len()
+            )));
+        }
+        self.put(bytes)
+    }
+
+    /// Appends the bytes of one ring drain as they are (records framed by the kernel).
+    ///
+    /// # Errors
+    ///
+    /// As [`write_records`](Self::write_records).
+    pub fn write_ring_bytes(&mut self, bytes: RecordBytes<'_>) -> Result<(), PerfDataError> {
+        let (a, b) = bytes.parts();
+        self.write_records(a)?;
+        self.write_records(b)
+    }
+
+    /// Appends a `PERF_RECORD_FINISHED_ROUND`: every record before it may be sorted
+    /// and processed (perf's ordered-events queue flushes at it).
+    ///
+    /// # Errors
+    ///
+    /// I/O errors.
+    pub fn finished_round(&mut self) -> Result<(), PerfDataError> {
+        let h = perf_ringbuf::RecordHeader {
+            record_type: record_type::FINISHED_ROUND,
+            misc: 0,
+            size: 8,
+        };
+        self.rounds += 1;
+        self.put(&h.to_u64().to_ne_bytes())
+    }
+
+    /// Writes the feature sections and the final header, and closes the file.
+    ///
+    /// # Errors
+    ///
+    /// I/O errors.
+    pub fn finish(mut self, info: &FinishInfo) -> Result<WriteSummary, PerfDataError> {
+        let mut payloads: Vec<(u32, Vec<u8>)> = Vec::new();
+        if let Some(t) = self.tracing.take() {
+            payloads.push((feature::TRACING_DATA, t));
+        }
+        if !info.build_ids.is_empty() {
+            payloads.push((
+                feature::BUILD_ID,
+                features::encode_build_ids(&info.build_ids),
+            ));
+        }
+        let h = &info.host;
+        for (bit, s) in [
+            (feature::HOSTNAME, &h.hostname),
+            (feature::OSRELEASE, &h.osrelease),
+            (feature::ARCH, &h.arch),
+        ] {
+            let mut p = Vec::new();
+            features::put_string(&mut p, s);
+            payloads.push((bit, p));
+        }
+        let mut nr = Vec::new();
+        nr.extend_from_slice(&h.nrcpus.0.to_ne_bytes());
+        nr.extend_from_slice(&h.nrcpus.1.to_ne_bytes());
+        payloads.push((feature::NRCPUS, nr));
+        let mut cmd = Vec::new();
+        features::put_string_list(&mut cmd, &h.cmdline);
+        payloads.push((feature::CMDLINE, cmd));
+        let desc: Vec<EventDesc> = self
+            .events
+            .iter()
+            .map(|e| EventDesc {
+                attr: e.attr.clone(),
+                name: e.name.clone(),
+                ids: e.ids.clone(),
+            })
+            .collect();
+        payloads.push((feature::EVENT_DESC, features::encode_event_desc(&desc)));
+        payloads.sort_by_key(|(bit, _)| *bit);
+
+        let table_at = self.header.data.offset + self.header.data.size;
+        let mut at = table_at + (payloads.len() * SECTION_SIZE) as u64;
+        let mut table = Vec::with_capacity(payloads.len() * SECTION_SIZE);
+        for (bit, p) in &payloads {
+            self.header.set_feature(*bit);
+            FileSection {
+                offset: at,
+                size: p.len() as u64,
+            }
+            .encode(&mut table);
+            at += p.len() as u64;
+        }
+        let io = |e| PerfDataError::io(&self.path, e);
+        self.out.write_all(&table).map_err(io)?;
+        for (_, p) in &payloads {
+            self.out.write_all(p).map_err(io)?;
+        }
+        self.out.flush().map_err(io)?;
+        let file = self.out.get_mut();
+        file.seek(SeekFrom::Start(0)).map_err(io)?;
+        file.write_all(&self.header.encode()).map_err(io)?;
+        file.flush().map_err(io)?;
+        Ok(WriteSummary {
+            path: self.path.clone(),
+            data_bytes: self.header.data.size,
+            file_bytes: at,
+            rounds: self.rounds,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::owner_for;
+
+    #[test]
+    fn output_belongs_to_the_sudo_user_only_when_root_runs_under_sudo() {
+        assert_eq!(owner_for(0, 0, Some("1000"), Some("1001")), (1000, 1001));
+        assert_eq!(owner_for(0, 0, None, None), (0, 0));
+        assert_eq!(owner_for(0, 0, Some("x"), Some("1")), (0, 0));
+        assert_eq!(owner_for(500, 500, Some("1000"), Some("1000")), (500, 500));
+    }
+}

@@ -1,0 +1,482 @@
+//! `perf record` as a library: open the events, synthesize what existed before, stream
+//! every ring's bytes straight into a perf.data file (at most two slices per ring and
+//! drain, no per-record parsing), a FINISHED_ROUND after each drain pass, and at the end
+//! the kernel's exact lost counts as LOST_SAMPLES records and the feature sections.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::capture::{Capture, CaptureError, CaptureOptions, Summary, Target};
+use crate::child::ExitStatus;
+use crate::event::{EventConfig, OpenError, Sampling};
+use crate::perf_data::synth::Synthesizer;
+use crate::perf_data::writer::{keep_previous, FinishInfo};
+use crate::perf_data::{
+    record_type, sample_type as st, BuildId, EventEntry, FileAttr, HostFeatures, PerfDataError,
+    PerfDataWriter,
+};
+
+/// Why a recording failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordError {
+    /// Opening the events, mapping the rings, starting the command, reading the rings.
+    #[error(transparent)]
+    Capture(#[from] CaptureError),
+    /// An event name or attr.
+    #[error(transparent)]
+    Event(#[from] OpenError),
+    /// Writing the perf.data file.
+    #[error(transparent)]
+    PerfData(#[from] PerfDataError),
+}
+
+/// What to record and where.
+#[derive(Debug, Clone)]
+pub struct RecordOptions {
+    /// Event names as given (`cpu-clock`, `raw_syscalls:sys_enter`).
+    pub events: Vec<String>,
+    /// `-c`: a sample every N events.
+    pub period: Option<u64>,
+    /// `-F`: about N samples a second. Neither: perf's defaults (4000 Hz; every event
+    /// for tracepoints).
+    pub freq: Option<u64>,
+    /// `-g`: callchains.
+    pub callchain: bool,
+    /// What to trace.
+    pub target: Target,
+    /// `-m`: data pages per ring (power of two).
+    pub data_pages: usize,
+    /// `--overwrite`: flight recorder, dumped on request and at the end.
+    pub overwrite: bool,
+    /// `-o`.
+    pub output: PathBuf,
+    /// The recorder's command line (CMDLINE feature).
+    pub cmdline: Vec<String>,
+    /// Stop when set (SIGINT/SIGTERM).
+    pub stop: Arc<AtomicBool>,
+    /// Dump the overwrite rings now (SIGUSR2); cleared when done.
+    pub dump: Arc<AtomicBool>,
+    /// Stop after this long.
+    pub duration: Option<Duration>,
+    /// Wake the recorder when this many bytes wait in a ring, or half the ring if that
+    /// is less (`attr.wakeup_watermark`); `None` keeps the kernel's default, half the
+    /// ring. On large rings, waking early leaves the rest to absorb scheduling delays;
+    /// on small ones, waking at half keeps each wakeup's drain worth its cost (measured
+    /// with `scripts/capture-compare.sh`).
+    pub wakeup_bytes: Option<u64>,
+}
+
+impl RecordOptions {
+    /// Defaults as `perf record`: 128 pages, `perf.data`.
+    pub fn new(events: Vec<String>, target: Target) -> Self {
+        RecordOptions {
+            events,
+            period: None,
+            freq: None,
+            callchain: false,
+            target,
+            data_pages: 128,
+            overwrite: false,
+            output: PathBuf::from("perf.data"),
+            cmdline: Vec::new(),
+            stop: Arc::new(AtomicBool::new(false)),
+            dump: Arc::new(AtomicBool::new(false)),
+            duration: None,
+            wakeup_bytes: Some(64 << 10),
+        }
+    }
+}
+
+/// Progress of a running recording, handed to the progress callback about once a second.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Time since the start.
+    pub elapsed: Duration,
+    /// Bytes of records written.
+    pub bytes: u64,
+    /// Epoll wakeups with data.
+    pub wakeups: u64,
+}
+
+/// What a recording did.
+#[derive(Debug, Clone)]
+pub struct RecordSummary {
+    /// The file written (the final one; see also `dumps`).
+    pub path: PathBuf,
+    /// The previous file kept as `.old`, if any.
+    pub previous: Option<PathBuf>,
+    /// Bytes of records in the data section.
+    pub data_bytes: u64,
+    /// Size of the file.
+    pub file_bytes: u64,
+    /// Records in the data section (counted after the capture), and of them samples.
+    pub records: u64,
+    /// SAMPLE records.
+    pub samples: u64,
+    /// Records lost: the kernel's `PERF_FORMAT_LOST` counters, exact.
+    pub lost: u64,
+    /// The capture's totals (wakeups, per-ring and per-event counters).
+    pub capture: Summary,
+    /// Flight-recorder dumps written on request.
+    pub dumps: Vec<PathBuf>,
+    /// The command's exit status.
+    pub exit_status: Option<ExitStatus>,
+}
+
+fn build_configs(opts: &RecordOptions) -> Result<Vec<EventConfig>, RecordError> {
+    // SAFETY: geteuid cannot fail and touches no memory.
+    let root = unsafe { libc::geteuid() } == 0;
+    let user_only = !root && crate::event::perf_event_paranoid().is_some_and(|p| p >= 2);
+    let mut out = Vec::with_capacity(opts.events.len());
+    for (i, name) in opts.events.iter().enumerate() {
+        let mut c = EventConfig::parse(name)?;
+        let tracepoint = c.attr().type_ == crate::perf_data::attr::TYPE_TRACEPOINT;
+        let sampling = match (opts.period, opts.freq) {
+            (Some(p), _) => Sampling::Period(p),
+            (None, Some(f)) => Sampling::Frequency(f),
+            (None, None) if tracepoint => Sampling::Period(1),
+            (None, None) => Sampling::Frequency(4000),
+        };
+        c = c.sampling(sampling).callchain(opts.callchain, 0);
+        if tracepoint {
+            let t = c.attr().sample_type | st::RAW;
+            c = c.sample_type(t);
+        }
+        if i == 0 {
+            c = c.tracking(true);
+        }
+        if let Some(bytes) = opts.wakeup_bytes {
+            let ring = (opts.data_pages as u64).saturating_mul(page_size());
+            let mark = bytes.min(ring / 2).max(8);
+            c = c.wakeup_watermark(u32::try_from(mark).unwrap_or(u32::MAX));
+        }
+        // Smaller samples, more of them per ring: the id is only needed to tell events
+        // apart, the period only when it varies (perf takes a fixed one from the attr).
+        let mut t = c.attr().sample_type;
+        if opts.events.len() == 1 {
+            t &= !st::IDENTIFIER;
+        }
+        if matches!(sampling, Sampling::Period(_)) {
+            t &= !st::PERIOD;
+        }
+        c = c.sample_type(t);
+        if user_only {
+            c = c.exclude_kernel(true);
+        }
+        out.push(c);
+    }
+    Ok(out)
+}
+
+fn tgid_of(tid: i32) -> Option<u32> {
+    std::fs::read_to_string(format!("/proc/{tid}/status"))
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// COMM/MMAP2 for the tasks that exist before the capture, and the kernel map.
+fn synthesize(attr: &FileAttr, target: &Target) -> Vec<u8> {
+    let syn = Synthesizer::new(attr);
+    let mut out = Vec::new();
+    syn.kernel(&mut out);
+    match target {
+        Target::Process(p) => syn.process(&mut out, *p as u32),
+        Target::Thread(t) => syn.process(&mut out, tgid_of(*t).unwrap_or(*t as u32)),
+        Target::Cpus { .. } => syn.all_processes(&mut out),
+        Target::CurrentThread => syn.process(&mut out, std::process::id()),
+        // The kernel reports the command's exec (COMM) and its mappings (MMAP2).
+        _ => {}
+    }
+    out
+}
+
+/// A LOST_SAMPLES record `{ u64 lost; sample_id }` for the fd with id `id` on `cpu`.
+fn lost_samples_record(attr: &FileAttr, id: u64, cpu: i32, lost: u64) -> Vec<u8> {
+    let mut r = vec![0u8; 8];
+    r.extend_from_slice(&lost.to_ne_bytes());
+    if attr.sample_id_all() {
+        let t = attr.sample_type();
+        if t & st::TID != 0 {
+            r.extend_from_slice(&[0u8; 8]);
+        }
+        if t & st::TIME != 0 {
+            r.extend_from_slice(&[0u8; 8]);
+        }
+        if t & st::ID != 0 {
+            r.extend_from_slice(&id.to_ne_bytes());
+        }
+        if t & st::STREAM_ID != 0 {
+            r.extend_from_slice(&id.to_ne_bytes());
+        }
+        if t & st::CPU != 0 {
+            r.extend_from_slice(&(cpu.max(0) as u32).to_ne_bytes());
+            r.extend_from_slice(&0u32.to_ne_bytes());
+        }
+        if t & st::IDENTIFIER != 0 {
+            r.extend_from_slice(&id.to_ne_bytes());
+        }
+    }
+    let h = perf_ringbuf::RecordHeader {
+        record_type: record_type::LOST_SAMPLES,
+        misc: 0,
+        size: r.len() as u16,
+    };
+    r[..8].copy_from_slice(&h.to_u64().to_ne_bytes());
+    r
+}
+
+fn entries(capture: &Capture, names: &[String]) -> Result<Vec<EventEntry>, RecordError> {
+    capture
+        .configs()
+        .iter()
+        .enumerate()
+        .map(|(ci, c)| {
+            Ok(EventEntry {
+                attr: FileAttr::from_kernel_attr(c.attr())?,
+                name: names[ci].clone(),
+                ids: capture
+                    .events()
+                    .iter()
+                    .filter(|e| e.config == ci)
+                    .map(|e| e.fd.id())
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
+fn finish_info(cmdline: &[String]) -> FinishInfo {
+    FinishInfo {
+        host: HostFeatures::of_this_host(cmdline.to_vec()),
+        build_ids: BuildId::running_kernel().into_iter().collect(),
+    }
+}
+
+/// Writes the overwrite rings' current contents to a new file `path`.
+fn dump_snapshot(
+    capture: &mut Capture,
+    path: &Path,
+    names: &[String],
+    pre: &[u8],
+    cmdline: &[String],
+) -> Result<(), RecordError> {
+    let mut w = PerfDataWriter::create(path, entries(capture, names)?)?;
+    w.write_records(pre)?;
+    w.finished_round()?;
+    capture.snapshot(
+        &mut |r: crate::capture::RecordRef<'_>| -> Result<(), RecordError> {
+            w.write_records(r.bytes)?;
+            Ok(())
+        },
+    )?;
+    w.finished_round()?;
+    w.finish(&finish_info(cmdline))?;
+    Ok(())
+}
+
+fn page_size() -> u64 {
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u64::try_from(p).unwrap_or(4096)
+}
+
+/// How long the second half of a ring must take to fill, at the current rate, before the
+/// recorder dares to sleep until the kernel's half-ring wakeup (the wakeup's latency
+/// must fit in it, with margin for a busy machine).
+const SLEEP_HEADROOM: Duration = Duration::from_millis(1);
+
+/// After a pass that drained `n` bytes `since` the previous one: true when, at that rate,
+/// filling half the ring (the kernel's default wakeup point) takes over
+/// [`SLEEP_HEADROOM`] and the
+/// pass found under a quarter of the ring. Sleeping in epoll then costs no records and
+/// saves the CPU that spinning would burn; small or fast-filling rings keep spinning.
+fn can_sleep(n: u64, since: Duration, ring_bytes: u64) -> bool {
+    if n >= ring_bytes / 4 {
+        return false;
+    }
+    let rate = n as f64 / since.as_secs_f64().max(1e-9); // bytes per second
+    rate * SLEEP_HEADROOM.as_secs_f64() < (ring_bytes / 2) as f64
+}
+
+/// Counts records and samples in a written file's data section by walking the record
+/// headers (after the capture, off the hot path).
+pub fn count_records(path: &Path) -> Result<(u64, u64), PerfDataError> {
+    use std::io::{BufReader, Read, Seek, SeekFrom};
+    let io = |e| PerfDataError::io(path, e);
+    let mut f = BufReader::with_capacity(1 << 20, std::fs::File::open(path).map_err(io)?);
+    let mut head = [0u8; crate::perf_data::header::FILE_HEADER_SIZE];
+    f.read_exact(&mut head).map_err(io)?;
+    let len = f.get_ref().metadata().map_err(io)?.len();
+    let h = crate::perf_data::FileHeader::decode_for_len(&head, len)?;
+    f.seek(SeekFrom::Start(h.data.offset)).map_err(io)?;
+    let (mut records, mut samples, mut at) = (0u64, 0u64, 0u64);
+    let mut hdr = [0u8; 8];
+    while at < h.data.size {
+        f.read_exact(&mut hdr).map_err(io)?;
+        let rh = perf_ringbuf::RecordHeader::from_u64(u64::from_ne_bytes(hdr));
+        if rh.size < 8 {
+            return Err(PerfDataError::Corrupt {
+                offset: h.data.offset + at,
+                reason: format!("record size {}", rh.size),
+            });
+        }
+        records += 1;
+        samples += u64::from(rh.record_type == record_type::SAMPLE);
+        f.seek_relative(i64::from(rh.size) - 8).map_err(io)?;
+        at += u64::from(rh.size);
+    }
+    Ok((records, samples))
+}
+
+/// Runs a recording to the end.
+///
+/// # Errors
+///
+/// [`RecordError`]: events that cannot be opened (saying what to change), a ring or file
+/// failure. The command is killed when the recording fails after starting it.
+pub fn record(
+    opts: &RecordOptions,
+    mut progress: impl FnMut(&Progress),
+) -> Result<RecordSummary, RecordError> {
+    let configs = build_configs(opts)?;
+    let first = FileAttr::from_kernel_attr(configs[0].attr())?;
+    let pre = synthesize(&first, &opts.target);
+    let mut copts = CaptureOptions::new(configs, opts.target.clone());
+    copts.data_pages = opts.data_pages;
+    copts.overwrite = opts.overwrite;
+    let previous = keep_previous(&opts.output)?;
+    let mut capture = Capture::start(copts)?;
+    let result = run(&mut capture, opts, &pre, &mut progress);
+    if result.is_err() {
+        capture.signal_child(libc::SIGKILL);
+        capture.wait_child();
+    }
+    let (summary, dumps, exit_status) = result?;
+    let (records, samples) = count_records(&opts.output)?;
+    Ok(RecordSummary {
+        path: summary.path,
+        previous,
+        data_bytes: summary.data_bytes,
+        file_bytes: summary.file_bytes,
+        records,
+        samples,
+        lost: dumps.1.lost(),
+        capture: dumps.1,
+        dumps: dumps.0,
+        exit_status,
+    })
+}
+
+type RunOut = (
+    crate::perf_data::WriteSummary,
+    (Vec<PathBuf>, Summary),
+    Option<ExitStatus>,
+);
+
+fn run(
+    capture: &mut Capture,
+    opts: &RecordOptions,
+    pre: &[u8],
+    progress: &mut impl FnMut(&Progress),
+) -> Result<RunOut, RecordError> {
+    let names = &opts.events;
+    let mut w = PerfDataWriter::create(&opts.output, entries(capture, names)?)?;
+    w.write_records(pre)?;
+    w.finished_round()?;
+    let started = Instant::now();
+    let mut next_progress = started + Duration::from_secs(1);
+    let mut dumps = Vec::new();
+    let write = |w: &mut PerfDataWriter, c: &mut Capture| -> Result<u64, RecordError> {
+        let n = c.drain_raw(&mut |_, _, bytes| -> Result<(), RecordError> {
+            w.write_ring_bytes(bytes)?;
+            Ok(())
+        })?;
+        if n > 0 {
+            w.finished_round()?;
+        }
+        Ok(n)
+    };
+    let ring_bytes = (opts.data_pages as u64).saturating_mul(page_size());
+    let mut last_pass = Instant::now();
+    let mut next_check = started;
+    loop {
+        let mut wait = Duration::from_millis(100);
+        if let Some(d) = opts.duration {
+            match d.checked_sub(started.elapsed()) {
+                Some(left) => wait = wait.min(left),
+                None => break,
+            }
+        }
+        let n = write(&mut w, capture)?;
+        let now = Instant::now();
+        let since = now.duration_since(last_pass);
+        last_pass = now;
+        if n == 0 || can_sleep(n, since, ring_bytes) {
+            // Idle, or the ring fills slowly enough that the kernel's half-ring wakeup
+            // comes long before it is full: sleep in epoll instead of spinning.
+            capture.poll(wait)?;
+            write(&mut w, capture)?;
+        } else if now < next_check {
+            // Busy: drain again at once (like perf), checking only the stop flag.
+            if opts.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            continue;
+        }
+        next_check = Instant::now() + Duration::from_millis(10);
+        if opts.dump.swap(false, Ordering::Relaxed) && opts.overwrite {
+            let stamp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis());
+            let mut p = opts.output.as_os_str().to_owned();
+            p.push(format!(".{stamp}"));
+            let p = PathBuf::from(p);
+            dump_snapshot(capture, &p, names, pre, &opts.cmdline)?;
+            dumps.push(p);
+        }
+        let now = Instant::now();
+        if now >= next_progress {
+            next_progress = now + Duration::from_secs(1);
+            progress(&Progress {
+                elapsed: now - started,
+                bytes: w.data_bytes(),
+                wakeups: capture.wakeups(),
+            });
+        }
+        if capture.target_gone() || opts.stop.load(Ordering::Relaxed) {
+            break;
+        }
+    }
+    capture.disable()?;
+    write(&mut w, capture)?;
+    capture.snapshot(
+        &mut |r: crate::capture::RecordRef<'_>| -> Result<(), RecordError> {
+            w.write_records(r.bytes)?;
+            Ok(())
+        },
+    )?;
+    let exit_status = capture.wait_child();
+    let summary = capture.summary(exit_status);
+    let attr = w.first_attr().clone();
+    let mut tail = Vec::new();
+    for t in &summary.events {
+        for v in &t.values.values {
+            if let (Some(id), Some(lost)) = (v.id, v.lost.filter(|&l| l > 0)) {
+                tail.extend(lost_samples_record(&attr, id, t.cpu, lost));
+            }
+        }
+    }
+    if !tail.is_empty() {
+        w.write_records(&tail)?;
+    }
+    w.finished_round()?;
+    let ws = w.finish(&finish_info(&opts.cmdline))?;
+    Ok((ws, (dumps, summary), exit_status))
+}
