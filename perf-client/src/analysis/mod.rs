@@ -2,6 +2,7 @@
 //! ([`symbols`]), per-event lines like `perf script` ([`script`]), and overhead tables and
 //! flame graphs like `perf report` ([`report`]).
 
+mod line;
 pub mod machine;
 pub mod report;
 pub mod script;
@@ -47,22 +48,30 @@ pub fn for_each_ordered<'a>(
     ctx: &'a ParseContext,
     mut f: impl FnMut(&ParsedRecord<'a>) -> Result<(), script::AnalysisError>,
 ) -> Result<(), script::AnalysisError> {
-    let mut round: Vec<(u64, usize, ParsedRecord<'a>)> = Vec::new();
-    let mut flush = |round: &mut Vec<(u64, usize, ParsedRecord<'a>)>| {
-        round.sort_by_key(|(t, i, _)| (*t, *i));
-        let out: Result<(), script::AnalysisError> = round.iter().try_for_each(|(_, _, r)| f(r));
+    // The records of the round in file order, and their (time, index) sort keys: only
+    // the 16-byte keys move when a round needs sorting, and a round already in order
+    // (one ring, or rings that did not interleave) is not sorted at all.
+    let mut round: Vec<ParsedRecord<'a>> = Vec::new();
+    let mut keys: Vec<(u64, usize)> = Vec::new();
+    let mut flush = |round: &mut Vec<ParsedRecord<'a>>, keys: &mut Vec<(u64, usize)>| {
+        if !keys.windows(2).all(|w| w[0].0 <= w[1].0) {
+            // Indices are unique, so an unstable sort keeps ties in file order.
+            keys.sort_unstable();
+        }
+        let out: Result<(), script::AnalysisError> =
+            keys.iter().try_for_each(|&(_, i)| f(&round[i]));
         round.clear();
+        keys.clear();
         out
     };
     for r in file.parsed_records(ctx) {
         let (_, rec): (u64, ParsedRecord<'a>) = r.map_err(script::AnalysisError::from)?;
         if rec.header.record_type == record_type::FINISHED_ROUND {
-            flush(&mut round)?;
+            flush(&mut round, &mut keys)?;
             continue;
         }
-        let t = rec.time().unwrap_or(0);
-        let i = round.len();
-        round.push((t, i, rec));
+        keys.push((rec.time().unwrap_or(0), round.len()));
+        round.push(rec);
     }
-    flush(&mut round)
+    flush(&mut round, &mut keys)
 }
