@@ -8,16 +8,28 @@ pub(crate) struct Line<'b> {
     buf: &'b mut Vec<u8>,
 }
 
-/// The digits of `v` in `radix` (10 or 16, lower case), right-aligned in `tmp`; returns
-/// where they start.
-fn digits(mut v: u64, radix: u64, tmp: &mut [u8; 20]) -> usize {
+/// The decimal digits of `v`, right-aligned in `tmp`; returns where they start.
+fn dec_digits(mut v: u64, tmp: &mut [u8; 20]) -> usize {
+    let mut i = tmp.len();
+    loop {
+        i -= 1;
+        // A constant divisor: the compiler multiplies instead of dividing.
+        tmp[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            return i;
+        }
+    }
+}
+
+/// The lower-case hex digits of `v`, right-aligned in `tmp`; returns where they start.
+fn hex_digits(mut v: u64, tmp: &mut [u8; 20]) -> usize {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut i = tmp.len();
     loop {
         i -= 1;
-        // `v % radix` < 16.
-        tmp[i] = HEX[(v % radix) as usize];
-        v /= radix;
+        tmp[i] = HEX[(v & 15) as usize];
+        v >>= 4;
         if v == 0 {
             return i;
         }
@@ -29,10 +41,12 @@ impl<'b> Line<'b> {
         Line { buf }
     }
 
+    #[inline]
     pub(crate) fn byte(&mut self, b: u8) {
         self.buf.push(b);
     }
 
+    #[inline]
     pub(crate) fn str(&mut self, s: &str) {
         self.buf.extend_from_slice(s.as_bytes());
     }
@@ -52,9 +66,14 @@ impl<'b> Line<'b> {
         self.str(s);
     }
 
-    fn int(&mut self, v: u64, radix: u64, width: usize, fill: u8, right: bool) {
+    #[inline]
+    fn int(&mut self, v: u64, hex: bool, width: usize, fill: u8, right: bool) {
         let mut tmp = [0u8; 20];
-        let at = digits(v, radix, &mut tmp);
+        let at = if hex {
+            hex_digits(v, &mut tmp)
+        } else {
+            dec_digits(v, &mut tmp)
+        };
         let pad = width.saturating_sub(tmp.len() - at);
         if right {
             self.pad(fill, pad);
@@ -67,22 +86,22 @@ impl<'b> Line<'b> {
 
     /// `{v:>width}`.
     pub(crate) fn dec_right(&mut self, v: u64, width: usize) {
-        self.int(v, 10, width, b' ', true);
+        self.int(v, false, width, b' ', true);
     }
 
     /// `{v:<width}`.
     pub(crate) fn dec_left(&mut self, v: u64, width: usize) {
-        self.int(v, 10, width, b' ', false);
+        self.int(v, false, width, b' ', false);
     }
 
     /// `{v:0width}`.
     pub(crate) fn dec_zero(&mut self, v: u64, width: usize) {
-        self.int(v, 10, width, b'0', true);
+        self.int(v, false, width, b'0', true);
     }
 
     /// `{v:>width$x}`.
     pub(crate) fn hex_right(&mut self, v: u64, width: usize) {
-        self.int(v, 16, width, b' ', true);
+        self.int(v, true, width, b' ', true);
     }
 }
 

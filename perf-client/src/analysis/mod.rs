@@ -8,7 +8,7 @@ pub mod report;
 pub mod script;
 pub mod symbols;
 
-use crate::perf_data::{record_type, PerfData};
+use crate::perf_data::{record_type, PerfData, PerfDataError, RawRecord};
 use crate::records::{ParseContext, ParsedRecord};
 
 /// `PERF_CONTEXT_MAX` (`-4095` as u64): callchain entries at or above it are context
@@ -48,30 +48,33 @@ pub fn for_each_ordered<'a>(
     ctx: &'a ParseContext,
     mut f: impl FnMut(&ParsedRecord<'a>) -> Result<(), script::AnalysisError>,
 ) -> Result<(), script::AnalysisError> {
-    // The records of the round in file order, and their (time, index) sort keys: only
-    // the 16-byte keys move when a round needs sorting, and a round already in order
-    // (one ring, or rings that did not interleave) is not sorted at all.
-    let mut round: Vec<ParsedRecord<'a>> = Vec::new();
-    let mut keys: Vec<(u64, usize)> = Vec::new();
-    let mut flush = |round: &mut Vec<ParsedRecord<'a>>, keys: &mut Vec<(u64, usize)>| {
-        if !keys.windows(2).all(|w| w[0].0 <= w[1].0) {
+    // The round's records unparsed, with their (time, index) sort keys: a record is
+    // parsed only when it is handed to `f`, so no parsed round is kept, and a round
+    // already in order (one ring, or rings that did not interleave) is not sorted.
+    let mut round: Vec<(u64, usize, RawRecord<'a>)> = Vec::new();
+    let corrupt = |r: &RawRecord<'_>, e: crate::records::ParseError| {
+        script::AnalysisError::from(PerfDataError::corrupt(r.offset, e.to_string()))
+    };
+    let mut flush = |round: &mut Vec<(u64, usize, RawRecord<'a>)>| {
+        if !round.windows(2).all(|w| w[0].0 <= w[1].0) {
             // Indices are unique, so an unstable sort keeps ties in file order.
-            keys.sort_unstable();
+            round.sort_unstable_by_key(|&(t, i, _)| (t, i));
         }
-        let out: Result<(), script::AnalysisError> =
-            keys.iter().try_for_each(|&(_, i)| f(&round[i]));
+        let out = round.iter().try_for_each(|(_, _, r)| {
+            let rec = ctx.parse(r.bytes).map_err(|e| corrupt(r, e))?;
+            f(&rec)
+        });
         round.clear();
-        keys.clear();
         out
     };
-    for r in file.parsed_records(ctx) {
-        let (_, rec): (u64, ParsedRecord<'a>) = r.map_err(script::AnalysisError::from)?;
-        if rec.header.record_type == record_type::FINISHED_ROUND {
-            flush(&mut round, &mut keys)?;
+    for r in file.records() {
+        let r = r.map_err(script::AnalysisError::from)?;
+        if r.header.record_type == record_type::FINISHED_ROUND {
+            flush(&mut round)?;
             continue;
         }
-        keys.push((rec.time().unwrap_or(0), round.len()));
-        round.push(rec);
+        let t = ctx.record_time(r.bytes).map_err(|e| corrupt(&r, e))?;
+        round.push((t.unwrap_or(0), round.len(), r));
     }
-    flush(&mut round, &mut keys)
+    flush(&mut round)
 }
