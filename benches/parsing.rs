@@ -140,8 +140,9 @@ fn theirs(path: &Path) -> Seen {
 
 /// Both readers must agree on the file before anything is timed.
 fn check(path: &Path) -> Seen {
-    let a = ours(path);
+    let a = ours(path, false);
     let b = theirs(path);
+    assert_eq!(ours(path, true), a, "the mapped and the read file differ");
     assert_eq!(
         a,
         b,

@@ -62,7 +62,7 @@ END {
     mow = med(ow, n); moc = med(oc, n); mpw = med(pw, n); mpc = med(pc, n)
     msw = med(sw, n); msc = med(sc, n)
     printf "perf-client script: wall %.3f s, cpu %.3f s; perf script: wall %.3f s, cpu %.3f s\n", mow, moc, mpw, mpc
-    printf "speedup (same round, median): wall %.2fx, cpu %.2fx (target 3.0x wall: %s)\n", msw, msc, msw >= 3 ? "met" : "MISSED"
+    printf "speedup (same round, median): wall %.2fx, cpu %.2fx (target 3.0x wall: %s)\n", msw, msc, (msw >= 3 ? "met" : "MISSED")
     printf "[\n" > json
     printf "  {\"group\": \"parsing\", \"subject\": \"perf-client script (wall)\", \"value\": %.3f, \"unit\": \"s\", \"peer\": \"perf script 6.1 (wall)\", \"ratio\": %.3f, \"ratio_is\": \"peer/ours\", \"target\": 3.0, \"rounds\": %d, \"lines\": %d},\n", mow, msw, rounds, lines > json
     printf "  {\"group\": \"parsing\", \"subject\": \"perf script 6.1 (wall)\", \"value\": %.3f, \"unit\": \"s\", \"peer\": null, \"ratio\": null, \"rounds\": %d, \"lines\": %d},\n", mpw, rounds, lines > json

@@ -78,3 +78,12 @@ pub fn for_each_ordered<'a>(
     }
     flush(&mut round)
 }
+
+/// The period of samples without PERF_SAMPLE_PERIOD: the attr's `sample_period` when it
+/// is not a frequency (perf does the same), else 1.
+pub(crate) fn fixed_period(file: &PerfData, event: Option<usize>) -> u64 {
+    file.attrs()
+        .get(event.unwrap_or(0))
+        .filter(|a| a.attr.flags() & crate::perf_data::attr::flag::FREQ == 0)
+        .map_or(1, |a| a.attr.sample_period().max(1))
+}

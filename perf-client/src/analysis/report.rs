@@ -61,15 +61,6 @@ type Key = (String, String, String, bool);
 /// Per event: samples, period, and (samples, period) per key.
 type Tally = (u64, u64, HashMap<Key, (u64, u64)>);
 
-/// The period of samples without PERF_SAMPLE_PERIOD: the attr's `sample_period` when it
-/// is not a frequency (perf does the same), else 1.
-fn fixed_period(file: &PerfData, event: Option<usize>) -> u64 {
-    file.attrs()
-        .get(event.unwrap_or(0))
-        .filter(|a| a.attr.flags() & crate::perf_data::attr::flag::FREQ == 0)
-        .map_or(1, |a| a.attr.sample_period().max(1))
-}
-
 /// Builds the report of `file`.
 ///
 /// # Errors
@@ -101,7 +92,9 @@ pub fn build(file: &PerfData) -> Result<Report, AnalysisError> {
         };
         let pid = s.pid.unwrap_or(0);
         let comm = machine.comm(pid, s.tid.unwrap_or(pid));
-        let period = s.period.unwrap_or_else(|| fixed_period(file, rec.event));
+        let period = s
+            .period
+            .unwrap_or_else(|| super::fixed_period(file, rec.event));
         let frames = sample_frames(s, &machine, &mut symbols);
         let Some(ev) = per_event.get_mut(rec.event.unwrap_or(0)) else {
             return Ok(());

@@ -116,7 +116,8 @@ pub fn script(
                 let top = frames.first();
                 let v = json!({
                     "comm": comm, "pid": pid, "tid": tid, "cpu": s.cpu, "time": time,
-                    "event": event, "period": s.period,
+                    "event": event,
+                    "period": s.period.unwrap_or_else(|| super::fixed_period(file, rec.event)),
                     "ip": s.ip.map(|ip| format!("{ip:#x}")),
                     "symbol": top.and_then(|f| f.symbol.clone()),
                     "dso": top.map(|f| f.dso.clone()),
@@ -125,7 +126,10 @@ pub fn script(
                 writeln!(out, "{v}")?;
             }
             ScriptFormat::Text => {
-                text_line(&mut line, s, &machine, &mut symbols, pid, tid, event);
+                let period = s
+                    .period
+                    .unwrap_or_else(|| super::fixed_period(file, rec.event));
+                text_line(&mut line, s, &machine, &mut symbols, period, event);
                 out.write_all(&line)?;
             }
         }
@@ -153,16 +157,18 @@ fn frame_text(line: &mut Line, f: &FrameRef<'_>) {
 
 /// One sample in `perf script`'s default text layout, into `buf` (cleared first):
 /// `{comm:>16} {pid:>7}/{tid:<7} [{cpu:03}] {sec:>6}.{usec:06}: {period:>10} {event}: `
-/// then the top frame, or the callchain one frame per line.
+/// then the top frame, or the callchain one frame per line. `period` is the sample's, or
+/// the attr's fixed period when the sample has none (as perf).
 fn text_line(
     buf: &mut Vec<u8>,
     s: &Sample<'_>,
     machine: &Machine,
     symbols: &mut Symbols,
-    pid: u32,
-    tid: u32,
+    period: u64,
     event: &str,
 ) {
+    let pid = s.pid.unwrap_or(0);
+    let tid = s.tid.unwrap_or(pid);
     buf.clear();
     let mut line = Line::new(buf);
     match machine.comm_ref(pid, tid) {
@@ -185,10 +191,8 @@ fn text_line(
     line.byte(b'.');
     line.dec_zero(time % 1_000_000_000 / 1000, 6);
     line.str(": ");
-    if let Some(p) = s.period {
-        line.dec_right(p, 10);
-        line.byte(b' ');
-    }
+    line.dec_right(period, 10);
+    line.byte(b' ');
     line.str(event);
     line.str(": ");
     if let Some(chain) = s.callchain.as_deref() {
