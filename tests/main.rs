@@ -4,4 +4,5 @@ mod common;
 mod emulation;
 mod kernel;
 mod perf_data;
+mod ring_fast_path;
 mod ring_protocol;

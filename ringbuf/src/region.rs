@@ -168,6 +168,40 @@ impl RingRegion {
     }
 }
 
+/// Copies `len` bytes from `src` to `dst`. Up to 16 bytes (most small records' payloads)
+/// are moved with at most two pairs of unaligned loads and stores instead of a call into
+/// `memcpy`, whose call and size dispatch cost more than the copy itself at that size.
+///
+/// # Safety
+///
+/// As [`core::ptr::copy_nonoverlapping`]: `src` readable and `dst` writable for `len`
+/// bytes, the two ranges disjoint.
+#[inline(always)]
+unsafe fn copy_bytes(src: *const u8, dst: *mut u8, len: usize) {
+    // SAFETY: every access below lies inside `src..src + len` or `dst..dst + len` (the
+    // second word of a pair overlaps the first when `len` is not a multiple of the word),
+    // which the caller guarantees; unaligned reads and writes need no alignment.
+    unsafe {
+        if len > 16 {
+            core::ptr::copy_nonoverlapping(src, dst, len);
+        } else if len >= 8 {
+            let a = src.cast::<u64>().read_unaligned();
+            let b = src.add(len - 8).cast::<u64>().read_unaligned();
+            dst.cast::<u64>().write_unaligned(a);
+            dst.add(len - 8).cast::<u64>().write_unaligned(b);
+        } else if len >= 4 {
+            let a = src.cast::<u32>().read_unaligned();
+            let b = src.add(len - 4).cast::<u32>().read_unaligned();
+            dst.cast::<u32>().write_unaligned(a);
+            dst.add(len - 4).cast::<u32>().write_unaligned(b);
+        } else {
+            for i in 0..len {
+                dst.add(i).write(src.add(i).read());
+            }
+        }
+    }
+}
+
 fn validate(region: &RingRegion, data_offset: u64, data_size: u64) -> Result<(), LayoutError> {
     if data_size < RECORD_ALIGN as u64 || !data_size.is_power_of_two() {
         return Err(LayoutError::DataSizeNotPowerOfTwo(data_size));
@@ -324,8 +358,10 @@ impl RingMemory {
         // SAFETY: `split` keeps `off + first <= data_size` (or `2 * data_size` when
         // mirrored) and `second <= data_size`; `dst` is a distinct buffer of len first+second.
         unsafe {
-            core::ptr::copy_nonoverlapping(self.data.as_ptr().add(off), dst.as_mut_ptr(), first);
-            core::ptr::copy_nonoverlapping(self.data.as_ptr(), dst.as_mut_ptr().add(first), second);
+            copy_bytes(self.data.as_ptr().add(off), dst.as_mut_ptr(), first);
+            if second > 0 {
+                copy_bytes(self.data.as_ptr(), dst.as_mut_ptr().add(first), second);
+            }
         }
     }
 
@@ -337,8 +373,10 @@ impl RingMemory {
         let off = self.offset(pos);
         // SAFETY: bounds as in `copy_out`; the bytes are the producer's by protocol.
         unsafe {
-            core::ptr::copy_nonoverlapping(src.as_ptr(), self.data.as_ptr().add(off), first);
-            core::ptr::copy_nonoverlapping(src.as_ptr().add(first), self.data.as_ptr(), second);
+            copy_bytes(src.as_ptr(), self.data.as_ptr().add(off), first);
+            if second > 0 {
+                copy_bytes(src.as_ptr().add(first), self.data.as_ptr(), second);
+            }
         }
     }
 
@@ -349,8 +387,49 @@ impl RingMemory {
         // SAFETY: bounds as in `copy_out`; the bytes are the producer's by protocol.
         unsafe {
             core::ptr::write_bytes(self.data.as_ptr().add(off), 0, first);
-            core::ptr::write_bytes(self.data.as_ptr(), 0, second);
+            if second > 0 {
+                core::ptr::write_bytes(self.data.as_ptr(), 0, second);
+            }
         }
+    }
+
+    /// Writes a whole record — `header`, `payload`, zeros up to `size` — at the 8-aligned
+    /// position `pos`, if it lies contiguously in memory (it does not straddle the end of
+    /// a data area that is not mirrored). Returns false, having written nothing, if it
+    /// straddles. Producer side, as [`Self::copy_in`]; `HEADER_SIZE + payload.len() <=
+    /// size <= data_size`, `size` a multiple of 8.
+    #[inline(always)]
+    pub(crate) fn write_contiguous_record(
+        &self,
+        pos: u64,
+        header: u64,
+        payload: &[u8],
+        size: usize,
+    ) -> bool {
+        let off = self.offset(pos);
+        let data_size = self.data_size as usize;
+        debug_assert!(size <= data_size && payload.len() + 8 <= size && size.is_multiple_of(8));
+        if off + size > data_size && !self.region.mirrored {
+            return false;
+        }
+        let len = payload.len();
+        // SAFETY: `off + size <= data_size` (or `<= 2 * data_size` in a mirrored region,
+        // since `off < data_size` and `size <= data_size`), so the header, the payload and
+        // the padding (`size - 8 - len` bytes, at most 7) are inside the data area; the
+        // bytes are the producer's by protocol, and `payload` is the caller's own buffer.
+        unsafe {
+            let at = self.data.as_ptr().add(off);
+            at.cast::<u64>().write_unaligned(header);
+            copy_bytes(payload.as_ptr(), at.add(8), len);
+            let pad = size - 8 - len;
+            if pad > 0 {
+                // The padding lies in the record's last 8 bytes: zero them byte by byte.
+                for i in 8 + len..size {
+                    at.add(i).write(0);
+                }
+            }
+        }
+        true
     }
 
     /// Writes one u64 at an 8-aligned position. Producer side, as [`Self::copy_in`].
