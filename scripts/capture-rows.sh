@@ -8,7 +8,7 @@
 # > 0 means records counted twice or events of the tool itself).
 #
 # usage: PLAIN=1 scripts/capture-compare.sh > target/capture/run.txt
-#        scripts/capture-rows.sh target/capture/run.txt > target/capture-rows.json
+#        scripts/capture-rows.sh target/capture/run.txt > benches/results/capture-rows.json
 set -euo pipefail
 awk '
 $1 == "perf" || $1 == "perf-plain" || $1 == "perf-client" {

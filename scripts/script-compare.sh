@@ -9,14 +9,14 @@
 # byte for byte (whitespace runs squeezed) before timing.
 #
 # usage: scripts/script-compare.sh            (FILE=target/parse-bench/storm.data ROUNDS=9)
-#        JSON=target/script-rows.json scripts/script-compare.sh
+#        JSON=/tmp/rows.json scripts/script-compare.sh
 # The default file is the one `cargo bench --bench parsing` records (perf record of a
 # syscall storm, about 2 million samples).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 FILE=${FILE:-target/parse-bench/storm.data}
 ROUNDS=${ROUNDS:-9}
-JSON=${JSON:-target/script-rows.json}
+JSON=${JSON:-benches/results/script-rows.json}
 FIELDS=comm,pid,tid,cpu,time,period,event,ip,sym,symoff,dso
 if [ ! -f "$FILE" ]; then
     mkdir -p "$(dirname "$FILE")"

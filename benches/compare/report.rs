@@ -229,6 +229,8 @@ pub fn json(run: &Run) -> String {
             json_str(r.verdict()),
         ));
     }
+    // Parsing and capture rows from benches/results/ (see external.rs).
+    rows.extend(crate::external::json_rows());
     format!("[\n  {}\n]", rows.join(",\n  "))
 }
 
@@ -386,6 +388,8 @@ pub fn markdown(run: &Run) -> String {
         CAPACITY_BYTES >> 10,
         CAPACITY_BYTES >> 10
     );
+    // Parsing and capture rows from benches/results/ (see external.rs).
+    o.push_str(&crate::external::markdown());
     let _ = writeln!(o, "\n## Notes\n\n{}", NOTES.trim());
     o
 }
