@@ -108,6 +108,9 @@ pub fn markdown() -> String {
         }
         let _ = writeln!(o);
     }
+    if let Ok(notes) = std::fs::read_to_string(format!("{}/notes.md", dir())) {
+        let _ = writeln!(o, "{}\n", notes.trim());
+    }
     let _ = writeln!(o, "Regenerate:\n");
     for (name, cmd) in FILES {
         let _ = writeln!(o, "* `{name}`: `{cmd}`");
