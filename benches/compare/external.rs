@@ -69,6 +69,31 @@ fn verdict(r: &Value) -> &'static str {
     }
 }
 
+/// The rows as text lines, for the printed table.
+pub fn text() -> String {
+    let mut o = String::new();
+    for r in rows() {
+        let _ = writeln!(
+            o,
+            "{:<8} {:<50} {:>10} {:<9} {:<32} {:>8} {}",
+            cell(&r["group"]),
+            cell(&r["subject"]),
+            cell(&r["value"]),
+            cell(&r["unit"]),
+            cell(&r["peer"]),
+            cell(&r["ratio"]),
+            verdict(&r)
+        );
+    }
+    if !o.is_empty() {
+        o.insert_str(
+            0,
+            "\nfrom benches/results/*.json (own commands; see BENCHMARKS.md):\n",
+        );
+    }
+    o
+}
+
 /// A Markdown section per group, and how each file is regenerated.
 pub fn markdown() -> String {
     let rows = rows();

@@ -149,6 +149,8 @@ pub fn text_table(run: &Run) -> String {
         run.rtt_ns,
         busy_list(run)
     );
+    // Parsing and capture rows from benches/results/ (see external.rs).
+    out.push_str(&crate::external::text());
     out
 }
 
