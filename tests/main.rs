@@ -2,6 +2,7 @@
 
 mod common;
 mod emulation;
+mod hardening;
 mod kernel;
 mod perf_data;
 mod ring_fast_path;

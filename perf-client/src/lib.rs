@@ -14,6 +14,7 @@ pub mod records;
 pub mod render;
 pub mod ring;
 pub mod semantics;
+pub mod soak;
 mod sys;
 pub mod tracefs;
 pub mod workload;

@@ -31,6 +31,8 @@ enum Command {
     Stream(cli::stream::Args),
     /// Measures ring mapping semantics live: real perf and BPF rings next to the emulation.
     Semantics(cli::semantics::Args),
+    /// Soak and faults: producer and consumer processes, consumer SIGKILLed and restarted, exact accounting.
+    Soak(cli::soak::Args),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         Command::Storm(args) => cli::storm::run(args),
         Command::Stream(args) => cli::stream::run(args),
         Command::Semantics(args) => cli::semantics::run(args),
+        Command::Soak(args) => cli::soak::run(args),
     };
     cli::finish(result)
 }

@@ -73,3 +73,8 @@ pub use wakeup::{WakeupFd, WakeupPolicy};
 pub use writer::{
     Keepalive, PauseHandle, Reservation, WriteMode, Writer, WriterConfig, WriterStats,
 };
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

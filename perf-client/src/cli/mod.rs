@@ -7,6 +7,7 @@ pub mod record;
 pub mod report;
 pub mod script;
 pub mod semantics;
+pub mod soak;
 pub mod storm;
 pub mod stream;
 

@@ -1,0 +1,456 @@
+//! Hardening: what a consumer in another process can and cannot do to a buffer it was
+//! handed, a consumer that writes nonsense into `data_tail`, and the soak with SIGKILLed
+//! consumers (`perf-client soak`).
+//!
+//! `tests/emulation.rs` already pins the local cases (a child's own mapping dies of
+//! SIGSEGV on write, `mprotect` to writable gives EACCES, a writable `mmap` of the data
+//! memfd gives EPERM). Here every operation is tried by a consumer that *received* the
+//! buffer over a Unix socket ([`handoff::send`] / [`RemoteBuffer::receive`]), and the
+//! memfds' size and contents are attacked through the received descriptors.
+
+use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::sync::Arc;
+use std::time::Duration;
+
+use perf_ringbuf::emulation::handoff::{self, RemoteBuffer};
+use perf_ringbuf::emulation::probe::{self, ChildOutcome};
+use perf_ringbuf::emulation::{sys, BufferConfig, KernelBuffer, MapOptions, Strategy};
+use perf_ringbuf::layout::{DATA_SIZE_OFFSET, DATA_TAIL_OFFSET, PERF_RECORD_LOST};
+use perf_ringbuf::WriteError;
+
+use crate::common;
+
+const SAMPLE: u32 = 9;
+/// Exit codes of a consumer child that could not even set the experiment up.
+const SETUP_FAILED: i32 = 100;
+/// Exit code of a child whose forbidden operation succeeded.
+const ALLOWED: i32 = 0;
+
+fn buffer(pages: usize) -> KernelBuffer {
+    KernelBuffer::new(BufferConfig::new(pages)).expect("allocate emulated buffer")
+}
+
+/// Hands `buf` to a forked consumer process, which receives it over a Unix socket and
+/// runs `attack` on the received buffer; returns how the consumer ended. `attack`
+/// returns the errno of the refused operation, or [`ALLOWED`].
+fn as_remote_consumer(
+    buf: &KernelBuffer,
+    attack: impl FnOnce(&RemoteBuffer) -> i32,
+) -> ChildOutcome {
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let link = handoff::send(buf, ours).unwrap();
+    let outcome = probe::in_child(
+        Duration::from_secs(20),
+        move || match RemoteBuffer::receive(theirs, Duration::from_secs(10)) {
+            Ok(remote) => attack(&remote),
+            Err(_) => SETUP_FAILED,
+        },
+    )
+    .unwrap();
+    drop(link);
+    outcome
+}
+
+fn errno_of(r: libc::c_int) -> i32 {
+    if r == -1 {
+        std::io::Error::last_os_error().raw_os_error().unwrap_or(-1)
+    } else {
+        ALLOWED
+    }
+}
+
+/// The received control memfd, found among our descriptors by its memfd name.
+fn received_control_fd() -> Option<RawFd> {
+    std::fs::read_dir("/proc/self/fd")
+        .ok()?
+        .flatten()
+        .find_map(|e| {
+            let target = std::fs::read_link(e.path()).ok()?;
+            target
+                .to_string_lossy()
+                .starts_with("/memfd:perf-ringbuf-control")
+                .then(|| e.file_name().to_string_lossy().parse().ok())?
+        })
+}
+
+fn refused(outcome: ChildOutcome, errno: i32, what: &str) {
+    assert_eq!(
+        outcome,
+        ChildOutcome::Exited(errno),
+        "{what}: expected errno {errno}, got {}",
+        outcome.describe()
+    );
+    eprintln!("refused: {what}: errno {errno}");
+}
+
+#[test]
+fn remote_consumer_writing_a_data_page_dies_of_sigsegv() {
+    let buf = buffer(4);
+    for strategy in [Strategy::PfnMap, Strategy::InsertPages] {
+        let outcome = as_remote_consumer(&buf, |remote| {
+            let Ok(m) = remote.map(MapOptions::new(strategy)) else {
+                return SETUP_FAILED;
+            };
+            // SAFETY: none: the write is the experiment and must kill the child.
+            unsafe { (m.data_ptr() as *mut u8).write_volatile(1) };
+            ALLOWED
+        });
+        assert_eq!(
+            outcome,
+            ChildOutcome::Signaled(libc::SIGSEGV),
+            "{strategy:?}"
+        );
+    }
+}
+
+#[test]
+fn remote_consumer_cannot_mprotect_the_data_writable() {
+    let buf = buffer(4);
+    let outcome = as_remote_consumer(&buf, |remote| {
+        let Ok(m) = remote.map(MapOptions::new(Strategy::InsertPages)) else {
+            return SETUP_FAILED;
+        };
+        // SAFETY: an mprotect experiment on the child's own mapping; it must fail.
+        match unsafe {
+            sys::mprotect(
+                m.data_ptr() as *mut u8,
+                m.data_len(),
+                libc::PROT_READ | libc::PROT_WRITE,
+            )
+        } {
+            Ok(()) => ALLOWED,
+            Err(e) => e.raw_os_error().unwrap_or(-1),
+        }
+    });
+    refused(
+        outcome,
+        libc::EACCES,
+        "mprotect(data, PROT_READ|PROT_WRITE)",
+    );
+}
+
+#[test]
+fn remote_consumer_cannot_map_the_received_data_fd_writable() {
+    let buf = buffer(4);
+    let outcome = as_remote_consumer(&buf, |remote| {
+        // SAFETY: a fresh mapping at a kernel-chosen address; it must fail.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                4096,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                remote.data_fd().as_raw_fd(),
+                4096,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            errno_of(-1)
+        } else {
+            ALLOWED
+        }
+    });
+    refused(
+        outcome,
+        libc::EPERM,
+        "mmap(data fd, PROT_WRITE, MAP_SHARED)",
+    );
+}
+
+#[test]
+fn remote_consumer_cannot_write_grow_shrink_or_punch_the_data_memfd() {
+    let buf = buffer(4);
+    let len = 4 * 4096 + 4096;
+    type Attack = fn(BorrowedFd<'_>, i64) -> i32;
+    let attacks: [(&str, i32, Attack); 5] = [
+        (
+            "ftruncate(data fd, larger) [F_SEAL_GROW]",
+            libc::EPERM,
+            |fd, len| {
+                // SAFETY: ftruncate on a descriptor we own; must fail.
+                errno_of(unsafe { libc::ftruncate(fd.as_raw_fd(), len + 4096 * 16) })
+            },
+        ),
+        (
+            "ftruncate(data fd, smaller) [F_SEAL_SHRINK]",
+            libc::EPERM,
+            |fd, _| {
+                // SAFETY: as above.
+                errno_of(unsafe { libc::ftruncate(fd.as_raw_fd(), 4096) })
+            },
+        ),
+        (
+            "pwrite(data fd) [F_SEAL_FUTURE_WRITE]",
+            libc::EPERM,
+            |fd, _| {
+                let junk = [0xffu8; 64];
+                // SAFETY: `junk` is valid for 64 bytes.
+                let r = unsafe { libc::pwrite(fd.as_raw_fd(), junk.as_ptr().cast(), 64, 4096) };
+                errno_of(if r < 0 { -1 } else { 0 })
+            },
+        ),
+        (
+            "fallocate(data fd, PUNCH_HOLE) [F_SEAL_FUTURE_WRITE]",
+            libc::EPERM,
+            |fd, _| {
+                let mode = libc::FALLOC_FL_PUNCH_HOLE | libc::FALLOC_FL_KEEP_SIZE;
+                // SAFETY: fallocate on a descriptor we own; must fail.
+                errno_of(unsafe { libc::fallocate(fd.as_raw_fd(), mode, 4096, 4096) })
+            },
+        ),
+        (
+            "fcntl(data fd, F_ADD_SEALS) [F_SEAL_SEAL]",
+            libc::EPERM,
+            |fd, _| {
+                // SAFETY: fcntl on a descriptor we own; must fail.
+                errno_of(unsafe {
+                    libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, libc::F_SEAL_WRITE)
+                })
+            },
+        ),
+    ];
+    for (what, errno, attack) in attacks {
+        let outcome = as_remote_consumer(&buf, move |remote| attack(remote.data_fd(), len));
+        refused(outcome, errno, what);
+    }
+}
+
+#[test]
+fn remote_consumer_cannot_resize_the_control_memfd() {
+    let buf = buffer(4);
+    for (what, size) in [("larger", 8192), ("smaller", 0)] {
+        let outcome = as_remote_consumer(&buf, move |_remote| {
+            let Some(fd) = received_control_fd() else {
+                return SETUP_FAILED;
+            };
+            // SAFETY: ftruncate on a descriptor we own; must fail.
+            errno_of(unsafe { libc::ftruncate(fd, size) })
+        });
+        refused(
+            outcome,
+            libc::EPERM,
+            &format!("ftruncate(control fd, {what}) [F_SEAL_GROW/F_SEAL_SHRINK]"),
+        );
+    }
+}
+
+#[test]
+fn remote_consumer_writes_to_a_private_copy_never_reach_the_ring() {
+    let buf = buffer(4);
+    let mut writer = buf.writer(Default::default()).unwrap();
+    writer.write(SAMPLE, 0, &[0x5a; 24]).unwrap();
+    // MAP_PRIVATE|PROT_WRITE is allowed on a F_SEAL_FUTURE_WRITE memfd: the writes go to
+    // private copy-on-write pages. Allowed, and harmless: checked below.
+    let frame = buf.data_frame(0).unwrap() as i64;
+    let outcome = as_remote_consumer(&buf, move |remote| {
+        // SAFETY: a fresh private mapping at a kernel-chosen address, the child's own.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                4096,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE,
+                remote.data_fd().as_raw_fd(),
+                frame * 4096,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return errno_of(-1);
+        }
+        // SAFETY: `p` is a private writable page of ours.
+        unsafe { std::ptr::write_bytes(p.cast::<u8>(), 0xee, 4096) };
+        ALLOWED
+    });
+    assert_eq!(outcome, ChildOutcome::Exited(ALLOWED));
+    let mapping = Arc::new(buf.map(MapOptions::new(Strategy::InsertPages)).unwrap());
+    let mut reader = mapping.reader().unwrap();
+    let mut drain = reader.drain().unwrap();
+    let rec = drain.next().unwrap().unwrap();
+    let mut bytes = Vec::new();
+    rec.bytes.extend_into(&mut bytes);
+    assert_eq!(
+        bytes[8..32],
+        [0x5a; 24],
+        "the private write reached the ring"
+    );
+}
+
+/// Snapshot of the data area as the producer sees it.
+fn data_bytes(m: &perf_ringbuf::emulation::Mapping) -> Vec<u8> {
+    let mut v = vec![0u8; m.data_len()];
+    // SAFETY: the data area is mapped readable for `data_len` bytes; the writer is idle
+    // (same thread), so nothing writes it during the copy.
+    unsafe { std::ptr::copy_nonoverlapping(m.data_ptr(), v.as_mut_ptr(), v.len()) };
+    v
+}
+
+fn store_tail_from_remote_consumer(buf: &KernelBuffer, tail: u64) -> ChildOutcome {
+    as_remote_consumer(buf, move |remote| {
+        let Ok(m) = remote.map(MapOptions::new(Strategy::InsertPages)) else {
+            return SETUP_FAILED;
+        };
+        let word = m.control_ptr().wrapping_add(DATA_TAIL_OFFSET).cast::<u64>();
+        // SAFETY: the control page is mapped read-write and 8-aligned at data_tail.
+        // ATOMICS: Release, as a reader's tail store (the value is the attack).
+        unsafe { std::sync::atomic::AtomicU64::from_ptr(word) }
+            .store(tail, std::sync::atomic::Ordering::Release);
+        ALLOWED
+    })
+}
+
+#[test]
+fn nonsense_data_tail_from_a_remote_consumer_never_lets_the_producer_overwrite_unread_records() {
+    let buf = buffer(4); // 16 KiB: 512 records of 32 bytes
+    let mut writer = buf.writer(Default::default()).unwrap();
+    let local = Arc::new(buf.map(MapOptions::new(Strategy::InsertPages)).unwrap());
+    // 400 records read and released, then 512 unread ones: the ring is full, so every
+    // further write must look at data_tail (a writer with cached room never needs to: it
+    // only reuses space the consumer already released).
+    for seq in 0u64..912 {
+        let mut p = [0u8; 24];
+        p[..8].copy_from_slice(&seq.to_ne_bytes());
+        writer.write(SAMPLE, 0, &p).unwrap();
+        if seq == 399 {
+            let mut reader = local.reader().unwrap();
+            let mut drain = reader.drain().unwrap();
+            while let Some(rec) = drain.next() {
+                rec.unwrap();
+            }
+        }
+    }
+    let real_tail = writer.memory().load_tail();
+    assert_eq!(real_tail, 400 * 32);
+    let head = writer.memory().load_head();
+    let size = writer.memory().data_size();
+    let before = data_bytes(&local);
+    let hostile = [
+        ("ahead of head", head + 4096),
+        ("unaligned", head - 3),
+        ("behind by more than the ring", head.wrapping_sub(2 * size)),
+        ("far ahead", u64::MAX - 7),
+        ("behind, claiming a full ring", head - size),
+    ];
+    let mut dropped = 0u64;
+    for (what, tail) in hostile {
+        assert_eq!(
+            store_tail_from_remote_consumer(&buf, tail),
+            ChildOutcome::Exited(ALLOWED),
+            "{what}"
+        );
+        for _ in 0..50 {
+            let r = writer.write(SAMPLE, 0, &[0xee; 24]);
+            assert!(
+                matches!(
+                    r,
+                    Err(WriteError::CorruptTail { .. } | WriteError::NoSpace { .. })
+                ),
+                "{what}: {r:?}"
+            );
+            dropped += 1;
+        }
+        assert_eq!(writer.memory().load_head(), head, "{what}: head moved");
+        assert!(data_bytes(&local) == before, "{what}: unread bytes changed");
+    }
+    assert_eq!(writer.stats().lost, dropped);
+    // A consumer that resets a sane tail gets every unread record intact, then the loss
+    // reported, then new records.
+    assert_eq!(
+        store_tail_from_remote_consumer(&buf, real_tail),
+        ChildOutcome::Exited(ALLOWED)
+    );
+    let mut reader = local.reader().unwrap();
+    let mut seqs = Vec::new();
+    let mut lost = None;
+    let mut b = Vec::new();
+    for round in 0..2 {
+        if round == 1 {
+            writer.write(SAMPLE, 0, &912u64.to_ne_bytes()).unwrap();
+        }
+        let mut drain = reader.drain().unwrap();
+        while let Some(rec) = drain.next() {
+            let rec = rec.unwrap();
+            b.clear();
+            rec.bytes.extend_into(&mut b);
+            if rec.header.record_type == PERF_RECORD_LOST {
+                lost = Some(u64::from_ne_bytes(b[16..24].try_into().unwrap()));
+            } else {
+                seqs.push(u64::from_ne_bytes(b[8..16].try_into().unwrap()));
+            }
+        }
+    }
+    assert_eq!(seqs, (400u64..=912).collect::<Vec<_>>());
+    assert_eq!(lost, Some(dropped));
+}
+
+#[test]
+fn nonsense_layout_words_from_a_remote_consumer_stay_out_of_the_producers_bounds() {
+    let buf = buffer(4);
+    let mut writer = buf.writer(Default::default()).unwrap();
+    let outcome = as_remote_consumer(&buf, |remote| {
+        let Ok(m) = remote.map(MapOptions::new(Strategy::InsertPages)) else {
+            return SETUP_FAILED;
+        };
+        // SAFETY: the control page is mapped read-write; data_size is 8-aligned.
+        unsafe {
+            m.control_ptr()
+                .wrapping_add(DATA_SIZE_OFFSET)
+                .cast::<u64>()
+                .write_volatile(1 << 40)
+        };
+        ALLOWED
+    });
+    assert_eq!(outcome, ChildOutcome::Exited(ALLOWED));
+    // The producer's writer keeps the layout it validated: its writes stay in the ring.
+    for i in 0u64..2000 {
+        let _ = writer.write(SAMPLE, 0, &i.to_ne_bytes());
+    }
+    assert_eq!(writer.memory().data_size(), 4 * 4096);
+    // A new reader refuses the damaged control page instead of reading out of bounds.
+    let m = Arc::new(buf.map(MapOptions::new(Strategy::InsertPages)).unwrap());
+    let err = m.reader().unwrap_err();
+    assert!(err.to_string().contains("1099511627776"), "{err}");
+}
+
+// ---- The soak (perf-client soak), short ----
+
+#[test]
+fn soak_with_killed_consumers_and_a_killed_producer_keeps_exact_accounting() {
+    let records: u64 = 5_000_000;
+    let out = std::process::Command::new(common::perf_client_bin())
+        .args(["soak", "--records", &records.to_string(), "--kills", "3"])
+        .args(["--seed", "12345", "--json"])
+        .output()
+        .expect("run perf-client soak");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "soak failed: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap();
+    let n = |path: &[&str]| {
+        let mut v = &r;
+        for p in path {
+            v = &v[*p];
+        }
+        v.as_u64().unwrap_or_else(|| panic!("{path:?} in {r}"))
+    };
+    eprintln!("{r}");
+    assert_eq!(r["exact"], true, "{r}");
+    assert_eq!(n(&["attempted"]), records);
+    let (read, lost) = (n(&["consumer", "read"]), n(&["consumer", "lost"]));
+    assert_eq!(read + lost, records, "written == read + lost");
+    assert_eq!(n(&["written"]), read);
+    assert_eq!(n(&["consumer", "gaps"]), lost);
+    assert_eq!(n(&["consumer", "duplicates"]), 0);
+    assert_eq!(n(&["consumer", "corrupt"]), 0);
+    assert_eq!(n(&["kills"]), 3);
+    assert_eq!(n(&["consumer", "sessions"]), 4);
+    // One kill lands between a state commit and the tail release: its batch comes back.
+    assert!(n(&["consumer", "redeliveries"]) > 0, "{r}");
+    assert_eq!(r["producer_exit"], "died");
+    assert!(n(&["consumer", "drained_after_death"]) > 0, "{r}");
+    assert_eq!(r["consumer_before"], r["consumer_after"], "consumer leaked");
+    assert_eq!(r["producer_min"], r["producer_max"], "producer leaked");
+}
