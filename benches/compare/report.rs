@@ -270,6 +270,11 @@ fn machine() -> String {
     )
 }
 
+/// A name for a Markdown table cell (`ArrayQueue<u64>` would otherwise be read as HTML).
+fn md(name: &str) -> String {
+    name.replace('<', "&lt;").replace('>', "&gt;")
+}
+
 /// BENCHMARKS.md.
 pub fn markdown(run: &Run) -> String {
     let mut o = String::new();
@@ -313,8 +318,8 @@ pub fn markdown(run: &Run) -> String {
             o,
             "| {} B | {} | {} | **{:.2}×** | {:.2}–{:.2} | {:.2}–{:.2} | {} | {} |",
             r.group,
-            r.subject,
-            r.peer,
+            md(r.subject),
+            md(r.peer),
             x.median,
             x.q1,
             x.q3,
@@ -343,7 +348,7 @@ pub fn markdown(run: &Run) -> String {
             o,
             "| {} B | {} | {} | **{}** | {} | {}–{} | {}–{} | {} | {} | {}/{} | {} | {} |",
             m.spec.group,
-            m.spec.name,
+            md(m.spec.name),
             role(m.spec.role),
             fmt(v.median),
             m.unit,
