@@ -12,6 +12,7 @@
 #
 # usage: scripts/capture-compare.sh            (N=2000000 PAGES="1 4 16 128" RUNS=1)
 #        N=5000000 PAGES="1 128" RUNS=3 OUT=/tmp/cmp scripts/capture-compare.sh
+#        PLAIN=1 scripts/capture-compare.sh  (also plain `perf record`, without -B --no-bpf-event)
 # Needs root (or perf_event_paranoid <= -1) for raw_syscalls, tracefs mounted, 2+ CPUs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +47,9 @@ run_one() {
     local cmd
     if [ "$tool" = perf ]; then
         cmd=(perf record -q -B --no-bpf-event -e "$EVENT" -c 1 -m "$m" -o "$f" --)
+    elif [ "$tool" = perf-plain ]; then
+        # perf's defaults: build-ids collected at the end, BPF events tracked.
+        cmd=(perf record -q -e "$EVENT" -c 1 -m "$m" -o "$f" --)
     else
         cmd=("$PC" record -q -e "$EVENT" -c 1 -m "$m" -o "$f" --)
     fi
@@ -66,6 +70,7 @@ printf "%-11s %4s %3s %10s %10s %8s %9s %7s %7s %10s\n" \
 for m in $PAGES; do
     for run in $(seq 1 "$RUNS"); do
         run_one perf "$m" "$run"
+        if [ -n "${PLAIN:-}" ]; then run_one perf-plain "$m" "$run"; fi
         run_one perf-client "$m" "$run"
     done
 done

@@ -23,6 +23,8 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+// Parsing and capture rows measured by their own commands, from benches/results/.
+mod external;
 mod report;
 mod stats;
 

@@ -149,6 +149,8 @@ pub fn text_table(run: &Run) -> String {
         run.rtt_ns,
         busy_list(run)
     );
+    // Parsing and capture rows from benches/results/ (see external.rs).
+    out.push_str(&crate::external::text());
     out
 }
 
@@ -229,6 +231,8 @@ pub fn json(run: &Run) -> String {
             json_str(r.verdict()),
         ));
     }
+    // Parsing and capture rows from benches/results/ (see external.rs).
+    rows.extend(crate::external::json_rows());
     format!("[\n  {}\n]", rows.join(",\n  "))
 }
 
@@ -264,6 +268,11 @@ fn machine() -> String {
         cache(0),
         cache(2)
     )
+}
+
+/// A name for a Markdown table cell (`ArrayQueue<u64>` would otherwise be read as HTML).
+fn md(name: &str) -> String {
+    name.replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// BENCHMARKS.md.
@@ -309,8 +318,8 @@ pub fn markdown(run: &Run) -> String {
             o,
             "| {} B | {} | {} | **{:.2}×** | {:.2}–{:.2} | {:.2}–{:.2} | {} | {} |",
             r.group,
-            r.subject,
-            r.peer,
+            md(r.subject),
+            md(r.peer),
             x.median,
             x.q1,
             x.q3,
@@ -339,7 +348,7 @@ pub fn markdown(run: &Run) -> String {
             o,
             "| {} B | {} | {} | **{}** | {} | {}–{} | {}–{} | {} | {} | {}/{} | {} | {} |",
             m.spec.group,
-            m.spec.name,
+            md(m.spec.name),
             role(m.spec.role),
             fmt(v.median),
             m.unit,
@@ -386,6 +395,8 @@ pub fn markdown(run: &Run) -> String {
         CAPACITY_BYTES >> 10,
         CAPACITY_BYTES >> 10
     );
+    // Parsing and capture rows from benches/results/ (see external.rs).
+    o.push_str(&crate::external::markdown());
     let _ = writeln!(o, "\n## Notes\n\n{}", NOTES.trim());
     o
 }

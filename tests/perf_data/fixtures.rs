@@ -172,3 +172,62 @@ fn report_of_a_real_perf_file_adds_up_and_draws_a_flame_graph() {
         &svg[..200]
     );
 }
+
+#[test]
+fn a_mapped_file_has_the_bytes_and_the_script_output_of_a_read_one() {
+    use perf_client::analysis::script::{script, ScriptFormat};
+    for name in FIXTURES {
+        let path = fixture(name);
+        let read = PerfData::open(&path).unwrap();
+        // SAFETY: the fixture is a finished file that nothing writes during the test.
+        let mapped = unsafe { PerfData::open_mapped(&path) }.unwrap();
+        assert_eq!(read.bytes(), mapped.bytes(), "{name}");
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        script(&read, &mut a, ScriptFormat::Text).unwrap();
+        script(&mapped, &mut b, ScriptFormat::Text).unwrap();
+        assert_eq!(a, b, "{name}");
+    }
+}
+
+#[test]
+fn script_text_equals_perf_script_with_the_same_fields_on_kernel_frames() {
+    use perf_client::analysis::script::{script, ScriptFormat};
+    // The fields our text line carries, in perf's -F syntax; runs of spaces are squeezed
+    // (perf pads some columns differently).
+    let fields = "comm,pid,tid,cpu,time,period,event,ip,sym,symoff,dso";
+    let squeeze = |s: &str| {
+        s.split(' ')
+            .filter(|w| !w.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    // sys-enter.data: kernel frames only. (User frames differ: perf also reads .symtab
+    // and debug links, and prints DSO paths in full; not equal yet.)
+    let name = "sys-enter.data";
+    let path = fixture(name);
+    let Some(o) = super::handmade::perf(&["script", "-F", fields, "-i", path.to_str().unwrap()])
+    else {
+        return;
+    };
+    assert!(o.status.success(), "perf script failed on {name}");
+    let f = PerfData::open(&path).unwrap();
+    let mut ours = Vec::new();
+    script(&f, &mut ours, ScriptFormat::Text).unwrap();
+    let ours: Vec<String> = String::from_utf8(ours)
+        .unwrap()
+        .lines()
+        .map(squeeze)
+        .collect();
+    let perf: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(squeeze)
+        .collect();
+    assert_eq!(ours.len(), perf.len(), "{name}: line counts");
+    let differ = ours.iter().zip(&perf).filter(|(a, b)| a != b).count();
+    assert_eq!(
+        differ,
+        0,
+        "{name}: first difference: {:?}",
+        ours.iter().zip(&perf).find(|(a, b)| a != b)
+    );
+}

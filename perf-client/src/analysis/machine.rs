@@ -118,6 +118,14 @@ impl Machine {
             .unwrap_or_else(|| format!(":{tid}"))
     }
 
+    /// The command name of a thread, if a COMM (or FORK) named it; by reference.
+    pub fn comm_ref(&self, pid: u32, tid: u32) -> Option<&str> {
+        self.comms
+            .get(&tid)
+            .or_else(|| self.comms.get(&pid))
+            .map(String::as_str)
+    }
+
     /// The map containing `addr`: the kernel's for kernel addresses, else the process's.
     pub fn find_map(&self, pid: u32, addr: u64) -> Option<&Map> {
         let find = |list: &'_ [Map]| -> Option<usize> {

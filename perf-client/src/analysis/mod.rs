@@ -2,12 +2,13 @@
 //! ([`symbols`]), per-event lines like `perf script` ([`script`]), and overhead tables and
 //! flame graphs like `perf report` ([`report`]).
 
+mod line;
 pub mod machine;
 pub mod report;
 pub mod script;
 pub mod symbols;
 
-use crate::perf_data::{record_type, PerfData};
+use crate::perf_data::{record_type, PerfData, PerfDataError, RawRecord};
 use crate::records::{ParseContext, ParsedRecord};
 
 /// `PERF_CONTEXT_MAX` (`-4095` as u64): callchain entries at or above it are context
@@ -47,22 +48,33 @@ pub fn for_each_ordered<'a>(
     ctx: &'a ParseContext,
     mut f: impl FnMut(&ParsedRecord<'a>) -> Result<(), script::AnalysisError>,
 ) -> Result<(), script::AnalysisError> {
-    let mut round: Vec<(u64, usize, ParsedRecord<'a>)> = Vec::new();
-    let mut flush = |round: &mut Vec<(u64, usize, ParsedRecord<'a>)>| {
-        round.sort_by_key(|(t, i, _)| (*t, *i));
-        let out: Result<(), script::AnalysisError> = round.iter().try_for_each(|(_, _, r)| f(r));
+    // The round's records unparsed, with their (time, index) sort keys: a record is
+    // parsed only when it is handed to `f`, so no parsed round is kept, and a round
+    // already in order (one ring, or rings that did not interleave) is not sorted.
+    let mut round: Vec<(u64, usize, RawRecord<'a>)> = Vec::new();
+    let corrupt = |r: &RawRecord<'_>, e: crate::records::ParseError| {
+        script::AnalysisError::from(PerfDataError::corrupt(r.offset, e.to_string()))
+    };
+    let mut flush = |round: &mut Vec<(u64, usize, RawRecord<'a>)>| {
+        if !round.windows(2).all(|w| w[0].0 <= w[1].0) {
+            // Indices are unique, so an unstable sort keeps ties in file order.
+            round.sort_unstable_by_key(|&(t, i, _)| (t, i));
+        }
+        let out = round.iter().try_for_each(|(_, _, r)| {
+            let rec = ctx.parse(r.bytes).map_err(|e| corrupt(r, e))?;
+            f(&rec)
+        });
         round.clear();
         out
     };
-    for r in file.parsed_records(ctx) {
-        let (_, rec): (u64, ParsedRecord<'a>) = r.map_err(script::AnalysisError::from)?;
-        if rec.header.record_type == record_type::FINISHED_ROUND {
+    for r in file.records() {
+        let r = r.map_err(script::AnalysisError::from)?;
+        if r.header.record_type == record_type::FINISHED_ROUND {
             flush(&mut round)?;
             continue;
         }
-        let t = rec.time().unwrap_or(0);
-        let i = round.len();
-        round.push((t, i, rec));
+        let t = ctx.record_time(r.bytes).map_err(|e| corrupt(&r, e))?;
+        round.push((t.unwrap_or(0), round.len(), r));
     }
     flush(&mut round)
 }

@@ -5,8 +5,9 @@ use std::io::Write;
 
 use serde_json::json;
 
+use super::line::Line;
 use super::machine::Machine;
-use super::symbols::{Frame, Symbols};
+use super::symbols::{Frame, FrameRef, Symbols};
 use super::{event_names, PERF_CONTEXT_MAX};
 use crate::perf_data::{PerfData, PerfDataError};
 use crate::records::{Record, Sample};
@@ -79,6 +80,7 @@ pub fn script(
     let mut machine = Machine::new();
     let mut symbols = Symbols::new();
     let mut sum = ScriptSummary::default();
+    let mut line = Vec::with_capacity(256);
     super::for_each_ordered(file, &ctx, |rec| {
         let s = match &rec.record {
             Record::Sample(s) => s,
@@ -98,15 +100,15 @@ pub fn script(
         sum.samples += 1;
         let pid = s.pid.unwrap_or(0);
         let tid = s.tid.unwrap_or(pid);
-        let comm = machine.comm(pid, tid);
         let event = rec
             .event
             .and_then(|i| names.get(i))
             .map_or("unknown", String::as_str);
-        let frames = sample_frames(s, &machine, &mut symbols);
-        let time = s.time.unwrap_or(0);
         match format {
             ScriptFormat::Json => {
+                let comm = machine.comm(pid, tid);
+                let frames = sample_frames(s, &machine, &mut symbols);
+                let time = s.time.unwrap_or(0);
                 let chain: Vec<_> = frames
                     .iter()
                     .map(|f| json!({"ip": format!("{:#x}", f.addr), "symbol": f.symbol, "dso": f.dso}))
@@ -124,37 +126,92 @@ pub fn script(
                 writeln!(out, "{v}")?;
             }
             ScriptFormat::Text => {
-                let cpu = s.cpu.map_or(String::new(), |c| format!("[{c:03}] "));
                 let period = s
                     .period
                     .unwrap_or_else(|| super::fixed_period(file, rec.event));
-                let period = format!("{period:>10} ");
-                write!(
-                    out,
-                    "{comm:>16} {pid:>7}/{tid:<7} {cpu}{:>6}.{:06}: {period}{event}: ",
-                    time / 1_000_000_000,
-                    time % 1_000_000_000 / 1000
-                )?;
-                if s.callchain.is_some() {
-                    writeln!(out)?;
-                    for f in &frames {
-                        writeln!(
-                            out,
-                            "\t{:>16x} {} ({})",
-                            f.addr,
-                            f.symbol_or_unknown(),
-                            f.dso
-                        )?;
-                    }
-                    writeln!(out)?;
-                } else if let Some(f) = frames.first() {
-                    writeln!(out, "{:>16x} {} ({})", f.addr, f.symbol_or_unknown(), f.dso)?;
-                } else {
-                    writeln!(out)?;
-                }
+                text_line(&mut line, s, &machine, &mut symbols, period, event);
+                out.write_all(&line)?;
             }
         }
         Ok(())
     })?;
     Ok(sum)
+}
+
+/// One frame as `perf script` prints it: `{addr:>16x} {symbol}+{offset:#x} ({dso})`.
+fn frame_text(line: &mut Line, f: &FrameRef<'_>) {
+    line.hex_right(f.addr, 16);
+    line.byte(b' ');
+    match f.symbol {
+        Some(sym) => {
+            line.str(sym);
+            line.str("+0x");
+            line.hex_right(f.offset, 0);
+        }
+        None => line.str("[unknown]"),
+    }
+    line.str(" (");
+    line.str(f.dso);
+    line.str(")\n");
+}
+
+/// One sample in `perf script`'s default text layout, into `buf` (cleared first):
+/// `{comm:>16} {pid:>7}/{tid:<7} [{cpu:03}] {sec:>6}.{usec:06}: {period:>10} {event}: `
+/// then the top frame, or the callchain one frame per line. `period` is the sample's, or
+/// the attr's fixed period when the sample has none (as perf).
+fn text_line(
+    buf: &mut Vec<u8>,
+    s: &Sample<'_>,
+    machine: &Machine,
+    symbols: &mut Symbols,
+    period: u64,
+    event: &str,
+) {
+    let pid = s.pid.unwrap_or(0);
+    let tid = s.tid.unwrap_or(pid);
+    buf.clear();
+    let mut line = Line::new(buf);
+    match machine.comm_ref(pid, tid) {
+        Some(comm) => line.str_right(comm, 16),
+        // perf shows `:tid` for an unknown thread (rare: allocating is fine).
+        None => line.str_right(&format!(":{tid}"), 16),
+    }
+    line.byte(b' ');
+    line.dec_right(u64::from(pid), 7);
+    line.byte(b'/');
+    line.dec_left(u64::from(tid), 7);
+    line.byte(b' ');
+    if let Some(c) = s.cpu {
+        line.byte(b'[');
+        line.dec_zero(u64::from(c), 3);
+        line.str("] ");
+    }
+    let time = s.time.unwrap_or(0);
+    line.dec_right(time / 1_000_000_000, 6);
+    line.byte(b'.');
+    line.dec_zero(time % 1_000_000_000 / 1000, 6);
+    line.str(": ");
+    line.dec_right(period, 10);
+    line.byte(b' ');
+    line.str(event);
+    line.str(": ");
+    if let Some(chain) = s.callchain.as_deref() {
+        // As `sample_frames`: an empty callchain shows the ip alone.
+        line.byte(b'\n');
+        if chain.is_empty() {
+            if let Some(ip) = s.ip {
+                line.byte(b'\t');
+                frame_text(&mut line, &symbols.resolve_ref(machine, pid, ip));
+            }
+        }
+        for &ip in chain.iter().filter(|&&ip| ip < PERF_CONTEXT_MAX) {
+            line.byte(b'\t');
+            frame_text(&mut line, &symbols.resolve_ref(machine, pid, ip));
+        }
+        line.byte(b'\n');
+    } else if let Some(ip) = s.ip {
+        frame_text(&mut line, &symbols.resolve_ref(machine, pid, ip));
+    } else {
+        line.byte(b'\n');
+    }
 }

@@ -41,11 +41,47 @@ impl Frame {
     }
 }
 
+/// One resolved address, borrowing the symbolizer's cache and the machine's map: what
+/// the hot path of `script` prints without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameRef<'a> {
+    /// The address.
+    pub addr: u64,
+    /// The function, if found.
+    pub symbol: Option<&'a str>,
+    /// Offset of `addr` from the function's start.
+    pub offset: u64,
+    /// The DSO perf would name.
+    pub dso: &'a str,
+    /// True for a kernel address.
+    pub kernel: bool,
+}
+
+impl FrameRef<'_> {
+    /// An owned [`Frame`].
+    pub fn to_frame(&self) -> Frame {
+        Frame {
+            addr: self.addr,
+            symbol: self.symbol.map(str::to_owned),
+            offset: self.offset,
+            dso: self.dso.to_owned(),
+            kernel: self.kernel,
+        }
+    }
+}
+
+/// Function name and offset of one address, or `None` when unknown.
+type Found = Option<(Box<str>, u64)>;
+
 /// A caching symbolizer.
 #[derive(Debug)]
 pub struct Symbols {
     symbolizer: Symbolizer,
-    cache: HashMap<(String, u64), Option<(String, u64)>>,
+    /// Kernel addresses.
+    kernel: HashMap<u64, Found>,
+    /// Per file path: file offset → symbol. Looked up by `&str`, so a hit allocates
+    /// nothing.
+    files: HashMap<String, HashMap<u64, Found>>,
 }
 
 impl Default for Symbols {
@@ -59,62 +95,87 @@ impl Symbols {
     pub fn new() -> Self {
         Symbols {
             symbolizer: Symbolizer::new(),
-            cache: HashMap::new(),
+            kernel: HashMap::new(),
+            files: HashMap::new(),
         }
     }
 
-    fn lookup(&self, src: &Source<'_>, input: Input<u64>) -> Option<(String, u64)> {
+    fn lookup(&self, src: &Source<'_>, input: Input<u64>) -> Found {
         match self.symbolizer.symbolize_single(src, input).ok()? {
-            Symbolized::Sym(s) => Some((s.name.into_owned(), s.offset as u64)),
+            Symbolized::Sym(s) => Some((s.name.into(), s.offset as u64)),
             Symbolized::Unknown(_) => None,
         }
     }
 
+    fn lookup_kernel(&self, addr: u64) -> Found {
+        let src = Source::Kernel(Kernel {
+            kallsyms: MaybeDefault::Default,
+            vmlinux: MaybeDefault::None,
+            kaslr_offset: Some(0),
+            debug_syms: false,
+            ..Default::default()
+        });
+        self.lookup(&src, Input::AbsAddr(addr))
+    }
+
+    fn lookup_file(&self, path: &str, offset: u64) -> Found {
+        if !Path::new(path).is_absolute() {
+            return None;
+        }
+        let mut elf = Elf::new(path);
+        elf.debug_syms = false;
+        self.lookup(&Source::Elf(elf), Input::FileOffset(offset))
+    }
+
     /// Resolves `addr` of process `pid` using the maps known to `machine`.
     pub fn resolve(&mut self, machine: &Machine, pid: u32, addr: u64) -> Frame {
+        self.resolve_ref(machine, pid, addr).to_frame()
+    }
+
+    /// As [`Symbols::resolve`], borrowing: a cached address costs two hash lookups and
+    /// no allocation.
+    pub fn resolve_ref<'a>(
+        &'a mut self,
+        machine: &'a Machine,
+        pid: u32,
+        addr: u64,
+    ) -> FrameRef<'a> {
         let Some(map) = machine.find_map(pid, addr) else {
-            return Frame {
+            return FrameRef {
                 addr,
                 symbol: None,
                 offset: 0,
-                dso: "[unknown]".to_owned(),
+                dso: "[unknown]",
                 kernel: addr >= 1 << 63,
             };
         };
         let kernel = map.path.starts_with("[kernel.kallsyms]");
-        let key = if kernel {
-            (String::new(), addr)
-        } else {
-            (map.path.clone(), map.file_offset(addr))
-        };
-        let found = match self.cache.get(&key) {
-            Some(v) => v.clone(),
-            None => {
-                let v = if kernel {
-                    let src = Source::Kernel(Kernel {
-                        kallsyms: MaybeDefault::Default,
-                        vmlinux: MaybeDefault::None,
-                        kaslr_offset: Some(0),
-                        debug_syms: false,
-                        ..Default::default()
-                    });
-                    self.lookup(&src, Input::AbsAddr(addr))
-                } else if Path::new(&map.path).is_absolute() {
-                    let mut elf = Elf::new(&map.path);
-                    elf.debug_syms = false;
-                    self.lookup(&Source::Elf(elf), Input::FileOffset(key.1))
-                } else {
-                    None
-                };
-                self.cache.insert(key, v.clone());
-                v
+        let found: &Found = if kernel {
+            if !self.kernel.contains_key(&addr) {
+                let v = self.lookup_kernel(addr);
+                self.kernel.insert(addr, v);
             }
+            &self.kernel[&addr]
+        } else {
+            let offset = map.file_offset(addr);
+            let known = self
+                .files
+                .get(map.path.as_str())
+                .is_some_and(|m| m.contains_key(&offset));
+            if !known {
+                let v = self.lookup_file(&map.path, offset);
+                self.files
+                    .entry(map.path.clone())
+                    .or_default()
+                    .insert(offset, v);
+            }
+            &self.files[map.path.as_str()][&offset]
         };
-        Frame {
+        FrameRef {
             addr,
+            symbol: found.as_ref().map(|f| &*f.0),
             offset: found.as_ref().map_or(0, |f| f.1),
-            symbol: found.map(|f| f.0),
-            dso: map.dso_name().to_owned(),
+            dso: map.dso_name(),
             kernel,
         }
     }

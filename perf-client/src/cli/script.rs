@@ -18,8 +18,12 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let file =
-        PerfData::open(&args.input).with_context(|| format!("reading {}", args.input.display()))?;
+    // SAFETY: perf.data files are finished before they are read (as `perf script`, which
+    // maps its input too); `script` does not run alongside a recorder writing its input.
+    // A file that cannot be mapped (a pipe) is read.
+    let file = unsafe { PerfData::open_mapped(&args.input) }
+        .or_else(|_| PerfData::open(&args.input))
+        .with_context(|| format!("reading {}", args.input.display()))?;
     let stdout = std::io::stdout().lock();
     let mut out = std::io::BufWriter::new(stdout);
     let format = if args.json {

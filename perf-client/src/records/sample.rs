@@ -151,9 +151,15 @@ pub enum Weight {
 
 impl<'a> Sample<'a> {
     /// Parses a SAMPLE's body (`c` starts right after the header) with `format`.
-    pub(crate) fn read(c: &mut Cursor<'a>, format: &EventFormat) -> Result<Self, ParseError> {
+    ///
+    /// Reads into `s` (all `None`): the parser reads straight into the record's box, so
+    /// the large struct is never moved.
+    pub(crate) fn read_into(
+        c: &mut Cursor<'a>,
+        format: &EventFormat,
+        s: &mut Sample<'a>,
+    ) -> Result<(), ParseError> {
         let has = |b: u64| format.sample_type & b != 0;
-        let mut s = Sample::default();
         if has(st::IDENTIFIER) {
             s.identifier = Some(c.u64("identifier")?);
         }
@@ -251,7 +257,7 @@ impl<'a> Sample<'a> {
             s.aux = Some(c.take_u64_len(size, "aux data")?);
         }
         c.finish("every sample_type field")?;
-        Ok(s)
+        Ok(())
     }
 
     /// The event id, from IDENTIFIER or ID.

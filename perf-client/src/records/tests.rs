@@ -1497,3 +1497,47 @@ fn errors_say_what_and_where() {
         "SAMPLE record truncated: callchain ips needs 32 bytes at offset 16, only 8 remain"
     );
 }
+
+#[test]
+fn record_time_of_a_sample_equals_the_parsed_time_for_every_field_before_it() {
+    let before = [st::IDENTIFIER, st::IP, st::TID];
+    for mask in 0..8u32 {
+        let mut t = st::TIME | st::CPU;
+        let mut rec = B::new(RecordType::SAMPLE, 2);
+        if mask & 1 != 0 {
+            t |= before[0];
+            rec = rec.u64(7);
+        }
+        if mask & 2 != 0 {
+            t |= before[1];
+            rec = rec.u64(0x401000);
+        }
+        if mask & 4 != 0 {
+            t |= before[2];
+            rec = rec.u32(42).u32(43);
+        }
+        let bytes = rec.u64(123_456_789).u32(1).u32(0).build();
+        let c = ctx(EventFormat {
+            sample_type: t,
+            ..Default::default()
+        });
+        let parsed = c.parse(&bytes).unwrap().time();
+        assert_eq!(parsed, Some(123_456_789));
+        assert_eq!(c.record_time(&bytes).unwrap(), parsed, "sample_type {t:#x}");
+    }
+}
+
+#[test]
+fn record_time_of_a_sample_without_time_is_none_and_a_short_one_is_an_error() {
+    let c = ctx(EventFormat {
+        sample_type: st::IP,
+        ..Default::default()
+    });
+    let bytes = B::new(RecordType::SAMPLE, 2).u64(1).build();
+    assert_eq!(c.record_time(&bytes).unwrap(), None);
+    let c = ctx(EventFormat {
+        sample_type: st::IP | st::TIME,
+        ..Default::default()
+    });
+    assert!(c.record_time(&bytes).is_err());
+}
