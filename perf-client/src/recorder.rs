@@ -118,6 +118,9 @@ pub struct RecordSummary {
     pub samples: u64,
     /// Records lost: the kernel's `PERF_FORMAT_LOST` counters, exact.
     pub lost: u64,
+    /// The sum of the `lost` fields of the kernel's `PERF_RECORD_LOST` records in the file
+    /// (the ring bytes are written unparsed, so these are counted in the file afterwards).
+    pub lost_in_records: u64,
     /// The capture's totals (wakeups, per-ring and per-event counters).
     pub capture: Summary,
     /// Flight-recorder dumps written on request.
@@ -305,9 +308,21 @@ fn can_sleep(n: u64, since: Duration, ring_bytes: u64) -> bool {
     rate * SLEEP_HEADROOM.as_secs_f64() < (ring_bytes / 2) as f64
 }
 
+/// What [`count_records`] found in a file's data section.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecordCounts {
+    /// Records of every type.
+    pub records: u64,
+    /// SAMPLE records.
+    pub samples: u64,
+    /// Sum of the `lost` fields of `PERF_RECORD_LOST` records.
+    pub lost_in_records: u64,
+}
+
 /// Counts records and samples in a written file's data section by walking the record
-/// headers (after the capture, off the hot path).
-pub fn count_records(path: &Path) -> Result<(u64, u64), PerfDataError> {
+/// headers (after the capture, off the hot path), and adds up the `PERF_RECORD_LOST`
+/// reports.
+pub fn count_records(path: &Path) -> Result<RecordCounts, PerfDataError> {
     use std::io::{BufReader, Read, Seek, SeekFrom};
     let io = |e| PerfDataError::io(path, e);
     let mut f = BufReader::with_capacity(1 << 20, std::fs::File::open(path).map_err(io)?);
@@ -316,7 +331,7 @@ pub fn count_records(path: &Path) -> Result<(u64, u64), PerfDataError> {
     let len = f.get_ref().metadata().map_err(io)?.len();
     let h = crate::perf_data::FileHeader::decode_for_len(&head, len)?;
     f.seek(SeekFrom::Start(h.data.offset)).map_err(io)?;
-    let (mut records, mut samples, mut at) = (0u64, 0u64, 0u64);
+    let (mut counts, mut at) = (RecordCounts::default(), 0u64);
     let mut hdr = [0u8; 8];
     while at < h.data.size {
         f.read_exact(&mut hdr).map_err(io)?;
@@ -327,12 +342,20 @@ pub fn count_records(path: &Path) -> Result<(u64, u64), PerfDataError> {
                 reason: format!("record size {}", rh.size),
             });
         }
-        records += 1;
-        samples += u64::from(rh.record_type == record_type::SAMPLE);
-        f.seek_relative(i64::from(rh.size) - 8).map_err(io)?;
+        counts.records += 1;
+        counts.samples += u64::from(rh.record_type == record_type::SAMPLE);
+        let mut skip = i64::from(rh.size) - 8;
+        if rh.record_type == record_type::LOST && rh.size >= 24 {
+            let mut id_lost = [0u8; 16];
+            f.read_exact(&mut id_lost).map_err(io)?;
+            let lost = u64::from_ne_bytes(id_lost[8..].try_into().unwrap_or_default());
+            counts.lost_in_records = counts.lost_in_records.saturating_add(lost);
+            skip -= 16;
+        }
+        f.seek_relative(skip).map_err(io)?;
         at += u64::from(rh.size);
     }
-    Ok((records, samples))
+    Ok(counts)
 }
 
 /// Runs a recording to the end.
@@ -359,15 +382,16 @@ pub fn record(
         capture.wait_child();
     }
     let (summary, dumps, exit_status) = result?;
-    let (records, samples) = count_records(&opts.output)?;
+    let counts = count_records(&opts.output)?;
     Ok(RecordSummary {
         path: summary.path,
         previous,
         data_bytes: summary.data_bytes,
         file_bytes: summary.file_bytes,
-        records,
-        samples,
+        records: counts.records,
+        samples: counts.samples,
         lost: dumps.1.lost(),
+        lost_in_records: counts.lost_in_records,
         capture: dumps.1,
         dumps: dumps.0,
         exit_status,

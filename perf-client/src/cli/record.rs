@@ -195,7 +195,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             s.records,
             s.samples
         );
-        let reported = s.capture.lost_reported();
+        let reported = s.lost_in_records;
         if s.lost > 0 || reported > 0 {
             eprintln!(
                 "[ perf-client record: Lost {} samples (kernel PERF_FORMAT_LOST count; {} in PERF_RECORD_LOST records) ]",
