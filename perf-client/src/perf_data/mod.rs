@@ -63,33 +63,8 @@ pub mod misc {
     pub const BUILD_ID_SIZE: u16 = 1 << 15;
 }
 
-/// `PERF_SAMPLE_*` bits of `perf_event_attr.sample_type`.
-pub mod sample_type {
-    /// `PERF_SAMPLE_IP`.
-    pub const IP: u64 = 1 << 0;
-    /// `PERF_SAMPLE_TID`.
-    pub const TID: u64 = 1 << 1;
-    /// `PERF_SAMPLE_TIME`.
-    pub const TIME: u64 = 1 << 2;
-    /// `PERF_SAMPLE_ADDR`.
-    pub const ADDR: u64 = 1 << 3;
-    /// `PERF_SAMPLE_READ`.
-    pub const READ: u64 = 1 << 4;
-    /// `PERF_SAMPLE_CALLCHAIN`.
-    pub const CALLCHAIN: u64 = 1 << 5;
-    /// `PERF_SAMPLE_ID`.
-    pub const ID: u64 = 1 << 6;
-    /// `PERF_SAMPLE_CPU`.
-    pub const CPU: u64 = 1 << 7;
-    /// `PERF_SAMPLE_PERIOD`.
-    pub const PERIOD: u64 = 1 << 8;
-    /// `PERF_SAMPLE_STREAM_ID`.
-    pub const STREAM_ID: u64 = 1 << 9;
-    /// `PERF_SAMPLE_RAW`.
-    pub const RAW: u64 = 1 << 10;
-    /// `PERF_SAMPLE_IDENTIFIER`.
-    pub const IDENTIFIER: u64 = 1 << 16;
-}
+/// `PERF_SAMPLE_*` bits of `perf_event_attr.sample_type` (the record parser's table).
+pub use crate::records::bits::sample as sample_type;
 
 /// Feature bits of the header bitmap (`enum HEADER_*` in `tools/perf/util/header.h`).
 pub mod feature {
