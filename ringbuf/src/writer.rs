@@ -240,16 +240,7 @@ impl Writer {
         misc: u16,
         payload_len: usize,
     ) -> Result<Reservation<'_>, WriteError> {
-        let size = self.record_size(payload_len)?;
-        let pos = self.make_room(size)?;
-        let header = RecordHeader {
-            record_type,
-            misc,
-            size: size as u16,
-        };
-        self.mem.write_u64(pos, header.to_u64());
-        let pad = size - HEADER_SIZE - payload_len;
-        self.mem.zero(pos.wrapping_add((size - pad) as u64), pad);
+        let (pos, size) = self.frame(record_type, misc, payload_len)?;
         Ok(Reservation {
             writer: self,
             pos,
@@ -474,9 +465,16 @@ impl Writer {
         true
     }
 
+    /// Makes room for a record with a `payload_len`-byte payload (or drops and counts it),
+    /// writes its header and zeroes its padding. Returns its position and total size; the
+    /// caller fills the payload.
     #[inline]
-    fn append(&mut self, record_type: u32, misc: u16, parts: &[&[u8]]) -> Result<(), WriteError> {
-        let payload_len: usize = parts.iter().map(|p| p.len()).sum();
+    fn frame(
+        &mut self,
+        record_type: u32,
+        misc: u16,
+        payload_len: usize,
+    ) -> Result<(u64, usize), WriteError> {
         let size = self.record_size(payload_len)?;
         let pos = self.make_room(size)?;
         let header = RecordHeader {
@@ -485,14 +483,21 @@ impl Writer {
             size: size as u16,
         };
         self.mem.write_u64(pos, header.to_u64());
+        let pad = size - HEADER_SIZE - payload_len;
+        if pad > 0 {
+            self.mem.zero(pos.wrapping_add((size - pad) as u64), pad);
+        }
+        Ok((pos, size))
+    }
+
+    #[inline]
+    fn append(&mut self, record_type: u32, misc: u16, parts: &[&[u8]]) -> Result<(), WriteError> {
+        let payload_len: usize = parts.iter().map(|p| p.len()).sum();
+        let (pos, size) = self.frame(record_type, misc, payload_len)?;
         let mut at = pos.wrapping_add(HEADER_SIZE as u64);
         for part in parts {
             self.mem.copy_in(at, part);
             at = at.wrapping_add(part.len() as u64);
-        }
-        let pad = size - HEADER_SIZE - payload_len;
-        if pad > 0 {
-            self.mem.zero(at, pad);
         }
         self.stats.records += 1;
         self.stats.bytes += size as u64;
