@@ -574,73 +574,144 @@ fn ring(
     batch: bool,
     how: Check,
 ) -> Sample {
-    let payload = record - HEADER_SIZE;
-    let size = align_record(record).expect("record size") as u64;
-    assert_eq!(size, record as u64, "bench records are 8-byte multiples");
+    let size = record_size(record);
     run_pair(
         records,
         size,
         || {
-            let mut src = pattern(payload);
-            // Wait for room rather than drop: `has_room_for` asks without dropping.
-            let wait_room = |writer: &mut Writer| {
-                while !writer.has_room_for(payload).expect("room") {
-                    spin_loop();
-                }
-            };
-            if batch {
-                let mut seq = 0;
-                while seq < records {
-                    let n = BATCH.min(records - seq);
-                    for _ in 0..n {
-                        stamp(&mut src, seq);
-                        wait_room(writer);
-                        if let Err(e) = writer.write_deferred(RECORD_TYPE, 0, &src) {
-                            panic!("write_deferred of record {seq}: {e}");
-                        }
-                        seq += 1;
-                    }
-                    writer.publish();
-                }
-            } else {
-                for seq in 0..records {
-                    stamp(&mut src, seq);
-                    wait_room(writer);
-                    if let Err(e) = writer.write(RECORD_TYPE, 0, &src) {
-                        panic!("write of record {seq}: {e}");
-                    }
-                }
-            }
+            let mut producer = RingProducer::new(record, batch);
+            producer.produce(writer, records);
         },
         || {
-            let mut dst = vec![0u8; payload];
-            let mut expected = pattern(payload);
-            let mut seq = 0;
-            while seq < records {
-                let before = seq;
-                let mut drain = reader.drain().expect("drain");
-                while let Some(record) = drain.next() {
-                    let record = record.expect("record");
-                    if record.header.record_type != RECORD_TYPE || record.header.size as u64 != size
-                    {
-                        panic!("record {seq}: unexpected header {:?}", record.header);
-                    }
-                    let (a, b) = record.payload().parts();
-                    dst[..a.len()].copy_from_slice(a);
-                    if !b.is_empty() {
-                        dst[a.len()..].copy_from_slice(b);
-                    }
-                    check(&dst, seq, how, &mut expected);
-                    seq += 1;
-                }
-                drop(drain); // one data_tail store (or fewer, when deferred)
-                if seq == before {
+            let mut consumer = RingConsumer::new(record, how);
+            while consumer.seq < records {
+                if consumer.drain_once(reader) == 0 {
                     spin_loop();
                 }
             }
-            seq
+            consumer.seq
         },
     )
+}
+
+fn record_size(record: usize) -> u64 {
+    let size = align_record(record).expect("record size") as u64;
+    assert_eq!(size, record as u64, "bench records are 8-byte multiples");
+    size
+}
+
+/// The producer side of the ring subjects, as a step function so that the single-thread
+/// instruction-count harness (`examples/ring_instructions.rs`) runs exactly this code.
+pub struct RingProducer {
+    src: Vec<u8>,
+    batch: bool,
+    /// The next record's sequence number.
+    pub seq: u64,
+}
+
+impl RingProducer {
+    /// A producer of `record`-byte records (header included), batch or per-record commit.
+    pub fn new(record: usize, batch: bool) -> Self {
+        record_size(record);
+        RingProducer {
+            src: pattern(record - HEADER_SIZE),
+            batch,
+            seq: 0,
+        }
+    }
+
+    /// Writes `n` more records, waiting for room rather than dropping any; the batch
+    /// mode publishes once per [`BATCH`] records and after the last.
+    #[inline(always)]
+    pub fn produce(&mut self, writer: &mut Writer, n: u64) {
+        let src = &mut self.src;
+        let end = self.seq + n;
+        let mut seq = self.seq;
+        // Wait for room rather than drop: `try_write*` returns false, dropping nothing,
+        // when the record does not fit.
+        if self.batch {
+            while seq < end {
+                let n = BATCH.min(end - seq);
+                for _ in 0..n {
+                    stamp(src, seq);
+                    loop {
+                        match writer.try_write_deferred(RECORD_TYPE, 0, src) {
+                            Ok(true) => break,
+                            Ok(false) => spin_loop(),
+                            Err(e) => panic!("write_deferred of record {seq}: {e}"),
+                        }
+                    }
+                    seq += 1;
+                }
+                writer.publish();
+            }
+        } else {
+            while seq < end {
+                stamp(src, seq);
+                loop {
+                    match writer.try_write(RECORD_TYPE, 0, src) {
+                        Ok(true) => break,
+                        Ok(false) => spin_loop(),
+                        Err(e) => panic!("write of record {seq}: {e}"),
+                    }
+                }
+                seq += 1;
+            }
+        }
+        self.seq = seq;
+    }
+}
+
+/// The consumer side of the ring subjects: copies every payload out and checks it.
+pub struct RingConsumer {
+    dst: Vec<u8>,
+    expected: Vec<u8>,
+    size: u64,
+    how: Check,
+    /// The next expected sequence number (= records received).
+    pub seq: u64,
+}
+
+impl RingConsumer {
+    /// A consumer of `record`-byte records (header included).
+    pub fn new(record: usize, how: Check) -> Self {
+        let payload = record - HEADER_SIZE;
+        RingConsumer {
+            dst: vec![0u8; payload],
+            expected: pattern(payload),
+            size: record_size(record),
+            how,
+            seq: 0,
+        }
+    }
+
+    /// One drain: every record published so far. Returns the records received.
+    #[inline(always)]
+    pub fn drain_once(&mut self, reader: &mut Reader) -> u64 {
+        let before = self.seq;
+        let (dst, expected, size, how) = (&mut self.dst, &mut self.expected, self.size, self.how);
+        let mut seq = self.seq;
+        let mut drain = reader.drain().expect("drain");
+        // The batch read: every record of the drain, validated, zero-copy.
+        let got = drain.for_each_record(|record| {
+            if record.header.record_type != RECORD_TYPE || record.header.size as u64 != size {
+                panic!("record {seq}: unexpected header {:?}", record.header);
+            }
+            let (a, b) = record.payload().parts();
+            dst[..a.len()].copy_from_slice(a);
+            if !b.is_empty() {
+                dst[a.len()..].copy_from_slice(b);
+            }
+            check(dst, seq, how, expected);
+            seq += 1;
+        });
+        if let Err(e) = got {
+            panic!("record {seq}: {e}");
+        }
+        drop(drain); // one data_tail store (or fewer, when deferred)
+        self.seq = seq;
+        seq - before
+    }
 }
 
 /// The shared buffer of the cross-core copy limit, with the producer's and the

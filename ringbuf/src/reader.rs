@@ -403,6 +403,105 @@ impl<'r> Drain<'r> {
         }))
     }
 
+    /// Hands every remaining record of this drain to `f`, zero-copy, in order: the batch
+    /// read. It validates the same as [`Drain::next`] (and yields the same records, with
+    /// the same [`ReaderStats`]), but walks each contiguous run of the data area with one
+    /// bounds computation per run instead of per record, and updates the counters once per
+    /// run. A record that straddles the end of a data area that is not mirrored goes
+    /// through the one-record path and reaches `f` as [`RecordBytes::Split`].
+    ///
+    /// Returns the number of records handed to `f`. The records consumed are released
+    /// when the drain is dropped, as with `next`. To stop early, use [`Drain::next`].
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError::CorruptRecord`] for an impossible header, as `next` returns it: the
+    /// records before it were handed to `f` and are consumed; the drain yields nothing
+    /// more.
+    ///
+    /// If `f` panics, the records already handed to it are consumed, but the record and
+    /// byte counters of [`ReaderStats`] may miss those of the current run.
+    #[inline]
+    pub fn for_each_record<F: FnMut(Record<'_>)>(&mut self, mut f: F) -> Result<u64, ReadError> {
+        let mut count = 0u64;
+        // The current run: `run` holds the bytes from position `start`, `off` of them are
+        // consumed, by `run_records` records whose `lost` fields add up to `run_lost`.
+        let mut start = self.pos;
+        let mut run: &[u8] = &[];
+        let mut off = 0usize;
+        let mut run_records = 0u64;
+        let mut run_lost = 0u64;
+        // One call site for `f`, so that it is inlined once.
+        loop {
+            let rest = run.get(off..).unwrap_or_default();
+            let fast = match rest.first_chunk::<HEADER_SIZE>() {
+                Some(raw) => {
+                    let header = RecordHeader::from_u64(u64::from_ne_bytes(*raw));
+                    let size = header.size as usize;
+                    // One test for 8 <= size <= rest.len() (`rest.len() >= 8`), one for the
+                    // alignment. A record that fails either is corrupt or straddles the end
+                    // of the run: the one-record path below sorts out which.
+                    let ok = size.wrapping_sub(HEADER_SIZE) <= rest.len() - HEADER_SIZE
+                        && size.is_multiple_of(RECORD_ALIGN);
+                    ok.then_some((header, size))
+                }
+                None => None,
+            };
+            let record = match fast {
+                Some((header, size)) => {
+                    let bytes = &rest[..size];
+                    if header.record_type == PERF_RECORD_LOST && size >= 24 {
+                        run_lost = run_lost.saturating_add(lost_field(bytes));
+                    }
+                    let position = start.wrapping_add(off as u64);
+                    off += size;
+                    run_records += 1;
+                    self.pos = start.wrapping_add(off as u64);
+                    Record {
+                        header,
+                        position,
+                        bytes: RecordBytes::Single(bytes),
+                    }
+                }
+                None => {
+                    // The run ends: account for it once.
+                    let stats = &mut self.reader.stats;
+                    stats.records += run_records;
+                    stats.bytes += off as u64;
+                    stats.lost = stats.lost.saturating_add(run_lost);
+                    let straddles = off < run.len();
+                    (run, off, run_records, run_lost) = (&[], 0, 0, 0);
+                    if straddles {
+                        // A record straddling the end of the data area, or a corrupt one:
+                        // the one-record path hands out the first and reports the second.
+                        match self.next() {
+                            Some(Ok(record)) => record,
+                            Some(Err(e)) => return Err(e),
+                            None => return Ok(count),
+                        }
+                    } else {
+                        // The next run: from `pos` to `head` or to the end of the data area.
+                        if self.failed || self.pos == self.head {
+                            return Ok(count);
+                        }
+                        start = self.pos;
+                        let left = self.head.wrapping_sub(start) as usize; // <= data_size
+                        let mem = self.reader.mem;
+                        let len = mem.contiguous_len(start, left);
+                        // SAFETY: `[start, start + len)` lies inside `[tail, head)` (`len <=
+                        // left`), which the producer does not write until `data_tail`
+                        // passes it; the tail is released only through `&mut self`, and
+                        // the records handed to `f` cannot outlive the call.
+                        run = unsafe { mem.data_slice(start, len) }.0;
+                        continue;
+                    }
+                }
+            };
+            f(record);
+            count += 1;
+        }
+    }
+
     /// The next record as one slice: borrowed from the ring when contiguous, copied once
     /// into the reader's scratch buffer (sized for the largest record) when it straddles.
     pub fn next_contiguous(&mut self) -> Option<Result<(RecordHeader, &[u8]), ReadError>> {
@@ -441,6 +540,16 @@ impl<'r> Drain<'r> {
         }
         self.reader.release();
     }
+}
+
+/// The `lost` field of a `PERF_RECORD_LOST` record (`{ header; u64 id; u64 lost; }`) of at
+/// least 24 bytes.
+#[cold]
+fn lost_field(record: &[u8]) -> u64 {
+    record
+        .get(16..24)
+        .and_then(|b| b.try_into().ok())
+        .map_or(0, u64::from_ne_bytes)
 }
 
 impl Drop for Drain<'_> {

@@ -415,19 +415,16 @@ impl RingMemory {
         let len = payload.len();
         // SAFETY: `off + size <= data_size` (or `<= 2 * data_size` in a mirrored region,
         // since `off < data_size` and `size <= data_size`), so the header, the payload and
-        // the padding (`size - 8 - len` bytes, at most 7) are inside the data area; the
+        // the last word (`size >= 8`) are inside the data area; the
         // bytes are the producer's by protocol, and `payload` is the caller's own buffer.
         unsafe {
             let at = self.data.as_ptr().add(off);
+            // The padding (at most 7 bytes) lies in the record's last word: zero that word
+            // first, then let the header and the payload overwrite what is theirs. One
+            // store instead of a branch and a loop.
+            at.add(size - 8).cast::<u64>().write_unaligned(0);
             at.cast::<u64>().write_unaligned(header);
             copy_bytes(payload.as_ptr(), at.add(8), len);
-            let pad = size - 8 - len;
-            if pad > 0 {
-                // The padding lies in the record's last 8 bytes: zero them byte by byte.
-                for i in 8 + len..size {
-                    at.add(i).write(0);
-                }
-            }
         }
         true
     }
@@ -458,6 +455,17 @@ impl RingMemory {
             (len, 0)
         } else {
             (size - off, len - (size - off))
+        }
+    }
+
+    /// How many of the `len` bytes at `pos` lie contiguously in memory: all of them in a
+    /// mirrored region, else those before the end of the data area.
+    #[inline]
+    pub(crate) fn contiguous_len(&self, pos: u64, len: usize) -> usize {
+        if self.region.mirrored {
+            len
+        } else {
+            len.min(self.data_size as usize - self.offset(pos))
         }
     }
 

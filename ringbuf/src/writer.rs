@@ -81,9 +81,17 @@ pub struct Writer {
     /// A `data_tail` value already loaded: free space is at least what it implies.
     cached_tail: u64,
     unpublished_records: u32,
+    /// Records (`PERF_RECORD_LOST` ones included) published by earlier `data_head` stores.
+    published_records: u64,
+    /// The head when the writer was created: the bytes written are the distance from it.
+    start_head: u64,
     /// The largest payload [`Writer::append_fast`] takes: its record fits the 16-bit
     /// `size` field and the data area.
     fast_max_payload: usize,
+    /// [`Writer::append_fast`] takes payloads shorter than this: `fast_max_payload + 1`
+    /// on a forward ring with no `PERF_RECORD_LOST` pending, else 0 (one test for three
+    /// conditions).
+    fast_limit: usize,
     /// Overwrite mode: the seqlock value in `lock`; odd while records are being written.
     seq: u32,
     /// Records dropped since the last `PERF_RECORD_LOST` was written.
@@ -104,7 +112,7 @@ impl core::fmt::Debug for Writer {
             .field("published", &self.published)
             .field("data_size", &self.mem.data_size())
             .field("config", &self.config)
-            .field("stats", &self.stats)
+            .field("stats", &self.stats())
             .finish_non_exhaustive()
     }
 }
@@ -129,7 +137,10 @@ impl Writer {
             published: head,
             cached_tail: head,
             unpublished_records: 0,
+            published_records: 0,
+            start_head: head,
             fast_max_payload: MAX_RECORD_SIZE.min(mem.data_size() as usize) - HEADER_SIZE,
+            fast_limit: 0,
             seq: 0,
             lost_pending: 0,
             wake: WakeupState::new(wakeup_fd, config.wakeup, mem.data_size()),
@@ -139,6 +150,21 @@ impl Writer {
             on_close: None,
             _keep: keep,
         }
+        .with_fast_limit()
+    }
+
+    fn with_fast_limit(mut self) -> Self {
+        self.refresh_fast_limit();
+        self
+    }
+
+    /// Recomputes [`Writer::fast_limit`] after the mode or `lost_pending` changed.
+    fn refresh_fast_limit(&mut self) {
+        self.fast_limit = if self.config.mode == WriteMode::Forward && self.lost_pending == 0 {
+            self.fast_max_payload + 1
+        } else {
+            0
+        };
     }
 
     /// Sets what happens at drop to records dropped after the last `PERF_RECORD_LOST` that
@@ -155,7 +181,18 @@ impl Writer {
 
     /// Counters so far.
     pub fn stats(&self) -> WriterStats {
+        // Derived rather than counted per record: every record written moved the head
+        // by its size, and so did every `PERF_RECORD_LOST` (forward: upwards; overwrite:
+        // downwards); abandoned reservations gave their bytes back.
+        let moved = match self.config.mode {
+            WriteMode::Forward => self.head.wrapping_sub(self.start_head),
+            WriteMode::Overwrite => self.start_head.wrapping_sub(self.head),
+        };
+        let lost_bytes = self.stats.lost_records * LOST_RECORD_SIZE as u64;
         WriterStats {
+            records: self.published_records + u64::from(self.unpublished_records)
+                - self.stats.lost_records,
+            bytes: moved - lost_bytes,
             wakeups: self.wake.wakeups,
             ..self.stats
         }
@@ -213,6 +250,83 @@ impl Writer {
         self.append(record_type, misc, &[payload])
     }
 
+    /// Writes one record and publishes `data_head`, or — when it does not fit — writes
+    /// nothing, drops nothing and returns `Ok(false)`: the write for producers that wait
+    /// for the reader instead of losing records (backpressure). The caller keeps its
+    /// record and tries again later. One call replaces [`Writer::has_room_for`] followed
+    /// by [`Writer::write`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Writer::write`] except [`WriteError::NoSpace`], which becomes `Ok(false)`:
+    /// [`WriteError::RecordTooLarge`]; [`WriteError::Paused`] and
+    /// [`WriteError::CorruptTail`] drop and count the record, as `write` does.
+    #[inline]
+    pub fn try_write(
+        &mut self,
+        record_type: u32,
+        misc: u16,
+        payload: &[u8],
+    ) -> Result<bool, WriteError> {
+        let r = self.try_write_deferred(record_type, misc, payload);
+        self.publish();
+        r
+    }
+
+    /// As [`Writer::try_write`], without publishing a record that was written (the batch
+    /// commit, as [`Writer::write_deferred`]). When the record does not fit, the records
+    /// written before it are published, so that a producer waiting for room never waits
+    /// for a reader that cannot see them.
+    ///
+    /// A pending `PERF_RECORD_LOST` is written first, as by `write_deferred`; `Ok(false)`
+    /// means that it and the record together did not fit.
+    ///
+    /// # Errors
+    ///
+    /// As [`Writer::try_write`].
+    #[inline]
+    pub fn try_write_deferred(
+        &mut self,
+        record_type: u32,
+        misc: u16,
+        payload: &[u8],
+    ) -> Result<bool, WriteError> {
+        if self.append_fast(record_type, misc, payload) {
+            return Ok(true);
+        }
+        self.try_append(record_type, misc, payload)
+    }
+
+    /// The general path of [`Writer::try_write_deferred`]: everything `append_fast`
+    /// leaves, checking room before `append` can drop the record.
+    #[inline(never)]
+    fn try_append(
+        &mut self,
+        record_type: u32,
+        misc: u16,
+        payload: &[u8],
+    ) -> Result<bool, WriteError> {
+        let size = self.record_size(payload.len())?;
+        // ATOMICS: Acquire pairs with `PauseHandle::set_paused`, as in `make_room` (which
+        // drops a paused record below).
+        if self.config.mode == WriteMode::Forward && !self.paused.load(Ordering::Acquire) {
+            let lost = if self.lost_pending > 0 {
+                LOST_RECORD_SIZE
+            } else {
+                0
+            };
+            match self.has_room((size + lost) as u64) {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.publish();
+                    return Ok(false);
+                }
+                Err(e) => return Err(self.drop_record(e)),
+            }
+        }
+        self.append(record_type, misc, &[payload]).map(|()| true)
+    }
+
     /// Writes one record whose payload is the concatenation of `parts`, unpublished.
     ///
     /// # Errors
@@ -258,6 +372,7 @@ impl Writer {
             self.mem.store_head(self.head);
             self.published = self.head;
             self.wake.published(self.unpublished_records, self.head);
+            self.published_records += u64::from(self.unpublished_records);
             self.unpublished_records = 0;
         }
         if self.seq % 2 == 1 {
@@ -382,6 +497,7 @@ impl Writer {
     fn drop_record(&mut self, e: WriteError) -> WriteError {
         self.lost_pending += 1;
         self.stats.lost += 1;
+        self.fast_limit = 0;
         e
     }
 
@@ -417,6 +533,7 @@ impl Writer {
         self.mem.write_u64(pos.wrapping_add(8), self.config.lost_id);
         self.mem.write_u64(pos.wrapping_add(16), self.lost_pending);
         self.lost_pending = 0;
+        self.refresh_fast_limit();
         self.stats.lost_records += 1;
         self.unpublished_records += 1;
     }
@@ -429,11 +546,9 @@ impl Writer {
     #[inline(always)]
     fn append_fast(&mut self, record_type: u32, misc: u16, payload: &[u8]) -> bool {
         let len = payload.len();
-        // `fast_max_payload` keeps `size` below 65536 and `data_size`, without overflow.
-        if len > self.fast_max_payload
-            || self.lost_pending != 0
-            || self.config.mode != WriteMode::Forward
-        {
+        // `fast_limit` keeps `size` below 65536 and `data_size`, without overflow, and is
+        // 0 unless the ring is forward with no `PERF_RECORD_LOST` pending.
+        if len >= self.fast_limit {
             return false;
         }
         // ATOMICS: Acquire pairs with `PauseHandle::set_paused`, as in `make_room`.
@@ -459,8 +574,6 @@ impl Writer {
             return false;
         }
         self.head = self.head.wrapping_add(size as u64);
-        self.stats.records += 1;
-        self.stats.bytes += size as u64;
         self.unpublished_records += 1;
         true
     }
@@ -493,14 +606,12 @@ impl Writer {
     #[inline]
     fn append(&mut self, record_type: u32, misc: u16, parts: &[&[u8]]) -> Result<(), WriteError> {
         let payload_len: usize = parts.iter().map(|p| p.len()).sum();
-        let (pos, size) = self.frame(record_type, misc, payload_len)?;
+        let (pos, _size) = self.frame(record_type, misc, payload_len)?;
         let mut at = pos.wrapping_add(HEADER_SIZE as u64);
         for part in parts {
             self.mem.copy_in(at, part);
             at = at.wrapping_add(part.len() as u64);
         }
-        self.stats.records += 1;
-        self.stats.bytes += size as u64;
         self.unpublished_records += 1;
         Ok(())
     }
@@ -565,10 +676,7 @@ impl Reservation<'_> {
 
     fn mark_committed(&mut self) {
         self.committed = true;
-        let w = &mut *self.writer;
-        w.stats.records += 1;
-        w.stats.bytes += self.size as u64;
-        w.unpublished_records += 1;
+        self.writer.unpublished_records += 1;
     }
 }
 
