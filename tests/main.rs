@@ -5,5 +5,6 @@ mod emulation;
 mod hardening;
 mod kernel;
 mod perf_data;
+mod ring_batch_api;
 mod ring_fast_path;
 mod ring_protocol;

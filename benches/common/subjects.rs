@@ -9,7 +9,7 @@ use crossbeam::channel::{self, Receiver, Sender};
 use crossbeam::queue::ArrayQueue;
 use crossbeam::utils::CachePadded;
 use perf_ringbuf::layout::{align_record, HEADER_SIZE};
-use perf_ringbuf::{Reader, Ring, Writer};
+use perf_ringbuf::{Reader, RecordHeader, Ring, Writer};
 
 use super::affinity::{run_pair, run_single};
 use super::{check, pattern, stamp, Check, Sample};
@@ -695,7 +695,7 @@ impl RingConsumer {
         // The batch read: every record of the drain, validated, zero-copy.
         let got = drain.for_each_record(|record| {
             if record.header.record_type != RECORD_TYPE || record.header.size as u64 != size {
-                panic!("record {seq}: unexpected header {:?}", record.header);
+                unexpected_header(seq, record.header);
             }
             let (a, b) = record.payload().parts();
             dst[..a.len()].copy_from_slice(a);
@@ -712,6 +712,12 @@ impl RingConsumer {
         self.seq = seq;
         seq - before
     }
+}
+
+#[cold]
+#[inline(never)]
+fn unexpected_header(seq: u64, header: RecordHeader) -> ! {
+    panic!("record {seq}: unexpected header {header:?}");
 }
 
 /// The shared buffer of the cross-core copy limit, with the producer's and the

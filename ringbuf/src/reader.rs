@@ -424,16 +424,15 @@ impl<'r> Drain<'r> {
     #[inline]
     pub fn for_each_record<F: FnMut(Record<'_>)>(&mut self, mut f: F) -> Result<u64, ReadError> {
         let mut count = 0u64;
-        // The current run: `run` holds the bytes from position `start`, `off` of them are
-        // consumed, by `run_records` records whose `lost` fields add up to `run_lost`.
-        let mut start = self.pos;
-        let mut run: &[u8] = &[];
-        let mut off = 0usize;
-        let mut run_records = 0u64;
+        // The current run: `rest` holds its bytes not yet handed out, from position
+        // `self.pos`; the run began at `run_start`, when `count` was `run_count`, and the
+        // `lost` fields of its `PERF_RECORD_LOST` records add up to `run_lost`.
+        let mut rest: &[u8] = &[];
+        let mut run_start = self.pos;
+        let mut run_count = 0u64;
         let mut run_lost = 0u64;
         // One call site for `f`, so that it is inlined once.
         loop {
-            let rest = run.get(off..).unwrap_or_default();
             let fast = match rest.first_chunk::<HEADER_SIZE>() {
                 Some(raw) => {
                     let header = RecordHeader::from_u64(u64::from_ne_bytes(*raw));
@@ -449,14 +448,13 @@ impl<'r> Drain<'r> {
             };
             let record = match fast {
                 Some((header, size)) => {
-                    let bytes = &rest[..size];
+                    let (bytes, after) = rest.split_at(size);
+                    rest = after;
                     if header.record_type == PERF_RECORD_LOST && size >= 24 {
                         run_lost = run_lost.saturating_add(lost_field(bytes));
                     }
-                    let position = start.wrapping_add(off as u64);
-                    off += size;
-                    run_records += 1;
-                    self.pos = start.wrapping_add(off as u64);
+                    let position = self.pos;
+                    self.pos = position.wrapping_add(size as u64);
                     Record {
                         header,
                         position,
@@ -466,16 +464,21 @@ impl<'r> Drain<'r> {
                 None => {
                     // The run ends: account for it once.
                     let stats = &mut self.reader.stats;
-                    stats.records += run_records;
-                    stats.bytes += off as u64;
+                    stats.records += count - run_count;
+                    stats.bytes += self.pos.wrapping_sub(run_start);
                     stats.lost = stats.lost.saturating_add(run_lost);
-                    let straddles = off < run.len();
-                    (run, off, run_records, run_lost) = (&[], 0, 0, 0);
-                    if straddles {
+                    run_lost = 0;
+                    if !rest.is_empty() {
                         // A record straddling the end of the data area, or a corrupt one:
                         // the one-record path hands out the first and reports the second.
+                        rest = &[];
                         match self.next() {
-                            Some(Ok(record)) => record,
+                            Some(Ok(record)) => {
+                                // Accounted by `next`: the next run starts after it.
+                                run_start = record.position.wrapping_add(record.header.size as u64);
+                                run_count = count + 1;
+                                record
+                            }
                             Some(Err(e)) => return Err(e),
                             None => return Ok(count),
                         }
@@ -484,15 +487,16 @@ impl<'r> Drain<'r> {
                         if self.failed || self.pos == self.head {
                             return Ok(count);
                         }
-                        start = self.pos;
-                        let left = self.head.wrapping_sub(start) as usize; // <= data_size
+                        run_start = self.pos;
+                        run_count = count;
+                        let left = self.head.wrapping_sub(run_start) as usize; // <= data_size
                         let mem = self.reader.mem;
-                        let len = mem.contiguous_len(start, left);
-                        // SAFETY: `[start, start + len)` lies inside `[tail, head)` (`len <=
+                        let len = mem.contiguous_len(run_start, left);
+                        // SAFETY: `[pos, pos + len)` lies inside `[tail, head)` (`len <=
                         // left`), which the producer does not write until `data_tail`
                         // passes it; the tail is released only through `&mut self`, and
                         // the records handed to `f` cannot outlive the call.
-                        run = unsafe { mem.data_slice(start, len) }.0;
+                        rest = unsafe { mem.data_slice(run_start, len) }.0;
                         continue;
                     }
                 }
