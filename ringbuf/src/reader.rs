@@ -333,24 +333,20 @@ impl<'r> Drain<'r> {
         let mem = &self.reader.mem;
         let header = RecordHeader::from_u64(mem.read_u64(self.pos));
         let size = header.size as u64;
-        let fault = if size < HEADER_SIZE as u64 {
-            Some(RecordFault::SmallerThanHeader)
-        } else if !size.is_multiple_of(RECORD_ALIGN as u64) {
-            Some(RecordFault::Unaligned)
-        } else if size > mem.data_size() {
-            Some(RecordFault::LargerThanDataArea)
-        } else if size > self.head.wrapping_sub(self.pos) {
-            Some(RecordFault::PastHead)
-        } else {
-            None
-        };
-        if let Some(fault) = fault {
+        // `pos` and `head` are 8-aligned and differ, so `left >= 8`; and `left <=
+        // data_size` (checked when the drain began). One test for 8 <= size <= left, one
+        // for the alignment; which fault it is only matters when there is one.
+        let left = self.head.wrapping_sub(self.pos);
+        if size.wrapping_sub(HEADER_SIZE as u64) > left - HEADER_SIZE as u64
+            || !size.is_multiple_of(RECORD_ALIGN as u64)
+        {
             self.failed = true;
-            return Some(Err(ReadError::CorruptRecord {
-                position: self.pos,
-                size: header.size,
-                fault,
-            }));
+            return Some(Err(corrupt_record(
+                self.pos,
+                header.size,
+                left,
+                mem.data_size(),
+            )));
         }
         Some(Ok(header))
     }
@@ -543,6 +539,29 @@ impl<'r> Drain<'r> {
             self.reader.tail = self.pos;
         }
         self.reader.release();
+    }
+}
+
+/// The error for a record header at `position` whose `size` is impossible with `left`
+/// bytes before `data_head`.
+#[cold]
+#[inline(never)]
+fn corrupt_record(position: u64, size: u16, left: u64, data_size: u64) -> ReadError {
+    let size64 = u64::from(size);
+    let fault = if size64 < HEADER_SIZE as u64 {
+        RecordFault::SmallerThanHeader
+    } else if !size64.is_multiple_of(RECORD_ALIGN as u64) {
+        RecordFault::Unaligned
+    } else if size64 > data_size {
+        RecordFault::LargerThanDataArea
+    } else {
+        debug_assert!(size64 > left);
+        RecordFault::PastHead
+    };
+    ReadError::CorruptRecord {
+        position,
+        size,
+        fault,
     }
 }
 
