@@ -420,23 +420,23 @@ impl<'r> Drain<'r> {
     #[inline]
     pub fn for_each_record<F: FnMut(Record<'_>)>(&mut self, mut f: F) -> Result<u64, ReadError> {
         let mut count = 0u64;
-        // The current run: `rest` holds its bytes not yet handed out, from position
-        // `self.pos`; the run began at `run_start`, when `count` was `run_count`, and the
-        // `lost` fields of its `PERF_RECORD_LOST` records add up to `run_lost`.
-        let mut rest: &[u8] = &[];
-        let mut run_start = self.pos;
-        let mut run_count = 0u64;
-        let mut run_lost = 0u64;
-        // One call site for `f`, so that it is inlined once.
+        let mut run = Run {
+            rest: &[],
+            start: self.pos,
+            count: 0,
+            lost: 0,
+        };
+        // One call site for `f`, so that it is inlined once; the end of a run is out of
+        // line.
         loop {
-            let fast = match rest.first_chunk::<HEADER_SIZE>() {
+            let fast = match run.rest.first_chunk::<HEADER_SIZE>() {
                 Some(raw) => {
                     let header = RecordHeader::from_u64(u64::from_ne_bytes(*raw));
                     let size = header.size as usize;
                     // One test for 8 <= size <= rest.len() (`rest.len() >= 8`), one for the
                     // alignment. A record that fails either is corrupt or straddles the end
-                    // of the run: the one-record path below sorts out which.
-                    let ok = size.wrapping_sub(HEADER_SIZE) <= rest.len() - HEADER_SIZE
+                    // of the run: the one-record path sorts out which.
+                    let ok = size.wrapping_sub(HEADER_SIZE) <= run.rest.len() - HEADER_SIZE
                         && size.is_multiple_of(RECORD_ALIGN);
                     ok.then_some((header, size))
                 }
@@ -444,10 +444,10 @@ impl<'r> Drain<'r> {
             };
             let record = match fast {
                 Some((header, size)) => {
-                    let (bytes, after) = rest.split_at(size);
-                    rest = after;
+                    let (bytes, after) = run.rest.split_at(size);
+                    run.rest = after;
                     if header.record_type == PERF_RECORD_LOST && size >= 24 {
-                        run_lost = run_lost.saturating_add(lost_field(bytes));
+                        run.lost = run.lost.saturating_add(lost_field(bytes));
                     }
                     let position = self.pos;
                     self.pos = position.wrapping_add(size as u64);
@@ -457,49 +457,56 @@ impl<'r> Drain<'r> {
                         bytes: RecordBytes::Single(bytes),
                     }
                 }
-                None => {
-                    // The run ends: account for it once.
-                    let stats = &mut self.reader.stats;
-                    stats.records += count - run_count;
-                    stats.bytes += self.pos.wrapping_sub(run_start);
-                    stats.lost = stats.lost.saturating_add(run_lost);
-                    run_lost = 0;
-                    if !rest.is_empty() {
-                        // A record straddling the end of the data area, or a corrupt one:
-                        // the one-record path hands out the first and reports the second.
-                        rest = &[];
-                        match self.next() {
-                            Some(Ok(record)) => {
-                                // Accounted by `next`: the next run starts after it.
-                                run_start = record.position.wrapping_add(record.header.size as u64);
-                                run_count = count + 1;
-                                record
-                            }
-                            Some(Err(e)) => return Err(e),
-                            None => return Ok(count),
-                        }
-                    } else {
-                        // The next run: from `pos` to `head` or to the end of the data area.
-                        if self.failed || self.pos == self.head {
-                            return Ok(count);
-                        }
-                        run_start = self.pos;
-                        run_count = count;
-                        let left = self.head.wrapping_sub(run_start) as usize; // <= data_size
-                        let mem = self.reader.mem;
-                        let len = mem.contiguous_len(run_start, left);
-                        // SAFETY: `[pos, pos + len)` lies inside `[tail, head)` (`len <=
-                        // left`), which the producer does not write until `data_tail`
-                        // passes it; the tail is released only through `&mut self`, and
-                        // the records handed to `f` cannot outlive the call.
-                        rest = unsafe { mem.data_slice(run_start, len) }.0;
-                        continue;
-                    }
-                }
+                None => match self.end_run(&mut run, count) {
+                    RunEnd::Straddling(record) => record,
+                    RunEnd::NextRun => continue,
+                    RunEnd::Done(r) => return r.map(|()| count),
+                },
             };
             f(record);
             count += 1;
         }
+    }
+
+    /// The end of a run of [`Drain::for_each_record`]: accounts for it, then hands out
+    /// the record that ended it through the one-record path (a record straddling the end
+    /// of the data area, or the error of a corrupt one), or starts the next run — from
+    /// `pos` to `head` or to the end of the data area — or finds the drain done.
+    #[cold]
+    #[inline(never)]
+    fn end_run<'d>(&'d mut self, run: &mut Run<'_>, count: u64) -> RunEnd<'d> {
+        let stats = &mut self.reader.stats;
+        stats.records += count - run.count;
+        stats.bytes += self.pos.wrapping_sub(run.start);
+        stats.lost = stats.lost.saturating_add(run.lost);
+        run.lost = 0;
+        if !run.rest.is_empty() {
+            run.rest = &[];
+            return match self.next() {
+                Some(Ok(record)) => {
+                    // Accounted by `next`: the next run starts after it.
+                    run.start = record.position.wrapping_add(record.header.size as u64);
+                    run.count = count + 1;
+                    RunEnd::Straddling(record)
+                }
+                Some(Err(e)) => RunEnd::Done(Err(e)),
+                None => RunEnd::Done(Ok(())),
+            };
+        }
+        if self.failed || self.pos == self.head {
+            return RunEnd::Done(Ok(()));
+        }
+        run.start = self.pos;
+        run.count = count;
+        let left = self.head.wrapping_sub(run.start) as usize; // <= data_size
+        let mem = self.reader.mem;
+        let len = mem.contiguous_len(run.start, left);
+        // SAFETY: `[pos, pos + len)` lies inside `[tail, head)` (`len <= left`), which the
+        // producer does not write until `data_tail` passes it; the tail is released only
+        // through `&mut Drain`, which `for_each_record` holds while the run is in use, and
+        // the records handed to its `f` cannot outlive the call.
+        run.rest = unsafe { mem.data_slice(run.start, len) }.0;
+        RunEnd::NextRun
     }
 
     /// The next record as one slice: borrowed from the ring when contiguous, copied once
@@ -540,6 +547,26 @@ impl<'r> Drain<'r> {
         }
         self.reader.release();
     }
+}
+
+/// The current run of [`Drain::for_each_record`]: `rest` holds its bytes not yet handed
+/// out (from `Drain::pos`); the run began at position `start`, after `count` records of
+/// the call, and the `lost` fields of its `PERF_RECORD_LOST` records add up to `lost`.
+struct Run<'a> {
+    rest: &'a [u8],
+    start: u64,
+    count: u64,
+    lost: u64,
+}
+
+/// What [`Drain::end_run`] found.
+enum RunEnd<'d> {
+    /// The record after the run, handed out by `next`.
+    Straddling(Record<'d>),
+    /// `Run::rest` holds the next run.
+    NextRun,
+    /// The drain is done, or failed.
+    Done(Result<(), ReadError>),
 }
 
 /// The error for a record header at `position` whose `size` is impossible with `left`
