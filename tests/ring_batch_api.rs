@@ -471,3 +471,34 @@ fn writer_counters_leave_out_lost_records() {
     assert_eq!(r.stats().records, 2);
     assert_eq!(r.stats().lost, 1);
 }
+
+#[test]
+fn a_panic_in_the_batch_consumes_the_records_handed_out_and_the_next_drain_resumes() {
+    let (mut w, mut r) = Ring::builder(1024).wakeup_fd(false).build().unwrap();
+    for i in 0..10u64 {
+        w.write_deferred(SAMPLE, 0, &i.to_ne_bytes()).unwrap();
+    }
+    w.publish();
+    let mut handed = Vec::new();
+    let mut drain = r.drain().unwrap();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        drain
+            .for_each_record(|rec| {
+                let seq = u64::from_ne_bytes(rec.bytes.parts().0[8..16].try_into().unwrap());
+                handed.push(seq);
+                assert_ne!(seq, 3, "the consumer gives up at record 3");
+            })
+            .unwrap();
+    }));
+    assert!(caught.is_err());
+    drop(drain);
+    assert_eq!(handed, [0, 1, 2, 3]);
+    assert_eq!(r.position(), 4 * 16, "the records handed out are consumed");
+    let (rest, err) = read_with_batch(&mut r);
+    assert_eq!(err, None);
+    let seqs: Vec<u64> = rest
+        .iter()
+        .map(|s| u64::from_ne_bytes(s.bytes[8..16].try_into().unwrap()))
+        .collect();
+    assert_eq!(seqs, (4..10).collect::<Vec<_>>());
+}

@@ -9,7 +9,7 @@ use crossbeam::channel::{self, Receiver, Sender};
 use crossbeam::queue::ArrayQueue;
 use crossbeam::utils::CachePadded;
 use perf_ringbuf::layout::{align_record, HEADER_SIZE};
-use perf_ringbuf::{Reader, RecordHeader, Ring, Writer};
+use perf_ringbuf::{Reader, RecordHeader, Ring, WriteError, Writer};
 
 use super::affinity::{run_pair, run_single};
 use super::{check, pattern, stamp, Check, Sample};
@@ -638,7 +638,7 @@ impl RingProducer {
                         match writer.try_write_deferred(RECORD_TYPE, 0, src) {
                             Ok(true) => break,
                             Ok(false) => spin_loop(),
-                            Err(e) => panic!("write_deferred of record {seq}: {e}"),
+                            Err(e) => write_failed(seq, e),
                         }
                     }
                     seq += 1;
@@ -652,7 +652,7 @@ impl RingProducer {
                     match writer.try_write(RECORD_TYPE, 0, src) {
                         Ok(true) => break,
                         Ok(false) => spin_loop(),
-                        Err(e) => panic!("write of record {seq}: {e}"),
+                        Err(e) => write_failed(seq, e),
                     }
                 }
                 seq += 1;
@@ -712,6 +712,12 @@ impl RingConsumer {
         self.seq = seq;
         seq - before
     }
+}
+
+#[cold]
+#[inline(never)]
+fn write_failed(seq: u64, e: WriteError) -> ! {
+    panic!("write of record {seq}: {e}");
 }
 
 #[cold]
