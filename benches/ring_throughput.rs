@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
+use common::subjects::{RingConsumer, RingProducer};
 use common::{catalogue, Check, Subject};
 
 fn ring_throughput(c: &mut Criterion) {
@@ -41,7 +42,9 @@ fn ring_throughput(c: &mut Criterion) {
 }
 
 /// The instruction cost of the protocol without cross-core traffic: one thread writes
-/// 256 records (per-record or batch commit), then drains and copies them out.
+/// 256 records (per-record or batch commit), then drains and copies them out, with the
+/// two-thread subjects' own producer and consumer steps (as `examples/ring_instructions.rs`,
+/// which counts the instructions of the same loop).
 fn single_core_cost(c: &mut Criterion) {
     const PER_PASS: u64 = 256;
     let mut g = c.benchmark_group("ring_single_core");
@@ -51,36 +54,16 @@ fn single_core_cost(c: &mut Criterion) {
     for record in [16usize, 64, 256, 4096] {
         for batch in [false, true] {
             let (mut writer, mut reader) = common::subjects::single_core_ring();
-            let payload = record - 8;
-            let mut src = common::pattern(payload);
-            let mut dst = vec![0u8; payload];
-            let mut seq = 0u64;
-            let mut expected = common::pattern(payload);
+            let mut producer = RingProducer::new(record, batch);
+            let mut consumer = RingConsumer::new(record, Check::Full);
             let mut pass = |how| {
-                let start = seq;
-                for _ in 0..PER_PASS {
-                    common::stamp(&mut src, seq);
-                    let r = if batch {
-                        writer.write_deferred(9, 0, &src)
-                    } else {
-                        writer.write(9, 0, &src)
-                    };
-                    r.expect("room for one pass");
-                    seq += 1;
-                }
-                writer.publish();
-                let mut next = start;
-                let mut drain = reader.drain().expect("drain");
-                while let Some(rec) = drain.next() {
-                    let (a, b) = rec.expect("record").payload().parts();
-                    dst[..a.len()].copy_from_slice(a);
-                    if !b.is_empty() {
-                        dst[a.len()..].copy_from_slice(b);
-                    }
-                    common::check(&dst, next, how, &mut expected);
-                    next += 1;
-                }
-                assert_eq!(next, seq, "drained every record of the pass");
+                consumer.how = how;
+                producer.produce(&mut writer, PER_PASS);
+                consumer.drain_once(&mut reader);
+                assert_eq!(
+                    consumer.seq, producer.seq,
+                    "drained every record of the pass"
+                );
             };
             for _ in 0..64 {
                 pass(Check::Full); // wraps the 1 MiB ring at every size

@@ -667,7 +667,8 @@ pub struct RingConsumer {
     dst: Vec<u8>,
     expected: Vec<u8>,
     size: u64,
-    how: Check,
+    /// How much of each payload is checked.
+    pub how: Check,
     /// The next expected sequence number (= records received).
     pub seq: u64,
 }
