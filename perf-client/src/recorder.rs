@@ -31,6 +31,17 @@ pub enum RecordError {
     /// Writing the perf.data file.
     #[error(transparent)]
     PerfData(#[from] PerfDataError),
+    /// The scheduler refused `-r` (SCHED_FIFO).
+    #[error(
+        "could not run the recorder with SCHED_FIFO priority {priority}: {source} \
+         (needs root, CAP_SYS_NICE or an RLIMIT_RTPRIO of at least {priority})"
+    )]
+    Realtime {
+        /// The priority asked for.
+        priority: u8,
+        /// `sched_setscheduler`'s error.
+        source: std::io::Error,
+    },
 }
 
 /// What to record and where.
@@ -53,6 +64,11 @@ pub struct RecordOptions {
     pub overwrite: bool,
     /// `-o`.
     pub output: PathBuf,
+    /// `-r`: run the recorder thread with this `SCHED_FIFO` priority
+    /// (`sched_setscheduler(2)`, with `SCHED_RESET_ON_FORK`, so the command started by
+    /// the recording keeps the default policy). Its wakeups then preempt the other work
+    /// on its CPU; on a busy machine that decides how much a small ring loses.
+    pub realtime: Option<u8>,
     /// The recorder's command line (CMDLINE feature).
     pub cmdline: Vec<String>,
     /// Stop when set (SIGINT/SIGTERM).
@@ -81,6 +97,7 @@ impl RecordOptions {
             data_pages: 128,
             overwrite: false,
             output: PathBuf::from("perf.data"),
+            realtime: None,
             cmdline: Vec::new(),
             stop: Arc::new(AtomicBool::new(false)),
             dump: Arc::new(AtomicBool::new(false)),
@@ -374,6 +391,10 @@ pub fn record(
     let mut copts = CaptureOptions::new(configs, opts.target.clone());
     copts.data_pages = opts.data_pages;
     copts.overwrite = opts.overwrite;
+    if let Some(priority) = opts.realtime {
+        crate::sys::set_fifo_priority(priority)
+            .map_err(|source| RecordError::Realtime { priority, source })?;
+    }
     let previous = keep_previous(&opts.output)?;
     let mut capture = Capture::start(copts)?;
     let result = run(&mut capture, opts, &pre, &mut progress);
@@ -429,6 +450,13 @@ fn run(
             Ok(n)
         };
         let ring_bytes = (opts.data_pages as u64).saturating_mul(page_size());
+        // Drains are staged and the rings released before the file is written, a piece
+        // of at most `piece` bytes after each pass: about what one pass over the rings
+        // can hold, so the file keeps pace, and little enough that a write(2) returns
+        // well before a small ring fills (a 16 KiB piece at -m 1).
+        let all_rings = ring_bytes.saturating_mul(capture.ring_count().max(1) as u64);
+        let piece = usize::try_from(all_rings.clamp(16 << 10, 4 << 20)).unwrap_or(4 << 20);
+        w.stage_up_to(piece.saturating_mul(16));
         let mut last_pass = Instant::now();
         let mut next_check = started;
         loop {
@@ -440,6 +468,7 @@ fn run(
                 }
             }
             let n = write(&mut w, capture)?;
+            w.write_pending(piece)?;
             let now = Instant::now();
             let since = now.duration_since(last_pass);
             last_pass = now;
@@ -448,11 +477,14 @@ fn run(
                 // comes long before it is full: sleep in epoll instead of spinning.
                 capture.poll(wait)?;
                 write(&mut w, capture)?;
-            } else if now < next_check {
-                // Busy: drain again at once (like perf), checking only the stop flag.
-                if opts.stop.load(Ordering::Relaxed) {
-                    break;
-                }
+                w.write_pending(piece)?;
+            }
+            // Between checks, only the stop flag (a load) and hang-ups (no syscall): a
+            // wakeup costs one epoll_wait, not also a waitpid.
+            if opts.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            if Instant::now() < next_check && !capture.hung_up() {
                 continue;
             }
             next_check = Instant::now() + Duration::from_millis(10);
