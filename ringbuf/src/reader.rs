@@ -457,11 +457,16 @@ impl<'r> Drain<'r> {
                         bytes: RecordBytes::Single(bytes),
                     }
                 }
-                None => match self.end_run(&mut run, count) {
-                    RunEnd::Straddling(record) => record,
-                    RunEnd::NextRun => continue,
-                    RunEnd::Done(r) => return r.map(|()| count),
-                },
+                None => {
+                    // By value, so that the hot loop keeps the run in registers.
+                    let (end, next) = self.end_run(run, count);
+                    run = next;
+                    match end {
+                        RunEnd::Straddling(record) => record,
+                        RunEnd::NextRun => continue,
+                        RunEnd::Done(r) => return r.map(|()| count),
+                    }
+                }
             };
             f(record);
             count += 1;
@@ -474,7 +479,7 @@ impl<'r> Drain<'r> {
     /// `pos` to `head` or to the end of the data area — or finds the drain done.
     #[cold]
     #[inline(never)]
-    fn end_run<'d>(&'d mut self, run: &mut Run<'_>, count: u64) -> RunEnd<'d> {
+    fn end_run<'d, 'a>(&'d mut self, mut run: Run<'a>, count: u64) -> (RunEnd<'d>, Run<'a>) {
         let stats = &mut self.reader.stats;
         stats.records += count - run.count;
         stats.bytes += self.pos.wrapping_sub(run.start);
@@ -482,7 +487,7 @@ impl<'r> Drain<'r> {
         run.lost = 0;
         if !run.rest.is_empty() {
             run.rest = &[];
-            return match self.next() {
+            let end = match self.next() {
                 Some(Ok(record)) => {
                     // Accounted by `next`: the next run starts after it.
                     run.start = record.position.wrapping_add(record.header.size as u64);
@@ -492,9 +497,10 @@ impl<'r> Drain<'r> {
                 Some(Err(e)) => RunEnd::Done(Err(e)),
                 None => RunEnd::Done(Ok(())),
             };
+            return (end, run);
         }
         if self.failed || self.pos == self.head {
-            return RunEnd::Done(Ok(()));
+            return (RunEnd::Done(Ok(())), run);
         }
         run.start = self.pos;
         run.count = count;
@@ -506,7 +512,7 @@ impl<'r> Drain<'r> {
         // through `&mut Drain`, which `for_each_record` holds while the run is in use, and
         // the records handed to its `f` cannot outlive the call.
         run.rest = unsafe { mem.data_slice(run.start, len) }.0;
-        RunEnd::NextRun
+        (RunEnd::NextRun, run)
     }
 
     /// The next record as one slice: borrowed from the ring when contiguous, copied once
