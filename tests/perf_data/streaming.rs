@@ -17,22 +17,30 @@ fn fixture(name: &str) -> PathBuf {
 
 const FIXTURES: [&str; 3] = ["cpu-clock.data", "cpu-clock-g.data", "sys-enter.data"];
 
-/// Buffers far smaller than any round (every round grows the buffer), a few records,
-/// and the default.
-const OPTIONS: [StreamOptions; 3] = [
+/// Buffers far smaller than any round (every round grows the buffer), reads of a byte
+/// or a few records at a time (records split across reads), and the default.
+fn options() -> [StreamOptions; 4] {
+    let reads = |buffer, read_size| StreamOptions {
+        buffer,
+        read_size,
+        ..StreamOptions::default()
+    };
+    [
+        reads(8, 1),
+        reads(8, 8 << 10),
+        reads(200, 100),
+        StreamOptions::default(),
+    ]
+}
+
+/// `buffer` bytes at first, growing to at most `max_buffer`.
+fn sized(buffer: usize, max_buffer: usize) -> StreamOptions {
     StreamOptions {
-        buffer: 8,
-        max_buffer: 1 << 30,
-    },
-    StreamOptions {
-        buffer: 200,
-        max_buffer: 1 << 30,
-    },
-    StreamOptions {
-        buffer: 1 << 20,
-        max_buffer: 1 << 30,
-    },
-];
+        buffer,
+        max_buffer,
+        ..StreamOptions::default()
+    }
+}
 
 /// Every record `for_each_ordered` hands out (its offset-free typed form), and how the
 /// walk ended.
@@ -70,7 +78,7 @@ pub fn assert_streamed_equals_mapped(path: &Path) {
     let whole = PerfData::read_whole(path).unwrap();
     assert!(!whole.is_streamed());
     assert_eq!(ordered(&whole), expected, "{}: read whole", path.display());
-    for opts in OPTIONS {
+    for opts in options() {
         let streamed = PerfData::open_with(path, opts).unwrap();
         assert!(streamed.is_streamed());
         assert_eq!(streamed.header(), mapped.header());
@@ -103,14 +111,7 @@ fn script_output_of_a_streamed_file_equals_the_mapped_one() {
     use perf_client::analysis::script::{script, ScriptFormat};
     for name in FIXTURES {
         let path = fixture(name);
-        let streamed = PerfData::open_with(
-            &path,
-            StreamOptions {
-                buffer: 64,
-                max_buffer: 1 << 30,
-            },
-        )
-        .unwrap();
+        let streamed = PerfData::open_with(&path, sized(64, 1 << 30)).unwrap();
         // SAFETY: the fixture is a finished file that nothing writes during the test.
         let mapped = unsafe { PerfData::open_mapped(&path) }.unwrap();
         let (mut a, mut b) = (Vec::new(), Vec::new());
@@ -148,10 +149,7 @@ fn the_buffer_grows_to_the_largest_round_and_no_further() {
         let rounds = rounds(&path);
         let largest = rounds.iter().map(|&(_, n)| n).max().unwrap();
         assert!(largest > 8, "{}", path.display());
-        let fits = StreamOptions {
-            buffer: 8,
-            max_buffer: largest as usize,
-        };
+        let fits = sized(8, largest as usize);
         let f = PerfData::open_with(&path, fits).unwrap();
         let (records, end) = ordered(&f);
         assert_eq!(end, Ok(()), "{}", path.display());
@@ -160,10 +158,7 @@ fn the_buffer_grows_to_the_largest_round_and_no_further() {
         assert_eq!(records, ordered(&mapped).0);
 
         let limit = largest - 1;
-        let too_small = StreamOptions {
-            buffer: 8,
-            max_buffer: limit as usize,
-        };
+        let too_small = sized(8, limit as usize);
         let f = PerfData::open_with(&path, too_small).unwrap();
         let first_too_large = rounds.iter().find(|&&(_, n)| n > limit).unwrap().0;
         let err = f.count_by_type().unwrap_err();
@@ -205,14 +200,7 @@ fn a_file_truncated_after_it_was_opened_ends_the_walk_with_an_offset() {
     let src = fixture("cpu-clock-g.data");
     let path = temp_path("streaming-truncated-later.data");
     std::fs::copy(&src, &path).unwrap();
-    let f = PerfData::open_with(
-        &path,
-        StreamOptions {
-            buffer: 4096,
-            max_buffer: 1 << 30,
-        },
-    )
-    .unwrap();
+    let f = PerfData::open_with(&path, sized(4096, 1 << 30)).unwrap();
     let data = f.header().data;
     let cut = data.offset + data.size / 2;
     std::fs::OpenOptions::new()
@@ -269,7 +257,7 @@ fn corrupt_data_sections_give_the_same_records_and_error_streamed_as_in_memory()
             }
             let expected = ordered(&PerfData::from_bytes(bad.clone()).unwrap());
             errors += usize::from(expected.1.is_err());
-            for opts in OPTIONS {
+            for opts in options() {
                 let streamed =
                     PerfData::from_source(Box::new(bad.clone()), bad.len() as u64, name, opts)
                         .unwrap();

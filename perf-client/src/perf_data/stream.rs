@@ -28,15 +28,19 @@ pub struct StreamOptions {
     /// The most the buffer may grow to: a round larger than this is an error
     /// ([`PerfDataError::RoundTooLarge`]) rather than unbounded memory.
     pub max_buffer: usize,
+    /// Bytes asked of each `pread(2)` (more when the next record needs more, less at
+    /// the end of the buffer or of the data section).
+    pub read_size: usize,
 }
 
 impl Default for StreamOptions {
     /// 1 MiB at first (a round of a default `perf record` on a few CPUs fits), at most
-    /// 1 GiB.
+    /// 1 GiB, read 256 KiB at a time.
     fn default() -> Self {
         StreamOptions {
             buffer: 1 << 20,
             max_buffer: 1 << 30,
+            read_size: 256 << 10,
         }
     }
 }
@@ -183,6 +187,7 @@ pub(crate) struct RoundReader<'s> {
     base: u64,
     data_end: u64,
     max: usize,
+    read_size: u64,
     /// The error that follows the chunk just handed out.
     pending: Option<PerfDataError>,
     done: bool,
@@ -210,6 +215,7 @@ impl<'s> RoundReader<'s> {
             base: data.offset,
             data_end: data.offset.saturating_add(data.size),
             max,
+            read_size: opts.read_size.max(1) as u64,
             pending: None,
             done: false,
         }
@@ -309,7 +315,10 @@ impl<'s> RoundReader<'s> {
                 .min(cap);
             self.buf.resize(grown, 0);
         }
-        let room = ((self.buf.len() - self.end) as u64).min(unread) as usize;
+        // Read what the round needs, at least `read_size`: the bytes are scanned while
+        // still in cache, and a round that ends early leaves little to move.
+        let wanted = want.saturating_sub(self.end as u64).max(self.read_size);
+        let room = ((self.buf.len() - self.end) as u64).min(unread).min(wanted) as usize;
         let at = self.base + self.end as u64;
         let (name, data_end) = (self.name, self.data_end);
         read_exact(
