@@ -4,7 +4,7 @@
 //! a file of any size is walked in the memory of its largest round, with no `mmap` and
 //! no copy of the whole file.
 //!
-//! The per-record checks are the ones the in-memory reader makes ([`step`] is shared),
+//! The per-record checks are the ones the in-memory reader makes (one `step` function decodes for both),
 //! with the same messages and file offsets.
 
 use std::path::Path;
@@ -173,8 +173,10 @@ pub(crate) fn read_exact(
 
 /// Walks the data section of a streamed file, one round per [`DataChunk`].
 ///
-/// The buffer holds `buf[start..end]` = file bytes `base + start ..`; `buf[start..scan]`
-/// are whole records of the round being gathered, checked by [`step`].
+/// Invariant: `start <= scan <= end <= buf.len()`, and `base + end <= data_end`.
+/// `buf[i]` is the file byte at `base + i` for `i < end`; `buf[..start]` was handed out;
+/// `buf[start..scan]` are whole records of the round being gathered, checked by
+/// [`step`]; `buf[scan..end]` is read but not yet checked.
 #[derive(Debug)]
 pub(crate) struct RoundReader<'s> {
     src: &'s dyn ReadAt,
@@ -237,6 +239,9 @@ impl<'s> RoundReader<'s> {
             return Ok(None);
         }
         loop {
+            debug_assert!(
+                self.start <= self.scan && self.scan <= self.end && self.end <= self.buf.len()
+            );
             let buffered_to = self.base + self.end as u64;
             let complete = buffered_to >= self.data_end;
             let offset = self.base + self.scan as u64;
