@@ -439,6 +439,9 @@ fn run(
     let body = (|| -> Result<(Summary, Option<ExitStatus>), RecordError> {
         let started = Instant::now();
         let mut next_progress = started + Duration::from_secs(1);
+        let ring_bytes = (opts.data_pages as u64).saturating_mul(page_size());
+        let all_rings = ring_bytes.saturating_mul(capture.ring_count().max(1) as u64);
+        let piece = usize::try_from(all_rings.clamp(16 << 10, 4 << 20)).unwrap_or(4 << 20);
         let write = |w: &mut PerfDataWriter, c: &mut Capture| -> Result<u64, RecordError> {
             let n = c.drain_raw(&mut |_, _, bytes| -> Result<(), RecordError> {
                 w.write_ring_bytes(bytes)?;
@@ -447,15 +450,16 @@ fn run(
             if n > 0 {
                 w.finished_round()?;
             }
+            // Drains are staged and the rings released before the file is written, in
+            // pieces of `piece` bytes: about what one pass over the rings can hold, so
+            // the file keeps pace; few enough write(2)s that a wakeup rarely pays one;
+            // and small enough that a write returns well before a small ring fills
+            // (16 KiB at -m 1).
+            if w.pending_bytes() >= piece {
+                w.write_pending(piece)?;
+            }
             Ok(n)
         };
-        let ring_bytes = (opts.data_pages as u64).saturating_mul(page_size());
-        // Drains are staged and the rings released before the file is written, a piece
-        // of at most `piece` bytes after each pass: about what one pass over the rings
-        // can hold, so the file keeps pace, and little enough that a write(2) returns
-        // well before a small ring fills (a 16 KiB piece at -m 1).
-        let all_rings = ring_bytes.saturating_mul(capture.ring_count().max(1) as u64);
-        let piece = usize::try_from(all_rings.clamp(16 << 10, 4 << 20)).unwrap_or(4 << 20);
         w.stage_up_to(piece.saturating_mul(16));
         let mut last_pass = Instant::now();
         let mut next_check = started;
@@ -468,16 +472,17 @@ fn run(
                 }
             }
             let n = write(&mut w, capture)?;
-            w.write_pending(piece)?;
             let now = Instant::now();
             let since = now.duration_since(last_pass);
             last_pass = now;
             if n == 0 || can_sleep(n, since, ring_bytes) {
                 // Idle, or the ring fills slowly enough that the kernel's half-ring wakeup
                 // comes long before it is full: sleep in epoll instead of spinning.
-                capture.poll(wait)?;
+                if !capture.poll(wait)? {
+                    // Idle for a while: the file catches up with everything staged.
+                    w.write_pending(usize::MAX)?;
+                }
                 write(&mut w, capture)?;
-                w.write_pending(piece)?;
             }
             // Between checks, only the stop flag (a load) and hang-ups (no syscall): a
             // wakeup costs one epoll_wait, not also a waitpid.
