@@ -20,6 +20,7 @@ pub mod features;
 pub mod header;
 pub mod reader;
 pub mod source;
+mod staged;
 pub mod stream;
 pub mod synth;
 pub mod tracing_data;
