@@ -33,6 +33,7 @@ fn try_record(opts: &RecordOptions) -> Option<RecordSummary> {
 fn assert_perf_agrees(path: &Path, summary: &RecordSummary) {
     let ours = PerfData::open(path).unwrap().count_by_type().unwrap();
     assert_eq!(ours.get(&9).copied().unwrap_or(0), summary.samples);
+    super::streaming::assert_streamed_equals_mapped(path);
     let Some((n, err)) = perf_sample_count(path) else {
         return;
     };
@@ -269,4 +270,33 @@ fn a_realtime_recorder_leaves_its_command_on_the_default_policy() {
         "the command ran under another policy: {:?}",
         s.exit_status
     );
+}
+
+#[test]
+fn recorded_files_carry_the_build_ids_of_the_mapped_files() {
+    let mut opts = RecordOptions::new(
+        vec!["cpu-clock".into()],
+        cmd(&["dd", "if=/dev/zero", "of=/dev/null", "bs=4k", "count=20000"]),
+    );
+    opts.output = temp_path("rec-build-ids.data");
+    let Some(_) = try_record(&opts) else { return };
+    let ids = PerfData::open(&opts.output).unwrap().build_ids().unwrap();
+    assert!(
+        ids.iter().any(|b| b.filename == "[kernel.kallsyms]"),
+        "{ids:?}"
+    );
+    let dd = ids
+        .iter()
+        .find(|b| b.filename.ends_with("/dd"))
+        .unwrap_or_else(|| panic!("no build id for dd: {ids:?}"));
+    let on_disk = blazesym::helper::read_elf_build_id(&dd.filename)
+        .unwrap()
+        .expect("dd has a build id");
+    assert_eq!(dd.id, on_disk.to_vec(), "{}", dd.filename);
+    // perf reads the same table.
+    if let Some(o) = perf(&["buildid-list", "-i", opts.output.to_str().unwrap()]) {
+        let out = String::from_utf8_lossy(&o.stdout);
+        let hex: String = dd.id.iter().map(|b| format!("{b:02x}")).collect();
+        assert!(out.contains(&format!("{hex} {}", dd.filename)), "{out}");
+    }
 }

@@ -182,7 +182,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             );
         }
     })
-    .with_context(|| format!("recording to {}", args.output.display()))?;
+    .context("recording failed")?;
     if tty {
         eprintln!();
     }

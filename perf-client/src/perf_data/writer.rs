@@ -192,6 +192,11 @@ impl PerfDataWriter {
         &self.events[0].attr
     }
 
+    /// File offset of the data section.
+    pub fn data_offset(&self) -> u64 {
+        self.header.data.offset
+    }
+
     /// Bytes of records written so far.
     pub fn data_bytes(&self) -> u64 {
         self.header.data.size
