@@ -15,6 +15,7 @@
 #![allow(dead_code)]
 
 pub mod affinity;
+pub mod mapping;
 pub mod subjects;
 
 use std::time::Duration;
