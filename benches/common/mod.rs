@@ -20,6 +20,7 @@ pub mod subjects;
 
 use std::time::Duration;
 
+#[allow(unused_imports)] // not every bench binary uses them
 pub use subjects::{catalogue, Subject};
 
 /// One timed run.
