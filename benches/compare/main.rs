@@ -6,6 +6,8 @@
 //! cargo bench --bench compare -- --json        # rows {group, subject, value, unit, peer, ratio}
 //! cargo bench --bench compare -- --write       # also write BENCHMARKS.md and the SVG plots
 //! cargo bench --bench compare -- --only mapping  # one group: `throughput` or `mapping`
+//! cargo bench --bench compare -- --only mapping --mapping-svg /tmp/m.svg --markdown-to /tmp/m.md
+//!                                               # its plot and a Markdown preview, BENCHMARKS.md untouched
 //! ```
 //!
 //! Other options: `--rounds N` (default 11, at least 9 for the targets), `--run-ms MS`
@@ -52,6 +54,10 @@ pub struct Options {
     pub filter: Option<String>,
     /// Run one group only: `throughput` or `mapping`.
     pub only: Option<String>,
+    /// Also write the mapping plot here (without touching BENCHMARKS.md).
+    pub mapping_svg: Option<String>,
+    /// Write the Markdown report here instead of BENCHMARKS.md (a preview of any run).
+    pub markdown_to: Option<String>,
     pub quiet_wait: Duration,
     /// Run the bench threads at nice -20 (root), so that other work on a shared machine
     /// preempts them less.
@@ -70,6 +76,8 @@ fn parse_args() -> Options {
         run: common::TARGET_RUN,
         filter: None,
         only: None,
+        mapping_svg: None,
+        markdown_to: None,
         quiet_wait: Duration::from_millis(500),
         nice: false,
         fifo: false,
@@ -104,6 +112,8 @@ fn parse_args() -> Options {
                 );
                 o.only = Some(g);
             }
+            "--mapping-svg" => o.mapping_svg = Some(value("--mapping-svg")),
+            "--markdown-to" => o.markdown_to = Some(value("--markdown-to")),
             "--quiet-wait-ms" => {
                 o.quiet_wait = Duration::from_millis(value("--quiet-wait-ms").parse().expect("MS"))
             }
@@ -403,6 +413,14 @@ fn main() {
         println!("{}", report::json(&run));
     } else {
         println!("{}", report::text_table(&run));
+    }
+    if let (Some(path), Some(m)) = (&opts.mapping_svg, &run.mapping) {
+        std::fs::write(path, mapping::svg(m)).expect("write the mapping SVG plot");
+        eprintln!("wrote {path}");
+    }
+    if let Some(path) = &opts.markdown_to {
+        std::fs::write(path, report::markdown(&run)).expect("write the Markdown preview");
+        eprintln!("wrote {path}");
     }
     if opts.write {
         let root = env!("CARGO_MANIFEST_DIR");
