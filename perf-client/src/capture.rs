@@ -557,6 +557,12 @@ impl Capture {
                 return true;
             }
         }
+        self.hung_up()
+    }
+
+    /// True once every event saw POLLHUP (every traced task is gone), for a capture that
+    /// ends then: the part of [`Capture::target_gone`] that needs no system call.
+    pub fn hung_up(&self) -> bool {
         self.stops_on_hup && !self.events.is_empty() && self.events.iter().all(|e| e.hung_up)
     }
 

@@ -576,6 +576,13 @@ impl EventConfig {
         self
     }
 
+    /// `attr.build_id` (Linux 5.12+): MMAP2 records carry the mapped file's build id
+    /// (`PERF_RECORD_MISC_MMAP_BUILD_ID`) instead of its device and inode.
+    pub fn mmap_build_ids(mut self, on: bool) -> Self {
+        self.attr.set_build_id(u64::from(on));
+        self
+    }
+
     /// Opens the event on `pid` (0: this thread, -1: all tasks) and `cpu` (-1: any),
     /// optionally in `group`.
     ///

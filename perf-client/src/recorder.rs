@@ -31,6 +31,17 @@ pub enum RecordError {
     /// Writing the perf.data file.
     #[error(transparent)]
     PerfData(#[from] PerfDataError),
+    /// The scheduler refused `-r` (SCHED_FIFO).
+    #[error(
+        "could not run the recorder with SCHED_FIFO priority {priority}: {source} \
+         (needs root, CAP_SYS_NICE or an RLIMIT_RTPRIO of at least {priority})"
+    )]
+    Realtime {
+        /// The priority asked for.
+        priority: u8,
+        /// `sched_setscheduler`'s error.
+        source: std::io::Error,
+    },
 }
 
 /// What to record and where.
@@ -53,6 +64,11 @@ pub struct RecordOptions {
     pub overwrite: bool,
     /// `-o`.
     pub output: PathBuf,
+    /// `-r`: run the recorder thread with this `SCHED_FIFO` priority
+    /// (`sched_setscheduler(2)`, with `SCHED_RESET_ON_FORK`, so the command started by
+    /// the recording keeps the default policy). Its wakeups then preempt the other work
+    /// on its CPU; on a busy machine that decides how much a small ring loses.
+    pub realtime: Option<u8>,
     /// The recorder's command line (CMDLINE feature).
     pub cmdline: Vec<String>,
     /// Stop when set (SIGINT/SIGTERM).
@@ -81,6 +97,7 @@ impl RecordOptions {
             data_pages: 128,
             overwrite: false,
             output: PathBuf::from("perf.data"),
+            realtime: None,
             cmdline: Vec::new(),
             stop: Arc::new(AtomicBool::new(false)),
             dump: Arc::new(AtomicBool::new(false)),
@@ -149,7 +166,9 @@ fn build_configs(opts: &RecordOptions) -> Result<Vec<EventConfig>, RecordError> 
             c = c.sample_type(t);
         }
         if i == 0 {
-            c = c.tracking(true);
+            // MMAP2 records carry the file's build id (Linux 5.12+): the BUILD_ID
+            // feature is then filled without reading any ELF file.
+            c = c.tracking(true).mmap_build_ids(true);
         }
         if let Some(bytes) = opts.wakeup_bytes {
             let ring = (opts.data_pages as u64).saturating_mul(page_size());
@@ -322,40 +341,82 @@ pub struct RecordCounts {
 /// Counts records and samples in a written file's data section by walking the record
 /// headers (after the capture, off the hot path), and adds up the `PERF_RECORD_LOST`
 /// reports.
+///
+/// # Errors
+///
+/// [`PerfDataError`]: the file cannot be read, or a record header is impossible.
 pub fn count_records(path: &Path) -> Result<RecordCounts, PerfDataError> {
+    use std::io::Read;
+    let io = |e| PerfDataError::io(path, e);
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    let mut head = [0u8; crate::perf_data::header::FILE_HEADER_SIZE];
+    f.read_exact(&mut head).map_err(io)?;
+    let len = f.metadata().map_err(io)?.len();
+    let h = crate::perf_data::FileHeader::decode_for_len(&head, len)?;
+    Ok(scan_data(path, h.data.offset, h.data.size, None)?.0)
+}
+
+/// Walks the records of the data section `[offset, offset + size)` of `path` by their
+/// headers: counts them, adds up `PERF_RECORD_LOST`, and — with a parse context —
+/// collects the build ids the kernel put in `PERF_RECORD_MMAP2` (`attr.build_id`), one
+/// per file, for the BUILD_ID feature.
+fn scan_data(
+    path: &Path,
+    offset: u64,
+    size: u64,
+    ctx: Option<&crate::records::ParseContext>,
+) -> Result<(RecordCounts, Vec<BuildId>), PerfDataError> {
+    use crate::records::{FileId, Record};
     use std::io::{BufReader, Read, Seek, SeekFrom};
     let io = |e| PerfDataError::io(path, e);
     let mut f = BufReader::with_capacity(1 << 20, std::fs::File::open(path).map_err(io)?);
-    let mut head = [0u8; crate::perf_data::header::FILE_HEADER_SIZE];
-    f.read_exact(&mut head).map_err(io)?;
-    let len = f.get_ref().metadata().map_err(io)?.len();
-    let h = crate::perf_data::FileHeader::decode_for_len(&head, len)?;
-    f.seek(SeekFrom::Start(h.data.offset)).map_err(io)?;
+    f.seek(SeekFrom::Start(offset)).map_err(io)?;
     let (mut counts, mut at) = (RecordCounts::default(), 0u64);
-    let mut hdr = [0u8; 8];
-    while at < h.data.size {
-        f.read_exact(&mut hdr).map_err(io)?;
-        let rh = perf_ringbuf::RecordHeader::from_u64(u64::from_ne_bytes(hdr));
-        if rh.size < 8 {
+    let mut ids: Vec<BuildId> = Vec::new();
+    let mut record = vec![0u8; usize::from(u16::MAX)];
+    while at < size {
+        f.read_exact(&mut record[..8]).map_err(io)?;
+        let rh = perf_ringbuf::RecordHeader::from_u64(u64::from_ne_bytes(
+            record[..8].try_into().unwrap_or_default(),
+        ));
+        let len = usize::from(rh.size);
+        if len < 8 || at + len as u64 > size {
             return Err(PerfDataError::Corrupt {
-                offset: h.data.offset + at,
+                offset: offset + at,
                 reason: format!("record size {}", rh.size),
             });
         }
         counts.records += 1;
         counts.samples += u64::from(rh.record_type == record_type::SAMPLE);
-        let mut skip = i64::from(rh.size) - 8;
-        if rh.record_type == record_type::LOST && rh.size >= 24 {
-            let mut id_lost = [0u8; 16];
-            f.read_exact(&mut id_lost).map_err(io)?;
-            let lost = u64::from_ne_bytes(id_lost[8..].try_into().unwrap_or_default());
-            counts.lost_in_records = counts.lost_in_records.saturating_add(lost);
-            skip -= 16;
+        let wanted = rh.record_type == record_type::LOST
+            || (ctx.is_some() && rh.record_type == record_type::MMAP2);
+        if wanted {
+            f.read_exact(&mut record[8..len]).map_err(io)?;
+            if rh.record_type == record_type::LOST && len >= 24 {
+                let lost = u64::from_ne_bytes(record[16..24].try_into().unwrap_or_default());
+                counts.lost_in_records = counts.lost_in_records.saturating_add(lost);
+            }
+            if let Some(Ok(p)) = ctx.map(|c| c.parse(&record[..len])) {
+                if let Record::Mmap2(m) = p.record {
+                    if let FileId::BuildId(id) = m.file_id {
+                        let filename = String::from_utf8_lossy(m.filename).into_owned();
+                        if !ids.iter().any(|b| b.filename == filename) {
+                            ids.push(BuildId {
+                                cpumode: rh.misc & crate::records::misc::CPUMODE_MASK,
+                                pid: -1,
+                                id: id.as_bytes().to_vec(),
+                                filename,
+                            });
+                        }
+                    }
+                }
+            }
+        } else {
+            f.seek_relative(len as i64 - 8).map_err(io)?;
         }
-        f.seek_relative(skip).map_err(io)?;
-        at += u64::from(rh.size);
+        at += len as u64;
     }
-    Ok(counts)
+    Ok((counts, ids))
 }
 
 /// Runs a recording to the end.
@@ -374,6 +435,10 @@ pub fn record(
     let mut copts = CaptureOptions::new(configs, opts.target.clone());
     copts.data_pages = opts.data_pages;
     copts.overwrite = opts.overwrite;
+    if let Some(priority) = opts.realtime {
+        crate::sys::set_fifo_priority(priority)
+            .map_err(|source| RecordError::Realtime { priority, source })?;
+    }
     let previous = keep_previous(&opts.output)?;
     let mut capture = Capture::start(copts)?;
     let result = run(&mut capture, opts, &pre, &mut progress);
@@ -381,8 +446,7 @@ pub fn record(
         capture.signal_child(libc::SIGKILL);
         capture.wait_child();
     }
-    let (summary, dumps, exit_status) = result?;
-    let counts = count_records(&opts.output)?;
+    let (summary, dumps, exit_status, counts) = result?;
     Ok(RecordSummary {
         path: summary.path,
         previous,
@@ -402,6 +466,7 @@ type RunOut = (
     crate::perf_data::WriteSummary,
     (Vec<PathBuf>, Summary),
     Option<ExitStatus>,
+    RecordCounts,
 );
 
 fn run(
@@ -418,6 +483,9 @@ fn run(
     let body = (|| -> Result<(Summary, Option<ExitStatus>), RecordError> {
         let started = Instant::now();
         let mut next_progress = started + Duration::from_secs(1);
+        let ring_bytes = (opts.data_pages as u64).saturating_mul(page_size());
+        let all_rings = ring_bytes.saturating_mul(capture.ring_count().max(1) as u64);
+        let piece = usize::try_from(all_rings.clamp(16 << 10, 4 << 20)).unwrap_or(4 << 20);
         let write = |w: &mut PerfDataWriter, c: &mut Capture| -> Result<u64, RecordError> {
             let n = c.drain_raw(&mut |_, _, bytes| -> Result<(), RecordError> {
                 w.write_ring_bytes(bytes)?;
@@ -426,9 +494,17 @@ fn run(
             if n > 0 {
                 w.finished_round()?;
             }
+            // Drains are staged and the rings released before the file is written, in
+            // pieces of `piece` bytes: about what one pass over the rings can hold, so
+            // the file keeps pace; few enough write(2)s that a wakeup rarely pays one;
+            // and small enough that a write returns well before a small ring fills
+            // (16 KiB at -m 1).
+            if w.pending_bytes() >= piece {
+                w.write_pending(piece)?;
+            }
             Ok(n)
         };
-        let ring_bytes = (opts.data_pages as u64).saturating_mul(page_size());
+        w.stage_up_to(piece.saturating_mul(16));
         let mut last_pass = Instant::now();
         let mut next_check = started;
         loop {
@@ -446,13 +522,18 @@ fn run(
             if n == 0 || can_sleep(n, since, ring_bytes) {
                 // Idle, or the ring fills slowly enough that the kernel's half-ring wakeup
                 // comes long before it is full: sleep in epoll instead of spinning.
-                capture.poll(wait)?;
-                write(&mut w, capture)?;
-            } else if now < next_check {
-                // Busy: drain again at once (like perf), checking only the stop flag.
-                if opts.stop.load(Ordering::Relaxed) {
-                    break;
+                if !capture.poll(wait)? {
+                    // Idle for a while: the file catches up with everything staged.
+                    w.write_pending(usize::MAX)?;
                 }
+                write(&mut w, capture)?;
+            }
+            // Between checks, only the stop flag (a load) and hang-ups (no syscall): a
+            // wakeup costs one epoll_wait, not also a waitpid.
+            if opts.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            if Instant::now() < next_check && !capture.hung_up() {
                 continue;
             }
             next_check = Instant::now() + Duration::from_millis(10);
@@ -522,6 +603,17 @@ fn run(
             return Err(e);
         }
     };
-    let ws = w.finish(&finish_info(&opts.cmdline))?;
-    Ok((ws, (dumps, summary), exit_status))
+    // One walk over what was written: the counts for the summary, and the build ids
+    // of the mapped files for the BUILD_ID feature.
+    w.write_pending(usize::MAX)?;
+    let (counts, dso_ids) = scan_data(
+        &opts.output,
+        w.data_offset(),
+        w.data_bytes(),
+        Some(capture.parse_context()),
+    )?;
+    let mut info = finish_info(&opts.cmdline);
+    info.build_ids.extend(dso_ids);
+    let ws = w.finish(&info)?;
+    Ok((ws, (dumps, summary), exit_status, counts))
 }

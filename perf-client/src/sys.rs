@@ -257,3 +257,22 @@ pub(crate) fn install_stop_handler() -> io::Result<std::sync::Arc<std::sync::ato
     }
     Ok(flag)
 }
+
+/// Runs the calling thread under `SCHED_FIFO` at `priority` (`sched_setscheduler(2)`),
+/// with `SCHED_RESET_ON_FORK`: processes it forks start with the default policy.
+///
+/// # Errors
+///
+/// `EPERM` without root, `CAP_SYS_NICE` or a sufficient `RLIMIT_RTPRIO`; `EINVAL` for a
+/// priority outside 1..=99.
+pub(crate) fn set_fifo_priority(priority: u8) -> io::Result<()> {
+    let param = libc::sched_param {
+        sched_priority: libc::c_int::from(priority),
+    };
+    // SAFETY: the kernel reads one `sched_param` through the pointer, valid for the call;
+    // pid 0 is the calling thread.
+    check(unsafe {
+        libc::sched_setscheduler(0, libc::SCHED_FIFO | libc::SCHED_RESET_ON_FORK, &param)
+    })
+    .map(drop)
+}

@@ -198,3 +198,104 @@ fn a_dump_request_writes_the_flight_recorder_to_its_own_readable_file() {
     }
     assert_perf_agrees(&opts.output, &s);
 }
+
+#[test]
+fn a_one_page_ring_under_a_syscall_storm_loses_only_what_the_kernel_counts() {
+    // 400,000 syscalls into one page: most are lost, and every one is accounted for.
+    let mut opts = RecordOptions::new(
+        vec!["raw_syscalls:sys_enter".into()],
+        cmd(&["dd", "if=/dev/zero", "of=/dev/null", "bs=1", "count=200000"]),
+    );
+    opts.period = Some(1);
+    opts.data_pages = 1;
+    opts.output = temp_path("rec-storm-m1.data");
+    let Some(s) = try_record(&opts) else { return };
+    let counted: u64 = s
+        .capture
+        .events
+        .iter()
+        .flat_map(|e| e.values.values.iter().map(|v| v.value))
+        .sum();
+    assert!(counted >= 400_000, "{counted}");
+    // The kernel's lost counter also counts dropped side-band records (dd's COMM, MMAP2
+    // and EXIT share the ring), so it may exceed the lost samples by those few.
+    assert!(s.samples <= counted, "{s:?}");
+    let over = (s.samples + s.lost).checked_sub(counted);
+    assert!(
+        over.is_some_and(|o| o <= 16),
+        "samples {} + lost {} against {counted} events",
+        s.samples,
+        s.lost
+    );
+    // LOST records are written when room appears, so the last drops may only be counted.
+    assert!(
+        s.lost_in_records <= s.lost && s.lost_in_records > 0,
+        "{s:?}"
+    );
+    // Staged drains reach the file whole and in order: every reader counts the same.
+    let ours = PerfData::open(&opts.output)
+        .unwrap()
+        .count_by_type()
+        .unwrap();
+    assert_eq!(ours.get(&9).copied().unwrap_or(0), s.samples);
+    assert_eq!(linux_perf_data_counts(&opts.output).0, s.samples);
+    if let Some((n, _)) = perf_sample_count(&opts.output) {
+        assert_eq!(n, s.samples, "perf report --stats");
+    }
+}
+
+#[test]
+fn a_realtime_recorder_leaves_its_command_on_the_default_policy() {
+    // `policy : 0` is SCHED_OTHER in /proc/PID/sched; grep fails otherwise.
+    let mut opts = RecordOptions::new(
+        vec!["dummy".into()],
+        cmd(&["grep", "-Eq", "^policy +: +0$", "/proc/self/sched"]),
+    );
+    opts.realtime = Some(1);
+    opts.output = temp_path("rec-realtime.data");
+    let s = match record(&opts, |_| {}) {
+        Ok(s) => s,
+        Err(e @ RecordError::Realtime { .. }) => {
+            crate::common::skip(&format!("no SCHED_FIFO for this user: {e}"));
+            return;
+        }
+        Err(e) => panic!("recording failed: {e}"),
+    };
+    assert!(
+        matches!(
+            s.exit_status,
+            Some(perf_client::child::ExitStatus::Exited(0))
+        ),
+        "the command ran under another policy: {:?}",
+        s.exit_status
+    );
+}
+
+#[test]
+fn recorded_files_carry_the_build_ids_of_the_mapped_files() {
+    let mut opts = RecordOptions::new(
+        vec!["cpu-clock".into()],
+        cmd(&["dd", "if=/dev/zero", "of=/dev/null", "bs=4k", "count=20000"]),
+    );
+    opts.output = temp_path("rec-build-ids.data");
+    let Some(_) = try_record(&opts) else { return };
+    let ids = PerfData::open(&opts.output).unwrap().build_ids().unwrap();
+    assert!(
+        ids.iter().any(|b| b.filename == "[kernel.kallsyms]"),
+        "{ids:?}"
+    );
+    let dd = ids
+        .iter()
+        .find(|b| b.filename.ends_with("/dd"))
+        .unwrap_or_else(|| panic!("no build id for dd: {ids:?}"));
+    let on_disk = blazesym::helper::read_elf_build_id(&dd.filename)
+        .unwrap()
+        .expect("dd has a build id");
+    assert_eq!(dd.id, on_disk.to_vec(), "{}", dd.filename);
+    // perf reads the same table.
+    if let Some(o) = perf(&["buildid-list", "-i", opts.output.to_str().unwrap()]) {
+        let out = String::from_utf8_lossy(&o.stdout);
+        let hex: String = dd.id.iter().map(|b| format!("{b:02x}")).collect();
+        assert!(out.contains(&format!("{hex} {}", dd.filename)), "{out}");
+    }
+}

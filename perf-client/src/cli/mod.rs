@@ -28,3 +28,15 @@ pub fn finish(result: anyhow::Result<()>) -> ExitCode {
         }
     }
 }
+
+/// An error reading the input perf.data, naming the file once: an I/O error already
+/// names it, a format error (with its file offset) gets it as context.
+pub fn input_error(
+    path: &std::path::Path,
+    e: perf_client::perf_data::PerfDataError,
+) -> anyhow::Error {
+    match e {
+        e @ perf_client::perf_data::PerfDataError::Io { .. } => e.into(),
+        e => anyhow::Error::new(e).context(format!("reading {}", path.display())),
+    }
+}

@@ -55,6 +55,11 @@ pub struct Args {
     /// FILE.<unix-ms>).
     #[arg(long)]
     overwrite: bool,
+    /// Run the recorder with this SCHED_FIFO priority (1-99), like perf's -r: its wakeups
+    /// then preempt other work on its CPU, which on a busy machine is what decides how
+    /// much a small ring loses. The command keeps its own policy.
+    #[arg(short = 'r', long = "realtime", value_name = "PRIO", value_parser = clap::value_parser!(u8).range(1..=99))]
+    realtime: Option<u8>,
     /// No progress or summary.
     #[arg(short = 'q', long = "quiet")]
     quiet: bool,
@@ -159,6 +164,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     opts.callchain = args.callgraph;
     opts.data_pages = args.pages;
     opts.overwrite = args.overwrite;
+    opts.realtime = args.realtime;
     opts.output = args.output.clone();
     opts.cmdline = std::env::args().collect();
     opts.stop = perf_client::capture::stop_on_interrupt().context("installing SIGINT handler")?;
@@ -176,7 +182,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             );
         }
     })
-    .with_context(|| format!("recording to {}", args.output.display()))?;
+    .context("recording failed")?;
     if tty {
         eprintln!();
     }

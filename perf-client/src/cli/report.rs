@@ -22,8 +22,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let file =
-        PerfData::open(&args.input).with_context(|| format!("reading {}", args.input.display()))?;
+    let file = PerfData::open(&args.input).map_err(|e| super::input_error(&args.input, e))?;
     let rep = report::build(&file)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     rep.print(&mut out)?;

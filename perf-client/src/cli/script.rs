@@ -3,7 +3,6 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Context;
 use perf_client::analysis::script::{script, ScriptFormat};
 use perf_client::perf_data::PerfData;
 
@@ -23,7 +22,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // A file that cannot be mapped (a pipe) is read.
     let file = unsafe { PerfData::open_mapped(&args.input) }
         .or_else(|_| PerfData::open(&args.input))
-        .with_context(|| format!("reading {}", args.input.display()))?;
+        .map_err(|e| super::input_error(&args.input, e))?;
     let stdout = std::io::stdout().lock();
     let mut out = std::io::BufWriter::new(stdout);
     let format = if args.json {

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PerfDataError {
-    /// Opening, reading or writing the file failed.
-    #[error("{}: {source}", path.display())]
+    /// Opening, reading or writing the file failed (the OS error is the source).
+    #[error("{}", path.display())]
     Io {
         /// The file.
         path: PathBuf,

@@ -19,6 +19,7 @@ mod error;
 pub mod features;
 pub mod header;
 pub mod reader;
+mod staged;
 pub mod synth;
 pub mod tracing_data;
 pub mod writer;

@@ -6,13 +6,14 @@
 //! are, with no per-record parsing.
 
 use std::fs::File;
-use std::io::{BufWriter, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use perf_ringbuf::RecordBytes;
 
 use super::features::{self, BuildId, EventDesc, HostFeatures};
 use super::header::{FileHeader, FileSection, FILE_HEADER_SIZE, SECTION_SIZE};
+use super::staged::StagedFile;
 use super::{feature, record_type, tracing_data, FileAttr, PerfDataError, FILE_ATTR_SIZE};
 
 /// One event of the file: its attr, the name it was asked for by, and the kernel ids of
@@ -53,7 +54,7 @@ pub struct FinishInfo {
 #[derive(Debug)]
 pub struct PerfDataWriter {
     path: PathBuf,
-    out: BufWriter<File>,
+    out: StagedFile,
     events: Vec<EventEntry>,
     header: FileHeader,
     rounds: u64,
@@ -167,8 +168,8 @@ impl PerfDataWriter {
         };
         head[..FILE_HEADER_SIZE].copy_from_slice(&header.encode());
         // Small drains are gathered; a drain of 128 KiB or more is written straight from the
-        // ring (BufWriter bypasses its buffer for writes larger than it).
-        let mut out = BufWriter::with_capacity(128 << 10, file);
+        // ring (see `stage_up_to` for the recorder's way).
+        let mut out = StagedFile::new(file, 128 << 10);
         out.write_all(&head)
             .map_err(|e| PerfDataError::io(path, e))?;
         Ok(PerfDataWriter {
@@ -189,6 +190,11 @@ impl PerfDataWriter {
     /// The attr whose `sample_id` layout synthesized records must follow (the first).
     pub fn first_attr(&self) -> &FileAttr {
         &self.events[0].attr
+    }
+
+    /// File offset of the data section.
+    pub fn data_offset(&self) -> u64 {
+        self.header.data.offset
     }
 
     /// Bytes of records written so far.
@@ -235,6 +241,31 @@ impl PerfDataWriter {
         self.write_records(b)
     }
 
+    /// Keeps up to `bytes` of records in memory instead of writing them as they come, for
+    /// a caller that writes them with [`write_pending`](Self::write_pending) between ring
+    /// drains: a drain then costs a copy, and the ring is released before any `write(2)`.
+    /// Past `bytes`, records are written at once, as with the default 128 KiB buffer.
+    pub fn stage_up_to(&mut self, bytes: usize) {
+        self.out.set_limit(bytes.max(self.out.limit()));
+    }
+
+    /// Writes up to `max` bytes of staged records to the file (one `write(2)`, unless it
+    /// is short); returns how many.
+    ///
+    /// # Errors
+    ///
+    /// I/O errors (the unwritten bytes stay staged).
+    pub fn write_pending(&mut self, max: usize) -> Result<usize, PerfDataError> {
+        self.out
+            .write_some(max)
+            .map_err(|e| PerfDataError::io(&self.path, e))
+    }
+
+    /// Bytes of records staged and not yet written to the file.
+    pub fn pending_bytes(&self) -> usize {
+        self.out.pending()
+    }
+
     /// Appends a `PERF_RECORD_FINISHED_ROUND`: every record before it may be sorted
     /// and processed (perf's ordered-events queue flushes at it).
     ///
@@ -252,9 +283,9 @@ impl PerfDataWriter {
     }
 
     /// Makes a valid file of a recording that failed half-way (a full disk, a dead
-    /// ring): the unflushed buffer is dropped, the data section is cut back to the last
-    /// whole record on disk — and further, by room for the feature sections — and the
-    /// header and features are written there. If even that does not fit, the header is
+    /// ring): staged records are written if the file takes them, the rest is dropped,
+    /// the data section is cut back to the last whole record on disk — and further, by
+    /// room for the feature sections — and the header and features are written there. If even that does not fit, the header is
     /// written alone (no features) over the whole records.
     ///
     /// # Errors
@@ -270,6 +301,9 @@ impl PerfDataWriter {
             tracing,
         } = self;
         let io = |e| PerfDataError::io(&path, e);
+        // Staged records go out first if they can (after a dead ring, they can).
+        let mut out = out;
+        let _ = out.flush();
         let (mut file, _unflushed) = out.into_parts();
         let len = file.metadata().map_err(io)?.len();
         let start = header.data.offset;
@@ -285,7 +319,7 @@ impl PerfDataWriter {
         let fallback = header.clone();
         let w = PerfDataWriter {
             path: path.clone(),
-            out: BufWriter::new(file),
+            out: StagedFile::new(file, 128 << 10),
             events,
             header,
             rounds,
@@ -376,8 +410,7 @@ impl PerfDataWriter {
         for (_, p) in &payloads {
             self.out.write_all(p).map_err(io)?;
         }
-        self.out.flush().map_err(io)?;
-        let file = self.out.get_mut();
+        let file = self.out.file_flushed().map_err(io)?;
         file.seek(SeekFrom::Start(0)).map_err(io)?;
         file.write_all(&self.header.encode()).map_err(io)?;
         file.flush().map_err(io)?;
