@@ -1,6 +1,6 @@
 //! Cost of mapping a ring of 1 + 1024 pages: each emulation strategy for scattered
 //! (`rb_alloc`-like) and contiguous pages, the real perf ring and BPF ringbuf, and one
-//! `MAP_POPULATE` mmap of a memfd of the same size. The `Fault` strategy is measured as map
+//! `MAP_POPULATE` mmap of the emulated buffer's own data memfd. The `Fault` strategy is measured as map
 //! plus a first read of every page (the cost it defers).
 //!
 //! The subjects and what each sample times are those of the `mapping` group of the

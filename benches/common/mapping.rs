@@ -2,7 +2,7 @@
 //! first full read pass over it, for each emulation strategy (`PfnMap`, `InsertPages`,
 //! `Fault`; scattered and contiguous pages), the two rings the kernel maps itself (a perf
 //! ring of a software event, a BPF ringbuf) and the baseline: one `MAP_POPULATE` mmap of
-//! a memfd of the same size.
+//! the same pages (the emulated buffer's data memfd).
 //!
 //! Shared by the criterion bench (`benches/mapping.rs`) and the `mapping` group of the
 //! comparison table, so that both time exactly the same code.
@@ -19,16 +19,16 @@
 //! * BPF ringbuf: `BPF_MAP_CREATE` (allocation and the kernel's own vmap of the pages) and,
 //!   timed separately, the two mmaps libbpf makes (consumer page read-write, then producer
 //!   page plus the data twice read-only).
-//! * memfd `MAP_POPULATE`: one `mmap(PROT_READ, MAP_SHARED | MAP_POPULATE)` of a memfd of
-//!   1 + 2^n pages whose pages are already in the page cache (made and touched once per
-//!   size), like the emulated buffer's.
+//! * the same memfd, `MAP_POPULATE`: one `mmap(PROT_READ, MAP_SHARED | MAP_POPULATE)` of
+//!   the contiguous emulated buffer's data memfd — the very pages the emulated rows map,
+//!   2^n of them (the control page lives in its own memfd).
 //!
 //! Every sample then reads one byte of every mapped page (the first full pass) and counts
 //! the thread's minor faults during that pass (`getrusage(RUSAGE_THREAD)`), checks what it
 //! read, and unmaps untimed.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -60,7 +60,7 @@ pub enum MapKind {
     PerfRing,
     /// `BPF_MAP_TYPE_RINGBUF`: the two mmaps libbpf makes (creation reported apart).
     BpfRingbuf,
-    /// One `MAP_POPULATE` mmap of a memfd of 1 + 2^n pages.
+    /// One `MAP_POPULATE` mmap of the emulated buffer's data memfd (2^n pages).
     MemfdPopulate,
 }
 
@@ -80,7 +80,7 @@ pub struct MapSpec {
 /// The row names the targets refer to.
 pub const PFNMAP_CONTIGUOUS: &str = "PfnMap, contiguous";
 pub const PFNMAP_SCATTERED: &str = "PfnMap, scattered";
-pub const MEMFD_POPULATE: &str = "memfd, one MAP_POPULATE mmap";
+pub const MEMFD_POPULATE: &str = "same memfd, one MAP_POPULATE mmap";
 pub const BPF_MMAP: &str = "BPF ringbuf mmap";
 pub const BPF_CREATE: &str = "BPF ringbuf BPF_MAP_CREATE";
 pub const PERF_RING: &str = "perf ring mmap (incl. rb_alloc)";
@@ -158,7 +158,8 @@ enum State {
     /// Shared by the strategies of one layout (a scattered buffer's producer view alone
     /// takes one VMA per page).
     Buffer(Rc<KernelBuffer>),
-    Memfd(OwnedFd),
+    /// The contiguous buffer, whose data memfd is mapped in one call.
+    Memfd(Rc<KernelBuffer>),
     Kernel,
 }
 
@@ -170,7 +171,7 @@ impl Mmap {
         len: usize,
         prot: libc::c_int,
         flags: libc::c_int,
-        fd: &OwnedFd,
+        fd: BorrowedFd<'_>,
         offset: usize,
     ) -> io::Result<Mmap> {
         let off = libc::off_t::try_from(offset).map_err(|_| io::ErrorKind::InvalidInput)?;
@@ -289,7 +290,17 @@ impl MapSubject {
                             }),
                         }
                     }
-                    MapKind::MemfdPopulate => baseline_memfd(data_pages).map(State::Memfd),
+                    MapKind::MemfdPopulate => {
+                        let slot = &mut buffers[1];
+                        match slot {
+                            Some(b) => Ok(State::Memfd(b.clone())),
+                            None => emulated_buffer(data_pages, true).map(|b| {
+                                let b = Rc::new(b);
+                                *slot = Some(b.clone());
+                                State::Memfd(b)
+                            }),
+                        }
+                    }
                     MapKind::PerfRing | MapKind::BpfRingbuf => Ok(State::Kernel),
                 };
                 let subject = state.map(|state| MapSubject {
@@ -343,10 +354,11 @@ impl MapSubject {
                     }
                 }
                 Mapped::Memfd(m) => {
-                    // SAFETY: the mapping is readable and at least two pages long.
-                    let b = unsafe { m.ptr().add(PAGE).read_volatile() };
-                    if b != 1 {
-                        return Err(err("memfd", "page contents differ"));
+                    // SAFETY: the data memfd's first page holds the marker record and is
+                    // mapped readable.
+                    let payload = unsafe { std::slice::from_raw_parts(m.ptr().add(8), 8) };
+                    if payload != MARKER {
+                        return Err(err("data memfd", "marker record not found"));
                     }
                 }
             }
@@ -391,16 +403,17 @@ impl MapSubject {
                     )
                 }
             }
-            (State::Memfd(fd), _) => {
+            (State::Memfd(buffer), _) => {
+                let fd = buffer.data_fd();
                 let t = Instant::now();
-                let m = Mmap::new(ring_len, ro, libc::MAP_SHARED | libc::MAP_POPULATE, fd, 0)?;
+                let m = Mmap::new(data_len, ro, libc::MAP_SHARED | libc::MAP_POPULATE, fd, 0)?;
                 let time = t.elapsed();
                 (time, m.first_pass(), Mapped::Memfd(m))
             }
             (State::Kernel, MapKind::PerfRing) => {
                 let fd = perf_event_open_dummy().map_err(|e| err("perf_event_open", e))?;
                 let t = Instant::now();
-                let m = Mmap::new(ring_len, rw, libc::MAP_SHARED, &fd, 0)
+                let m = Mmap::new(ring_len, rw, libc::MAP_SHARED, fd.as_fd(), 0)
                     .map_err(|e| err("perf mmap", e))?;
                 let time = t.elapsed();
                 (time, m.first_pass(), Mapped::Perf(m, self.data_pages))
@@ -412,8 +425,8 @@ impl MapSubject {
                 let t = Instant::now();
                 // As libbpf's ring_buffer__add: consumer page read-write, then the
                 // producer page and the data twice, read-only.
-                let cons = Mmap::new(PAGE, rw, libc::MAP_SHARED, &fd, 0)?;
-                let prod = Mmap::new(PAGE + 2 * data_len, ro, libc::MAP_SHARED, &fd, PAGE)?;
+                let cons = Mmap::new(PAGE, rw, libc::MAP_SHARED, fd.as_fd(), 0)?;
+                let prod = Mmap::new(PAGE + 2 * data_len, ro, libc::MAP_SHARED, fd.as_fd(), PAGE)?;
                 let time = t.elapsed();
                 let faults = cons.first_pass() + prod.first_pass();
                 (time, faults, Mapped::Bpf(cons, prod))
@@ -450,36 +463,6 @@ fn emulated_buffer(data_pages: usize, contiguous: bool) -> io::Result<KernelBuff
         .write(MARKER_TYPE, 0, MARKER)
         .map_err(|e| err("write", e))?;
     Ok(buffer)
-}
-
-/// A memfd of 1 + `data_pages` pages, every page in the page cache and written (so up
-/// to date), as the emulated buffer's pages are after its producer view touched them.
-fn baseline_memfd(data_pages: usize) -> io::Result<OwnedFd> {
-    let len = (1 + data_pages) * PAGE;
-    // SAFETY: a valid NUL-terminated name; no other pointers.
-    let fd = unsafe { libc::memfd_create(c"mapping-baseline".as_ptr(), libc::MFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a fresh descriptor owned by nobody else.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let size = libc::off_t::try_from(len).map_err(|_| io::ErrorKind::InvalidInput)?;
-    // SAFETY: no pointers.
-    if unsafe { libc::ftruncate(fd.as_raw_fd(), size) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let rw = Mmap::new(
-        len,
-        libc::PROT_READ | libc::PROT_WRITE,
-        libc::MAP_SHARED,
-        &fd,
-        0,
-    )?;
-    for page in 0..1 + data_pages {
-        // SAFETY: inside the writable mapping just made, which nothing else uses.
-        unsafe { rw.0.cast::<u8>().add(page * PAGE).write(page as u8 | 1) };
-    }
-    Ok(fd)
 }
 
 /// A live mapping of one sample, unmapped on drop.

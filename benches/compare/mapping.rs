@@ -2,8 +2,8 @@
 //! `benches/common/mapping.rs`, the minor faults of the first full read pass, and the
 //! same-round ratios the targets of issue 6 are held to at 1 + 16384 pages.
 //!
-//! Method: for each size, every subject is prepared (emulated buffers and the baseline
-//! memfd allocated once), mapped once untimed and checked, then measured in interleaved
+//! Method: for each size, every subject is prepared (the emulated buffers, one per layout,
+//! allocated once), mapped once untimed and checked, then measured in interleaved
 //! rounds — every subject once per round, starting one subject later each round. Ratios
 //! are taken per round, then the median.
 
