@@ -6,15 +6,21 @@
 //! allocated once), mapped once untimed and checked, then measured in interleaved
 //! rounds — every subject once per round, starting one subject later each round. Ratios
 //! are taken per round, then the median.
+//!
+//! The group runs pinned to one CPU (the consumer's), and threads started meanwhile — the
+//! `Fault` strategy's userfaultfd handler — inherit that CPU. Unpinned, on this 2-vCPU
+//! guest, every fault's round trip between the faulting thread and the handler on the
+//! other CPU woke a halted vCPU: 1.4-1.9 s instead of 0.24-0.30 s for a first pass over
+//! 1+16384 pages when the machine was idle, and less when it was busy, which measures the
+//! host rather than the strategy.
 
 use std::fmt::Write as _;
 use std::time::Instant;
 
-use perf_ringbuf::emulation::Strategy;
-
+use crate::common::affinity;
 use crate::common::mapping::{
-    map_catalogue, MapKind, MapSample, MapSpec, MapSubject, BPF_MMAP, MAX_ORDER, MEMFD_POPULATE,
-    PERF_RING, PFNMAP_CONTIGUOUS, PFNMAP_SCATTERED,
+    map_catalogue, MapSample, MapSpec, MapSubject, BPF_MMAP, MAX_ORDER, MEMFD_POPULATE, PERF_RING,
+    PFNMAP_CONTIGUOUS, PFNMAP_SCATTERED,
 };
 use crate::common::subjects::Role;
 use crate::stats::Summary;
@@ -132,6 +138,8 @@ pub fn run(rounds: usize, filter: Option<&str>) -> MappingRun {
         .into_iter()
         .filter(|s| filter.is_none_or(|f| s.name.contains(f)))
         .collect();
+    let allowed = affinity::allowed_cpus().unwrap_or_default();
+    affinity::pin_current_thread(affinity::cpu_pair().1);
     let started = Instant::now();
     let big_rounds = rounds.max(MIN_TARGET_ROUNDS);
     let mut rows = Vec::new();
@@ -160,13 +168,7 @@ pub fn run(rounds: usize, filter: Option<&str>) -> MappingRun {
                 if failed[i].is_some() {
                     continue;
                 }
-                let subject = &mut subjects[i].0;
-                let sampled = if is_fault(subject.spec) {
-                    at_normal_policy(|| subject.sample())
-                } else {
-                    subject.sample()
-                };
-                match sampled {
+                match subjects[i].0.sample() {
                     Ok(s) => samples[i].push(s),
                     Err(e) => failed[i] = Some(e.to_string()),
                 }
@@ -217,6 +219,7 @@ pub fn run(rounds: usize, filter: Option<&str>) -> MappingRun {
             started.elapsed().as_secs_f64()
         );
     }
+    restore_affinity(&allowed);
     let checks = checks(&rows);
     MappingRun {
         rows,
@@ -227,41 +230,19 @@ pub fn run(rounds: usize, filter: Option<&str>) -> MappingRun {
     }
 }
 
-fn is_fault(spec: MapSpec) -> bool {
-    matches!(
-        spec.kind,
-        MapKind::Emulated {
-            strategy: Strategy::Fault,
-            ..
-        }
-    )
-}
-
-/// Runs `f` under SCHED_OTHER when this thread runs SCHED_FIFO (`compare --fifo`), then
-/// restores the policy. The `Fault` strategy's userfaultfd handler thread inherits the
-/// policy of the thread that maps; under FIFO every fault's round trip between the two
-/// threads took 1.7-3x longer here (0.66-1.1 s instead of 0.37-0.48 s at 1+16384 pages), which
-/// measures the scheduler's real-time wakeups rather than the strategy, and made the group
-/// overrun its minute.
-fn at_normal_policy<T>(f: impl FnOnce() -> T) -> T {
-    // SAFETY: plain syscalls on the calling thread with valid `sched_param`s.
-    let fifo = unsafe {
-        let mut param = libc::sched_param { sched_priority: 0 };
-        (libc::sched_getscheduler(0) == libc::SCHED_FIFO
-            && libc::sched_getparam(0, &mut param) == 0)
-            .then_some(param)
-    };
-    if fifo.is_some() {
-        let normal = libc::sched_param { sched_priority: 0 };
-        // SAFETY: as above.
-        unsafe { libc::sched_setscheduler(0, libc::SCHED_OTHER, &normal) };
+/// Lets the calling thread run on `cpus` again (what it was allowed before pinning).
+fn restore_affinity(cpus: &[usize]) {
+    if cpus.is_empty() {
+        return;
     }
-    let out = f();
-    if let Some(param) = fifo {
-        // SAFETY: as above; restores the policy read before.
-        unsafe { libc::sched_setscheduler(0, libc::SCHED_FIFO, &param) };
+    // SAFETY: all-zero is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for &cpu in cpus {
+        // SAFETY: `cpu` came from the thread's own allowed set, below the set's capacity.
+        unsafe { libc::CPU_SET(cpu, &mut set) };
     }
-    out
+    // SAFETY: `set` is a valid `cpu_set_t` of the size passed; tid 0 = this thread.
+    unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set) };
 }
 
 fn checks(rows: &[MapRow]) -> Vec<MapCheck> {
