@@ -5,7 +5,8 @@
 //!
 //! The subjects and what each sample times are those of the `mapping` group of the
 //! comparison table (`benches/common/mapping.rs`); every subject is mapped once and
-//! checked (marker record, control page, contents) before it is timed. Subjects the kernel
+//! checked (marker record, control page, contents) before it is timed, and the bench runs
+//! pinned to one CPU like that group. Subjects the kernel
 //! refuses (perf_event_open, bpf without privileges) are reported and left out.
 
 mod common;
@@ -19,6 +20,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 const ORDER: u32 = 10;
 
 fn mapping(c: &mut Criterion) {
+    // As the compare group: one CPU, shared by the `Fault` strategy's handler thread.
+    common::affinity::pin_current_thread(common::affinity::cpu_pair().1);
     let mut group = c.benchmark_group(format!("map 1+{} pages", 1u32 << ORDER));
     group.sample_size(20);
     for (spec, prepared) in MapSubject::prepare(&map_catalogue(), ORDER) {
