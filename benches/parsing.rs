@@ -9,10 +9,15 @@
 //! by `perf record -e raw_syscalls:sys_enter -c 1 -m 1024` of `dd bs=1 count=1000000`
 //! (about 2 million samples, 236 MB).
 //!
+//! Ours is measured three ways: streamed (`PerfData::open`, the safe default: the data
+//! section read round by round into a reused buffer), mapped (`open_mapped`, what
+//! `perf-client script` uses) and read whole (`read_whole`: `std::fs::read` first, the
+//! old `open`, kept as a reference).
+//!
 //! Two modes:
 //! - `cargo bench --bench parsing`: criterion, one group "parsing" (throughput in records).
 //! - `PARSE_ROWS_JSON=target/parse-rows.json cargo bench --bench parsing`: no criterion;
-//!   `PARSE_ROUNDS` (default 9) interleaved rounds of both readers, medians and the
+//!   `PARSE_ROUNDS` (default 9) interleaved rounds of every subject, medians and the
 //!   same-round ratio written as JSON rows `{group, subject, value, unit, peer, ratio}`.
 
 use std::hint::black_box;
@@ -75,14 +80,25 @@ fn bench_file() -> PathBuf {
     file
 }
 
-/// Our reader: open (read into memory, or mapped), parse context, every record decoded
-/// in round order.
-fn ours(path: &Path, mapped: bool) -> Seen {
-    let file = if mapped {
+/// How our reader gets at the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// `PerfData::open`: the data section read round by round into a reused buffer.
+    Stream,
+    /// `PerfData::open_mapped`.
+    Mmap,
+    /// `PerfData::read_whole`: `std::fs::read` of the whole file first (what `open`
+    /// did before it streamed).
+    ReadWhole,
+}
+
+/// Our reader: open, parse context, every record decoded in round order.
+fn ours(path: &Path, mode: Mode) -> Seen {
+    let file = match mode {
+        Mode::Stream => PerfData::open(path),
         // SAFETY: the bench file is finished and nothing writes it while it is read.
-        unsafe { PerfData::open_mapped(path) }
-    } else {
-        PerfData::open(path)
+        Mode::Mmap => unsafe { PerfData::open_mapped(path) },
+        Mode::ReadWhole => PerfData::read_whole(path),
     }
     .expect("our reader opens the file");
     let ctx = file.parse_context().expect("parse context");
@@ -140,9 +156,18 @@ fn theirs(path: &Path) -> Seen {
 
 /// Both readers must agree on the file before anything is timed.
 fn check(path: &Path) -> Seen {
-    let a = ours(path, false);
+    let a = ours(path, Mode::Stream);
     let b = theirs(path);
-    assert_eq!(ours(path, true), a, "the mapped and the read file differ");
+    assert_eq!(
+        ours(path, Mode::Mmap),
+        a,
+        "the mapped and the streamed file differ"
+    );
+    assert_eq!(
+        ours(path, Mode::ReadWhole),
+        a,
+        "the read and the streamed file differ"
+    );
     assert_eq!(
         a,
         b,
@@ -182,22 +207,28 @@ fn rows_mode(path: &Path, out: &Path, expected: Seen) {
         .and_then(|s| s.parse().ok())
         .unwrap_or(9);
     let n = expected.records() as f64;
-    // Per subject: M rec/s per round, and its ratio to linux-perf-data in that round.
+    // Per subject: M rec/s per round, and ours' ratio to linux-perf-data in that round.
+    // The whole-file read is a reference (the old `open`), without a target.
     let names = [
-        "perf-client reader (read)",
+        "perf-client reader (stream)",
         "perf-client reader (mmap)",
+        "perf-client reader (read whole file)",
         "linux-perf-data 0.13",
     ];
-    let mut rate = vec![Vec::new(); 3];
-    let mut ratio = vec![Vec::new(); 2];
+    let targets = ["2.0", "2.0", "null"];
+    const N: usize = 4;
+    let peer = N - 1;
+    let mut rate = vec![Vec::new(); N];
+    let mut ratio = vec![Vec::new(); peer];
     for round in 0..rounds {
-        let mut t = [Duration::ZERO; 3];
+        let mut t = [Duration::ZERO; N];
         // Rotate who goes first so drift hits all.
-        for k in 0..3 {
-            let who = (round + k) % 3;
+        for k in 0..N {
+            let who = (round + k) % N;
             let (seen, d) = match who {
-                0 => timed(|| ours(path, false)),
-                1 => timed(|| ours(path, true)),
+                0 => timed(|| ours(path, Mode::Stream)),
+                1 => timed(|| ours(path, Mode::Mmap)),
+                2 => timed(|| ours(path, Mode::ReadWhole)),
                 _ => timed(|| theirs(path)),
             };
             assert_eq!(seen, expected, "{} changed its counts", names[who]);
@@ -205,33 +236,42 @@ fn rows_mode(path: &Path, out: &Path, expected: Seen) {
         }
         let r: Vec<f64> = t.iter().map(|d| n / d.as_secs_f64() / 1e6).collect();
         eprintln!(
-            "round {round}: read {:.2}, mmap {:.2}, linux-perf-data {:.2} M rec/s",
-            r[0], r[1], r[2]
+            "round {round}: stream {:.2}, mmap {:.2}, read whole {:.2}, linux-perf-data {:.2} M rec/s",
+            r[0], r[1], r[2], r[3]
         );
-        for k in 0..3 {
+        for k in 0..N {
             rate[k].push(r[k]);
         }
-        ratio[0].push(r[0] / r[2]);
-        ratio[1].push(r[1] / r[2]);
+        for k in 0..peer {
+            ratio[k].push(r[k] / r[peer]);
+        }
     }
     let mut rows = Vec::new();
-    for k in 0..3 {
+    for k in 0..N {
         let v = median(&mut rate[k]);
         let (lo, hi) = (rate[k][0], rate[k][rounds - 1]);
-        let (peer, rat, target) = if k < 2 {
+        let (peer_name, rat, target) = if k < peer {
             let m = median(&mut ratio[k]);
+            let verdict = match targets[k] {
+                "null" => "reference, no target",
+                _ if m >= 2.0 => "target 2.0: met",
+                _ => "target 2.0: MISSED",
+            };
             eprintln!(
-                "parsing: {}: {v:.2} M rec/s, {m:.2}x linux-perf-data (target 2.0: {})",
+                "parsing: {}: {v:.2} M rec/s, {m:.2}x linux-perf-data ({verdict})",
                 names[k],
-                if m >= 2.0 { "met" } else { "MISSED" }
             );
-            (format!("\"{}\"", names[2]), format!("{m:.3}"), "2.0")
+            (
+                format!("\"{}\"", names[peer]),
+                format!("{m:.3}"),
+                targets[k],
+            )
         } else {
             eprintln!("parsing: {}: {v:.2} M rec/s", names[k]);
             ("null".to_owned(), "null".to_owned(), "null")
         };
         rows.push(format!(
-            "  {{\"group\": \"parsing\", \"subject\": \"{}\", \"value\": {v:.3}, \"unit\": \"M rec/s\", \"peer\": {peer}, \"ratio\": {rat}, \"target\": {target}, \"min\": {lo:.3}, \"max\": {hi:.3}, \"rounds\": {rounds}, \"records\": {}}}",
+            "  {{\"group\": \"parsing\", \"subject\": \"{}\", \"value\": {v:.3}, \"unit\": \"M rec/s\", \"peer\": {peer_name}, \"ratio\": {rat}, \"target\": {target}, \"min\": {lo:.3}, \"max\": {hi:.3}, \"rounds\": {rounds}, \"records\": {}}}",
             names[k],
             expected.records()
         ));
@@ -255,11 +295,14 @@ fn main() {
     let mut g = c.benchmark_group("parsing");
     g.sampling_mode(SamplingMode::Flat);
     g.throughput(Throughput::Elements(expected.records()));
-    g.bench_function("perf-client perf_data (read)", |b| {
-        b.iter(|| ours(&path, false))
+    g.bench_function("perf-client perf_data (stream)", |b| {
+        b.iter(|| ours(&path, Mode::Stream))
     });
     g.bench_function("perf-client perf_data (mmap)", |b| {
-        b.iter(|| ours(&path, true))
+        b.iter(|| ours(&path, Mode::Mmap))
+    });
+    g.bench_function("perf-client perf_data (read whole file)", |b| {
+        b.iter(|| ours(&path, Mode::ReadWhole))
     });
     g.bench_function("linux-perf-data", |b| b.iter(|| theirs(&path)));
     g.finish();

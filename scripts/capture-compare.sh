@@ -13,6 +13,8 @@
 # usage: scripts/capture-compare.sh            (N=2000000 PAGES="1 4 16 128" RUNS=1)
 #        N=5000000 PAGES="1 128" RUNS=3 OUT=/tmp/cmp scripts/capture-compare.sh
 #        PLAIN=1 scripts/capture-compare.sh  (also plain `perf record`, without -B --no-bpf-event)
+#        REALTIME=1 scripts/capture-compare.sh  (also both recorders with `-r 1`, SCHED_FIFO)
+#        HOG=1 scripts/capture-compare.sh  (a busy loop shares CPU 0 with the recorders)
 # Needs root (or perf_event_paranoid <= -1) for raw_syscalls, tracefs mounted, 2+ CPUs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +49,10 @@ run_one() {
     local cmd
     if [ "$tool" = perf ]; then
         cmd=(perf record -q -B --no-bpf-event -e "$EVENT" -c 1 -m "$m" -o "$f" --)
+    elif [ "$tool" = perf-rt ]; then
+        cmd=(perf record -q -B --no-bpf-event -r 1 -e "$EVENT" -c 1 -m "$m" -o "$f" --)
+    elif [ "$tool" = perf-client-rt ]; then
+        cmd=("$PC" record -q -r 1 -e "$EVENT" -c 1 -m "$m" -o "$f" --)
     elif [ "$tool" = perf-plain ]; then
         # perf's defaults: build-ids collected at the end, BPF events tracked.
         cmd=(perf record -q -e "$EVENT" -c 1 -m "$m" -o "$f" --)
@@ -65,6 +71,11 @@ run_one() {
             t, m, r, s, l, (s + l > 0 ? l / (s + l) : 0), s + l - e, w, u + y - sc, b / 1e6 }'
 }
 
+if [ -n "${HOG:-}" ]; then
+    taskset -c 0 sh -c 'while :; do :; done' &
+    hog=$!
+    trap 'kill $hog' EXIT
+fi
 printf "%-11s %4s %3s %10s %10s %8s %9s %7s %7s %10s\n" \
     tool pages run samples lost lost_frac "s+l-exact" wall_s rec_cpu_s out_MB
 for m in $PAGES; do
@@ -72,5 +83,9 @@ for m in $PAGES; do
         run_one perf "$m" "$run"
         if [ -n "${PLAIN:-}" ]; then run_one perf-plain "$m" "$run"; fi
         run_one perf-client "$m" "$run"
+        if [ -n "${REALTIME:-}" ]; then
+            run_one perf-rt "$m" "$run"
+            run_one perf-client-rt "$m" "$run"
+        fi
     done
 done

@@ -4,3 +4,4 @@
 mod fixtures;
 mod handmade;
 mod recorded;
+mod streaming;

@@ -58,11 +58,26 @@ fn cell(v: &Value) -> String {
     }
 }
 
+/// The target as the table shows it: `≥ t` or `≤ t`.
+fn target_cell(r: &Value) -> String {
+    match (r["target"].as_f64(), r["target_max"].as_f64()) {
+        (Some(min), _) => format!("≥ {min}"),
+        (None, Some(max)) => format!("≤ {max}"),
+        (None, None) => String::new(),
+    }
+}
+
+/// `target`: the ratio must reach it; `target_max` (lower is better): must not exceed it.
 fn verdict(r: &Value) -> &'static str {
-    let (Some(ratio), Some(target)) = (r["ratio"].as_f64(), r["target"].as_f64()) else {
+    let Some(ratio) = r["ratio"].as_f64() else {
         return "";
     };
-    if ratio >= target {
+    let met = match (r["target"].as_f64(), r["target_max"].as_f64()) {
+        (Some(min), _) => ratio >= min,
+        (None, Some(max)) => ratio <= max,
+        (None, None) => return "",
+    };
+    if met {
         "met"
     } else {
         "MISSED"
@@ -127,7 +142,7 @@ pub fn markdown() -> String {
                 cell(&r["peer_value"]),
                 cell(&r["ratio"]),
                 cell(&r["ratio_is"]),
-                cell(&r["target"]),
+                target_cell(r),
                 verdict(r)
             );
         }

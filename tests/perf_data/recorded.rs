@@ -33,6 +33,7 @@ fn try_record(opts: &RecordOptions) -> Option<RecordSummary> {
 fn assert_perf_agrees(path: &Path, summary: &RecordSummary) {
     let ours = PerfData::open(path).unwrap().count_by_type().unwrap();
     assert_eq!(ours.get(&9).copied().unwrap_or(0), summary.samples);
+    super::streaming::assert_streamed_equals_mapped(path);
     let Some((n, err)) = perf_sample_count(path) else {
         return;
     };

@@ -8,7 +8,7 @@ pub mod report;
 pub mod script;
 pub mod symbols;
 
-use crate::perf_data::{record_type, PerfData, PerfDataError, RawRecord};
+use crate::perf_data::{record_type, DataChunk, PerfData, PerfDataError};
 use crate::records::{ParseContext, ParsedRecord};
 
 /// `PERF_CONTEXT_MAX` (`-4095` as u64): callchain entries at or above it are context
@@ -40,43 +40,64 @@ pub fn event_names(file: &PerfData) -> Vec<String> {
 /// (synthesized) first, ties in file order. Rings are written one after the other, so
 /// without this a process's first samples could come before its MMAP from another CPU.
 ///
+/// A streamed file ([`PerfData::open`]) is read one round at a time, so a record handed
+/// to `f` lives only until `f` returns.
+///
 /// # Errors
 ///
-/// The first corrupt record, with its file offset.
-pub fn for_each_ordered<'a>(
-    file: &'a PerfData,
-    ctx: &'a ParseContext,
-    mut f: impl FnMut(&ParsedRecord<'a>) -> Result<(), script::AnalysisError>,
+/// The first corrupt record, with its file offset; a failed read of a streamed file.
+pub fn for_each_ordered(
+    file: &PerfData,
+    ctx: &ParseContext,
+    mut f: impl FnMut(&ParsedRecord<'_>) -> Result<(), script::AnalysisError>,
 ) -> Result<(), script::AnalysisError> {
-    // The round's records unparsed, with their (time, index) sort keys: a record is
-    // parsed only when it is handed to `f`, so no parsed round is kept, and a round
-    // already in order (one ring, or rings that did not interleave) is not sorted.
-    let mut round: Vec<(u64, usize, RawRecord<'a>)> = Vec::new();
-    let corrupt = |r: &RawRecord<'_>, e: crate::records::ParseError| {
-        script::AnalysisError::from(PerfDataError::corrupt(r.offset, e.to_string()))
-    };
-    let mut flush = |round: &mut Vec<(u64, usize, RawRecord<'a>)>| {
-        if !round.windows(2).all(|w| w[0].0 <= w[1].0) {
-            // Indices are unique, so an unstable sort keeps ties in file order.
-            round.sort_unstable_by_key(|&(t, i, _)| (t, i));
+    // The round's records unparsed, as 16-byte sort keys (time, position << 16 | size):
+    // a record is parsed only when it is handed to `f`, so no parsed round is kept, and
+    // a round already in order (one ring, or rings that did not interleave) is not
+    // sorted. Positions are unique, so ties stay in file order.
+    let mut round: Vec<(u64, u64)> = Vec::new();
+    file.for_each_chunk(|chunk: DataChunk<'_>| {
+        let bytes = chunk.bytes;
+        let corrupt = |pos: usize, e: crate::records::ParseError| {
+            script::AnalysisError::from(PerfDataError::corrupt(
+                chunk.offset + pos as u64,
+                e.to_string(),
+            ))
+        };
+        let mut flush = |round: &mut Vec<(u64, u64)>| {
+            if !round.windows(2).all(|w| w[0] <= w[1]) {
+                round.sort_unstable();
+            }
+            let out = round.iter().try_for_each(|&(_, key)| {
+                let (pos, size) = ((key >> 16) as usize, (key & 0xffff) as usize);
+                // Positions and sizes come from records of this chunk.
+                let rec = ctx
+                    .parse(&bytes[pos..pos + size])
+                    .map_err(|e| corrupt(pos, e))?;
+                f(&rec)
+            });
+            round.clear();
+            out
+        };
+        for r in chunk.records() {
+            let r = r?;
+            if r.header.record_type == record_type::FINISHED_ROUND {
+                flush(&mut round)?;
+                continue;
+            }
+            // Offsets within a chunk are below its length (a usize).
+            let pos = (r.offset - chunk.offset) as usize;
+            let t = ctx.record_time(r.bytes).map_err(|e| corrupt(pos, e))?;
+            round.push((t.unwrap_or(0), ((pos as u64) << 16) | r.bytes.len() as u64));
         }
-        let out = round.iter().try_for_each(|(_, _, r)| {
-            let rec = ctx.parse(r.bytes).map_err(|e| corrupt(r, e))?;
-            f(&rec)
-        });
-        round.clear();
-        out
-    };
-    for r in file.records() {
-        let r = r.map_err(script::AnalysisError::from)?;
-        if r.header.record_type == record_type::FINISHED_ROUND {
+        if chunk.last {
             flush(&mut round)?;
-            continue;
         }
-        let t = ctx.record_time(r.bytes).map_err(|e| corrupt(&r, e))?;
-        round.push((t.unwrap_or(0), round.len(), r));
-    }
-    flush(&mut round)
+        // A chunk that is neither last nor ends a round stops before a bad record:
+        // its error comes next, and the partial round is not handed out.
+        round.clear();
+        Ok(())
+    })
 }
 
 /// The period of samples without PERF_SAMPLE_PERIOD: the attr's `sample_period` when it

@@ -44,6 +44,17 @@ pub enum PerfDataError {
         /// What is not supported.
         reason: &'static str,
     },
+    /// A round of the data section (the records up to a FINISHED_ROUND) needs more
+    /// buffer than the streaming reader may use ([`super::StreamOptions::max_buffer`]).
+    #[error("perf.data round at offset {offset:#x} needs at least {needs} bytes of buffer, more than the limit of {limit}")]
+    RoundTooLarge {
+        /// File offset of the round's first record.
+        offset: u64,
+        /// Bytes of the round (so far) that had to be held at once.
+        needs: u64,
+        /// The limit.
+        limit: u64,
+    },
     /// The writer was given something it cannot encode.
     #[error("cannot write perf.data: {0}")]
     Invalid(String),
@@ -69,7 +80,8 @@ impl PerfDataError {
         match self {
             PerfDataError::Corrupt { offset, .. }
             | PerfDataError::Truncated { offset, .. }
-            | PerfDataError::Unsupported { offset, .. } => Some(*offset),
+            | PerfDataError::Unsupported { offset, .. }
+            | PerfDataError::RoundTooLarge { offset, .. } => Some(*offset),
             PerfDataError::Io { .. } | PerfDataError::Invalid(_) => None,
         }
     }

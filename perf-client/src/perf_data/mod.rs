@@ -19,7 +19,9 @@ mod error;
 pub mod features;
 pub mod header;
 pub mod reader;
+pub mod source;
 mod staged;
+pub mod stream;
 pub mod synth;
 pub mod tracing_data;
 pub mod writer;
@@ -29,6 +31,8 @@ pub use error::PerfDataError;
 pub use features::{BuildId, EventDesc, HostFeatures};
 pub use header::{FileHeader, FileSection};
 pub use reader::{PerfData, RawRecord};
+pub use source::ReadAt;
+pub use stream::{DataChunk, StreamOptions};
 pub use writer::{EventEntry, PerfDataWriter, WriteSummary};
 
 /// `PERF_RECORD_*` and perf-tool record types that this module writes or counts

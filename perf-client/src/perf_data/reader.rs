@@ -3,20 +3,20 @@
 //! Every size in the file is checked against the file's length with checked arithmetic;
 //! anything wrong is a [`PerfDataError`] carrying the file offset, never a panic.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use perf_ringbuf::RecordHeader;
 
 use crate::records::{ParseContext, ParsedRecord};
 
 use super::features::{self, BuildId, EventDesc, SectionCursor};
-use super::header::{read_u32, read_u64, FileHeader, FileSection, SECTION_SIZE};
+use super::header::{read_u32, read_u64, FileHeader, FileSection, FILE_HEADER_SIZE, SECTION_SIZE};
+use super::source::ReadAt;
+use super::stream::{self, DataChunk, RoundReader, Step, StreamOptions};
 use super::{feature, FileAttr, PerfDataError, ATTR_SIZE_VER0};
-
-/// `PERF_RECORD_AUXTRACE`: followed by `size` bytes of AUX data not counted in
-/// `header.size`.
-const RECORD_AUXTRACE: u32 = 71;
 
 /// One attrs-section entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,21 +27,106 @@ pub struct AttrEntry {
     pub ids: Vec<u64>,
 }
 
-/// Where a file's bytes live: read into memory, or mapped.
+/// Where a file's bytes live: read into memory, mapped, or read when walked.
 #[derive(Debug)]
 enum Storage {
     Owned(Vec<u8>),
     Mapped(memmap2::Mmap),
+    Streamed(Streamed),
 }
 
-impl std::ops::Deref for Storage {
-    type Target = [u8];
+/// A file whose header, attrs and feature sections were read at open, and whose data
+/// section is read round by round when walked.
+#[derive(Debug)]
+struct Streamed {
+    src: Box<dyn ReadAt>,
+    /// The path, for I/O errors.
+    name: PathBuf,
+    /// The file's length at open.
+    len: u64,
+    opts: StreamOptions,
+    /// The feature sections' bytes.
+    features: BTreeMap<u32, Vec<u8>>,
+    /// The whole file, read on first use by the slice-returning accessors
+    /// ([`PerfData::bytes`], [`PerfData::records`]); the error as kind and message.
+    whole: OnceLock<Result<Vec<u8>, (std::io::ErrorKind, String)>>,
+}
 
-    fn deref(&self) -> &[u8] {
-        match self {
-            Storage::Owned(v) => v,
-            Storage::Mapped(m) => m,
+impl Streamed {
+    fn whole(&self) -> Result<&[u8], PerfDataError> {
+        let loaded = self.whole.get_or_init(|| {
+            let n = usize::try_from(self.len).map_err(|_| {
+                (
+                    std::io::ErrorKind::OutOfMemory,
+                    "the file does not fit in memory".to_owned(),
+                )
+            })?;
+            let mut v = vec![0; n];
+            self.src
+                .read_exact_at(&mut v, 0)
+                .map(|()| v)
+                .map_err(|e| (e.kind(), e.to_string()))
+        });
+        match loaded {
+            Ok(v) => Ok(v),
+            Err((kind, msg)) => Err(PerfDataError::io(
+                &self.name,
+                std::io::Error::new(*kind, msg.clone()),
+            )),
         }
+    }
+}
+
+impl Storage {
+    /// The whole file when it is in memory (read or mapped).
+    fn in_memory(&self) -> Option<&[u8]> {
+        match self {
+            Storage::Owned(v) => Some(v),
+            Storage::Mapped(m) => Some(m),
+            Storage::Streamed(_) => None,
+        }
+    }
+}
+
+/// Reads sections of a file being opened: slices of a file in memory, or positioned
+/// reads of a streamed one.
+trait Sections {
+    /// The file's length.
+    fn len(&self) -> u64;
+    /// The bytes of `s`.
+    fn section(&self, s: FileSection, what: &'static str) -> Result<Cow<'_, [u8]>, PerfDataError>;
+}
+
+impl Sections for [u8] {
+    fn len(&self) -> u64 {
+        <[u8]>::len(self) as u64
+    }
+
+    fn section(&self, s: FileSection, what: &'static str) -> Result<Cow<'_, [u8]>, PerfDataError> {
+        slice_of(self, s, what).map(Cow::Borrowed)
+    }
+}
+
+/// A file opened for streaming, its length taken at open.
+struct StreamSections<'a> {
+    src: &'a dyn ReadAt,
+    name: &'a Path,
+    len: u64,
+}
+
+impl Sections for StreamSections<'_> {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    fn section(&self, s: FileSection, what: &'static str) -> Result<Cow<'_, [u8]>, PerfDataError> {
+        let (start, end) = within(s, self.len, what)?;
+        // `end <= len`: the allocation is bounded by the file's length.
+        let n = usize::try_from(end - start)
+            .map_err(|_| PerfDataError::corrupt(start, format!("{what} does not fit in memory")))?;
+        let mut v = vec![0; n];
+        stream::read_exact(self.src, self.name, &mut v, start, what, end)?;
+        Ok(Cow::Owned(v))
     }
 }
 
@@ -65,12 +150,8 @@ pub struct RawRecord<'a> {
     pub bytes: &'a [u8],
 }
 
-fn slice_of<'a>(
-    bytes: &'a [u8],
-    s: FileSection,
-    what: &'static str,
-) -> Result<&'a [u8], PerfDataError> {
-    let len = bytes.len() as u64;
+/// The bounds of `s` in a file of `len` bytes, or where it runs past the end.
+fn within(s: FileSection, len: u64, what: &'static str) -> Result<(u64, u64), PerfDataError> {
     let end = s
         .end()
         .filter(|&e| e <= len)
@@ -80,19 +161,107 @@ fn slice_of<'a>(
             end: s.offset.saturating_add(s.size),
             len,
         })?;
+    Ok((s.offset, end))
+}
+
+fn slice_of<'a>(
+    bytes: &'a [u8],
+    s: FileSection,
+    what: &'static str,
+) -> Result<&'a [u8], PerfDataError> {
+    let (start, end) = within(s, bytes.len() as u64, what)?;
     // Both bounds are <= len, which fits in usize.
-    Ok(&bytes[s.offset as usize..end as usize])
+    Ok(&bytes[start as usize..end as usize])
 }
 
 impl PerfData {
-    /// Reads and checks `path`.
+    /// Opens and checks `path` for streaming, with [`StreamOptions::default`]: the
+    /// header, attrs and feature sections are read now; the data section is read
+    /// round by round into one reused buffer whenever it is walked
+    /// ([`PerfData::for_each_chunk`], [`crate::analysis::for_each_ordered`],
+    /// [`PerfData::count_by_type`]). No `mmap` and no copy of the whole file, so safe
+    /// for any file, including one that changes afterwards (a walk then reports the
+    /// truncation or the bad record it finds, with its offset).
+    ///
+    /// [`PerfData::bytes`] and [`PerfData::records`] hand out slices of the whole
+    /// file: on a streamed file they read it into memory on first use.
     ///
     /// # Errors
     ///
     /// I/O errors, and the format errors of [`PerfData::from_bytes`].
     pub fn open(path: &Path) -> Result<Self, PerfDataError> {
+        Self::open_with(path, StreamOptions::default())
+    }
+
+    /// As [`PerfData::open`], with the streaming buffer's sizes.
+    ///
+    /// # Errors
+    ///
+    /// As [`PerfData::open`].
+    pub fn open_with(path: &Path, opts: StreamOptions) -> Result<Self, PerfDataError> {
+        let f = std::fs::File::open(path).map_err(|e| PerfDataError::io(path, e))?;
+        let len = f.metadata().map_err(|e| PerfDataError::io(path, e))?.len();
+        Self::from_source(Box::new(f), len, path, opts)
+    }
+
+    /// Reads the whole file into memory first (`std::fs::read`), then checks it as
+    /// [`PerfData::from_bytes`] does.
+    ///
+    /// # Errors
+    ///
+    /// As [`PerfData::open`].
+    pub fn read_whole(path: &Path) -> Result<Self, PerfDataError> {
         let bytes = std::fs::read(path).map_err(|e| PerfDataError::io(path, e))?;
         Self::from_bytes(bytes)
+    }
+
+    /// Opens a file of `len` bytes read through `src` for streaming, as
+    /// [`PerfData::open`] does; `name` names it in I/O errors.
+    ///
+    /// # Errors
+    ///
+    /// As [`PerfData::open`].
+    pub fn from_source(
+        src: Box<dyn ReadAt>,
+        len: u64,
+        name: impl Into<PathBuf>,
+        opts: StreamOptions,
+    ) -> Result<Self, PerfDataError> {
+        let name = name.into();
+        let sections = StreamSections {
+            src: &*src,
+            name: &name,
+            len,
+        };
+        let head_len = len.min(FILE_HEADER_SIZE as u64);
+        let head = sections.section(
+            FileSection {
+                offset: 0,
+                size: head_len,
+            },
+            "perf_file_header",
+        )?;
+        let header = FileHeader::decode_for_len(&head, len)?;
+        let attrs = Self::read_attrs(&sections, &header)?;
+        let features = Self::read_feature_table(&sections, &header)?;
+        let mut feature_bytes = BTreeMap::new();
+        for (&bit, &s) in &features {
+            let b = sections.section(s, "feature section")?.into_owned();
+            feature_bytes.insert(bit, b);
+        }
+        Ok(PerfData {
+            bytes: Storage::Streamed(Streamed {
+                src,
+                name,
+                len,
+                opts,
+                features: feature_bytes,
+                whole: OnceLock::new(),
+            }),
+            header,
+            attrs,
+            features,
+        })
     }
 
     /// Checks the header, the attrs (and their ids) and the feature table of `bytes`.
@@ -128,9 +297,10 @@ impl PerfData {
     }
 
     fn from_storage(bytes: Storage) -> Result<Self, PerfDataError> {
-        let header = FileHeader::decode(&bytes)?;
-        let attrs = Self::read_attrs(&bytes, &header)?;
-        let features = Self::read_feature_table(&bytes, &header)?;
+        let whole = bytes.in_memory().unwrap_or(&[]);
+        let header = FileHeader::decode(whole)?;
+        let attrs = Self::read_attrs(whole, &header)?;
+        let features = Self::read_feature_table(whole, &header)?;
         Ok(PerfData {
             bytes,
             header,
@@ -139,8 +309,11 @@ impl PerfData {
         })
     }
 
-    fn read_attrs(bytes: &[u8], h: &FileHeader) -> Result<Vec<AttrEntry>, PerfDataError> {
-        let section = slice_of(bytes, h.attrs, "attrs section")?;
+    fn read_attrs(
+        file: &(impl Sections + ?Sized),
+        h: &FileHeader,
+    ) -> Result<Vec<AttrEntry>, PerfDataError> {
+        let section = file.section(h.attrs, "attrs section")?;
         let entry = usize::try_from(h.attr_size)
             .ok()
             .filter(|&n| n >= ATTR_SIZE_VER0 + SECTION_SIZE)
@@ -178,7 +351,8 @@ impl PerfData {
                     ),
                 ));
             }
-            let ids = slice_of(bytes, ids_section, "attr ids")?
+            let ids = file
+                .section(ids_section, "attr ids")?
                 .chunks_exact(8)
                 .map(|b| read_u64(b, 0))
                 .collect();
@@ -191,7 +365,7 @@ impl PerfData {
     }
 
     fn read_feature_table(
-        bytes: &[u8],
+        file: &(impl Sections + ?Sized),
         h: &FileHeader,
     ) -> Result<BTreeMap<u32, FileSection>, PerfDataError> {
         let bits: Vec<u32> = h.feature_bits().collect();
@@ -203,8 +377,7 @@ impl PerfData {
             .data
             .end()
             .ok_or_else(|| PerfDataError::corrupt(40, "data section overflows"))?;
-        let table = slice_of(
-            bytes,
+        let table = file.section(
             FileSection {
                 offset: table_at,
                 size: (bits.len() * SECTION_SIZE) as u64,
@@ -213,7 +386,7 @@ impl PerfData {
         )?;
         for (bit, s) in bits.into_iter().zip(table.chunks_exact(SECTION_SIZE)) {
             let section = FileSection::decode(s);
-            slice_of(bytes, section, "feature section")?;
+            within(section, file.len(), "feature section")?;
             out.insert(bit, section);
         }
         Ok(out)
@@ -229,9 +402,21 @@ impl PerfData {
         &self.attrs
     }
 
-    /// The whole file.
+    /// The whole file. A streamed file ([`PerfData::open`]) is read into memory on the
+    /// first call; if that read fails this is empty (and [`PerfData::records`] says why).
     pub fn bytes(&self) -> &[u8] {
-        &self.bytes
+        match &self.bytes {
+            Storage::Owned(v) => v,
+            Storage::Mapped(m) => m,
+            Storage::Streamed(s) => s.whole().unwrap_or(&[]),
+        }
+    }
+
+    /// True when the data section is read round by round when walked (a file from
+    /// [`PerfData::open`] or [`PerfData::from_source`]), false when the whole file is
+    /// in memory or mapped.
+    pub fn is_streamed(&self) -> bool {
+        matches!(self.bytes, Storage::Streamed(_))
     }
 
     /// The attr whose ids include `id`; the first attr when `id` is 0 or there is one
@@ -250,9 +435,12 @@ impl PerfData {
     ///
     /// A truncation error when the section lies past the end of the file.
     pub fn feature(&self, bit: u32) -> Result<Option<&[u8]>, PerfDataError> {
-        match self.features.get(&bit) {
-            None => Ok(None),
-            Some(&s) => slice_of(&self.bytes, s, "feature section").map(Some),
+        let Some(&s) = self.features.get(&bit) else {
+            return Ok(None);
+        };
+        match &self.bytes {
+            Storage::Streamed(st) => Ok(st.features.get(&bit).map(Vec::as_slice)),
+            other => slice_of(other.in_memory().unwrap_or(&[]), s, "feature section").map(Some),
         }
     }
 
@@ -394,14 +582,62 @@ impl PerfData {
             .collect())
     }
 
-    /// Iterates over the records of the data section.
+    /// Iterates over the records of the data section, in file order. A streamed file
+    /// is read into memory on the first call (the walks of
+    /// [`PerfData::for_each_chunk`] are what avoid that); a failed read is the first
+    /// item.
     pub fn records(&self) -> Records<'_> {
-        let data = slice_of(&self.bytes, self.header.data, "data section").unwrap_or(&[]);
-        Records {
-            data,
-            base: self.header.data.offset,
-            at: 0,
-            failed: false,
+        let whole = match &self.bytes {
+            Storage::Streamed(s) => match s.whole() {
+                Ok(w) => w,
+                Err(_) => {
+                    let mut r = Records::new(&[], self.header.data.offset);
+                    r.pending = s
+                        .whole
+                        .get()
+                        .and_then(|w| w.as_ref().err())
+                        .map(|(kind, msg)| (s.name.clone(), *kind, msg.clone()));
+                    return r;
+                }
+            },
+            other => other.in_memory().unwrap_or(&[]),
+        };
+        let data = slice_of(whole, self.header.data, "data section").unwrap_or(&[]);
+        Records::new(data, self.header.data.offset)
+    }
+
+    /// Hands the data section to `f` in pieces of whole records, in file order: a
+    /// file in memory or mapped as one piece, a streamed file one round at a time
+    /// (each piece then ends with its FINISHED_ROUND record, or at the end of the
+    /// section), read into one reused buffer that grows to the largest round.
+    ///
+    /// # Errors
+    ///
+    /// The first error of `f`; a bad record, with its file offset (after the piece of
+    /// the good records before it; in memory, [`DataChunk::records`] yields it); a
+    /// round larger than [`StreamOptions::max_buffer`]; a failed read, or the file
+    /// ending before its data section (a file truncated after it was opened).
+    pub fn for_each_chunk<E: From<PerfDataError>>(
+        &self,
+        mut f: impl FnMut(DataChunk<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        match &self.bytes {
+            Storage::Streamed(s) => {
+                let mut rounds = RoundReader::new(&*s.src, &s.name, self.header.data, s.opts);
+                while let Some(chunk) = rounds.next_chunk()? {
+                    f(chunk)?;
+                }
+                Ok(())
+            }
+            other => {
+                let whole = other.in_memory().unwrap_or(&[]);
+                let data = slice_of(whole, self.header.data, "data section")?;
+                f(DataChunk {
+                    offset: self.header.data.offset,
+                    bytes: data,
+                    last: true,
+                })
+            }
         }
     }
 
@@ -453,9 +689,12 @@ impl PerfData {
     /// The first bad record.
     pub fn count_by_type(&self) -> Result<BTreeMap<u32, u64>, PerfDataError> {
         let mut m = BTreeMap::new();
-        for r in self.records() {
-            *m.entry(r?.header.record_type).or_insert(0) += 1;
-        }
+        self.for_each_chunk(|chunk| {
+            for r in chunk.records() {
+                *m.entry(r?.header.record_type).or_insert(0) += 1;
+            }
+            Ok::<(), PerfDataError>(())
+        })?;
         Ok(m)
     }
 }
@@ -468,69 +707,51 @@ pub struct Records<'a> {
     base: u64,
     at: usize,
     failed: bool,
+    /// A failed read of a streamed file (path, kind, message), yielded first.
+    pending: Option<(PathBuf, std::io::ErrorKind, String)>,
+}
+
+impl<'a> Records<'a> {
+    /// The records of `data`, whose first byte is at file offset `base`.
+    pub(crate) fn new(data: &'a [u8], base: u64) -> Self {
+        Records {
+            data,
+            base,
+            at: 0,
+            failed: false,
+            pending: None,
+        }
+    }
 }
 
 impl<'a> Iterator for Records<'a> {
     type Item = Result<RawRecord<'a>, PerfDataError>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some((path, kind, msg)) = self.pending.take() {
+            self.failed = true;
+            return Some(Err(PerfDataError::io(path, std::io::Error::new(kind, msg))));
+        }
         if self.failed || self.at >= self.data.len() {
             return None;
         }
         let offset = self.base + self.at as u64;
         let rest = &self.data[self.at..];
-        let mut fail = |e| {
-            self.failed = true;
-            Some(Err(e))
-        };
-        let Some(header) = RecordHeader::parse(rest) else {
-            return fail(PerfDataError::corrupt(
-                offset,
-                format!(
-                    "data section ends inside a record header ({} bytes left)",
-                    rest.len()
-                ),
-            ));
-        };
-        let size = header.size as usize;
-        if size < 8 {
-            return fail(PerfDataError::corrupt(
-                offset,
-                format!("record of type {} has size {size}", header.record_type),
-            ));
-        }
-        if size > rest.len() {
-            return fail(PerfDataError::corrupt(
-                offset,
-                format!(
-                    "record of type {} and size {size} runs past the data section ({} bytes left)",
-                    header.record_type,
-                    rest.len()
-                ),
-            ));
-        }
-        let mut step = size;
-        if header.record_type == RECORD_AUXTRACE && size >= 16 {
-            let aux = read_u64(rest, 8);
-            match usize::try_from(aux)
-                .ok()
-                .and_then(|a| step.checked_add(a))
-                .filter(|&s| s <= rest.len())
-            {
-                Some(s) => step = s,
-                None => {
-                    return fail(PerfDataError::corrupt(
-                        offset,
-                        format!("AUXTRACE data of {aux} bytes runs past the data section"),
-                    ))
-                }
+        match stream::step(rest, offset, true) {
+            Step::Record { header, size, step } => {
+                self.at += step;
+                Some(Ok(RawRecord {
+                    offset,
+                    header,
+                    bytes: &rest[..size],
+                }))
             }
+            Step::Bad(e) => {
+                self.failed = true;
+                Some(Err(e))
+            }
+            // `rest` is not empty and complete.
+            Step::End | Step::NeedMore(_) => None,
         }
-        self.at += step;
-        Some(Ok(RawRecord {
-            offset,
-            header,
-            bytes: &rest[..size],
-        }))
     }
 }

@@ -377,9 +377,14 @@ impl ParseContext {
                 needed: 8,
                 available: rec.len().saturating_sub(at),
             })?;
-        let event = self
-            .event_for_id(id)
-            .ok_or(ParseError::UnknownId { record: rtype, id })?;
+        // Id 0: a record the tool synthesized (COMM/MMAP of running processes) with a
+        // zero trailer; perf's `evlist__id2evsel` gives it the first event.
+        let event = if id == 0 {
+            0
+        } else {
+            self.event_for_id(id)
+                .ok_or(ParseError::UnknownId { record: rtype, id })?
+        };
         let format = self
             .format(event)
             .ok_or(ParseError::UnknownId { record: rtype, id })?;

@@ -1341,6 +1341,10 @@ fn several_events_are_told_apart_by_identifier() {
         .build();
     let p = c.parse(&r).unwrap();
     assert_eq!((p.event, p.pid_tid()), (Some(b), Some((7, 8))));
+    // A synthesized record with a zero id belongs to the first event (perf's
+    // evlist__id2evsel), not to no event; its trailer is that event's (identifier).
+    let r = B::new(RecordType::LOST, 0).u64(1).u64(2).u64(0).build();
+    assert_eq!(c.parse(&r).unwrap().event, Some(a));
     assert_eq!(
         c.parse(&B::new(RecordType::SAMPLE, 0).u64(999).u64(0).build()),
         Err(ParseError::UnknownId {
