@@ -1,44 +1,44 @@
-//! Cost of pre-mapping an emulated kernel buffer with each strategy, for scattered
-//! (`rb_alloc`-like) and contiguous pages. The `Fault` strategy is measured as map plus a
-//! first read of every page (the cost it defers). Each iteration checks that the mapping
-//! reads back the producer's marker before it is timed again.
+//! Cost of mapping a ring of 1 + 1024 pages: each emulation strategy for scattered
+//! (`rb_alloc`-like) and contiguous pages, the real perf ring and BPF ringbuf, and one
+//! `MAP_POPULATE` mmap of the emulated buffer's own data memfd. The `Fault` strategy is measured as map
+//! plus a first read of every page (the cost it defers).
+//!
+//! The subjects and what each sample times are those of the `mapping` group of the
+//! comparison table (`benches/common/mapping.rs`); every subject is mapped once and
+//! checked (marker record, control page, contents) before it is timed, and the bench runs
+//! pinned to one CPU like that group. Subjects the kernel
+//! refuses (perf_event_open, bpf without privileges) are reported and left out.
 
+mod common;
+
+use std::time::Duration;
+
+use common::mapping::{map_catalogue, MapSubject};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use perf_ringbuf::emulation::{sys, BufferConfig, KernelBuffer, MapOptions, PageLayout, Strategy};
 
-const PAGES: usize = 1024;
+/// 2^10 data pages.
+const ORDER: u32 = 10;
 
 fn mapping(c: &mut Criterion) {
-    let mut group = c.benchmark_group("map 1+1024 pages");
+    // As the compare group: one CPU, shared by the `Fault` strategy's handler thread.
+    common::affinity::pin_current_thread(common::affinity::cpu_pair().1);
+    let mut group = c.benchmark_group(format!("map 1+{} pages", 1u32 << ORDER));
     group.sample_size(20);
-    for (layout_name, layout) in [
-        ("scattered", PageLayout::Scattered { seed: 1 }),
-        ("contiguous", PageLayout::Contiguous),
-    ] {
-        let buffer = KernelBuffer::new(BufferConfig {
-            data_pages: PAGES,
-            layout,
-            huge_pages: false,
-        })
-        .expect("allocate");
-        let mut writer = buffer.writer(Default::default()).expect("writer");
-        writer.write(9, 0, b"marker!!").expect("write");
-        for strategy in Strategy::ALL {
-            let id = BenchmarkId::new(strategy.name(), layout_name);
-            group.bench_function(id, |b| {
-                b.iter(|| {
-                    let m = buffer.map(MapOptions::new(strategy)).expect("map");
-                    if strategy == Strategy::Fault {
-                        // SAFETY: the data is mapped readable.
-                        unsafe { sys::touch_pages(m.data_ptr(), m.data_len()) };
-                    }
-                    // SAFETY: the first record's payload is in the first data page.
-                    let marker = unsafe { std::slice::from_raw_parts(m.data_ptr().add(8), 8) };
-                    assert_eq!(marker, b"marker!!");
-                    m
-                })
-            });
-        }
+    for (spec, prepared) in MapSubject::prepare(&map_catalogue(), ORDER) {
+        let mut subject = match prepared.and_then(|mut s| s.verify().map(|_| s)) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("skipped {}: {e}", spec.name);
+                continue;
+            }
+        };
+        group.bench_function(BenchmarkId::from_parameter(spec.name), |b| {
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| subject.sample().expect("map").time)
+                    .sum::<Duration>()
+            })
+        });
     }
     group.finish();
 }

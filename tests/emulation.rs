@@ -220,6 +220,37 @@ fn premapped_first_pass_takes_no_minor_faults_and_fault_strategy_takes_one_per_p
 }
 
 #[test]
+fn premapped_mappings_are_present_in_every_vma_for_every_layout_and_mirror() {
+    // Scattered pages take one VMA per page, populated in one pass after all are mapped;
+    // contiguous ones take one VMA (InsertPages: one per page table). Whatever the path,
+    // the control page and every data page of both copies are present before the first
+    // read.
+    for layout in [PageLayout::Scattered { seed: 3 }, PageLayout::Contiguous] {
+        let buf = KernelBuffer::new(BufferConfig {
+            data_pages: 1024,
+            layout,
+            huge_pages: false,
+        })
+        .unwrap();
+        for strategy in [Strategy::PfnMap, Strategy::InsertPages] {
+            for mirrored in [false, true] {
+                let m = buf
+                    .map(MapOptions::new(strategy).mirrored(mirrored))
+                    .unwrap();
+                let before = sys::thread_minor_faults();
+                // SAFETY: the whole mapping is readable.
+                unsafe { sys::touch_pages(m.control_ptr(), m.len()) };
+                let faults = sys::thread_minor_faults() - before;
+                assert_eq!(
+                    faults, 0,
+                    "{layout:?} {strategy:?} mirrored={mirrored}: not fully pre-mapped"
+                );
+            }
+        }
+    }
+}
+
+#[test]
 fn page_references_follow_the_strategy_and_reach_zero_after_the_last_drop() {
     let pages = 16;
     let buf = buffer(pages);

@@ -15,10 +15,12 @@
 #![allow(dead_code)]
 
 pub mod affinity;
+pub mod mapping;
 pub mod subjects;
 
 use std::time::Duration;
 
+#[allow(unused_imports)] // not every bench binary uses them
 pub use subjects::{catalogue, Subject};
 
 /// One timed run.

@@ -4,12 +4,15 @@
 //! ```text
 //! cargo bench --bench compare                  # print the table (a few minutes)
 //! cargo bench --bench compare -- --json        # rows {group, subject, value, unit, peer, ratio}
-//! cargo bench --bench compare -- --write       # also write BENCHMARKS.md and the SVG plot
+//! cargo bench --bench compare -- --write       # also write BENCHMARKS.md and the SVG plots
+//! cargo bench --bench compare -- --only mapping  # one group: `throughput` or `mapping`
+//! cargo bench --bench compare -- --only mapping --mapping-svg /tmp/m.svg --markdown-to /tmp/m.md
+//!                                               # its plot and a Markdown preview, BENCHMARKS.md untouched
 //! ```
 //!
 //! Other options: `--rounds N` (default 11, at least 9 for the targets), `--run-ms MS`
 //! (length of one timed run, default 120), `--filter TEXT` (subjects whose group/name
-//! contains TEXT), `--quiet-wait-ms MS` (how long to wait for an idle machine before each
+//! contains TEXT, in both groups; a group with no match is not run), `--quiet-wait-ms MS` (how long to wait for an idle machine before each
 //! round, default 500), `--nice` (run at nice -20; needs root or CAP_SYS_NICE), `--fifo`
 //! (run as SCHED_FIFO priority 10; needs root; other work on the two CPUs then gets only
 //! the kernel's RT-throttling window, 5%, while the table runs).
@@ -20,11 +23,16 @@
 //! a round the harness waits (bounded) for the machine to be idle; a run in which either
 //! thread spent 0.5% or more of its time runnable but not running is rejected and re-run
 //! (up to 3 times; the least-disturbed attempt is kept and counted as noisy).
+//!
+//! The `mapping` group (time to map 1 + 2^n pages, see `mapping.rs`) runs after the
+//! throughput rounds, in its own interleaved rounds, in well under a minute.
 
 #[path = "../common/mod.rs"]
 mod common;
 // Parsing and capture rows measured by their own commands, from benches/results/.
 mod external;
+// Time to map 1 + 2^n pages: emulation strategies, perf ring, BPF ringbuf, MAP_POPULATE.
+mod mapping;
 mod report;
 mod stats;
 
@@ -44,6 +52,12 @@ pub struct Options {
     pub rounds: usize,
     pub run: Duration,
     pub filter: Option<String>,
+    /// Run one group only: `throughput` or `mapping`.
+    pub only: Option<String>,
+    /// Also write the mapping plot here (without touching BENCHMARKS.md).
+    pub mapping_svg: Option<String>,
+    /// Write the Markdown report here instead of BENCHMARKS.md (a preview of any run).
+    pub markdown_to: Option<String>,
     pub quiet_wait: Duration,
     /// Run the bench threads at nice -20 (root), so that other work on a shared machine
     /// preempts them less.
@@ -61,6 +75,9 @@ fn parse_args() -> Options {
         rounds: 11,
         run: common::TARGET_RUN,
         filter: None,
+        only: None,
+        mapping_svg: None,
+        markdown_to: None,
         quiet_wait: Duration::from_millis(500),
         nice: false,
         fifo: false,
@@ -87,6 +104,16 @@ fn parse_args() -> Options {
                 o.run = Duration::from_millis(value("--run-ms").parse().expect("--run-ms MS"))
             }
             "--filter" => o.filter = Some(value("--filter")),
+            "--only" => {
+                let g = value("--only");
+                assert!(
+                    g == "throughput" || g == "mapping",
+                    "--only throughput|mapping, not {g:?}"
+                );
+                o.only = Some(g);
+            }
+            "--mapping-svg" => o.mapping_svg = Some(value("--mapping-svg")),
+            "--markdown-to" => o.markdown_to = Some(value("--markdown-to")),
             "--quiet-wait-ms" => {
                 o.quiet_wait = Duration::from_millis(value("--quiet-wait-ms").parse().expect("MS"))
             }
@@ -94,6 +121,10 @@ fn parse_args() -> Options {
         }
     }
     o.rounds = o.rounds.max(1);
+    assert!(
+        !(o.write && o.only.is_some()),
+        "--write regenerates BENCHMARKS.md from every group: no --only (--markdown-to previews)"
+    );
     o
 }
 
@@ -193,14 +224,21 @@ const MAX_DELAY_FRACTION: f64 = 0.005;
 
 fn main() {
     let opts = parse_args();
+    let run_group = |g: &str| opts.only.as_deref().is_none_or(|o| o == g);
     let specs: Vec<_> = catalogue()
         .into_iter()
+        .filter(|_| run_group("throughput"))
         .filter(|s| {
             opts.filter
                 .as_ref()
                 .is_none_or(|f| format!("{}B {}", s.group, s.name).contains(f.as_str()))
         })
         .collect();
+    let map_filter = opts.filter.as_deref();
+    let run_mapping = run_group("mapping")
+        && common::mapping::map_catalogue()
+            .iter()
+            .any(|s| map_filter.is_none_or(|f| s.name.contains(f)));
     if opts.nice {
         // Threads spawned later inherit the calling thread's nice value.
         // SAFETY: plain syscall; `who` 0 = the calling thread (Linux nice is per thread).
@@ -258,7 +296,9 @@ fn main() {
     let mut retries = vec![0usize; subjects.len()];
     let mut busy_before = Vec::new();
     let started = Instant::now();
-    for round in 0..opts.rounds {
+    // No throughput subject (`--only mapping`, or a filter): no rounds to wait for.
+    let throughput_rounds = if subjects.is_empty() { 0 } else { opts.rounds };
+    for round in 0..throughput_rounds {
         busy_before.push(wait_for_quiet(opts.quiet_wait));
         let k = subjects.len();
         for j in 0..k {
@@ -355,6 +395,10 @@ fn main() {
             });
         }
     }
+    let mapping = run_mapping.then(|| {
+        eprintln!("compare: mapping group");
+        mapping::run(opts.rounds, map_filter)
+    });
     let run = report::Run {
         opts: opts.clone(),
         measured,
@@ -363,18 +407,31 @@ fn main() {
         seconds: started.elapsed().as_secs_f64(),
         cpus: (cpu_p, cpu_c),
         rtt_ns,
+        mapping,
     };
     if opts.json {
         println!("{}", report::json(&run));
     } else {
         println!("{}", report::text_table(&run));
     }
+    if let (Some(path), Some(m)) = (&opts.mapping_svg, &run.mapping) {
+        std::fs::write(path, mapping::svg(m)).expect("write the mapping SVG plot");
+        eprintln!("wrote {path}");
+    }
+    if let Some(path) = &opts.markdown_to {
+        std::fs::write(path, report::markdown(&run)).expect("write the Markdown preview");
+        eprintln!("wrote {path}");
+    }
     if opts.write {
         let root = env!("CARGO_MANIFEST_DIR");
         let md = format!("{root}/BENCHMARKS.md");
         let svg = format!("{root}/benches/throughput.svg");
+        let map_svg = format!("{root}/benches/mapping.svg");
         std::fs::write(&md, report::markdown(&run)).expect("write BENCHMARKS.md");
         std::fs::write(&svg, report::svg(&run)).expect("write the SVG plot");
-        eprintln!("wrote {md} and {svg}");
+        if let Some(m) = &run.mapping {
+            std::fs::write(&map_svg, mapping::svg(m)).expect("write the mapping SVG plot");
+        }
+        eprintln!("wrote {md}, {svg} and {map_svg}");
     }
 }

@@ -64,6 +64,8 @@ pub struct Run {
     pub cpus: (usize, usize),
     /// Cache-line round trip between the two CPUs, before the rounds.
     pub rtt_ns: f64,
+    /// The mapping group, when it ran.
+    pub mapping: Option<crate::mapping::MappingRun>,
 }
 
 fn role(r: Role) -> &'static str {
@@ -96,6 +98,21 @@ fn fmt(v: f64) -> String {
 
 /// The plain-text table printed by default.
 pub fn text_table(run: &Run) -> String {
+    let mut out = String::new();
+    if !run.measured.is_empty() {
+        out.push_str(&throughput_text(run));
+    }
+    if let Some(m) = &run.mapping {
+        out.push_str(&crate::mapping::text(m));
+    }
+    if run.opts.only.is_none() {
+        // Parsing and capture rows from benches/results/ (see external.rs).
+        out.push_str(&crate::external::text());
+    }
+    out
+}
+
+fn throughput_text(run: &Run) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -149,8 +166,6 @@ pub fn text_table(run: &Run) -> String {
         run.rtt_ns,
         busy_list(run)
     );
-    // Parsing and capture rows from benches/results/ (see external.rs).
-    out.push_str(&crate::external::text());
     out
 }
 
@@ -231,8 +246,13 @@ pub fn json(run: &Run) -> String {
             json_str(r.verdict()),
         ));
     }
-    // Parsing and capture rows from benches/results/ (see external.rs).
-    rows.extend(crate::external::json_rows());
+    if let Some(m) = &run.mapping {
+        rows.extend(crate::mapping::json_rows(m));
+    }
+    if run.opts.only.is_none() {
+        // Parsing and capture rows from benches/results/ (see external.rs).
+        rows.extend(crate::external::json_rows());
+    }
     format!("[\n  {}\n]", rows.join(",\n  "))
 }
 
@@ -329,6 +349,9 @@ pub fn markdown(run: &Run) -> String {
             r.verdict()
         );
     }
+    if let Some(m) = &run.mapping {
+        o.push_str(&crate::mapping::markdown_target_rows(m));
+    }
     let _ = writeln!(o, "\n## Throughput\n");
     let _ = writeln!(
         o,
@@ -395,6 +418,9 @@ pub fn markdown(run: &Run) -> String {
         CAPACITY_BYTES >> 10,
         CAPACITY_BYTES >> 10
     );
+    if let Some(m) = &run.mapping {
+        o.push_str(&crate::mapping::markdown(m));
+    }
     // Parsing and capture rows from benches/results/ (see external.rs).
     o.push_str(&crate::external::markdown());
     let _ = writeln!(o, "\n## Notes\n\n{}", NOTES.trim());

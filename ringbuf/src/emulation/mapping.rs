@@ -243,6 +243,10 @@ impl Mapping {
         }
         let uffd_ready = matches!(fault, Some((_, Some(_), _)));
         let populate = options.strategy != Strategy::Fault;
+        // Data in one VMA: MAP_POPULATE in its mmap. In many (scattered pages, InsertPages
+        // batches): map them lazily, then populate the whole range with one
+        // MADV_POPULATE_READ — the same faults, without a populate pass per mmap.
+        let populate_each = populate && batches.len() * copies == 1;
         if !uffd_ready {
             // SAFETY: the control page lies inside the reservation `guard` owns.
             unsafe {
@@ -267,13 +271,20 @@ impl Mapping {
                             base.wrapping_add(first * PAGE_SIZE),
                             count * PAGE_SIZE,
                             libc::PROT_READ,
-                            populate,
+                            populate_each,
                             phys.data_fd.as_fd(),
                             BufferInner::frame_offset(pfns[first]),
                         )
                         .map_err(EmulationError::io("mmap data pages"))?;
                     }
                     map_calls += 1;
+                }
+            }
+            if populate && !populate_each {
+                // SAFETY: the data copies were just mapped readable, inside `guard`'s range.
+                unsafe {
+                    sys::populate_read(data, data_len * copies)
+                        .map_err(EmulationError::io("madvise MADV_POPULATE_READ"))?;
                 }
             }
         }

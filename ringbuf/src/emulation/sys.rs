@@ -128,6 +128,26 @@ pub(crate) unsafe fn map_fixed(
     }
 }
 
+/// Makes every page of `addr..addr + len` present for reading now
+/// (`madvise(MADV_POPULATE_READ)`, Linux 5.14), one call across any number of VMAs. On an
+/// older kernel (EINVAL) it reads one byte of every page instead, which faults the same
+/// pages in from this thread.
+///
+/// # Safety
+///
+/// `addr..addr + len` must be mapped readable and owned by the caller.
+pub(crate) unsafe fn populate_read(addr: *mut u8, len: usize) -> io::Result<()> {
+    // SAFETY: forwarded to the caller; populating does not change contents.
+    match unsafe { madvise(addr, len, libc::MADV_POPULATE_READ) } {
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            // SAFETY: the range is mapped readable (caller's contract).
+            unsafe { touch_pages(addr, len) };
+            Ok(())
+        }
+        other => other,
+    }
+}
+
 /// `munmap(addr, len)`.
 ///
 /// # Safety
