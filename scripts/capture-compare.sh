@@ -15,6 +15,7 @@
 #        PLAIN=1 scripts/capture-compare.sh  (also plain `perf record`, without -B --no-bpf-event)
 #        REALTIME=1 scripts/capture-compare.sh  (also both recorders with `-r 1`, SCHED_FIFO)
 #        HOG=1 scripts/capture-compare.sh  (a busy loop shares CPU 0 with the recorders)
+#        KEEP=1 scripts/capture-compare.sh  (keep the perf.data files in OUT)
 # Needs root (or perf_event_paranoid <= -1) for raw_syscalls, tracefs mounted, 2+ CPUs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +48,10 @@ judge() {
 run_one() {
     local tool=$1 m=$2 run=$3 f="$OUT/$1-m$2-r$3.data"
     local cmd
+    # Every run starts with the same free memory: without this, the page cache of earlier
+    # runs' files fills RAM and a recorder's write(2) runs into reclaim (root only).
+    sync
+    if [ -w /proc/sys/vm/drop_caches ]; then echo 1 >/proc/sys/vm/drop_caches; fi
     if [ "$tool" = perf ]; then
         cmd=(perf record -q -B --no-bpf-event -e "$EVENT" -c 1 -m "$m" -o "$f" --)
     elif [ "$tool" = perf-rt ]; then
@@ -65,6 +70,7 @@ run_one() {
     storm_cpu=$(sed -n 's/.*cpu_time \([0-9.]*\) s.*/\1/p' "$OUT/$tool-m$m-r$run.err" | tail -1)
     read -r samples lost < <(judge "$f")
     bytes=$(stat -c %s "$f")
+    if [ -z "${KEEP:-}" ]; then rm -f "$f"; fi
     awk -v t="$tool" -v m="$m" -v r="$run" -v s="$samples" -v l="$lost" -v e="$exact" \
         -v w="$wall" -v u="$user" -v y="$sys" -v sc="${storm_cpu:-0}" -v b="$bytes" 'BEGIN {
         printf "%-11s %4d %3d %10d %10d %8.4f %+9d %7.2f %7.3f %10.1f\n",

@@ -503,6 +503,16 @@ impl RawRing {
         (RawRing { map, data_size }, writer, reader)
     }
 
+    /// A reader created now, from the control page as it is (the one `new` returned must
+    /// be dropped first: a ring has one reader).
+    fn new_reader(&self) -> Reader {
+        let len = 4096 + self.data_size as usize;
+        // SAFETY: as in `new`.
+        let region = unsafe { RingRegion::new(self.map.as_mut_ptr(), len) }.unwrap();
+        // SAFETY: the only reader of this ring.
+        unsafe { Reader::new(region.memory().unwrap(), self.map.clone()) }
+    }
+
     fn poke_u64(&self, offset: usize, value: u64) {
         assert!(offset + 8 <= 4096 + self.data_size as usize);
         // SAFETY: in bounds of the mapping (checked above); single-threaded test.
@@ -633,6 +643,23 @@ fn hostile_head_behind_tail_too_far_ahead_or_misaligned_is_refused_and_resync_re
     r.resync();
     raw.set_head(u64::MAX - 7);
     assert_eq!(r.available().unwrap(), 0);
+}
+
+#[test]
+fn an_unaligned_tail_in_the_control_page_is_refused_before_any_record_is_read() {
+    let (raw, mut w, _) = RawRing::new(256);
+    for _ in 0..4 {
+        w.write(SAMPLE, 0, &[0; 8]).unwrap();
+    }
+    // A reader starting from a data_tail the producer scribbled: 3 bytes into a record,
+    // 61 bytes short of the head (which would leave 5 bytes for the next header).
+    raw.set_tail(3);
+    let mut r = raw.new_reader();
+    assert_eq!(r.drain().err(), Some(ReadError::MisalignedTail(3)));
+    assert_eq!(r.available().err(), Some(ReadError::MisalignedTail(3)));
+    r.resync();
+    w.write(SAMPLE, 0, &[1; 8]).unwrap();
+    assert_eq!(drain_all(&mut r), 1);
 }
 
 #[test]

@@ -599,8 +599,17 @@ impl EventConfig {
     ) -> Result<EventFd, OpenError> {
         let mut attr = self.attr;
         let event = self.kind.name();
-        let fd = sys::perf_event_open(&mut attr, pid, cpu, group)
-            .map_err(|cause| self.explain(event, pid, cpu, cause))?;
+        let mut opened = sys::perf_event_open(&mut attr, pid, cpu, group);
+        if attr.build_id() != 0
+            && matches!(&opened, Err(e) if e.raw_os_error() == Some(libc::EINVAL))
+        {
+            // Kernels before 5.12 do not know `attr.build_id`: MMAP2 records then carry
+            // the file's device and inode, as before.
+            attr = self.attr;
+            attr.set_build_id(0);
+            opened = sys::perf_event_open(&mut attr, pid, cpu, group);
+        }
+        let fd = opened.map_err(|cause| self.explain(event, pid, cpu, cause))?;
         let id = sys::event_id(fd.as_fd()).map_err(|cause| OpenError::Ioctl {
             what: "PERF_EVENT_IOC_ID",
             cause,

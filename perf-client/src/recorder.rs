@@ -1,7 +1,8 @@
-//! `perf record` as a library: open the events, synthesize what existed before, stream
-//! every ring's bytes straight into a perf.data file (at most two slices per ring and
-//! drain, no per-record parsing), a FINISHED_ROUND after each drain pass, and at the end
-//! the kernel's exact lost counts as LOST_SAMPLES records and the feature sections.
+//! `perf record` as a library: open the events, synthesize what existed before, copy
+//! every ring's bytes as they are into a staged perf.data file (at most two slices per
+//! ring and drain, no per-record parsing; the ring is released before the file is
+//! written), a FINISHED_ROUND after each drain pass, and at the end the kernel's exact
+//! lost counts as LOST_SAMPLES records and the feature sections.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,14 +34,14 @@ pub enum RecordError {
     PerfData(#[from] PerfDataError),
     /// The scheduler refused `-r` (SCHED_FIFO).
     #[error(
-        "could not run the recorder with SCHED_FIFO priority {priority}: {source} \
+        "could not run the recorder with SCHED_FIFO priority {priority}: {error} \
          (needs root, CAP_SYS_NICE or an RLIMIT_RTPRIO of at least {priority})"
     )]
     Realtime {
         /// The priority asked for.
         priority: u8,
         /// `sched_setscheduler`'s error.
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -394,6 +395,7 @@ fn scan_data(
     f.seek(SeekFrom::Start(offset)).map_err(io)?;
     let (mut counts, mut at) = (RecordCounts::default(), 0u64);
     let mut ids: Vec<BuildId> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     let mut record = vec![0u8; usize::from(u16::MAX)];
     while at < size {
         f.read_exact(&mut record[..8]).map_err(io)?;
@@ -421,7 +423,7 @@ fn scan_data(
                 if let Record::Mmap2(m) = p.record {
                     if let FileId::BuildId(id) = m.file_id {
                         let filename = String::from_utf8_lossy(m.filename).into_owned();
-                        if !ids.iter().any(|b| b.filename == filename) {
+                        if seen.insert(filename.clone()) {
                             ids.push(BuildId {
                                 cpumode: rh.misc & crate::records::misc::CPUMODE_MASK,
                                 pid: -1,
@@ -456,10 +458,14 @@ pub fn record(
     let mut copts = CaptureOptions::new(configs, opts.target.clone());
     copts.data_pages = opts.data_pages;
     copts.overwrite = opts.overwrite;
-    if let Some(priority) = opts.realtime {
-        crate::sys::set_fifo_priority(priority)
-            .map_err(|source| RecordError::Realtime { priority, source })?;
-    }
+    // The recorder thread runs real-time until `record` returns (the guard restores it).
+    let _fifo = match opts.realtime {
+        Some(priority) => Some(
+            crate::sys::set_fifo_priority(priority)
+                .map_err(|error| RecordError::Realtime { priority, error })?,
+        ),
+        None => None,
+    };
     let previous = keep_previous(&opts.output)?;
     let mut capture = Capture::start(copts)?;
     let result = run(&mut capture, opts, &pre, &mut progress);
@@ -520,8 +526,16 @@ fn run(
             // the file keeps pace; few enough write(2)s that a wakeup rarely pays one;
             // and small enough that a write returns well before a small ring fills
             // (16 KiB at -m 1).
-            if w.pending_bytes() >= piece {
-                w.write_pending(piece)?;
+            // A backlog (the file slower than the rings for a while) is written down to
+            // one piece at once, still after the rings were released.
+            let pending = w.pending_bytes();
+            if pending >= piece {
+                let chunk = if pending >= 4 * piece {
+                    pending - piece
+                } else {
+                    piece
+                };
+                w.write_pending(chunk)?;
             }
             Ok(n)
         };
@@ -609,6 +623,7 @@ fn run(
             w.write_records(&tail)?;
         }
         w.finished_round()?;
+        w.write_pending(usize::MAX)?;
         Ok((summary, exit_status))
     })();
     let (summary, exit_status) = match body {
@@ -625,17 +640,20 @@ fn run(
         }
     };
     // One walk over what was written: the counts for the summary, and the build ids
-    // of the mapped files for the BUILD_ID feature.
-    w.write_pending(usize::MAX)?;
-    let (counts, dso_ids) = scan_data(
+    // of the mapped files for the BUILD_ID feature. If it fails, the file is still
+    // finished (without those build ids) before the error is returned.
+    let scanned = scan_data(
         &opts.output,
         w.data_offset(),
         w.data_bytes(),
         Some(capture.parse_context()),
-    )?;
+    );
     let mut info = finish_info(&opts.cmdline);
-    info.build_ids.extend(dso_ids);
+    if let Ok((_, ids)) = &scanned {
+        info.build_ids.extend(ids.iter().cloned());
+    }
     let ws = w.finish(&info)?;
+    let (counts, _) = scanned?;
     Ok((ws, (dumps, summary), exit_status, counts))
 }
 

@@ -259,20 +259,40 @@ pub(crate) fn install_stop_handler() -> io::Result<std::sync::Arc<std::sync::ato
 }
 
 /// Runs the calling thread under `SCHED_FIFO` at `priority` (`sched_setscheduler(2)`),
-/// with `SCHED_RESET_ON_FORK`: processes it forks start with the default policy.
+/// with `SCHED_RESET_ON_FORK`: processes it forks start with the default policy. The
+/// returned guard puts the thread's previous policy back when dropped.
 ///
 /// # Errors
 ///
 /// `EPERM` without root, `CAP_SYS_NICE` or a sufficient `RLIMIT_RTPRIO`; `EINVAL` for a
 /// priority outside 1..=99.
-pub(crate) fn set_fifo_priority(priority: u8) -> io::Result<()> {
-    let param = libc::sched_param {
+pub(crate) fn set_fifo_priority(priority: u8) -> io::Result<PreviousPolicy> {
+    // SAFETY: sched_getscheduler reads no memory of ours; pid 0 is the calling thread.
+    let policy = check(unsafe { libc::sched_getscheduler(0) })?;
+    let mut param = libc::sched_param { sched_priority: 0 };
+    // SAFETY: the kernel writes one `sched_param` through the pointer, valid for the call.
+    check(unsafe { libc::sched_getparam(0, &mut param) })?;
+    let fifo = libc::sched_param {
         sched_priority: libc::c_int::from(priority),
     };
     // SAFETY: the kernel reads one `sched_param` through the pointer, valid for the call;
     // pid 0 is the calling thread.
     check(unsafe {
-        libc::sched_setscheduler(0, libc::SCHED_FIFO | libc::SCHED_RESET_ON_FORK, &param)
-    })
-    .map(drop)
+        libc::sched_setscheduler(0, libc::SCHED_FIFO | libc::SCHED_RESET_ON_FORK, &fifo)
+    })?;
+    Ok(PreviousPolicy { policy, param })
+}
+
+/// The scheduling policy a thread had before [`set_fifo_priority`], restored on drop.
+pub(crate) struct PreviousPolicy {
+    policy: libc::c_int,
+    param: libc::sched_param,
+}
+
+impl Drop for PreviousPolicy {
+    fn drop(&mut self) {
+        // SAFETY: as in `set_fifo_priority`. Going back to a less privileged policy
+        // cannot be refused, so the result is not needed.
+        unsafe { libc::sched_setscheduler(0, self.policy, &self.param) };
+    }
 }

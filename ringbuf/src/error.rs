@@ -88,6 +88,11 @@ pub enum ReadError {
     /// `data_head` is not a multiple of 8, so no record can start there.
     #[error("data_head {0:#x} is not 8-byte aligned")]
     MisalignedHead(u64),
+    /// The `data_tail` the reader started from (read from the control page) is not a
+    /// multiple of 8: no record boundary is known. [`crate::Reader::resync`] skips to the
+    /// head.
+    #[error("data_tail {0:#x} is not 8-byte aligned")]
+    MisalignedTail(u64),
     /// A record header is impossible.
     #[error("corrupt record at position {position:#x}: size {size}: {fault}")]
     CorruptRecord {

@@ -188,6 +188,11 @@ impl Reader {
         if !head.is_multiple_of(RECORD_ALIGN as u64) {
             return Err(ReadError::MisalignedHead(head));
         }
+        // Only a tail loaded from the control page by `Reader::new` can be unaligned: the
+        // reader itself moves it by whole records.
+        if !self.tail.is_multiple_of(RECORD_ALIGN as u64) {
+            return Err(ReadError::MisalignedTail(self.tail));
+        }
         match span(head, self.tail, self.mem.data_size()) {
             Span::Readable(n) => Ok(n),
             Span::Behind => Err(ReadError::HeadBehindTail {
@@ -207,7 +212,8 @@ impl Reader {
     ///
     /// # Errors
     ///
-    /// [`ReadError::MisalignedHead`], [`ReadError::HeadBehindTail`] or
+    /// [`ReadError::MisalignedHead`], [`ReadError::MisalignedTail`],
+    /// [`ReadError::HeadBehindTail`] or
     /// [`ReadError::HeadTooFarAhead`]: the producer is broken or hostile. The reader is
     /// unchanged; [`Reader::resync`] skips to the current head.
     pub fn drain(&mut self) -> Result<Drain<'_>, ReadError> {

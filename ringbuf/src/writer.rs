@@ -64,9 +64,10 @@ pub struct PauseHandle(Arc<AtomicBool>);
 impl PauseHandle {
     /// Pauses (`true`) or resumes (`false`) the writer.
     pub fn set_paused(&self, paused: bool) {
-        // ATOMICS: Release pairs with the writer's Acquire load in `append`: writes made
-        // before a resume are visible to the writer; the reader's copy of a paused ring is
-        // protected by re-reading `data_head`, not by this flag.
+        // ATOMICS: Release pairs with the writer's Acquire loads (`make_room`, the fast
+        // path, `try_append`): writes made before a resume are visible to the writer; the
+        // reader's copy of a paused ring is protected by re-reading `data_head`, not by
+        // this flag.
         self.0.store(paused, Ordering::Release);
     }
 }

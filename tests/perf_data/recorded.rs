@@ -20,8 +20,16 @@ fn cmd(args: &[&str]) -> Target {
 fn try_record(opts: &RecordOptions) -> Option<RecordSummary> {
     match record(opts, |_| {}) {
         Ok(s) => Some(s),
-        Err(RecordError::Capture(CaptureError::Open(e)))
-        | Err(RecordError::Event(e @ OpenError::NotPermitted { .. })) => {
+        // Only a missing privilege or a missing PMU/tracepoint may skip; any other
+        // refusal (EINVAL for an attr the kernel should take) is a failure.
+        Err(RecordError::Capture(CaptureError::Open(
+            e @ (OpenError::NotPermitted { .. }
+            | OpenError::NoHardware { .. }
+            | OpenError::Tracepoint(_)),
+        )))
+        | Err(RecordError::Event(
+            e @ (OpenError::NotPermitted { .. } | OpenError::Tracepoint(_)),
+        )) => {
             crate::common::skip(&format!("the kernel refused the events: {e}"));
             None
         }
@@ -270,6 +278,14 @@ fn a_realtime_recorder_leaves_its_command_on_the_default_policy() {
         "the command ran under another policy: {:?}",
         s.exit_status
     );
+    // And the caller's thread is back on its own policy once `record` returns.
+    let sched = std::fs::read_to_string("/proc/thread-self/sched").unwrap();
+    let policy = sched
+        .lines()
+        .find(|l| l.starts_with("policy"))
+        .and_then(|l| l.split(':').nth(1))
+        .map(str::trim);
+    assert_eq!(policy, Some("0"), "{sched}");
 }
 
 #[test]

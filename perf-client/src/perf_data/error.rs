@@ -7,14 +7,14 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PerfDataError {
-    /// Opening, reading or writing the file failed (the OS error is the source).
-    #[error("{}", path.display())]
+    /// Opening, reading or writing the file failed. The message names the file and the
+    /// OS error (which is not repeated as a `source`).
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The OS error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The bytes at `offset` are not what the format allows.
     #[error("corrupt perf.data at offset {offset:#x}: {reason}")]
@@ -64,7 +64,7 @@ impl PerfDataError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         PerfDataError::Io {
             path: path.into(),
-            source,
+            error: source,
         }
     }
 

@@ -1,5 +1,5 @@
 //! perf.data files in file mode (`tools/perf/Documentation/perf.data-file-format.txt`,
-//! `tools/perf/util/header.c`): a [`writer`] that streams ring bytes straight to disk, and a
+//! `tools/perf/util/header.c`): a [`writer`] that stages ring bytes and writes them as they are, and a
 //! [`reader`] that checks every size it is given and reports the file offset of whatever
 //! is wrong.
 //!

@@ -6,8 +6,8 @@
 //! ([`StagedFile::write_some`]), so no ring waits for a `write(2)` to return. `perf
 //! record` writes each drain straight from the ring and stores `data_tail` afterwards
 //! (`perf_mmap__push`), so its ring stays full for as long as the page cache takes.
-//! Without [`StagedFile::write_some`] the stage behaves like a `BufWriter`: it writes
-//! itself out when it holds [`StagedFile::limit`] bytes.
+//! Without [`StagedFile::write_some`] the stage behaves like a `BufWriter`: it never
+//! holds more than [`StagedFile::limit`] bytes, writing out the oldest to make room.
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -106,9 +106,16 @@ impl StagedFile {
 impl Write for StagedFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         if self.pending() + buf.len() > self.limit {
-            self.write_some(usize::MAX)?;
             if buf.len() > self.limit {
+                self.write_some(usize::MAX)?;
                 return self.file.write(buf);
+            }
+            // Only the oldest bytes that do not fit: a full stage costs one write of
+            // what overflows, not of everything staged.
+            let excess = self.pending() + buf.len() - self.limit;
+            let mut done = 0;
+            while done < excess {
+                done += self.write_some(excess - done)?;
             }
         }
         self.stage.extend_from_slice(buf);
@@ -159,9 +166,9 @@ mod tests {
         let mut s = StagedFile::new(file.try_clone().unwrap(), 64);
         s.write_all(&[1; 40]).unwrap();
         assert_eq!(s.pending(), 40);
-        s.write_all(&[2; 40]).unwrap(); // 80 > 64: the first 40 go out
-        assert_eq!(s.pending(), 40);
-        s.write_all(&[3; 100]).unwrap(); // larger than the limit: straight through
+        s.write_all(&[2; 40]).unwrap(); // 80 > 64: the oldest 16 go out
+        assert_eq!(s.pending(), 64);
+        s.write_all(&[3; 100]).unwrap(); // larger than the limit: everything, then it
         assert_eq!(s.pending(), 0);
         let mut file = file;
         let mut expected = vec![1; 40];

@@ -167,8 +167,8 @@ impl PerfDataWriter {
             features: [0; 4],
         };
         head[..FILE_HEADER_SIZE].copy_from_slice(&header.encode());
-        // Small drains are gathered; a drain of 128 KiB or more is written straight from the
-        // ring (see `stage_up_to` for the recorder's way).
+        // Records are gathered up to 128 KiB, then the oldest are written (a `BufWriter`'s
+        // behaviour); `stage_up_to` lets a recorder stage more and write between drains.
         let mut out = StagedFile::new(file, 128 << 10);
         out.write_all(&head)
             .map_err(|e| PerfDataError::io(path, e))?;
@@ -285,8 +285,9 @@ impl PerfDataWriter {
     /// Makes a valid file of a recording that failed half-way (a full disk, a dead
     /// ring): staged records are written if the file takes them, the rest is dropped,
     /// the data section is cut back to the last whole record on disk — and further, by
-    /// room for the feature sections — and the header and features are written there. If even that does not fit, the header is
-    /// written alone (no features) over the whole records.
+    /// room for the feature sections — and the header and features are written there. If
+    /// even that does not fit, the header is written alone (no features) over the whole
+    /// records.
     ///
     /// # Errors
     ///
