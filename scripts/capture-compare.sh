@@ -48,10 +48,6 @@ judge() {
 run_one() {
     local tool=$1 m=$2 run=$3 f="$OUT/$1-m$2-r$3.data"
     local cmd
-    # Every run starts with the same free memory: without this, the page cache of earlier
-    # runs' files fills RAM and a recorder's write(2) runs into reclaim (root only).
-    sync
-    if [ -w /proc/sys/vm/drop_caches ]; then echo 1 >/proc/sys/vm/drop_caches; fi
     if [ "$tool" = perf ]; then
         cmd=(perf record -q -B --no-bpf-event -e "$EVENT" -c 1 -m "$m" -o "$f" --)
     elif [ "$tool" = perf-rt ]; then
@@ -70,6 +66,8 @@ run_one() {
     storm_cpu=$(sed -n 's/.*cpu_time \([0-9.]*\) s.*/\1/p' "$OUT/$tool-m$m-r$run.err" | tail -1)
     read -r samples lost < <(judge "$f")
     bytes=$(stat -c %s "$f")
+    # Without KEEP, each file goes once judged: 60 runs of 200+ MB would fill the page
+    # cache, and a recorder's write(2) would then run into reclaim.
     if [ -z "${KEEP:-}" ]; then rm -f "$f"; fi
     awk -v t="$tool" -v m="$m" -v r="$run" -v s="$samples" -v l="$lost" -v e="$exact" \
         -v w="$wall" -v u="$user" -v y="$sys" -v sc="${storm_cpu:-0}" -v b="$bytes" 'BEGIN {

@@ -281,3 +281,35 @@ fn records_and_bytes_of_a_streamed_file_are_those_of_the_file() {
         assert_eq!(a, b, "{name}");
     }
 }
+
+#[test]
+fn feature_sections_that_add_up_to_more_than_the_file_are_refused() {
+    let path = handmade();
+    let mut bytes = std::fs::read(&path).unwrap();
+    let u64_at = |b: &[u8], at: usize| u64::from_ne_bytes(b[at..at + 8].try_into().unwrap());
+    // perf_file_header: data section at 40, the feature bitmap at 72 (256 bits).
+    let table = (u64_at(&bytes, 40) + u64_at(&bytes, 48)) as usize;
+    let features: u32 = bytes[72..104].iter().map(|b| b.count_ones()).sum();
+    assert!(features >= 2, "the handmade file has features");
+    // Every section claims the whole file: each is inside it, together they are not.
+    let len = bytes.len() as u64;
+    for i in 0..features as usize {
+        let at = table + 16 * i;
+        bytes[at..at + 8].copy_from_slice(&0u64.to_ne_bytes());
+        bytes[at + 8..at + 16].copy_from_slice(&len.to_ne_bytes());
+    }
+    let crafted = temp_path("streaming-overlapping-features.data");
+    std::fs::write(&crafted, &bytes).unwrap();
+    for e in [
+        PerfData::open(&crafted).err(),
+        PerfData::from_bytes(bytes.clone()).err(),
+    ] {
+        match e {
+            Some(PerfDataError::Corrupt { offset, reason }) => {
+                assert!(reason.contains("add up to more than the file"), "{reason}");
+                assert_eq!(offset, table as u64 + 16, "the second section tips it over");
+            }
+            other => panic!("expected a corrupt-file error, got {other:?}"),
+        }
+    }
+}

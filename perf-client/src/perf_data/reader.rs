@@ -384,9 +384,26 @@ impl PerfData {
             },
             "feature table",
         )?;
-        for (bit, s) in bits.into_iter().zip(table.chunks_exact(SECTION_SIZE)) {
+        let mut total = 0u64;
+        for (i, (bit, s)) in bits
+            .into_iter()
+            .zip(table.chunks_exact(SECTION_SIZE))
+            .enumerate()
+        {
             let section = FileSection::decode(s);
             within(section, file.len(), "feature section")?;
+            // Sections of a real file do not overlap, so together they fit in it; a
+            // crafted table pointing every section at the whole file must not make a
+            // streamed open copy the file 256 times.
+            total = total
+                .checked_add(section.size)
+                .filter(|&t| t <= file.len())
+                .ok_or_else(|| {
+                    PerfDataError::corrupt(
+                        table_at + (i * SECTION_SIZE) as u64,
+                        "feature sections add up to more than the file",
+                    )
+                })?;
             out.insert(bit, section);
         }
         Ok(out)
