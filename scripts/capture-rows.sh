@@ -27,8 +27,8 @@ $1 == "perf" || $1 == "perf-plain" || $1 == "perf-client" || $1 == "perf-rt" || 
     k = $1 SUBSEP $2; if (!($2 in seen)) { seen[$2] = 1; ms[++n] = $2 }
     put("lost", k, $6); put("extra", k, $7); put("cpu", k, $9); put("mb", k, $10); have[k] = 1
 }
-# Targets of issue 5 (lower is better): lost fraction at most half of plain `perf
-# record`'s, recorder CPU at most that of `perf record -B --no-bpf-event`.
+# Targets of issue 5 (lower is better): lost fraction at most half that of plain perf
+# record, recorder CPU at most that of perf record -B --no-bpf-event.
 function row(metric, unit, m, ov, peer, pv,    t) {
     t = ""
     if (flags == "" && metric == "lost fraction" && peer == "perf record") t = ", \"target_max\": 0.5"

@@ -192,27 +192,20 @@ fn build_configs(opts: &RecordOptions) -> Result<Vec<EventConfig>, RecordError> 
     Ok(out)
 }
 
-/// The wakeup watermark for a ring of `ring` bytes, at most `max`: half the ring (the
-/// kernel's default) where that leaves 8 KiB or more free above it, else the larger of
-/// 3/8 of the ring and `ring - 8 KiB`.
+/// The wakeup watermark for a ring of `ring` bytes, at most `max`: an eighth of the
+/// ring, but not less than 4 KiB, nor (on rings under 16 KiB) 3/8 of the ring.
 ///
 /// What a ring loses is what arrives, beyond the free space left at the wakeup, before
-/// the recorder runs. On this project's 2-vCPU VM that delay is tens of microseconds,
-/// about 2.5 KiB of a syscall storm (80 MB/s of 112-byte samples): a one-page ring
-/// woken at half (2 KiB free) loses 5–9% of the storm, woken at 3/8 (2.5 KiB free)
-/// about 2%, for less recorder CPU than `perf record` spends losing more; waking at a
-/// quarter loses no less and costs as much CPU as perf (`scripts/capture-compare.sh`).
-/// From 16 KiB up, half leaves ample room; large rings are woken at `max` (64 KiB by
-/// default) so the rest absorbs scheduling delays.
+/// the recorder runs; on this project's 2-vCPU VM that delay is tens of microseconds
+/// and, when the host is busy, milliseconds. Waking at an eighth leaves 7/8 of the ring
+/// for it (the kernel's default, half, leaves half). Each wakeup costs the recorder about
+/// 10 µs of CPU, so none is taken for less than 4 KiB: on a syscall storm (80 MB/s of
+/// 112-byte samples) that keeps the recorder's CPU below `perf record`'s at every ring
+/// size. A one-page ring is woken at 1.5 KiB (2.5 KiB free): half lost 5–9% of the
+/// storm, 3/8 about 2%, a quarter no less for more CPU (`scripts/capture-compare.sh`).
 pub fn wakeup_watermark(ring: u64, max: u64) -> u64 {
-    const HEADROOM: u64 = 8 << 10;
-    let half = ring / 2;
-    let mark = if ring - half >= HEADROOM {
-        half
-    } else {
-        (ring / 8 * 3).max(ring.saturating_sub(HEADROOM))
-    };
-    (mark.min(max) & !7).max(8)
+    let floor = (4u64 << 10).min(ring / 8 * 3);
+    ((ring / 8).max(floor).min(max) & !7).max(8)
 }
 
 fn tgid_of(tid: i32) -> Option<u32> {
@@ -666,9 +659,10 @@ mod tests {
         let page = 4096;
         assert_eq!(wakeup_watermark(page, 64 << 10), 1536); // 2.5 KiB free
         assert_eq!(wakeup_watermark(2 * page, 64 << 10), 3072);
-        assert_eq!(wakeup_watermark(4 * page, 64 << 10), 8192); // half: 8 KiB free
-        assert_eq!(wakeup_watermark(16 * page, 64 << 10), 32 << 10);
+        assert_eq!(wakeup_watermark(4 * page, 64 << 10), 4096); // 12 KiB free
+        assert_eq!(wakeup_watermark(16 * page, 64 << 10), 8 << 10); // an eighth
         assert_eq!(wakeup_watermark(128 * page, 64 << 10), 64 << 10);
+        assert_eq!(wakeup_watermark(1024 * page, 64 << 10), 64 << 10);
         assert_eq!(wakeup_watermark(128 * page, 1000), 1000 & !7);
         assert_eq!(wakeup_watermark(8, 64 << 10), 8);
     }
