@@ -371,66 +371,61 @@ pub fn count_records(path: &Path) -> Result<RecordCounts, PerfDataError> {
     Ok(scan_data(path, h.data.offset, h.data.size, None)?.0)
 }
 
-/// Walks the records of the data section `[offset, offset + size)` of `path` by their
-/// headers: counts them, adds up `PERF_RECORD_LOST`, and — with a parse context —
-/// collects the build ids the kernel put in `PERF_RECORD_MMAP2` (`attr.build_id`), one
-/// per file, for the BUILD_ID feature.
+/// Walks the records of the data section `[offset, offset + size)` of `path` with the
+/// perf.data reader's round walker (after the capture, off the hot path): counts them,
+/// adds up `PERF_RECORD_LOST`, and — with a parse context — collects the build ids the
+/// kernel put in `PERF_RECORD_MMAP2` (`attr.build_id`), one per file, for the BUILD_ID
+/// feature.
 fn scan_data(
     path: &Path,
     offset: u64,
     size: u64,
     ctx: Option<&crate::records::ParseContext>,
 ) -> Result<(RecordCounts, Vec<BuildId>), PerfDataError> {
+    use crate::perf_data::stream::RoundReader;
+    use crate::perf_data::{FileSection, StreamOptions};
     use crate::records::{FileId, Record};
-    use std::io::{BufReader, Read, Seek, SeekFrom};
-    let io = |e| PerfDataError::io(path, e);
-    let mut f = BufReader::with_capacity(1 << 20, std::fs::File::open(path).map_err(io)?);
-    f.seek(SeekFrom::Start(offset)).map_err(io)?;
-    let (mut counts, mut at) = (RecordCounts::default(), 0u64);
+    let file = std::fs::File::open(path).map_err(|e| PerfDataError::io(path, e))?;
+    let mut rounds = RoundReader::new(
+        &file,
+        path,
+        FileSection { offset, size },
+        StreamOptions::default(),
+    );
+    let mut counts = RecordCounts::default();
     let mut ids: Vec<BuildId> = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    let mut record = vec![0u8; usize::from(u16::MAX)];
-    while at < size {
-        f.read_exact(&mut record[..8]).map_err(io)?;
-        let rh = perf_ringbuf::RecordHeader::from_u64(u64::from_ne_bytes(
-            record[..8].try_into().unwrap_or_default(),
-        ));
-        let len = usize::from(rh.size);
-        if len < 8 || at + len as u64 > size {
-            return Err(PerfDataError::Corrupt {
-                offset: offset + at,
-                reason: format!("record size {}", rh.size),
-            });
-        }
-        counts.records += 1;
-        counts.samples += u64::from(rh.record_type == record_type::SAMPLE);
-        let wanted = rh.record_type == record_type::LOST
-            || (ctx.is_some() && rh.record_type == record_type::MMAP2);
-        if wanted {
-            f.read_exact(&mut record[8..len]).map_err(io)?;
-            if rh.record_type == record_type::LOST && len >= 24 {
-                let lost = u64::from_ne_bytes(record[16..24].try_into().unwrap_or_default());
-                counts.lost_in_records = counts.lost_in_records.saturating_add(lost);
-            }
-            if let Some(Ok(p)) = ctx.map(|c| c.parse(&record[..len])) {
-                if let Record::Mmap2(m) = p.record {
-                    if let FileId::BuildId(id) = m.file_id {
-                        let filename = String::from_utf8_lossy(m.filename).into_owned();
-                        if seen.insert(filename.clone()) {
-                            ids.push(BuildId {
-                                cpumode: rh.misc & crate::records::misc::CPUMODE_MASK,
-                                pid: -1,
-                                id: id.as_bytes().to_vec(),
-                                filename,
-                            });
+    while let Some(chunk) = rounds.next_chunk()? {
+        for r in chunk.records() {
+            let r = r?;
+            counts.records += 1;
+            match r.header.record_type {
+                record_type::SAMPLE => counts.samples += 1,
+                record_type::LOST if r.bytes.len() >= 24 => {
+                    let lost = u64::from_ne_bytes(r.bytes[16..24].try_into().unwrap_or_default());
+                    counts.lost_in_records = counts.lost_in_records.saturating_add(lost);
+                }
+                record_type::MMAP2 => {
+                    let Some(Ok(p)) = ctx.map(|c| c.parse(r.bytes)) else {
+                        continue;
+                    };
+                    if let Record::Mmap2(m) = p.record {
+                        if let FileId::BuildId(id) = m.file_id {
+                            let filename = String::from_utf8_lossy(m.filename).into_owned();
+                            if seen.insert(filename.clone()) {
+                                ids.push(BuildId {
+                                    cpumode: r.header.misc & crate::records::misc::CPUMODE_MASK,
+                                    pid: -1,
+                                    id: id.as_bytes().to_vec(),
+                                    filename,
+                                });
+                            }
                         }
                     }
                 }
+                _ => {}
             }
-        } else {
-            f.seek_relative(len as i64 - 8).map_err(io)?;
         }
-        at += len as u64;
     }
     Ok((counts, ids))
 }
