@@ -237,10 +237,13 @@ fn a_one_page_ring_under_a_syscall_storm_loses_only_what_the_kernel_counts() {
         s.lost
     );
     // LOST records are written when room appears, so the last drops may only be counted.
-    assert!(
-        s.lost_in_records <= s.lost && s.lost_in_records > 0,
-        "{s:?}"
-    );
+    assert!(s.lost_in_records <= s.lost, "{s:?}");
+    if s.lost > 10_000 {
+        assert!(
+            s.lost_in_records > 0,
+            "drops mid-storm are reported in the ring: {s:?}"
+        );
+    }
     // Staged drains reach the file whole and in order: every reader counts the same.
     let ours = PerfData::open(&opts.output)
         .unwrap()
