@@ -373,9 +373,10 @@ pub fn count_records(path: &Path) -> Result<RecordCounts, PerfDataError> {
 
 /// Walks the records of the data section `[offset, offset + size)` of `path` with the
 /// perf.data reader's round walker (after the capture, off the hot path): counts them,
-/// adds up `PERF_RECORD_LOST`, and — with a parse context — collects the build ids the
-/// kernel put in `PERF_RECORD_MMAP2` (`attr.build_id`), one per file, for the BUILD_ID
-/// feature.
+/// adds up `PERF_RECORD_LOST`, and — with a parse context — collects a build id per
+/// mapped file for the BUILD_ID feature: the one the kernel put in `PERF_RECORD_MMAP2`
+/// (`attr.build_id`), or for an executable mapping without one (synthesized, or an old
+/// kernel) the file's own `NT_GNU_BUILD_ID` note, read with blazesym.
 fn scan_data(
     path: &Path,
     offset: u64,
@@ -409,17 +410,35 @@ fn scan_data(
                     let Some(Ok(p)) = ctx.map(|c| c.parse(r.bytes)) else {
                         continue;
                     };
-                    if let Record::Mmap2(m) = p.record {
-                        if let FileId::BuildId(id) = m.file_id {
-                            let filename = String::from_utf8_lossy(m.filename).into_owned();
-                            if seen.insert(filename.clone()) {
-                                ids.push(BuildId {
-                                    cpumode: r.header.misc & crate::records::misc::CPUMODE_MASK,
-                                    pid: -1,
-                                    id: id.as_bytes().to_vec(),
-                                    filename,
-                                });
-                            }
+                    let Record::Mmap2(m) = p.record else {
+                        continue;
+                    };
+                    let filename = String::from_utf8_lossy(m.filename).into_owned();
+                    // The kernel's build id; else (a mapping synthesized for a task that
+                    // existed before the capture, or a kernel before 5.12) the file's own,
+                    // for executable mappings of files that are still there.
+                    let id = match m.file_id {
+                        FileId::BuildId(id) => Some(id.as_bytes().to_vec()),
+                        FileId::Inode { .. }
+                            if m.prot & libc::PROT_EXEC as u32 != 0
+                                && filename.starts_with('/')
+                                && !seen.contains(&filename) =>
+                        {
+                            blazesym::helper::read_elf_build_id(&filename)
+                                .ok()
+                                .flatten()
+                                .map(|b| b.to_vec())
+                        }
+                        FileId::Inode { .. } => None,
+                    };
+                    if let Some(id) = id.filter(|id| !id.is_empty() && id.len() <= 20) {
+                        if seen.insert(filename.clone()) {
+                            ids.push(BuildId {
+                                cpumode: r.header.misc & crate::records::misc::CPUMODE_MASK,
+                                pid: -1,
+                                id,
+                                filename,
+                            });
                         }
                     }
                 }

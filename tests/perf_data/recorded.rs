@@ -119,6 +119,7 @@ fn recording_a_running_process_synthesizes_its_comm_and_maps() {
         .args(["-c", "while :; do :; done"])
         .spawn()
         .unwrap();
+    let exe = std::fs::read_link(format!("/proc/{}/exe", child.id())).unwrap();
     let mut opts = RecordOptions::new(vec!["cpu-clock".into()], Target::Process(child.id() as i32));
     opts.freq = Some(1000);
     opts.duration = Some(Duration::from_millis(300));
@@ -143,6 +144,15 @@ fn recording_a_running_process_synthesizes_its_comm_and_maps() {
         out.contains(" sh "),
         "perf attributes the samples to sh: {out}"
     );
+    // The shell was mapped before the capture: its build id comes from the file.
+    let ids = PerfData::open(&opts.output).unwrap().build_ids().unwrap();
+    let exe = exe.to_str().unwrap();
+    let sh = ids
+        .iter()
+        .find(|b| b.filename == exe)
+        .unwrap_or_else(|| panic!("no build id for {exe}: {ids:?}"));
+    let on_disk = blazesym::helper::read_elf_build_id(&exe).unwrap().unwrap();
+    assert_eq!(sh.id, on_disk.to_vec());
 }
 
 #[test]
