@@ -181,7 +181,7 @@ fn a_mapped_file_has_the_bytes_and_the_script_output_of_a_read_one() {
         let read = PerfData::open(&path).unwrap();
         // SAFETY: the fixture is a finished file that nothing writes during the test.
         let mapped = unsafe { PerfData::open_mapped(&path) }.unwrap();
-        assert_eq!(read.bytes(), mapped.bytes(), "{name}");
+        assert_eq!(read.bytes().unwrap(), mapped.bytes().unwrap(), "{name}");
         let (mut a, mut b) = (Vec::new(), Vec::new());
         script(&read, &mut a, ScriptFormat::Text).unwrap();
         script(&mapped, &mut b, ScriptFormat::Text).unwrap();

@@ -274,7 +274,7 @@ fn records_and_bytes_of_a_streamed_file_are_those_of_the_file() {
         let path = fixture(name);
         let streamed = PerfData::open(&path).unwrap();
         let whole = std::fs::read(&path).unwrap();
-        assert_eq!(streamed.bytes(), &whole[..], "{name}");
+        assert_eq!(streamed.bytes().unwrap(), &whole[..], "{name}");
         let read = PerfData::from_bytes(whole).unwrap();
         let a: Vec<_> = streamed.records().map(Result::unwrap).collect();
         let b: Vec<_> = read.records().map(Result::unwrap).collect();

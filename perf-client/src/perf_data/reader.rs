@@ -420,12 +420,16 @@ impl PerfData {
     }
 
     /// The whole file. A streamed file ([`PerfData::open`]) is read into memory on the
-    /// first call; if that read fails this is empty (and [`PerfData::records`] says why).
-    pub fn bytes(&self) -> &[u8] {
+    /// first call.
+    ///
+    /// # Errors
+    ///
+    /// Reading a streamed file failed (or it is shorter than when it was opened).
+    pub fn bytes(&self) -> Result<&[u8], PerfDataError> {
         match &self.bytes {
-            Storage::Owned(v) => v,
-            Storage::Mapped(m) => m,
-            Storage::Streamed(s) => s.whole().unwrap_or(&[]),
+            Storage::Owned(v) => Ok(v),
+            Storage::Mapped(m) => Ok(m),
+            Storage::Streamed(s) => s.whole(),
         }
     }
 
