@@ -165,8 +165,8 @@ fn build_configs(opts: &RecordOptions) -> Result<Vec<EventConfig>, RecordError> 
             c = c.sample_type(t);
         }
         if i == 0 {
-            // MMAP2 records carry the file's build id (Linux 5.12+): the BUILD_ID
-            // feature is then filled without reading any ELF file.
+            // MMAP2 records carry the file's build id (Linux 5.12+): files mapped during
+            // the capture get their BUILD_ID entry without being read.
             c = c.tracking(true).mmap_build_ids(true);
         }
         if let Some(bytes) = opts.wakeup_bytes {
