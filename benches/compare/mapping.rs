@@ -23,6 +23,7 @@ use crate::common::mapping::{
     PFNMAP_CONTIGUOUS, PFNMAP_SCATTERED,
 };
 use crate::common::subjects::Role;
+use crate::report::{json_num, json_str, svg_log_grid};
 use crate::stats::Summary;
 
 /// Rounds at the largest size, where the targets are: at least 9.
@@ -393,18 +394,6 @@ pub fn text(run: &MappingRun) -> String {
     o
 }
 
-fn json_str(s: &str) -> String {
-    serde_json::Value::String(s.to_owned()).to_string()
-}
-
-fn json_num(v: f64) -> String {
-    if v.is_finite() {
-        format!("{v:.6}")
-    } else {
-        "null".into()
-    }
-}
-
 /// JSON rows `{group: "mapping", subject, value, unit, peer, ratio, ...}`: one per subject
 /// and size (`peer: null`), then one per check.
 pub fn json_rows(run: &MappingRun) -> Vec<String> {
@@ -604,24 +593,7 @@ pub fn svg(run: &MappingRun) -> String {
         r#"<text x="{left}" y="22" font-size="15">Time to map a ring of 1 + 2^n pages (ms, median of {} rounds)</text>"#,
         run.rounds.0
     );
-    let mut decade = lmin;
-    while decade <= lmax {
-        let v = 10f64.powf(decade);
-        let yy = y(v);
-        let _ = writeln!(
-            o,
-            r##"<line x1="{left}" y1="{yy:.1}" x2="{:.1}" y2="{yy:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
-            left + pw,
-            left - 6.0,
-            yy + 4.0,
-            if v >= 1.0 {
-                format!("{v:.0}")
-            } else {
-                format!("{v}")
-            }
-        );
-        decade += 1.0;
-    }
+    svg_log_grid(&mut o, (lmin, lmax), left, pw, y);
     for n in (0..=MAX_ORDER).step_by(2) {
         let xx = x(f64::from(n));
         let _ = writeln!(

@@ -177,7 +177,8 @@ fn busy_list(run: &Run) -> String {
         .join(" ")
 }
 
-fn json_str(s: &str) -> String {
+/// `s` as a JSON string literal.
+pub(crate) fn json_str(s: &str) -> String {
     let mut o = String::from("\"");
     for c in s.chars() {
         match c {
@@ -193,7 +194,8 @@ fn json_str(s: &str) -> String {
     o
 }
 
-fn json_num(v: f64) -> String {
+/// `v` as a JSON number (`null` when not finite).
+pub(crate) fn json_num(v: f64) -> String {
     if v.is_finite() {
         format!("{v:.6}")
     } else {
@@ -466,24 +468,7 @@ pub fn svg(run: &Run) -> String {
         r#"<text x="{}" y="22" font-size="15">Throughput against record size (GB/s of record bytes, median of {} rounds)</text>"#,
         left, run.opts.rounds
     );
-    let mut decade = lmin;
-    while decade <= lmax {
-        let v = 10f64.powf(decade);
-        let yy = y(v);
-        let _ = writeln!(
-            o,
-            r##"<line x1="{left}" y1="{yy:.1}" x2="{:.1}" y2="{yy:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
-            left + pw,
-            left - 6.0,
-            yy + 4.0,
-            if v >= 1.0 {
-                format!("{v:.0}")
-            } else {
-                format!("{v}")
-            }
-        );
-        decade += 1.0;
-    }
+    svg_log_grid(&mut o, (lmin, lmax), left, pw, y);
     for s in xs {
         let xx = x(s);
         let _ = writeln!(
@@ -557,4 +542,34 @@ pub fn svg(run: &Run) -> String {
     }
     let _ = writeln!(o, "</svg>");
     o
+}
+
+/// Horizontal grid lines, labelled, at every power of ten from `10^decades.0` to
+/// `10^decades.1` of a log-scale y axis (`y` maps a value to its pixel row) spanning
+/// `width` pixels from `left`.
+pub(crate) fn svg_log_grid(
+    o: &mut String,
+    decades: (f64, f64),
+    left: f64,
+    width: f64,
+    y: impl Fn(f64) -> f64,
+) {
+    let mut decade = decades.0;
+    while decade <= decades.1 {
+        let v = 10f64.powf(decade);
+        let yy = y(v);
+        let _ = writeln!(
+            o,
+            r##"<line x1="{left}" y1="{yy:.1}" x2="{:.1}" y2="{yy:.1}" stroke="#ddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{}</text>"##,
+            left + width,
+            left - 6.0,
+            yy + 4.0,
+            if v >= 1.0 {
+                format!("{v:.0}")
+            } else {
+                format!("{v}")
+            }
+        );
+        decade += 1.0;
+    }
 }
