@@ -6,12 +6,13 @@
 
 use std::sync::Arc;
 
-use memmap2::{MmapOptions, MmapRaw};
+use crate::common::raw_ring::RawRing;
+
 use perf_ringbuf::emulation::{BufferConfig, KernelBuffer, MapOptions, Strategy};
 use perf_ringbuf::layout::{align_record, HEADER_SIZE, PERF_RECORD_LOST};
 use perf_ringbuf::{
-    ReadError, Reader, RecordBytes, RecordFault, RecordHeader, Ring, RingRegion, WriteError,
-    WriteMode, Writer, WriterConfig,
+    ReadError, Reader, RecordBytes, RecordFault, RecordHeader, Ring, WriteError, WriteMode,
+    WriterConfig,
 };
 
 const SAMPLE: u32 = 9;
@@ -160,56 +161,6 @@ fn batch_read_on_a_mirrored_mapping_hands_out_every_record_as_one_slice() {
     );
 }
 
-/// A ring over memory the test can corrupt: the hostile producer or consumer.
-struct RawRing {
-    map: Arc<MmapRaw>,
-    data_size: u64,
-}
-
-impl RawRing {
-    fn new(data_size: u64) -> (RawRing, Writer, Reader) {
-        let len = 4096 + data_size as usize;
-        let map = Arc::new(MmapRaw::from(
-            MmapOptions::new().len(len).map_anon().unwrap(),
-        ));
-        // SAFETY: the anonymous mapping is `len` bytes and outlives both sides via the
-        // Arcs; the test thread is the only producer and consumer.
-        let region = unsafe { RingRegion::new(map.as_mut_ptr(), len) }.unwrap();
-        let mem = region.init_control(4096, data_size).unwrap();
-        // SAFETY: the only writer and reader of this ring.
-        let writer = unsafe { Writer::new(mem, WriterConfig::default(), None, map.clone()) };
-        // SAFETY: as above.
-        let reader = unsafe { Reader::new(mem, map.clone()) };
-        (RawRing { map, data_size }, writer, reader)
-    }
-
-    fn poke_u64(&self, offset: usize, value: u64) {
-        assert!(offset + 8 <= 4096 + self.data_size as usize);
-        // SAFETY: in bounds of the mapping (checked above); single-threaded test.
-        unsafe {
-            self.map
-                .as_mut_ptr()
-                .add(offset)
-                .cast::<u64>()
-                .write_unaligned(value)
-        }
-    }
-
-    /// Overwrites the header of the record at free-running position `pos`.
-    fn set_header(&self, pos: u64, size: u16) {
-        let h = RecordHeader {
-            record_type: SAMPLE,
-            misc: 0,
-            size,
-        };
-        self.poke_u64(4096 + (pos % self.data_size) as usize, h.to_u64());
-    }
-
-    fn set_tail(&self, tail: u64) {
-        self.poke_u64(perf_ringbuf::layout::DATA_TAIL_OFFSET, tail);
-    }
-}
-
 /// Ten 24-byte records from position `start`, the header of record `victim` overwritten
 /// with `size`, read by one drain with the batch or with `next`: what it handed out, its
 /// error, and the reader's position afterwards.
@@ -232,7 +183,7 @@ fn read_hostile(
         w.write_deferred(SAMPLE, 0, &[i; 16]).unwrap();
     }
     w.publish();
-    raw.set_header(start + victim * 24, size);
+    raw.set_header(start + victim * 24, SAMPLE, size);
     let (seen, err) = if batch {
         read_with_batch(&mut r)
     } else {

@@ -2,13 +2,15 @@
 //! lost accounting, overwrite mode, wakeups, and every hostile input.
 
 use std::sync::Arc;
+
+use crate::common::raw_ring::RawRing;
 use std::time::Duration;
 
 use memmap2::{MmapOptions, MmapRaw};
-use perf_ringbuf::layout::{DATA_HEAD_OFFSET, DATA_TAIL_OFFSET, PERF_RECORD_LOST};
+use perf_ringbuf::layout::PERF_RECORD_LOST;
 use perf_ringbuf::{
     ReadError, Reader, RecordBytes, RecordFault, RecordIter, Ring, RingRegion, WaitOutcome,
-    WakeupPolicy, WriteError, WriteMode, Writer, WriterConfig,
+    WakeupPolicy, WriteError, WriteMode, Writer,
 };
 use proptest::prelude::*;
 
@@ -478,70 +480,6 @@ fn ring_sizes_must_be_powers_of_two() {
     assert!(Ring::with_data_size(3000).is_err());
     assert!(Ring::with_data_size(0).is_err());
     assert!(Ring::with_data_size(4).is_err());
-}
-
-/// A ring over memory the test can corrupt: the hostile producer or consumer.
-struct RawRing {
-    map: Arc<MmapRaw>,
-    data_size: u64,
-}
-
-impl RawRing {
-    fn new(data_size: u64) -> (RawRing, Writer, Reader) {
-        let len = 4096 + data_size as usize;
-        let map = Arc::new(MmapRaw::from(
-            MmapOptions::new().len(len).map_anon().unwrap(),
-        ));
-        // SAFETY: the anonymous mapping is `len` bytes and outlives both sides via the Arcs;
-        // the test thread is the only producer and consumer.
-        let region = unsafe { RingRegion::new(map.as_mut_ptr(), len) }.unwrap();
-        let mem = region.init_control(4096, data_size).unwrap();
-        // SAFETY: the only writer and reader of this ring.
-        let writer = unsafe { Writer::new(mem, WriterConfig::default(), None, map.clone()) };
-        // SAFETY: as above.
-        let reader = unsafe { Reader::new(mem, map.clone()) };
-        (RawRing { map, data_size }, writer, reader)
-    }
-
-    /// A reader created now, from the control page as it is (the one `new` returned must
-    /// be dropped first: a ring has one reader).
-    fn new_reader(&self) -> Reader {
-        let len = 4096 + self.data_size as usize;
-        // SAFETY: as in `new`.
-        let region = unsafe { RingRegion::new(self.map.as_mut_ptr(), len) }.unwrap();
-        // SAFETY: the only reader of this ring.
-        unsafe { Reader::new(region.memory().unwrap(), self.map.clone()) }
-    }
-
-    fn poke_u64(&self, offset: usize, value: u64) {
-        assert!(offset + 8 <= 4096 + self.data_size as usize);
-        // SAFETY: in bounds of the mapping (checked above); single-threaded test.
-        unsafe {
-            self.map
-                .as_mut_ptr()
-                .add(offset)
-                .cast::<u64>()
-                .write_unaligned(value)
-        }
-    }
-
-    fn set_head(&self, head: u64) {
-        self.poke_u64(DATA_HEAD_OFFSET, head);
-    }
-
-    fn set_tail(&self, tail: u64) {
-        self.poke_u64(DATA_TAIL_OFFSET, tail);
-    }
-
-    /// Overwrites the header at data-area offset `at`.
-    fn set_header(&self, at: usize, record_type: u32, size: u16) {
-        let h = perf_ringbuf::RecordHeader {
-            record_type,
-            misc: 0,
-            size,
-        };
-        self.poke_u64(4096 + at, h.to_u64());
-    }
 }
 
 fn first_error(reader: &mut Reader) -> ReadError {

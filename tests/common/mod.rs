@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod raw_ring;
+
 /// Environment variable that turns every "skipped: not permitted" into a failure. CI sets it.
 pub const NO_SKIP_ENV: &str = "PERF_RINGBUF_NO_SKIP";
 
