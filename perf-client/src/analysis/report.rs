@@ -70,7 +70,7 @@ pub fn build(file: &PerfData) -> Result<Report, AnalysisError> {
     let ctx = file.parse_context()?;
     let names = event_names(file);
     let mut machine = Machine::new();
-    let mut symbols = Symbols::new();
+    let mut symbols = Symbols::for_file(file);
     let mut per_event: Vec<Tally> = vec![(0, 0, HashMap::new()); names.len()];
     let mut folded: HashMap<String, u64> = HashMap::new();
     let mut report = Report::default();

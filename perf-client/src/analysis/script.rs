@@ -78,7 +78,7 @@ pub fn script(
     let ctx = file.parse_context()?;
     let names = event_names(file);
     let mut machine = Machine::new();
-    let mut symbols = Symbols::new();
+    let mut symbols = Symbols::for_file(file);
     let mut sum = ScriptSummary::default();
     let mut line = Vec::with_capacity(256);
     super::for_each_ordered(file, &ctx, |rec| {

@@ -10,6 +10,7 @@ use blazesym::symbolize::{Input, Symbolized, Symbolizer};
 use blazesym::MaybeDefault;
 
 use super::machine::Machine;
+use crate::perf_data::{misc, BuildId, PerfData};
 
 /// One resolved address.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +78,8 @@ type Found = Option<(Box<str>, u64)>;
 #[derive(Debug)]
 pub struct Symbols {
     symbolizer: Symbolizer,
+    /// Whether kernel addresses may be named from the running kernel's kallsyms.
+    kernel_verified: bool,
     /// Kernel addresses.
     kernel: HashMap<u64, Found>,
     /// Per file path: file offset → symbol. Looked up by `&str`, so a hit allocates
@@ -84,20 +87,32 @@ pub struct Symbols {
     files: HashMap<String, HashMap<u64, Found>>,
 }
 
-impl Default for Symbols {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Symbols {
-    /// A symbolizer with empty caches.
-    pub fn new() -> Self {
+    /// A symbolizer with empty caches. Kernel addresses are named from `/proc/kallsyms`
+    /// only when `running_kernel_verified` says the addresses were recorded on the running
+    /// kernel build; otherwise they stay unnamed, as `perf script` leaves them.
+    pub fn new(running_kernel_verified: bool) -> Self {
         Symbols {
             symbolizer: Symbolizer::new(),
+            kernel_verified: running_kernel_verified,
             kernel: HashMap::new(),
             files: HashMap::new(),
         }
+    }
+
+    /// A symbolizer for `file`: its kernel addresses are named only when the kernel build
+    /// id the file recorded (BUILD_ID feature, `[kernel.kallsyms]`) equals the running
+    /// kernel's (`/sys/kernel/notes`). A file from another kernel build, or one that
+    /// recorded no kernel build id, gets no kernel names: a name from another build would
+    /// be a wrong name.
+    pub fn for_file(file: &PerfData) -> Self {
+        let recorded = file.build_ids().ok().and_then(|ids| {
+            ids.into_iter()
+                .find(|b| b.cpumode == misc::KERNEL && b.filename == "[kernel.kallsyms]")
+        });
+        let running = BuildId::running_kernel();
+        let verified = matches!((recorded, running), (Some(r), Some(k)) if r.id == k.id);
+        Self::new(verified)
     }
 
     fn lookup(&self, src: &Source<'_>, input: Input<u64>) -> Found {
@@ -108,6 +123,9 @@ impl Symbols {
     }
 
     fn lookup_kernel(&self, addr: u64) -> Found {
+        if !self.kernel_verified {
+            return None;
+        }
         let src = Source::Kernel(Kernel {
             kallsyms: MaybeDefault::Default,
             vmlinux: MaybeDefault::None,
