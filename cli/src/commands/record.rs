@@ -29,9 +29,14 @@ pub struct Args {
     /// Sample every COUNT events.
     #[arg(short = 'c', long = "count")]
     count: Option<u64>,
-    /// Record callchains.
+    /// Record callchains (frame pointers, as `--call-graph fp`).
     #[arg(short = 'g')]
     callgraph: bool,
+    /// Record callchains: `fp` (frame pointers, as -g) or `dwarf[,SIZE]` (copy SIZE bytes
+    /// of the user stack, default 8192, and the user registers with each sample, for
+    /// DWARF unwinding in report and script; needs no frame pointers).
+    #[arg(long = "call-graph", value_name = "fp|dwarf[,SIZE]", value_parser = parse_call_graph)]
+    call_graph: Option<CallGraph>,
     /// Data pages per ring: a power of two, or a size with a B/K/M/G suffix (rounded up to
     /// a power of two of pages).
     #[arg(short = 'm', long = "mmap-pages", value_name = "PAGES", value_parser = parse_mmap_pages, default_value = "128")]
@@ -102,6 +107,44 @@ fn parse_mmap_pages(s: &str) -> Result<usize, String> {
     usize::try_from(pages).map_err(|_| "mmap size too large".to_owned())
 }
 
+/// `--call-graph`'s record modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CallGraph {
+    /// Frame pointers: the kernel walks the user stack.
+    Fp,
+    /// A copy of this many bytes of the user stack, unwound afterwards.
+    Dwarf(u32),
+}
+
+/// perf's `--call-graph` syntax: `fp`, `dwarf`, `dwarf,SIZE` (SIZE rounded up to a
+/// multiple of 8, at most 65528: a sample is at most 64 KiB).
+fn parse_call_graph(s: &str) -> Result<CallGraph, String> {
+    let mut parts = s.split(',');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some("fp"), None, None) => Ok(CallGraph::Fp),
+        (Some("dwarf"), None, None) => Ok(CallGraph::Dwarf(
+            perf_client::analysis::unwind::DEFAULT_STACK_DUMP,
+        )),
+        (Some("dwarf"), Some(size), None) => {
+            const MAX: u64 = 65528;
+            let n: u64 = size
+                .trim()
+                .parse()
+                .map_err(|_| format!("invalid stack dump size {size:?}"))?;
+            let n = n.div_ceil(8).saturating_mul(8);
+            if n == 0 || n > MAX {
+                return Err(format!(
+                    "incorrect stack dump size {size} (1 to {MAX} bytes)"
+                ));
+            }
+            Ok(CallGraph::Dwarf(n as u32))
+        }
+        _ => Err(format!(
+            "unknown call graph mode {s:?}: expected fp, dwarf or dwarf,SIZE (lbr is not supported)"
+        )),
+    }
+}
+
 static DUMP: OnceLock<Arc<AtomicBool>> = OnceLock::new();
 
 extern "C" fn on_sigusr2(_sig: libc::c_int) {
@@ -161,7 +204,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut opts = RecordOptions::new(args.events.clone(), target);
     opts.period = args.count;
     opts.freq = args.freq;
-    opts.callchain = args.callgraph;
+    opts.callchain = args.callgraph || args.call_graph.is_some();
+    if let Some(CallGraph::Dwarf(size)) = args.call_graph {
+        opts.dwarf_stack_user = Some(size);
+    }
     opts.data_pages = args.pages;
     opts.overwrite = args.overwrite;
     opts.realtime = args.realtime;
@@ -271,6 +317,20 @@ mod tests {
         assert!(a.callgraph);
         assert_eq!(a.command, vec![OsString::from("ls"), OsString::from("-l")]);
         assert_eq!(a.output, PathBuf::from("perf.data"));
+    }
+
+    #[test]
+    fn call_graph_takes_fp_or_dwarf_with_perfs_stack_sizes() {
+        let a = parse(&["--call-graph", "dwarf", "--", "true"]).unwrap();
+        assert_eq!(a.call_graph, Some(CallGraph::Dwarf(8192)));
+        let a = parse(&["--call-graph", "dwarf,4093", "--", "true"]).unwrap();
+        assert_eq!(a.call_graph, Some(CallGraph::Dwarf(4096)));
+        let a = parse(&["--call-graph=fp", "--", "true"]).unwrap();
+        assert_eq!(a.call_graph, Some(CallGraph::Fp));
+        assert!(parse(&["--call-graph", "dwarf,0", "--", "true"]).is_err());
+        assert!(parse(&["--call-graph", "dwarf,70000", "--", "true"]).is_err());
+        assert!(parse(&["--call-graph", "lbr", "--", "true"]).is_err());
+        assert!(!parse(&["-g", "--", "true"]).unwrap().call_graph.is_some());
     }
 
     #[test]

@@ -1,11 +1,13 @@
-//! `perf-client report [-i FILE] [--flamegraph OUT.svg]`: overhead by command, DSO and
-//! symbol, like `perf report --stdio`.
+//! `perf-client report [-i FILE] [--children|--no-children] [-g ...] [--sort KEYS]
+//! [--percent-limit P] [--json] [--flamegraph OUT.svg]`: overhead by command, DSO and
+//! symbol with callchain trees, like `perf report --stdio`.
 
 use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use perf_client::analysis::report;
+use perf_client::analysis::callgraph::ChainOptions;
+use perf_client::analysis::report::{self, ReportOptions, SortKey};
 use perf_client::perf_data::PerfData;
 
 #[derive(Debug, clap::Args)]
@@ -16,17 +18,82 @@ pub struct Args {
     /// Also write a flame graph (SVG) of the callchains (record with -g) to this file.
     #[arg(long, value_name = "OUT.svg")]
     flamegraph: Option<PathBuf>,
-    /// Accepted for perf compatibility: the output is always text.
+    /// Accepted for perf compatibility: the output is text unless --json.
     #[arg(long)]
     stdio: bool,
+    /// The report, with its callchain trees, as one JSON document.
+    #[arg(long)]
+    json: bool,
+    /// Add a Children column (period of the samples with the entry anywhere in their
+    /// chain) and sort by it; the default when the file has callchains, as perf.
+    #[arg(long, overrides_with = "no_children")]
+    children: bool,
+    /// Only the Self (Overhead) column.
+    #[arg(long = "no-children", overrides_with = "children")]
+    no_children: bool,
+    /// Callchain display, perf's syntax: graph|fractal|none, a percent threshold, a print
+    /// limit, caller|callee, function, percent|period|count (e.g. `-g caller`,
+    /// `-g graph,0.5,callee`). Default graph,0.5 (caller with children, else callee).
+    #[arg(short = 'g', long = "call-graph", value_name = "MODE", num_args = 0..=1,
+          default_missing_value = "graph", value_parser = ChainOptions::parse)]
+    call_graph: Option<ChainOptions>,
+    /// Sort and group by these keys: comm, dso, sym, pid, tid, cpu (default comm,dso,sym).
+    #[arg(short = 's', long = "sort", value_name = "KEYS", value_delimiter = ',',
+          value_parser = parse_sort_key)]
+    sort: Option<Vec<SortKey>>,
+    /// Do not show entries under this percent (nor callchain branches, as perf).
+    #[arg(long = "percent-limit", value_name = "PERCENT")]
+    percent_limit: Option<f64>,
+}
+
+fn parse_sort_key(s: &str) -> Result<SortKey, String> {
+    SortKey::parse_list(s)?
+        .pop()
+        .ok_or_else(|| "empty --sort key".to_owned())
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let file = PerfData::open(&args.input).map_err(|e| super::input_error(&args.input, e))?;
-    let rep = report::build(&file)?;
+    // SAFETY: perf.data files are finished before they are read (as `perf report`, which
+    // maps its input too); the report does not run alongside a recorder writing its
+    // input. A file that cannot be mapped (a pipe) is read.
+    let file = unsafe { PerfData::open_mapped(&args.input) }
+        .or_else(|_| PerfData::open(&args.input))
+        .map_err(|e| super::input_error(&args.input, e))?;
+    let mut opts = ReportOptions::perf_defaults();
+    if args.children {
+        opts.children = Some(true);
+    } else if args.no_children {
+        opts.children = Some(false);
+    }
+    if let Some(g) = args.call_graph {
+        opts.chain = g;
+    }
+    opts.sort = args.sort;
+    if let Some(p) = args.percent_limit {
+        opts.percent_limit = p;
+        // perf's --percent-limit also sets the callchain threshold.
+        opts.chain.threshold = p;
+    }
+    let rep = report::build_with(&file, &opts)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    rep.print(&mut out)?;
+    if args.json {
+        serde_json::to_writer(&mut out, &rep.to_json())?;
+        writeln!(out)?;
+    } else {
+        rep.print(&mut out)?;
+    }
     out.flush()?;
+    let u = rep.unwind;
+    if u.samples > 0 && u.complete < u.samples {
+        eprintln!(
+            "perf-client report: {} of {} samples with a user stack were not unwound to their end \
+             ({} stopped part way, {} kept only their first frame)",
+            u.samples - u.complete,
+            u.samples,
+            u.truncated,
+            u.first_frame_only
+        );
+    }
     if let Some(svg) = &args.flamegraph {
         if rep.folded.is_empty() {
             anyhow::bail!("no samples to draw in {}", args.input.display());

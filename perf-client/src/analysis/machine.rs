@@ -126,6 +126,11 @@ impl Machine {
             .map(String::as_str)
     }
 
+    /// The user maps of process `pid`, by start address.
+    pub fn maps_of(&self, pid: u32) -> &[Map] {
+        self.maps.get(&pid).map_or(&[], Vec::as_slice)
+    }
+
     /// The map containing `addr`: the kernel's for kernel addresses, else the process's.
     pub fn find_map(&self, pid: u32, addr: u64) -> Option<&Map> {
         let find = |list: &'_ [Map]| -> Option<usize> {

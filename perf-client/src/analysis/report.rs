@@ -1,37 +1,158 @@
-//! `perf report`-style overhead tables (by command, DSO and symbol, weighted by period)
-//! and flame graphs (inferno) from callchains.
+//! `perf report`-style overhead tables (by command, DSO and symbol, or the `--sort`
+//! keys, weighted by period), with perf's children/self columns and callchain trees
+//! ([`super::callgraph`]), and flame graphs (inferno) from callchains.
 
 use std::collections::HashMap;
 use std::io::Write;
 
+use serde::Serialize;
+
+use super::callgraph::{prune, ChainMode, ChainNode, ChainOptions, ChainOrder, ChainTree, Frames};
 use super::event_names;
 use super::machine::Machine;
-use super::script::{sample_frames, AnalysisError};
+use super::script::AnalysisError;
 use super::symbols::Symbols;
-use crate::perf_data::PerfData;
+use super::unwind::{ChainBuilder, UnwindStats};
+use crate::perf_data::{sample_type as st, PerfData};
 use crate::records::Record;
 
+/// A `--sort` key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SortKey {
+    /// Command name (`Command`).
+    Comm,
+    /// Shared object (`Shared Object`).
+    Dso,
+    /// Function (`Symbol`).
+    Sym,
+    /// Thread, shown as perf's `Pid:Command` (perf keys it by thread id).
+    Pid,
+    /// Thread id (`Tid`).
+    Tid,
+    /// CPU (`CPU`).
+    Cpu,
+}
+
+impl SortKey {
+    /// Parses a comma-separated `--sort` list (`comm,dso,sym`; `symbol` and `thread`
+    /// as perf's aliases).
+    ///
+    /// # Errors
+    ///
+    /// An unknown key, named.
+    pub fn parse_list(s: &str) -> Result<Vec<SortKey>, String> {
+        s.split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(|k| match k {
+                "comm" => Ok(SortKey::Comm),
+                "dso" => Ok(SortKey::Dso),
+                "sym" | "symbol" => Ok(SortKey::Sym),
+                "pid" | "thread" => Ok(SortKey::Pid),
+                "tid" => Ok(SortKey::Tid),
+                "cpu" => Ok(SortKey::Cpu),
+                other => Err(format!(
+                    "unknown --sort key {other:?} (comm, dso, sym, pid, tid, cpu)"
+                )),
+            })
+            .collect()
+    }
+}
+
+/// What [`build_with`] computes and how [`Report::print`] shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReportOptions {
+    /// `--children` / `--no-children`; `None`: children when the file has callchains
+    /// (as perf).
+    pub children: Option<bool>,
+    /// `-g`.
+    pub chain: ChainOptions,
+    /// `--sort`; `None`: comm, dso, sym.
+    pub sort: Option<Vec<SortKey>>,
+    /// `--percent-limit`: entries under this percent are not shown.
+    pub percent_limit: f64,
+}
+
+impl Default for ReportOptions {
+    fn default() -> Self {
+        ReportOptions {
+            children: Some(false),
+            chain: ChainOptions::default(),
+            sort: None,
+            percent_limit: 0.0,
+        }
+    }
+}
+
+impl ReportOptions {
+    /// perf report's defaults: children when the file has callchains, `-g
+    /// graph,0.5,caller` with children and `callee` without, sorted by comm, dso, sym.
+    pub fn perf_defaults() -> Self {
+        ReportOptions {
+            children: None,
+            ..Default::default()
+        }
+    }
+}
+
 /// One line of the overhead table.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Row {
     /// Command.
     pub comm: String,
+    /// Process id.
+    pub pid: u32,
+    /// Thread id.
+    pub tid: u32,
+    /// CPU, when the samples carry it.
+    pub cpu: Option<u32>,
     /// Shared object.
     pub dso: String,
     /// Function, or `[unknown]`.
     pub symbol: String,
+    /// For an unresolved function, the address perf shows: file-relative for the
+    /// sampled address, as sampled for a caller's (perf does the same).
+    pub addr: u64,
     /// True for a kernel address (`[k]`), else `[.]`.
     pub kernel: bool,
-    /// Samples.
+    /// Samples whose innermost frame is this entry.
     pub samples: u64,
-    /// Sum of the samples' periods.
+    /// Sum of their periods ("Self").
     pub period: u64,
-    /// Share of the event's total period, in percent.
+    /// Share of the event's total period, in percent ("Self" or "Overhead").
     pub percent: f64,
+    /// Period of the samples with this entry anywhere in their chain ("Children").
+    pub children_period: u64,
+    /// Share of the event's total period, in percent ("Children").
+    pub children_percent: f64,
+    /// The callchain tree under this entry, unpruned (the printout drops branches
+    /// under the threshold).
+    pub callchain: Vec<ChainNode>,
+    /// The longest chain added to the tree (perf puts callers above callees of equal
+    /// Children by it).
+    #[serde(skip)]
+    max_depth: usize,
+}
+
+impl Row {
+    fn symbol_text(&self) -> String {
+        let level = if self.kernel { 'k' } else { '.' };
+        if self.symbol == "[unknown]" {
+            // C's `%#.16llx`, which gives no `0x` for zero.
+            if self.addr == 0 {
+                format!("[{level}] {:016x}", 0)
+            } else {
+                format!("[{level}] {:#018x}", self.addr)
+            }
+        } else {
+            format!("[{level}] {}", self.symbol)
+        }
+    }
 }
 
 /// The overhead table of one event.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct EventReport {
     /// The event's name.
     pub event: String,
@@ -39,12 +160,14 @@ pub struct EventReport {
     pub samples: u64,
     /// Sum of their periods.
     pub period: u64,
-    /// Rows, highest overhead first.
+    /// Whether the event's samples have callchains.
+    pub callchains: bool,
+    /// Rows, highest overhead first (children first with `--children`).
     pub rows: Vec<Row>,
 }
 
 /// A whole report.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Report {
     /// One table per event that has samples.
     pub events: Vec<EventReport>,
@@ -53,27 +176,109 @@ pub struct Report {
     /// Records lost in the ring (LOST records).
     pub lost: u64,
     /// Folded stacks (`comm;outer;...;inner` → period), for flame graphs.
+    #[serde(skip)]
     pub folded: Vec<(String, u64)>,
+    /// `--call-graph dwarf` samples: how many unwound completely, partly, not at all.
+    pub unwind: UnwindStats,
+    /// Whether rows have children columns.
+    pub children: bool,
+    /// The options the report was built with.
+    #[serde(skip)]
+    pub options: Option<ReportOptions>,
 }
 
-/// (comm, dso, symbol, kernel).
-type Key = (String, String, String, bool);
-/// Per event: samples, period, and (samples, period) per key.
-type Tally = (u64, u64, HashMap<Key, (u64, u64)>);
+/// Entry identity: the `--sort` keys' values (unused keys stay 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+struct EntryKey {
+    comm: u32,
+    tid: u32,
+    cpu: u32,
+    dso: u32,
+    /// 1: a frame id; 2: an unresolved address.
+    sym_kind: u8,
+    sym: u64,
+}
 
-/// Builds the report of `file`.
+#[derive(Debug, Default)]
+struct Entry {
+    comm: u32,
+    pid: u32,
+    tid: u32,
+    cpu: Option<u32>,
+    frame: u32,
+    addr: u64,
+    self_period: u64,
+    self_samples: u64,
+    acc_period: u64,
+    max_depth: usize,
+    tree: ChainTree,
+}
+
+#[derive(Debug, Default)]
+struct EventTally {
+    samples: u64,
+    period: u64,
+    entries: HashMap<EntryKey, Entry>,
+}
+
+/// Builds the flat (self-only) report of `file`, sorted by command, DSO and symbol.
 ///
 /// # Errors
 ///
 /// A corrupt record, with its file offset.
 pub fn build(file: &PerfData) -> Result<Report, AnalysisError> {
+    build_with(file, &ReportOptions::default())
+}
+
+/// Builds the report of `file` with `opts`.
+///
+/// # Errors
+///
+/// A corrupt record, with its file offset.
+pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, AnalysisError> {
     let ctx = file.parse_context()?;
     let names = event_names(file);
+    let has_chains: Vec<bool> = file
+        .attrs()
+        .iter()
+        .map(|a| a.attr.sample_type() & st::CALLCHAIN != 0)
+        .collect();
+    let children = opts
+        .children
+        .unwrap_or_else(|| has_chains.iter().any(|&c| c));
+    let order = opts.chain.order.unwrap_or(if children {
+        ChainOrder::Caller
+    } else {
+        ChainOrder::Callee
+    });
+    let sort = opts
+        .sort
+        .clone()
+        .unwrap_or_else(|| vec![SortKey::Comm, SortKey::Dso, SortKey::Sym]);
+    let has = |k: SortKey| sort.contains(&k);
+    let (by_comm, by_tid, by_cpu, by_dso, by_sym) = (
+        has(SortKey::Comm),
+        has(SortKey::Pid) || has(SortKey::Tid),
+        has(SortKey::Cpu),
+        has(SortKey::Dso),
+        has(SortKey::Sym),
+    );
+    let want_tree = opts.chain.mode != ChainMode::None;
+
     let mut machine = Machine::new();
     let mut symbols = Symbols::for_file(file);
-    let mut per_event: Vec<Tally> = vec![(0, 0, HashMap::new()); names.len()];
+    let mut chains = ChainBuilder::new();
+    let mut frames = Frames::default();
+    let mut comms: HashMap<String, u32> = HashMap::new();
+    let mut comm_names: Vec<String> = Vec::new();
+    let mut per_event: Vec<EventTally> = (0..names.len()).map(|_| EventTally::default()).collect();
     let mut folded: HashMap<String, u64> = HashMap::new();
     let mut report = Report::default();
+    let mut ips: Vec<u64> = Vec::new();
+    // Per sample: (frame id, entry sym key, dso id) innermost first.
+    let mut resolved: Vec<(u32, u64)> = Vec::new();
+    let mut seen: Vec<EntryKey> = Vec::new();
+    let mut stack = String::new();
     super::for_each_ordered(file, &ctx, |rec| {
         let s = match &rec.record {
             Record::Sample(s) => s,
@@ -90,124 +295,420 @@ pub fn build(file: &PerfData) -> Result<Report, AnalysisError> {
                 return Ok(());
             }
         };
-        let pid = s.pid.unwrap_or(0);
-        let comm = machine.comm(pid, s.tid.unwrap_or(pid));
-        let period = s
-            .period
-            .unwrap_or_else(|| super::fixed_period(file, rec.event));
-        let frames = sample_frames(s, &machine, &mut symbols);
-        let Some(ev) = per_event.get_mut(rec.event.unwrap_or(0)) else {
+        let event = rec.event.unwrap_or(0);
+        let Some(ev) = per_event.get_mut(event) else {
             return Ok(());
         };
-        ev.0 += 1;
-        ev.1 += period;
-        let top = frames.first();
-        let key = (
-            comm.clone(),
-            top.map_or("[unknown]".to_owned(), |f| f.dso.clone()),
-            top.map_or("[unknown]".to_owned(), |f| f.function().to_owned()),
-            top.is_some_and(|f| f.kernel),
-        );
-        let e = ev.2.entry(key).or_default();
-        e.0 += 1;
-        e.1 += period;
-        let mut stack = comm;
-        for f in frames.iter().rev() {
+        let pid = s.pid.unwrap_or(0);
+        let tid = s.tid.unwrap_or(pid);
+        let period = s.period.unwrap_or_else(|| super::fixed_period(file, rec.event));
+        let comm_str = machine
+            .comm_ref(pid, tid)
+            .map_or_else(|| format!(":{tid}"), str::to_owned);
+        let comm = match comms.get(&comm_str) {
+            Some(&c) => c,
+            None => {
+                let c = comm_names.len() as u32;
+                comm_names.push(comm_str.clone());
+                comms.insert(comm_str.clone(), c);
+                c
+            }
+        };
+        chains.frames(s, &machine, &mut ips);
+        resolved.clear();
+        for &ip in &ips {
+            let f = symbols.resolve_ref(&machine, pid, ip);
+            let id = frames.id(
+                f.dso,
+                f.symbol,
+                ip,
+                ip.wrapping_sub(f.offset),
+                f.kernel,
+            );
+            // perf keys the sampled address of an unresolved function by its
+            // map-relative address.
+            let rel = match machine.find_map(pid, ip) {
+                Some(m) if !f.kernel => m.file_offset(ip),
+                _ => ip,
+            };
+            resolved.push((id, rel));
+        }
+        if resolved.is_empty() {
+            let id = frames.id("[unknown]", None, 0, 0, false);
+            resolved.push((id, 0));
+        }
+        ev.samples += 1;
+        ev.period += period;
+        let key_of = |frames: &Frames, id: u32, addr: u64| {
+            let info = &frames.infos[id as usize];
+            let (sym_kind, sym) = match (by_sym, &info.symbol) {
+                (false, _) => (0, 0),
+                (true, Some(_)) => (1, u64::from(id)),
+                (true, None) => (2, addr),
+            };
+            EntryKey {
+                comm: if by_comm { comm } else { 0 },
+                tid: if by_tid { tid } else { 0 },
+                cpu: if by_cpu { s.cpu.unwrap_or(0) } else { 0 },
+                dso: if by_dso { info.dso } else { 0 },
+                sym_kind,
+                sym,
+            }
+        };
+        let new_entry = |id: u32, addr: u64| Entry {
+            comm,
+            pid,
+            tid,
+            cpu: s.cpu,
+            frame: id,
+            addr,
+            ..Entry::default()
+        };
+        let n = resolved.len();
+        // The chain in cursor order: caller (outermost first) or callee.
+        let cursor = |i: usize| -> u32 {
+            match order {
+                ChainOrder::Caller => resolved[n - 1 - i].0,
+                ChainOrder::Callee => resolved[i].0,
+            }
+        };
+        let (leaf, leaf_rel) = resolved[0];
+        let self_key = key_of(&frames, leaf, leaf_rel);
+        let e = ev
+            .entries
+            .entry(self_key)
+            .or_insert_with(|| new_entry(leaf, leaf_rel));
+        e.self_period += period;
+        e.self_samples += 1;
+        e.acc_period += period;
+        let with_tree = want_tree && has_chains.get(event).copied().unwrap_or(false);
+        if with_tree {
+            e.tree.append((0..n).map(cursor), period);
+            e.max_depth = e.max_depth.max(n);
+        }
+        if children {
+            seen.clear();
+            seen.push(self_key);
+            for i in 0..n {
+                let id = cursor(i);
+                let raw = match order {
+                    ChainOrder::Caller => ips.get(n - 1 - i).copied().unwrap_or(0),
+                    ChainOrder::Callee => ips.get(i).copied().unwrap_or(0),
+                };
+                let key = key_of(&frames, id, raw);
+                if seen.contains(&key) {
+                    continue;
+                }
+                seen.push(key);
+                let e = ev.entries.entry(key).or_insert_with(|| new_entry(id, raw));
+                e.acc_period += period;
+                if with_tree {
+                    e.tree.append((i..n).map(cursor), period);
+                    e.max_depth = e.max_depth.max(n - i);
+                }
+            }
+        }
+        stack.clear();
+        stack.push_str(&comm_names[comm as usize]);
+        for &(id, _) in resolved.iter().rev() {
+            let info = &frames.infos[id as usize];
             stack.push(';');
-            stack.push_str(f.function());
-            if f.kernel {
+            stack.push_str(info.symbol.as_deref().unwrap_or("[unknown]"));
+            if info.kernel {
                 stack.push_str("_[k]");
             }
         }
-        *folded.entry(stack).or_default() += period;
+        match folded.get_mut(stack.as_str()) {
+            Some(p) => *p += period,
+            None => {
+                folded.insert(stack.clone(), period);
+            }
+        }
         Ok(())
     })?;
-    for (i, (samples, period, rows)) in per_event.into_iter().enumerate() {
-        if samples == 0 {
+    for (i, tally) in per_event.into_iter().enumerate() {
+        if tally.samples == 0 {
             continue;
         }
-        let mut rows: Vec<Row> = rows
-            .into_iter()
-            .map(|((comm, dso, symbol, kernel), (n, p))| Row {
-                comm,
-                dso,
-                symbol,
-                kernel,
-                samples: n,
-                period: p,
-                percent: 100.0 * p as f64 / period.max(1) as f64,
+        let total = tally.period.max(1);
+        let mut rows: Vec<Row> = tally
+            .entries
+            .into_values()
+            .map(|e| {
+                let info = &frames.infos[e.frame as usize];
+                Row {
+                    comm: comm_names[e.comm as usize].clone(),
+                    pid: e.pid,
+                    tid: e.tid,
+                    cpu: e.cpu,
+                    dso: frames.dsos[info.dso as usize].clone(),
+                    symbol: info.symbol.clone().unwrap_or_else(|| "[unknown]".to_owned()),
+                    addr: e.addr,
+                    kernel: info.kernel,
+                    samples: e.self_samples,
+                    period: e.self_period,
+                    percent: 100.0 * e.self_period as f64 / total as f64,
+                    children_period: e.acc_period,
+                    children_percent: 100.0 * e.acc_period as f64 / total as f64,
+                    callchain: e.tree.compress(&frames),
+                    max_depth: e.max_depth,
+                }
             })
             .collect();
         rows.sort_by(|a, b| {
-            b.period
-                .cmp(&a.period)
-                .then_with(|| (&a.comm, &a.dso, &a.symbol).cmp(&(&b.comm, &b.dso, &b.symbol)))
+            // perf's `__hpp__sort_acc`: of equal Children in one thread, the entry with
+            // the longest chain first (caller order; the shortest with callee order).
+            let first = if children {
+                b.children_period.cmp(&a.children_period).then_with(|| {
+                    if (a.pid, a.tid) != (b.pid, b.tid) || a.max_depth == 0 || b.max_depth == 0 {
+                        return std::cmp::Ordering::Equal;
+                    }
+                    match order {
+                        ChainOrder::Caller => b.max_depth.cmp(&a.max_depth),
+                        ChainOrder::Callee => a.max_depth.cmp(&b.max_depth),
+                    }
+                })
+            } else {
+                std::cmp::Ordering::Equal
+            };
+            first
+                .then_with(|| b.period.cmp(&a.period))
+                .then_with(|| {
+                    sort.iter().fold(std::cmp::Ordering::Equal, |o, k| {
+                        o.then_with(|| match k {
+                            SortKey::Comm => a.comm.cmp(&b.comm),
+                            SortKey::Dso => a.dso.cmp(&b.dso),
+                            SortKey::Sym => {
+                                let ua = a.symbol == "[unknown]";
+                                let ub = b.symbol == "[unknown]";
+                                ua.cmp(&ub)
+                                    .then_with(|| a.symbol.cmp(&b.symbol))
+                                    .then_with(|| a.addr.cmp(&b.addr))
+                            }
+                            SortKey::Pid | SortKey::Tid => a.tid.cmp(&b.tid),
+                            SortKey::Cpu => a.cpu.cmp(&b.cpu),
+                        })
+                    })
+                })
         });
         report.events.push(EventReport {
             event: names[i].clone(),
-            samples,
-            period,
+            samples: tally.samples,
+            period: tally.period,
+            callchains: has_chains.get(i).copied().unwrap_or(false),
             rows,
         });
     }
     let mut folded: Vec<(String, u64)> = folded.into_iter().collect();
     folded.sort();
     report.folded = folded;
+    report.unwind = chains.stats();
+    report.children = children;
+    report.options = Some(ReportOptions {
+        children: Some(children),
+        chain: ChainOptions {
+            order: Some(order),
+            ..opts.chain
+        },
+        sort: Some(sort),
+        percent_limit: opts.percent_limit,
+    });
     Ok(report)
 }
 
+/// perf's `convert_unit`: `1899` → (1, 'K'), `500` → (500, ' ').
+fn convert_unit(mut v: u64) -> (u64, char) {
+    let mut unit = ' ';
+    for u in ['K', 'M', 'G'] {
+        if v > 1000 {
+            v /= 1000;
+            unit = u;
+        }
+    }
+    (v, unit)
+}
+
+/// One column of the printed table.
+struct Column {
+    header: &'static str,
+    width: usize,
+    key: Option<SortKey>,
+}
+
 impl Report {
-    /// Prints the tables like `perf report --stdio`.
+    /// Prints the tables like `perf report --stdio` (from its `# Total Lost Samples`
+    /// line on; perf's random tip at the end is left out).
     ///
     /// # Errors
     ///
     /// A failed write.
     pub fn print(&self, out: &mut impl Write) -> std::io::Result<()> {
-        writeln!(out, "# Total Lost Samples: {}", self.lost_samples)?;
+        let opts = self.options.clone().unwrap_or_default();
+        let sort = opts
+            .sort
+            .clone()
+            .unwrap_or_else(|| vec![SortKey::Comm, SortKey::Dso, SortKey::Sym]);
+        writeln!(out, "#\n#\n# Total Lost Samples: {}", self.lost_samples)?;
         if self.lost > 0 {
             writeln!(out, "# Lost ring records (PERF_RECORD_LOST): {}", self.lost)?;
         }
         for ev in &self.events {
-            let w_comm = ev
-                .rows
-                .iter()
-                .map(|r| r.comm.len())
-                .max()
-                .unwrap_or(7)
-                .max(7);
-            let w_dso = ev
-                .rows
-                .iter()
-                .map(|r| r.dso.len())
-                .max()
-                .unwrap_or(13)
-                .max(13);
-            writeln!(out, "#\n# Samples: {}  of event '{}'", ev.samples, ev.event)?;
+            let (n, unit) = convert_unit(ev.samples);
+            writeln!(out, "#\n# Samples: {n}{unit} of event '{}'", ev.event)?;
             writeln!(out, "# Event count (approx.): {}\n#", ev.period)?;
-            writeln!(
-                out,
-                "# Overhead  {:<w_comm$}  {:<w_dso$}  Symbol",
-                "Command", "Shared Object"
-            )?;
-            writeln!(
-                out,
-                "# ........  {}  {}  ......\n#",
-                ".".repeat(w_comm),
-                ".".repeat(w_dso)
-            )?;
-            for r in &ev.rows {
-                writeln!(
-                    out,
-                    "  {:>7.2}%  {:<w_comm$}  {:<w_dso$}  [{}] {}",
-                    r.percent,
-                    r.comm,
-                    r.dso,
-                    if r.kernel { 'k' } else { '.' },
-                    r.symbol
-                )?;
+            self.print_event(out, ev, &opts, &sort)?;
+            writeln!(out, "\n")?;
+        }
+        Ok(())
+    }
+
+    fn print_event(
+        &self,
+        out: &mut impl Write,
+        ev: &EventReport,
+        opts: &ReportOptions,
+        sort: &[SortKey],
+    ) -> std::io::Result<()> {
+        let unresolved = ev.rows.iter().any(|r| r.symbol == "[unknown]");
+        let mut cols: Vec<Column> = Vec::new();
+        if self.children {
+            cols.push(Column {
+                header: "Children",
+                width: 8,
+                key: None,
+            });
+            cols.push(Column {
+                header: "Self",
+                width: 8,
+                key: None,
+            });
+        } else {
+            cols.push(Column {
+                header: "Overhead",
+                width: 8,
+                key: None,
+            });
+        }
+        let max = |f: &dyn Fn(&Row) -> usize| ev.rows.iter().map(f).max().unwrap_or(0);
+        for &k in sort {
+            let (header, width) = match k {
+                SortKey::Comm => ("Command", max(&|r| r.comm.chars().count())),
+                SortKey::Dso => (
+                    "Shared Object",
+                    max(&|r| r.dso.chars().count()).max(if unresolved { 16 } else { 0 }),
+                ),
+                SortKey::Sym => ("Symbol", max(&|r| r.symbol_text().chars().count())),
+                SortKey::Pid => ("    Pid:Command", max(&|r| r.comm.chars().count() + 8)),
+                SortKey::Tid => ("    Tid", 7),
+                SortKey::Cpu => ("CPU", 3),
+            };
+            cols.push(Column {
+                header,
+                width: width.max(header.len()),
+                key: Some(k),
+            });
+        }
+        let last = cols.len() - 1;
+        let mut line = String::from("#");
+        let mut dots = String::from("#");
+        for (i, c) in cols.iter().enumerate() {
+            let sep = if i == 0 { " " } else { "  " };
+            if c.key.is_none() || c.key == Some(SortKey::Cpu) {
+                line.push_str(&format!("{sep}{:>w$}", c.header, w = c.width));
+            } else {
+                line.push_str(&format!("{sep}{:<w$}", c.header, w = c.width));
+            }
+            dots.push_str(sep);
+            dots.push_str(&".".repeat(c.width));
+        }
+        writeln!(out, "{line}\n{dots}\n#")?;
+        let draw = ev.callchains && opts.chain.mode != ChainMode::None;
+        let drawer = super::callgraph::Drawer {
+            opts: &opts.chain,
+            total: ev.period,
+            skip_first: sort.first() == Some(&SortKey::Sym) && opts.sort.is_some(),
+        };
+        for r in &ev.rows {
+            let shown = if self.children {
+                r.children_percent
+            } else {
+                r.percent
+            };
+            if shown < opts.percent_limit {
+                continue;
+            }
+            let mut line = String::from(" ");
+            for (i, c) in cols.iter().enumerate() {
+                line.push_str("  ");
+                let w = c.width;
+                let pad = i != last || c.key != Some(SortKey::Sym);
+                let text = match (i, c.key) {
+                    (0, None) if self.children => format!("{:>w$.2}%", r.children_percent, w = w - 1),
+                    (_, None) => format!("{:>w$.2}%", r.percent, w = w - 1),
+                    (_, Some(SortKey::Comm)) => r.comm.clone(),
+                    (_, Some(SortKey::Dso)) => r.dso.clone(),
+                    (_, Some(SortKey::Sym)) => r.symbol_text(),
+                    (_, Some(SortKey::Pid)) => {
+                        format!("{:>7}:{:<cw$}", r.tid, r.comm, cw = w.saturating_sub(8))
+                    }
+                    (_, Some(SortKey::Tid)) => format!("{:>7}", r.tid),
+                    (_, Some(SortKey::Cpu)) => format!("{:03}", r.cpu.unwrap_or(0)),
+                };
+                if pad {
+                    line.push_str(&format!("{text:<w$}"));
+                } else {
+                    line.push_str(&text);
+                }
+            }
+            // The first separator is one space narrower ("# " in the header).
+            writeln!(out, "{}", &line[1..])?;
+            if draw {
+                let mut tree = r.callchain.clone();
+                let fractal = opts.chain.mode == ChainMode::Fractal;
+                prune(&mut tree, opts.chain.threshold, ev.period, fractal);
+                let parent = if self.children {
+                    r.children_period
+                } else {
+                    r.period
+                };
+                drawer.entry(out, &tree, parent)?;
             }
         }
         Ok(())
+    }
+
+    /// The report as one JSON document: per event its rows with their callchain trees
+    /// (branches under the `-g` threshold dropped, as printed), and the unwinding counts.
+    pub fn to_json(&self) -> serde_json::Value {
+        let opts = self.options.clone().unwrap_or_default();
+        let mut rep = self.clone();
+        for ev in &mut rep.events {
+            let total = ev.period;
+            ev.rows.retain(|r| {
+                let shown = if self.children {
+                    r.children_percent
+                } else {
+                    r.percent
+                };
+                shown >= opts.percent_limit
+            });
+            for r in &mut ev.rows {
+                if opts.chain.mode == ChainMode::None {
+                    r.callchain.clear();
+                } else {
+                    let fractal = opts.chain.mode == ChainMode::Fractal;
+                    prune(&mut r.callchain, opts.chain.threshold, total, fractal);
+                }
+            }
+        }
+        let mut v = serde_json::to_value(&rep).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.insert(
+                "options".into(),
+                serde_json::to_value(&opts).unwrap_or_default(),
+            );
+        }
+        v
     }
 
     /// Writes a flame graph (SVG) of the folded stacks.

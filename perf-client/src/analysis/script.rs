@@ -8,7 +8,8 @@ use serde_json::json;
 use super::line::Line;
 use super::machine::Machine;
 use super::symbols::{Frame, FrameRef, Symbols};
-use super::{event_names, PERF_CONTEXT_MAX};
+use super::event_names;
+use super::unwind::ChainBuilder;
 use crate::perf_data::{PerfData, PerfDataError};
 use crate::records::{Record, Sample};
 
@@ -44,25 +45,25 @@ pub struct ScriptSummary {
     pub lost_samples: u64,
 }
 
-/// The frames of a sample, innermost first: its callchain without context markers, or
-/// its ip alone.
+/// The frames of a sample, innermost first: its callchain without context markers (and
+/// the user frames unwound from a `--call-graph dwarf` stack copy), or its ip alone.
 pub(crate) fn sample_frames(
     sample: &Sample<'_>,
     machine: &Machine,
     symbols: &mut Symbols,
+    chains: &mut ChainBuilder,
 ) -> Vec<Frame> {
     let pid = sample.pid.unwrap_or(0);
-    match &sample.callchain {
-        Some(chain) if !chain.is_empty() => chain
-            .iter()
-            .filter(|&&ip| ip < PERF_CONTEXT_MAX)
-            .map(|&ip| symbols.resolve(machine, pid, ip))
-            .collect(),
-        _ => sample
-            .ip
-            .map(|ip| vec![symbols.resolve(machine, pid, ip)])
-            .unwrap_or_default(),
-    }
+    let mut ips = Vec::new();
+    chains.frames(sample, machine, &mut ips);
+    ips.iter()
+        .map(|&ip| symbols.resolve(machine, pid, ip))
+        .collect()
+}
+
+/// Whether a sample is shown with its callchain (one frame a line) rather than its ip.
+pub(crate) fn has_chain(sample: &Sample<'_>) -> bool {
+    sample.callchain.is_some() || sample.stack_user.is_some()
 }
 
 /// Prints every sample of `file` to `out`.
@@ -81,6 +82,8 @@ pub fn script(
     let mut symbols = Symbols::for_file(file);
     let mut sum = ScriptSummary::default();
     let mut line = Vec::with_capacity(256);
+    let mut chains = ChainBuilder::new();
+    let mut ips = Vec::new();
     super::for_each_ordered(file, &ctx, |rec| {
         let s = match &rec.record {
             Record::Sample(s) => s,
@@ -107,7 +110,7 @@ pub fn script(
         match format {
             ScriptFormat::Json => {
                 let comm = machine.comm(pid, tid);
-                let frames = sample_frames(s, &machine, &mut symbols);
+                let frames = sample_frames(s, &machine, &mut symbols, &mut chains);
                 let time = s.time.unwrap_or(0);
                 let chain: Vec<_> = frames
                     .iter()
@@ -121,7 +124,7 @@ pub fn script(
                     "ip": s.ip.map(|ip| format!("{ip:#x}")),
                     "symbol": top.and_then(|f| f.symbol.clone()),
                     "dso": top.map(|f| f.dso.clone()),
-                    "callchain": if s.callchain.is_some() { Some(chain) } else { None },
+                    "callchain": if has_chain(s) { Some(chain) } else { None },
                 });
                 writeln!(out, "{v}")?;
             }
@@ -129,7 +132,8 @@ pub fn script(
                 let period = s
                     .period
                     .unwrap_or_else(|| super::fixed_period(file, rec.event));
-                text_line(&mut line, s, &machine, &mut symbols, period, event);
+                chains.frames(s, &machine, &mut ips);
+                text_line(&mut line, s, &ips, &machine, &mut symbols, period, event);
                 out.write_all(&line)?;
             }
         }
@@ -162,6 +166,7 @@ fn frame_text(line: &mut Line, f: &FrameRef<'_>) {
 fn text_line(
     buf: &mut Vec<u8>,
     s: &Sample<'_>,
+    ips: &[u64],
     machine: &Machine,
     symbols: &mut Symbols,
     period: u64,
@@ -195,16 +200,9 @@ fn text_line(
     line.byte(b' ');
     line.str(event);
     line.str(": ");
-    if let Some(chain) = s.callchain.as_deref() {
-        // As `sample_frames`: an empty callchain shows the ip alone.
+    if has_chain(s) {
         line.byte(b'\n');
-        if chain.is_empty() {
-            if let Some(ip) = s.ip {
-                line.byte(b'\t');
-                frame_text(&mut line, &symbols.resolve_ref(machine, pid, ip));
-            }
-        }
-        for &ip in chain.iter().filter(|&&ip| ip < PERF_CONTEXT_MAX) {
+        for &ip in ips {
             line.byte(b'\t');
             frame_text(&mut line, &symbols.resolve_ref(machine, pid, ip));
         }

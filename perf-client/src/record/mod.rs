@@ -57,6 +57,11 @@ pub struct RecordOptions {
     pub freq: Option<u64>,
     /// `-g`: callchains.
     pub callchain: bool,
+    /// `--call-graph dwarf[,SIZE]`: copy SIZE bytes of the user stack and the user
+    /// registers with each sample (`sample_stack_user`, `sample_regs_user`) for DWARF
+    /// unwinding, and take only the kernel part of the callchain
+    /// (`exclude_callchain_user`), as perf does. Needs `callchain`.
+    pub dwarf_stack_user: Option<u32>,
     /// What to trace.
     pub target: Target,
     /// `-m`: data pages per ring (power of two).
@@ -92,6 +97,7 @@ impl RecordOptions {
             period: None,
             freq: None,
             callchain: false,
+            dwarf_stack_user: None,
             target,
             data_pages: 128,
             overwrite: false,
@@ -160,6 +166,12 @@ fn build_configs(opts: &RecordOptions) -> Result<Vec<EventConfig>, RecordError> 
             (None, None) => Sampling::Frequency(4000),
         };
         c = c.sampling(sampling).callchain(opts.callchain, 0);
+        if let (true, Some(size)) = (opts.callchain, opts.dwarf_stack_user) {
+            c = c
+                .regs_user(crate::analysis::unwind::X86_64_USER_REGS_MASK)
+                .stack_user(size);
+            c.attr_mut().set_exclude_callchain_user(1);
+        }
         if tracepoint {
             let t = c.attr().sample_type | st::RAW;
             c = c.sample_type(t);
