@@ -191,7 +191,7 @@ fn a_mapped_file_has_the_bytes_and_the_script_output_of_a_read_one() {
 
 #[test]
 fn script_text_equals_perf_script_with_the_same_fields_on_kernel_frames() {
-    use perf_client::analysis::script::{script, ScriptFormat};
+    use perf_client::analysis::script::{script_with, FieldSpec, ScriptFormat, ScriptOptions};
     // The fields our text line carries, in perf's -F syntax; runs of spaces are squeezed
     // (perf pads some columns differently).
     let fields = "comm,pid,tid,cpu,time,period,event,ip,sym,symoff,dso";
@@ -212,7 +212,11 @@ fn script_text_equals_perf_script_with_the_same_fields_on_kernel_frames() {
     assert!(o.status.success(), "perf script failed on {name}");
     let f = PerfData::open(&path).unwrap();
     let mut ours = Vec::new();
-    script(&f, &mut ours, ScriptFormat::Text).unwrap();
+    let opts = ScriptOptions {
+        format: ScriptFormat::Text,
+        fields: FieldSpec::parse(fields).unwrap(),
+    };
+    script_with(&f, &mut ours, &opts).unwrap();
     let ours: Vec<String> = String::from_utf8(ours)
         .unwrap()
         .lines()

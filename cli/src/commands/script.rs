@@ -1,9 +1,10 @@
-//! `perf-client script [-i FILE] [--json]`: one line per sample, like `perf script`.
+//! `perf-client script [-i FILE] [-F FIELDS] [--json]`: one line per sample, like
+//! `perf script`, with tracepoint fields and `--call-graph dwarf` unwinding.
 
 use std::io::Write;
 use std::path::PathBuf;
 
-use perf_client::analysis::script::{script, ScriptFormat};
+use perf_client::analysis::script::{script_with, FieldSpec, ScriptFormat, ScriptOptions};
 use perf_client::perf_data::PerfData;
 
 #[derive(Debug, clap::Args)]
@@ -14,6 +15,11 @@ pub struct Args {
     /// One JSON object per line instead of text.
     #[arg(long)]
     json: bool,
+    /// Fields, as perf script's -F: comm,tid,pid,time,cpu,event,trace,ip,sym,symoff,dso,
+    /// period; or +field/-field to change perf's defaults.
+    #[arg(short = 'F', long = "fields", value_name = "FIELDS", value_parser = FieldSpec::parse,
+          allow_hyphen_values = true)]
+    fields: Option<FieldSpec>,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -25,17 +31,31 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .map_err(|e| super::input_error(&args.input, e))?;
     let stdout = std::io::stdout().lock();
     let mut out = std::io::BufWriter::new(stdout);
-    let format = if args.json {
-        ScriptFormat::Json
-    } else {
-        ScriptFormat::Text
+    let opts = ScriptOptions {
+        format: if args.json {
+            ScriptFormat::Json
+        } else {
+            ScriptFormat::Text
+        },
+        fields: args.fields.unwrap_or_default(),
     };
-    let sum = script(&file, &mut out, format)?;
+    let sum = script_with(&file, &mut out, &opts)?;
     out.flush()?;
     if sum.lost_samples > 0 || sum.lost > 0 {
         eprintln!(
             "perf-client script: {} samples; {} lost samples, {} lost ring records",
             sum.samples, sum.lost_samples, sum.lost
+        );
+    }
+    let u = sum.unwind;
+    if u.samples > 0 && u.complete < u.samples {
+        eprintln!(
+            "perf-client script: {} of {} samples with a user stack were not unwound to their end \
+             ({} stopped part way, {} kept only their first frame)",
+            u.samples - u.complete,
+            u.samples,
+            u.truncated,
+            u.first_frame_only
         );
     }
     Ok(())

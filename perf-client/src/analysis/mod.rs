@@ -9,6 +9,7 @@ pub mod render;
 pub mod report;
 pub mod script;
 pub mod symbols;
+pub mod tracepoint_fields;
 pub mod unwind;
 
 use crate::perf_data::{record_type, DataChunk, PerfData, PerfDataError};

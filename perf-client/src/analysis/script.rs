@@ -1,16 +1,18 @@
-//! `perf script`-style output: one line per sample (comm, pid/tid, cpu, time, period,
-//! event, ip, symbol, DSO), the callchain below it, or one JSON object per line.
+//! `perf script`-style output: one line per sample with perf's fields and layout (comm,
+//! tid, cpu, time, period, event, tracepoint fields, ip, symbol, DSO; chosen with
+//! [`Fields`], perf's `-F`), the callchain below it, or one JSON object per line.
 
 use std::io::Write;
 
 use serde_json::json;
 
+use super::event_names;
 use super::line::Line;
 use super::machine::Machine;
-use super::symbols::{Frame, FrameRef, Symbols};
-use super::event_names;
-use super::unwind::ChainBuilder;
-use crate::perf_data::{PerfData, PerfDataError};
+use super::symbols::{FrameRef, Symbols};
+use super::tracepoint_fields::TraceFormats;
+use super::unwind::{ChainBuilder, UnwindStats};
+use crate::perf_data::{attr::TYPE_TRACEPOINT, sample_type as st, PerfData, PerfDataError};
 use crate::records::{Record, Sample};
 
 /// Errors of `script` and `report`.
@@ -43,22 +45,188 @@ pub struct ScriptSummary {
     pub lost: u64,
     /// Samples lost, from LOST_SAMPLES records (the kernel's exact count).
     pub lost_samples: u64,
+    /// `--call-graph dwarf` samples: how many unwound completely, partly, not at all.
+    pub unwind: UnwindStats,
 }
 
-/// The frames of a sample, innermost first: its callchain without context markers (and
-/// the user frames unwound from a `--call-graph dwarf` stack copy), or its ip alone.
-pub(crate) fn sample_frames(
-    sample: &Sample<'_>,
-    machine: &Machine,
-    symbols: &mut Symbols,
-    chains: &mut ChainBuilder,
-) -> Vec<Frame> {
-    let pid = sample.pid.unwrap_or(0);
-    let mut ips = Vec::new();
-    chains.frames(sample, machine, &mut ips);
-    ips.iter()
-        .map(|&ip| symbols.resolve(machine, pid, ip))
-        .collect()
+/// perf script's output fields (`-F`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Fields(u32);
+
+impl Fields {
+    /// Command name.
+    pub const COMM: Fields = Fields(1);
+    /// Thread id.
+    pub const TID: Fields = Fields(1 << 1);
+    /// Process id.
+    pub const PID: Fields = Fields(1 << 2);
+    /// Timestamp.
+    pub const TIME: Fields = Fields(1 << 3);
+    /// CPU.
+    pub const CPU: Fields = Fields(1 << 4);
+    /// Event name.
+    pub const EVENT: Fields = Fields(1 << 5);
+    /// Tracepoint fields.
+    pub const TRACE: Fields = Fields(1 << 6);
+    /// Sampled address (and the callchain, when recorded).
+    pub const IP: Fields = Fields(1 << 7);
+    /// Function name.
+    pub const SYM: Fields = Fields(1 << 8);
+    /// Offset in the function (`+0x..`).
+    pub const SYMOFF: Fields = Fields(1 << 9);
+    /// Shared object.
+    pub const DSO: Fields = Fields(1 << 10);
+    /// Sample period.
+    pub const PERIOD: Fields = Fields(1 << 11);
+
+    const NAMES: [(&'static str, Fields); 12] = [
+        ("comm", Fields::COMM),
+        ("tid", Fields::TID),
+        ("pid", Fields::PID),
+        ("time", Fields::TIME),
+        ("cpu", Fields::CPU),
+        ("event", Fields::EVENT),
+        ("trace", Fields::TRACE),
+        ("ip", Fields::IP),
+        ("sym", Fields::SYM),
+        ("symoff", Fields::SYMOFF),
+        ("dso", Fields::DSO),
+        ("period", Fields::PERIOD),
+    ];
+
+    /// Whether all of `f` is selected.
+    pub fn has(self, f: Fields) -> bool {
+        self.0 & f.0 == f.0
+    }
+
+    fn with(self, f: Fields) -> Fields {
+        Fields(self.0 | f.0)
+    }
+
+    fn without(self, f: Fields) -> Fields {
+        Fields(self.0 & !f.0)
+    }
+
+    fn named(name: &str) -> Result<Fields, String> {
+        Self::NAMES
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|&(_, f)| f)
+            .ok_or_else(|| {
+                format!(
+                    "unknown -F field {name:?} (comm, tid, pid, time, cpu, event, trace, ip, \
+                     sym, symoff, dso, period)"
+                )
+            })
+    }
+}
+
+/// `-F`: perf's defaults per event type, an exact list, or the defaults changed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum FieldSpec {
+    /// perf's defaults: `comm,tid,cpu,time,period,event,ip,sym,symoff,dso`, and for
+    /// tracepoints `comm,tid,cpu,time,event,trace` (plus `ip,sym,symoff,dso` with
+    /// callchains); fields the samples do not carry are left out.
+    #[default]
+    Default,
+    /// Exactly these fields (`-F comm,tid,time`).
+    Exact(Fields),
+    /// The defaults plus and minus some (`-F +period,-cpu`).
+    Modify {
+        /// Added.
+        add: Fields,
+        /// Removed.
+        remove: Fields,
+    },
+}
+
+impl FieldSpec {
+    /// Parses perf script's `-F` argument: `f1,f2,...` or `+f1,-f2,...`.
+    ///
+    /// # Errors
+    ///
+    /// An unknown field, or a list mixing plain and `+`/`-` fields.
+    pub fn parse(s: &str) -> Result<FieldSpec, String> {
+        let toks: Vec<&str> = s.split(',').map(str::trim).filter(|t| !t.is_empty()).collect();
+        if toks.is_empty() {
+            return Err("-F needs at least one field".to_owned());
+        }
+        let signed = |t: &str| t.starts_with('+') || t.starts_with('-');
+        if toks.iter().all(|t| signed(t)) {
+            let (mut add, mut remove) = (Fields::default(), Fields::default());
+            for t in toks {
+                let f = Fields::named(&t[1..])?;
+                if t.starts_with('+') {
+                    add = add.with(f);
+                    remove = remove.without(f);
+                } else {
+                    remove = remove.with(f);
+                    add = add.without(f);
+                }
+            }
+            return Ok(FieldSpec::Modify { add, remove });
+        }
+        if toks.iter().any(|t| signed(t)) {
+            return Err(format!(
+                "-F {s}: either a list of fields or +field/-field changes, not both"
+            ));
+        }
+        let mut f = Fields::default();
+        for t in toks {
+            f = f.with(Fields::named(t)?);
+        }
+        Ok(FieldSpec::Exact(f))
+    }
+
+    /// The fields shown for an event with `sample_type`, tracepoint or not.
+    fn resolve(&self, sample_type: u64, tracepoint: bool) -> Fields {
+        let chain = sample_type & st::CALLCHAIN != 0;
+        let defaults = || {
+            let mut f = Fields::COMM
+                .with(Fields::TID)
+                .with(Fields::CPU)
+                .with(Fields::TIME)
+                .with(Fields::EVENT);
+            if tracepoint {
+                f = f.with(Fields::TRACE);
+            } else {
+                f = f.with(Fields::PERIOD);
+            }
+            if !tracepoint || chain {
+                f = f
+                    .with(Fields::IP)
+                    .with(Fields::SYM)
+                    .with(Fields::SYMOFF)
+                    .with(Fields::DSO);
+            }
+            // As perf: a default field the samples do not carry is dropped silently.
+            for (bit, field) in [
+                (st::TID, Fields::TID),
+                (st::CPU, Fields::CPU),
+                (st::TIME, Fields::TIME),
+                (st::IP, Fields::IP),
+            ] {
+                if sample_type & bit == 0 {
+                    f = f.without(field);
+                }
+            }
+            f
+        };
+        match *self {
+            FieldSpec::Default => defaults(),
+            FieldSpec::Exact(f) => f,
+            FieldSpec::Modify { add, remove } => defaults().with(add).without(remove),
+        }
+    }
+}
+
+/// What [`script_with`] prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptOptions {
+    /// Text or JSON.
+    pub format: ScriptFormat,
+    /// `-F`.
+    pub fields: FieldSpec,
 }
 
 /// Whether a sample is shown with its callchain (one frame a line) rather than its ip.
@@ -66,7 +234,7 @@ pub(crate) fn has_chain(sample: &Sample<'_>) -> bool {
     sample.callchain.is_some() || sample.stack_user.is_some()
 }
 
-/// Prints every sample of `file` to `out`.
+/// Prints every sample of `file` to `out` with perf's default fields.
 ///
 /// # Errors
 ///
@@ -76,14 +244,59 @@ pub fn script(
     out: &mut impl Write,
     format: ScriptFormat,
 ) -> Result<ScriptSummary, AnalysisError> {
+    script_with(
+        file,
+        out,
+        &ScriptOptions {
+            format,
+            fields: FieldSpec::Default,
+        },
+    )
+}
+
+/// Per event: its name, its fields, whether it is a tracepoint (and its id).
+struct EventInfo {
+    name: String,
+    fields: Fields,
+    tracepoint: Option<u64>,
+}
+
+/// Prints every sample of `file` to `out`.
+///
+/// # Errors
+///
+/// A corrupt record (with its file offset), a TRACING_DATA section that does not parse,
+/// or a failed write.
+pub fn script_with(
+    file: &PerfData,
+    out: &mut impl Write,
+    opts: &ScriptOptions,
+) -> Result<ScriptSummary, AnalysisError> {
     let ctx = file.parse_context()?;
     let names = event_names(file);
+    let formats = TraceFormats::from_file(file)?;
+    let events: Vec<EventInfo> = file
+        .attrs()
+        .iter()
+        .zip(&names)
+        .map(|(a, name)| {
+            let tp = a.attr.type_() == TYPE_TRACEPOINT;
+            EventInfo {
+                name: name.clone(),
+                fields: opts.fields.resolve(a.attr.sample_type(), tp),
+                tracepoint: tp.then(|| a.attr.config()),
+            }
+        })
+        .collect();
+    // perf pads event names to the longest in the file.
+    let name_width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
     let mut machine = Machine::new();
     let mut symbols = Symbols::for_file(file);
     let mut sum = ScriptSummary::default();
     let mut line = Vec::with_capacity(256);
     let mut chains = ChainBuilder::new();
     let mut ips = Vec::new();
+    let mut trace = String::new();
     super::for_each_ordered(file, &ctx, |rec| {
         let s = match &rec.record {
             Record::Sample(s) => s,
@@ -103,113 +316,225 @@ pub fn script(
         sum.samples += 1;
         let pid = s.pid.unwrap_or(0);
         let tid = s.tid.unwrap_or(pid);
-        let event = rec
-            .event
-            .and_then(|i| names.get(i))
-            .map_or("unknown", String::as_str);
-        match format {
+        let info = rec.event.and_then(|i| events.get(i));
+        let event = info.map_or("unknown", |e| e.name.as_str());
+        let period = s
+            .period
+            .unwrap_or_else(|| super::fixed_period(file, rec.event));
+        trace.clear();
+        if let (Some(id), Some(raw)) = (info.and_then(|e| e.tracepoint), s.raw) {
+            if let Some(f) = formats.get(id) {
+                f.render(raw, &mut trace);
+            }
+        }
+        chains.frames(s, &machine, &mut ips);
+        match opts.format {
             ScriptFormat::Json => {
                 let comm = machine.comm(pid, tid);
-                let frames = sample_frames(s, &machine, &mut symbols, &mut chains);
-                let time = s.time.unwrap_or(0);
-                let chain: Vec<_> = frames
+                let frames: Vec<_> = ips
                     .iter()
-                    .map(|f| json!({"ip": format!("{:#x}", f.addr), "symbol": f.symbol, "dso": f.dso}))
+                    .map(|&ip| {
+                        let f = symbols.resolve_ref(&machine, pid, ip);
+                        let off = machine
+                            .find_map(pid, ip)
+                            .filter(|_| !f.kernel)
+                            .map(|m| m.file_offset(ip));
+                        json!({
+                            "ip": format!("{ip:#x}"), "symbol": f.symbol, "dso": f.dso,
+                            "dso_offset": off.map(|o| format!("{o:#x}")),
+                        })
+                    })
                     .collect();
-                let top = frames.first();
+                let top = frames.first().cloned();
                 let v = json!({
-                    "comm": comm, "pid": pid, "tid": tid, "cpu": s.cpu, "time": time,
+                    "comm": comm, "pid": pid, "tid": tid, "cpu": s.cpu, "time": s.time.unwrap_or(0),
                     "event": event,
-                    "period": s.period.unwrap_or_else(|| super::fixed_period(file, rec.event)),
+                    "period": period,
                     "ip": s.ip.map(|ip| format!("{ip:#x}")),
-                    "symbol": top.and_then(|f| f.symbol.clone()),
-                    "dso": top.map(|f| f.dso.clone()),
-                    "callchain": if has_chain(s) { Some(chain) } else { None },
+                    "symbol": top.as_ref().and_then(|f| f["symbol"].as_str().map(str::to_owned)),
+                    "dso": top.as_ref().and_then(|f| f["dso"].as_str().map(str::to_owned)),
+                    "trace": (info.is_some_and(|e| e.tracepoint.is_some())).then_some(trace.as_str()),
+                    "callchain": if has_chain(s) { Some(frames) } else { None },
                 });
                 writeln!(out, "{v}")?;
             }
             ScriptFormat::Text => {
-                let period = s
-                    .period
-                    .unwrap_or_else(|| super::fixed_period(file, rec.event));
-                chains.frames(s, &machine, &mut ips);
-                text_line(&mut line, s, &ips, &machine, &mut symbols, period, event);
+                let fields = info.map_or(FieldSpec::Default.resolve(0, false), |e| e.fields);
+                let shown = TextSample {
+                    sample: s,
+                    ips: &ips,
+                    period,
+                    event,
+                    name_width,
+                    trace: &trace,
+                    fields,
+                };
+                shown.write(&mut line, &machine, &mut symbols);
                 out.write_all(&line)?;
             }
         }
         Ok(())
     })?;
+    sum.unwind = chains.stats();
     Ok(sum)
 }
 
-/// One frame as `perf script` prints it: `{addr:>16x} {symbol}+{offset:#x} ({dso})`.
-fn frame_text(line: &mut Line, f: &FrameRef<'_>) {
-    line.hex_right(f.addr, 16);
-    line.byte(b' ');
-    match f.symbol {
-        Some(sym) => {
-            line.str(sym);
-            line.str("+0x");
-            line.hex_right(f.offset, 0);
-        }
-        None => line.str("[unknown]"),
+/// The DSO as perf script prints it: the full path of a file, `[kernel.kallsyms]`,
+/// `[vdso]`, `[unknown]`.
+fn dso_path<'m>(machine: &'m Machine, pid: u32, addr: u64, short: &'m str) -> &'m str {
+    match machine.find_map(pid, addr) {
+        Some(m) if !m.path.starts_with('[') && !m.path.is_empty() => &m.path,
+        _ => short,
     }
-    line.str(" (");
-    line.str(f.dso);
-    line.str(")\n");
 }
 
-/// One sample in `perf script`'s default text layout, into `buf` (cleared first):
-/// `{comm:>16} {pid:>7}/{tid:<7} [{cpu:03}] {sec:>6}.{usec:06}: {period:>10} {event}: `
-/// then the top frame, or the callchain one frame per line. `period` is the sample's, or
-/// the attr's fixed period when the sample has none (as perf).
-fn text_line(
-    buf: &mut Vec<u8>,
-    s: &Sample<'_>,
-    ips: &[u64],
-    machine: &Machine,
-    symbols: &mut Symbols,
-    period: u64,
-    event: &str,
-) {
-    let pid = s.pid.unwrap_or(0);
-    let tid = s.tid.unwrap_or(pid);
-    buf.clear();
-    let mut line = Line::new(buf);
-    match machine.comm_ref(pid, tid) {
-        Some(comm) => line.str_right(comm, 16),
-        // perf shows `:tid` for an unknown thread (rare: allocating is fine).
-        None => line.str_right(&format!(":{tid}"), 16),
+/// One frame: `{addr:>16x} {symbol}+{offset:#x} ({dso})`, each part as selected.
+fn frame_text(line: &mut Line, f: &FrameRef<'_>, dso: &str, fields: Fields) {
+    if fields.has(Fields::IP) {
+        line.hex_right(f.addr, 16);
     }
-    line.byte(b' ');
-    line.dec_right(u64::from(pid), 7);
-    line.byte(b'/');
-    line.dec_left(u64::from(tid), 7);
-    line.byte(b' ');
-    if let Some(c) = s.cpu {
-        line.byte(b'[');
-        line.dec_zero(u64::from(c), 3);
-        line.str("] ");
-    }
-    let time = s.time.unwrap_or(0);
-    line.dec_right(time / 1_000_000_000, 6);
-    line.byte(b'.');
-    line.dec_zero(time % 1_000_000_000 / 1000, 6);
-    line.str(": ");
-    line.dec_right(period, 10);
-    line.byte(b' ');
-    line.str(event);
-    line.str(": ");
-    if has_chain(s) {
-        line.byte(b'\n');
-        for &ip in ips {
-            line.byte(b'\t');
-            frame_text(&mut line, &symbols.resolve_ref(machine, pid, ip));
+    if fields.has(Fields::SYM) {
+        line.byte(b' ');
+        match f.symbol {
+            Some(sym) => {
+                line.str(sym);
+                if fields.has(Fields::SYMOFF) {
+                    line.str("+0x");
+                    line.hex_right(f.offset, 0);
+                }
+            }
+            None => line.str("[unknown]"),
         }
+    }
+    if fields.has(Fields::DSO) {
+        line.str(" (");
+        line.str(dso);
+        line.byte(b')');
+    }
+}
+
+/// One sample and what to show of it.
+struct TextSample<'a> {
+    sample: &'a Sample<'a>,
+    ips: &'a [u64],
+    period: u64,
+    event: &'a str,
+    name_width: usize,
+    trace: &'a str,
+    fields: Fields,
+}
+
+impl TextSample<'_> {
+    /// The sample in `perf script`'s text layout, into `buf` (cleared first): `{comm:>16}
+    /// {tid:>5} [{cpu:03}] {sec:>5}.{usec:06}: {period:>10} {event:>w}: {trace} ` then
+    /// the sampled address, or a newline and the callchain one frame a line and a blank
+    /// line (the comm then unpadded, as perf).
+    fn write(&self, buf: &mut Vec<u8>, machine: &Machine, symbols: &mut Symbols) {
+        let (s, f) = (self.sample, self.fields);
+        let pid = s.pid.unwrap_or(0);
+        let tid = s.tid.unwrap_or(pid);
+        let chain = f.has(Fields::IP) && has_chain(s);
+        buf.clear();
+        let mut line = Line::new(buf);
+        if f.has(Fields::COMM) {
+            let width = if chain { 0 } else { 16 };
+            match machine.comm_ref(pid, tid) {
+                Some(comm) => line.str_right(comm, width),
+                // perf shows `:tid` for an unknown thread (rare: allocating is fine).
+                None => line.str_right(&format!(":{tid}"), width),
+            }
+            line.byte(b' ');
+        }
+        match (f.has(Fields::PID), f.has(Fields::TID)) {
+            (true, true) => {
+                line.dec_right(u64::from(pid), 5);
+                line.byte(b'/');
+                line.dec_left(u64::from(tid), 5);
+                line.byte(b' ');
+            }
+            (true, false) => {
+                line.dec_right(u64::from(pid), 5);
+                line.byte(b' ');
+            }
+            (false, true) => {
+                line.dec_right(u64::from(tid), 5);
+                line.byte(b' ');
+            }
+            (false, false) => {}
+        }
+        if f.has(Fields::CPU) {
+            line.byte(b'[');
+            line.dec_zero(u64::from(s.cpu.unwrap_or(0)), 3);
+            line.str("] ");
+        }
+        if f.has(Fields::TIME) {
+            let time = s.time.unwrap_or(0);
+            line.dec_right(time / 1_000_000_000, 5);
+            line.byte(b'.');
+            line.dec_zero(time % 1_000_000_000 / 1000, 6);
+            line.str(": ");
+        }
+        if f.has(Fields::PERIOD) {
+            line.dec_right(self.period, 10);
+            line.byte(b' ');
+        }
+        if f.has(Fields::EVENT) {
+            line.str_right(self.event, self.name_width);
+            line.str(": ");
+        }
+        if f.has(Fields::TRACE) {
+            line.str(self.trace);
+        }
+        let frame_fields = f.has(Fields::IP) || f.has(Fields::SYM) || f.has(Fields::DSO);
+        if chain {
+            line.byte(b'\n');
+            for &ip in self.ips {
+                line.byte(b'\t');
+                let fr = symbols.resolve_ref(machine, pid, ip);
+                let dso = dso_path(machine, pid, ip, fr.dso);
+                frame_text(&mut line, &fr, dso, f);
+                line.byte(b'\n');
+            }
+        } else if frame_fields {
+            if let Some(ip) = s.ip {
+                line.byte(b' ');
+                let fr = symbols.resolve_ref(machine, pid, ip);
+                let dso = dso_path(machine, pid, ip, fr.dso);
+                frame_text(&mut line, &fr, dso, f);
+            }
+        }
+        // perf ends every sample with a newline (a blank line after a callchain).
         line.byte(b'\n');
-    } else if let Some(ip) = s.ip {
-        frame_text(&mut line, &symbols.resolve_ref(machine, pid, ip));
-    } else {
-        line.byte(b'\n');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dash_f_parses_lists_and_changes_like_perf() {
+        let f = FieldSpec::parse("comm,tid,time,event,trace").unwrap();
+        let FieldSpec::Exact(f) = f else {
+            panic!("exact")
+        };
+        assert!(f.has(Fields::COMM) && f.has(Fields::TRACE) && !f.has(Fields::IP));
+        let m = FieldSpec::parse("+period,-cpu").unwrap();
+        let r = m.resolve(st::TID | st::TIME | st::CPU | st::IP, true);
+        assert!(r.has(Fields::PERIOD) && !r.has(Fields::CPU) && r.has(Fields::TRACE));
+        assert!(FieldSpec::parse("comm,+period").is_err());
+        assert!(FieldSpec::parse("bogus").is_err());
+        assert!(FieldSpec::parse("").is_err());
+    }
+
+    #[test]
+    fn defaults_follow_perf_per_event_type_and_drop_unsampled_fields() {
+        let d = FieldSpec::Default;
+        let sw = d.resolve(st::IP | st::TID | st::TIME, false);
+        assert!(sw.has(Fields::PERIOD) && sw.has(Fields::SYM) && !sw.has(Fields::CPU));
+        let tp = d.resolve(st::IP | st::TID | st::TIME | st::CPU | st::RAW, true);
+        assert!(tp.has(Fields::TRACE) && tp.has(Fields::CPU) && !tp.has(Fields::IP));
+        let tpg = d.resolve(st::IP | st::TID | st::CALLCHAIN | st::RAW, true);
+        assert!(tpg.has(Fields::IP) && tpg.has(Fields::DSO));
     }
 }

@@ -171,6 +171,10 @@ fn build_configs(opts: &RecordOptions) -> Result<Vec<EventConfig>, RecordError> 
                 .regs_user(crate::analysis::unwind::X86_64_USER_REGS_MASK)
                 .stack_user(size);
             c.attr_mut().set_exclude_callchain_user(1);
+            // perf's unwinders read .eh_frame_hdr through the process's memory map: the
+            // read-only segments that hold it must be in the file too (perf sets
+            // `mmap_data` for dwarf as well).
+            c = c.mmap_data(true);
         }
         if tracepoint {
             let t = c.attr().sample_type | st::RAW;
