@@ -179,7 +179,17 @@ impl Frames {
         let dso = self.dso(dso);
         let id = self.infos.len() as u32;
         self.infos.push(FrameInfo {
-            name: symbol.map_or_else(|| format!("{addr:#x}"), str::to_owned),
+            // C's `%#lx`, which prints zero as `0`.
+            name: symbol.map_or_else(
+                || {
+                    if addr == 0 {
+                        "0".to_owned()
+                    } else {
+                        format!("{addr:#x}")
+                    }
+                },
+                str::to_owned,
+            ),
             symbol: symbol.map(str::to_owned),
             dso,
             kernel,
@@ -272,7 +282,9 @@ impl ChainTree {
                 }
             })
             .collect();
-        out.sort_by(|a, b| b.period.cmp(&a.period).then_with(|| a.order.cmp(&b.order)));
+        // Equal weights keep perf's insertion order: its children tree is ordered by
+        // (DSO, address) with the larger first.
+        out.sort_by(|a, b| b.period.cmp(&a.period).then_with(|| b.order.cmp(&a.order)));
         out
     }
 }
