@@ -1,5 +1,6 @@
 //! The one integration-test binary: one module per area.
 
+mod callgraph;
 mod common;
 mod emulation;
 mod hardening;

@@ -330,7 +330,7 @@ mod tests {
         assert!(parse(&["--call-graph", "dwarf,0", "--", "true"]).is_err());
         assert!(parse(&["--call-graph", "dwarf,70000", "--", "true"]).is_err());
         assert!(parse(&["--call-graph", "lbr", "--", "true"]).is_err());
-        assert!(!parse(&["-g", "--", "true"]).unwrap().call_graph.is_some());
+        assert!(parse(&["-g", "--", "true"]).unwrap().call_graph.is_none());
     }
 
     #[test]

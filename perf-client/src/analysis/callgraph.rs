@@ -545,7 +545,8 @@ mod tests {
         // a→b→c (3), a→b (2), a→d (1): [a] branches into [b] (which ends and goes on to
         // [c]) and [d]; order of insertion does not matter.
         for order in [[0, 1, 2], [2, 1, 0]] {
-            let all: [(&[&str], u64); 3] = [(&["a", "b", "c"], 3), (&["a", "b"], 2), (&["a", "d"], 1)];
+            let all: [(&[&str], u64); 3] =
+                [(&["a", "b", "c"], 3), (&["a", "b"], 2), (&["a", "d"], 1)];
             let chains: Vec<(&[&str], u64)> = order.iter().map(|&i| all[i]).collect();
             let (nodes, _) = tree(&chains);
             assert_eq!(nodes.len(), 1);

@@ -301,7 +301,9 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
         };
         let pid = s.pid.unwrap_or(0);
         let tid = s.tid.unwrap_or(pid);
-        let period = s.period.unwrap_or_else(|| super::fixed_period(file, rec.event));
+        let period = s
+            .period
+            .unwrap_or_else(|| super::fixed_period(file, rec.event));
         let comm_str = machine
             .comm_ref(pid, tid)
             .map_or_else(|| format!(":{tid}"), str::to_owned);
@@ -318,13 +320,7 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
         resolved.clear();
         for &ip in &ips {
             let f = symbols.resolve_ref(&machine, pid, ip);
-            let id = frames.id(
-                f.dso,
-                f.symbol,
-                ip,
-                ip.wrapping_sub(f.offset),
-                f.kernel,
-            );
+            let id = frames.id(f.dso, f.symbol, ip, ip.wrapping_sub(f.offset), f.kernel);
             // perf keys the sampled address of an unresolved function by its
             // map-relative address.
             let rel = match machine.find_map(pid, ip) {
@@ -442,7 +438,10 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
                     tid: e.tid,
                     cpu: e.cpu,
                     dso: frames.dsos[info.dso as usize].clone(),
-                    symbol: info.symbol.clone().unwrap_or_else(|| "[unknown]".to_owned()),
+                    symbol: info
+                        .symbol
+                        .clone()
+                        .unwrap_or_else(|| "[unknown]".to_owned()),
                     addr: e.addr,
                     kernel: info.kernel,
                     samples: e.self_samples,
@@ -471,25 +470,23 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
             } else {
                 std::cmp::Ordering::Equal
             };
-            first
-                .then_with(|| b.period.cmp(&a.period))
-                .then_with(|| {
-                    sort.iter().fold(std::cmp::Ordering::Equal, |o, k| {
-                        o.then_with(|| match k {
-                            SortKey::Comm => a.comm.cmp(&b.comm),
-                            SortKey::Dso => a.dso.cmp(&b.dso),
-                            SortKey::Sym => {
-                                let ua = a.symbol == "[unknown]";
-                                let ub = b.symbol == "[unknown]";
-                                ua.cmp(&ub)
-                                    .then_with(|| a.symbol.cmp(&b.symbol))
-                                    .then_with(|| a.addr.cmp(&b.addr))
-                            }
-                            SortKey::Pid | SortKey::Tid => a.tid.cmp(&b.tid),
-                            SortKey::Cpu => a.cpu.cmp(&b.cpu),
-                        })
+            first.then_with(|| b.period.cmp(&a.period)).then_with(|| {
+                sort.iter().fold(std::cmp::Ordering::Equal, |o, k| {
+                    o.then_with(|| match k {
+                        SortKey::Comm => a.comm.cmp(&b.comm),
+                        SortKey::Dso => a.dso.cmp(&b.dso),
+                        SortKey::Sym => {
+                            let ua = a.symbol == "[unknown]";
+                            let ub = b.symbol == "[unknown]";
+                            ua.cmp(&ub)
+                                .then_with(|| a.symbol.cmp(&b.symbol))
+                                .then_with(|| a.addr.cmp(&b.addr))
+                        }
+                        SortKey::Pid | SortKey::Tid => a.tid.cmp(&b.tid),
+                        SortKey::Cpu => a.cpu.cmp(&b.cpu),
                     })
                 })
+            })
         });
         report.events.push(EventReport {
             event: names[i].clone(),
@@ -643,7 +640,9 @@ impl Report {
                 let w = c.width;
                 let pad = i != last || c.key != Some(SortKey::Sym);
                 let text = match (i, c.key) {
-                    (0, None) if self.children => format!("{:>w$.2}%", r.children_percent, w = w - 1),
+                    (0, None) if self.children => {
+                        format!("{:>w$.2}%", r.children_percent, w = w - 1)
+                    }
                     (_, None) => format!("{:>w$.2}%", r.percent, w = w - 1),
                     (_, Some(SortKey::Comm)) => r.comm.clone(),
                     (_, Some(SortKey::Dso)) => r.dso.clone(),

@@ -147,7 +147,11 @@ impl FieldSpec {
     ///
     /// An unknown field, or a list mixing plain and `+`/`-` fields.
     pub fn parse(s: &str) -> Result<FieldSpec, String> {
-        let toks: Vec<&str> = s.split(',').map(str::trim).filter(|t| !t.is_empty()).collect();
+        let toks: Vec<&str> = s
+            .split(',')
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .collect();
         if toks.is_empty() {
             return Err("-F needs at least one field".to_owned());
         }

@@ -65,11 +65,15 @@ pub struct TraceFormats {
 }
 
 fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_ne_bytes(b.get(at..at.checked_add(4)?)?.try_into().ok()?))
+    Some(u32::from_ne_bytes(
+        b.get(at..at.checked_add(4)?)?.try_into().ok()?,
+    ))
 }
 
 fn u64_at(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_ne_bytes(b.get(at..at.checked_add(8)?)?.try_into().ok()?))
+    Some(u64::from_ne_bytes(
+        b.get(at..at.checked_add(8)?)?.try_into().ok()?,
+    ))
 }
 
 impl TraceFormats {
@@ -198,7 +202,11 @@ impl TraceFormat {
     /// libtraceevent's `tep_print_fields`: ` name=value` for every non-common field.
     pub fn render_generic(&self, raw: &[u8], out: &mut String) {
         let mut first = true;
-        for f in self.fields.iter().filter(|f| !f.name.starts_with("common_")) {
+        for f in self
+            .fields
+            .iter()
+            .filter(|f| !f.name.starts_with("common_"))
+        {
             if !first {
                 out.push(' ');
             }
@@ -238,7 +246,7 @@ impl TraceFormat {
     }
 }
 
-/// `field:unsigned long args[6];	offset:16;	size:48;	signed:0;`
+/// `field:unsigned long args[6]; offset:16; size:48; signed:0;`
 fn parse_field(line: &str) -> Option<Field> {
     let mut decl = "";
     let (mut offset, mut size, mut signed) = (None, None, false);
@@ -271,7 +279,11 @@ fn parse_field(line: &str) -> Option<Field> {
         .map_or(0, |i| i + 1);
     let name = head[split..].to_owned();
     let ctype = head[..split].trim().to_owned();
-    let (array_len, data_loc) = if data_loc { (None, true) } else { (array_len, false) };
+    let (array_len, data_loc) = if data_loc {
+        (None, true)
+    } else {
+        (array_len, false)
+    };
     Some(Field {
         name,
         ctype,
@@ -808,7 +820,11 @@ fn render_print_fmt(
                 } else {
                     32
                 };
-                let mask: u64 = if bits == 64 { u64::MAX } else { (1 << bits) - 1 };
+                let mask: u64 = if bits == 64 {
+                    u64::MAX
+                } else {
+                    (1 << bits) - 1
+                };
                 let u = (n as u64) & mask;
                 let s = match c {
                     'd' | 'i' => {
