@@ -455,13 +455,12 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
             })
             .collect();
         rows.sort_by(|a, b| {
-            // perf's `__hpp__sort_acc`: of equal Children in one thread, the entry with
-            // the longest chain first (caller order; the shortest with callee order).
+            // perf's `__hpp__sort_acc`: of equal Children, the entry with the longest
+            // chain first (caller order; the shortest with callee order).
             let first = if children {
+                // (perf compares depths only within one thread; that is not a total
+                // order, which a sort needs, so here depths decide for every thread.)
                 b.children_period.cmp(&a.children_period).then_with(|| {
-                    if (a.pid, a.tid) != (b.pid, b.tid) || a.max_depth == 0 || b.max_depth == 0 {
-                        return std::cmp::Ordering::Equal;
-                    }
                     match order {
                         ChainOrder::Caller => b.max_depth.cmp(&a.max_depth),
                         ChainOrder::Callee => a.max_depth.cmp(&b.max_depth),
