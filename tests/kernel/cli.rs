@@ -2,13 +2,28 @@
 
 use super::*;
 
+/// Without a PMU, `cycles` fails with an error that says so; with one, it opens and counts
+/// (enabled time passes while it is on): true on both kinds of machine.
 #[test]
 fn hardware_events_give_a_clear_error_when_the_pmu_is_missing() {
     let cfg = event(EventKind::Hardware(
         perf_client::kernel::event::Hardware::CpuCycles,
     ));
     match cfg.open(0, -1, None) {
-        Ok(_) => eprintln!("this machine has a hardware PMU: nothing to check"),
+        Ok(fd) => {
+            fd.enable().expect("enable cycles");
+            let mut x = 0u64;
+            for i in 0..1_000_000u64 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+            }
+            fd.disable().expect("disable cycles");
+            let v = fd.read_values().expect("read cycles");
+            assert!(v.time_enabled.is_some_and(|t| t > 0), "{v:?}");
+            let running = v.time_running.unwrap_or(0);
+            let counted = v.values.first().map_or(0, |c| c.value);
+            // Counted while on the PMU; never counted when it was not.
+            assert_eq!(running > 0, counted > 0, "{v:?}");
+        }
         Err(e @ OpenError::NoHardware { .. }) => {
             assert!(e
                 .to_string()
@@ -160,17 +175,88 @@ fn unprivileged_refusals_explain_paranoid_and_mlock_limits() {
             "{err}"
         );
         assert!(err.contains("CAP_PERFMON"), "{err}");
+    } else {
+        // perf_event_paranoid < 1 lets every user trace CPU-wide.
+        assert!(out.status.success(), "paranoid {paranoid}: {err}");
     }
     // 1 + 4096 pages per CPU is beyond perf_event_mlock_kb (516 KiB/CPU) + 8 MiB memlock.
     let out = as_nobody(&["--user-only", "-e", "cpu-clock", "-m", "4096", "--", "true"]).unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() {
-        assert!(err.contains("perf_event_mlock_kb"), "{err}");
-        assert!(err.contains("RLIMIT_MEMLOCK"), "{err}");
-        assert!(err.contains("16388 KiB ring"), "{err}");
-    } else {
-        eprintln!("the memlock budget here allows 2 x 16 MiB rings: nothing to check");
+    if out.status.success() {
+        return common::skip("the memlock budget here allows 16 MiB rings: no refusal to check");
     }
+    assert!(err.contains("perf_event_mlock_kb"), "{err}");
+    assert!(err.contains("RLIMIT_MEMLOCK"), "{err}");
+    assert!(err.contains("16388 KiB ring"), "{err}");
+}
+
+/// `-c 100` on a software event samples about every 100th event. (With
+/// `PERF_SAMPLE_PERIOD` and a fixed period the kernel would sample every one:
+/// `perf_swevent_event`; perf sets that bit only in frequency mode.)
+#[test]
+fn a_count_on_a_software_event_samples_every_nth_event() {
+    let bin = common::perf_client_bin();
+    let lines = stream_json(
+        &bin,
+        &["-e", "page-faults", "-c", "100"],
+        &dd_touching(4000),
+    );
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["type"], "SUMMARY");
+    let faults = summary["counters"][0]["count"].as_u64().unwrap();
+    if faults == 0 {
+        return common::skip("no page faults counted: perf_event_open refused?");
+    }
+    assert!(faults >= 4000, "{faults} faults for 4000 pages");
+    let samples = lines.iter().filter(|l| l["type"] == "SAMPLE").count() as u64;
+    // About faults / 100 (each fd keeps its own remainder): far from `faults`.
+    assert!(
+        samples * 30 <= faults && samples * 300 >= faults,
+        "{samples} samples for {faults} faults at -c 100"
+    );
+}
+
+/// `-C 0,0` names CPU 0 once: one fd per event on it, not two (which doubled samples).
+#[test]
+fn a_repeated_cpu_is_opened_once() {
+    use perf_client::kernel::select::TargetSpec;
+    let target = TargetSpec {
+        cpus: Some("0,0".into()),
+        ..Default::default()
+    }
+    .target()
+    .unwrap();
+    assert_eq!(
+        target,
+        Target::Cpus {
+            cpus: Some(vec![0]),
+            command: None
+        }
+    );
+    let ev = sw(Software::Dummy).sampling(Sampling::None);
+    let cap = match Capture::start(CaptureOptions::new(vec![ev], target)) {
+        Ok(c) => c,
+        Err(e) if is_refusal(&e) => return common::skip(&e.to_string()),
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(cap.events().len(), 1);
+    assert_eq!(cap.ring_count(), 1);
+}
+
+/// A CPU list that names no CPU is refused with a message, not an internal dump.
+#[test]
+fn an_empty_cpu_list_is_refused_with_a_message() {
+    let bin = common::perf_client_bin();
+    let out = std::process::Command::new(&bin)
+        .args(["stream", "-C", ",,,", "--", "true"])
+        .output()
+        .expect("run perf-client");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.trim(),
+        r#"perf-client: error: empty CPU list ",,,": give CPUs such as 0-3,5"#
+    );
 }
 
 /// In a private mount namespace without tracefs, a tracepoint event mounts tracefs itself

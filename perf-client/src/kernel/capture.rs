@@ -39,6 +39,7 @@ use std::time::{Duration, Instant};
 use perf_ringbuf::{ReadError, RecordIter};
 
 use crate::kernel::child::{Child, ExitStatus, PendingChild, SpawnError};
+pub use crate::kernel::cpus::online_cpus;
 use crate::kernel::event::{EventConfig, EventFd, OpenError};
 use crate::kernel::ring::{KernelRing, RingError, SnapshotError};
 use crate::kernel::sys::{Epoll, Ready};
@@ -292,33 +293,6 @@ impl std::fmt::Debug for Capture {
             .field("child", &self.child)
             .finish_non_exhaustive()
     }
-}
-
-/// Online CPUs from `/sys/devices/system/cpu/online` ("0-3,5").
-///
-/// # Errors
-/// The file cannot be read or parsed.
-pub fn online_cpus() -> io::Result<Vec<u32>> {
-    let s = std::fs::read_to_string("/sys/devices/system/cpu/online")?;
-    parse_cpu_list(s.trim()).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, s))
-}
-
-/// Parses a CPU list such as `0-3,5`.
-pub fn parse_cpu_list(s: &str) -> Option<Vec<u32>> {
-    let mut out = Vec::new();
-    for part in s.split(',').filter(|p| !p.is_empty()) {
-        match part.split_once('-') {
-            Some((a, b)) => {
-                let (a, b): (u32, u32) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
-                if b < a || b - a > 65536 {
-                    return None;
-                }
-                out.extend(a..=b);
-            }
-            None => out.push(part.trim().parse().ok()?),
-        }
-    }
-    Some(out)
 }
 
 fn threads_of(pid: i32) -> Result<Vec<i32>, CaptureError> {
@@ -882,18 +856,12 @@ pub fn stop_on_interrupt() -> io::Result<Arc<AtomicBool>> {
     crate::kernel::sys::install_stop_handler()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::parse_cpu_list;
-
-    #[test]
-    fn cpu_lists_parse_like_sysfs_writes_them() {
-        assert_eq!(parse_cpu_list("0"), Some(vec![0]));
-        assert_eq!(parse_cpu_list("0-3,5"), Some(vec![0, 1, 2, 3, 5]));
-        assert_eq!(parse_cpu_list("1,3-4"), Some(vec![1, 3, 4]));
-        assert_eq!(parse_cpu_list(""), Some(vec![]));
-        assert_eq!(parse_cpu_list("3-1"), None);
-        assert_eq!(parse_cpu_list("a"), None);
-        assert_eq!(parse_cpu_list("0-4000000000"), None);
-    }
+/// Installs a SIGUSR2 handler that sets the returned flag: a request to dump the
+/// flight-recorder (overwrite) rings now, for [`crate::record::RecordOptions::dump`]. The
+/// flag is process-wide; installing twice returns the same flag.
+///
+/// # Errors
+/// The `sigaction` error.
+pub fn dump_on_sigusr2() -> io::Result<Arc<AtomicBool>> {
+    crate::kernel::sys::install_dump_handler()
 }

@@ -280,6 +280,16 @@ pub fn perf_event_paranoid() -> Option<i32> {
         .ok()
 }
 
+/// Reads `kernel.perf_event_max_sample_rate`: the highest `attr.sample_freq` the kernel
+/// accepts (it lowers this itself when sampling interrupts take too long).
+pub fn perf_event_max_sample_rate() -> Option<u64> {
+    std::fs::read_to_string("/proc/sys/kernel/perf_event_max_sample_rate")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 fn paranoid_meaning(v: Option<i32>) -> &'static str {
     match v {
         Some(i32::MIN..=-1) => "allows every event for every user",

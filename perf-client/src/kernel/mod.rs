@@ -4,7 +4,9 @@
 
 pub mod capture;
 pub mod child;
+pub mod cpus;
 pub mod event;
 pub mod ring;
+pub mod select;
 pub(crate) mod sys;
 pub mod tracefs;

@@ -4,6 +4,8 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use perf_event_open_sys as pes;
 use pes::bindings::perf_event_attr;
@@ -218,44 +220,83 @@ pub(crate) fn euid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
-static STOP: std::sync::OnceLock<std::sync::Arc<std::sync::atomic::AtomicBool>> =
-    std::sync::OnceLock::new();
-/// The flag the handler sets; a plain static so the handler only does an atomic store.
-static STOP_FLAG: std::sync::atomic::AtomicPtr<std::sync::atomic::AtomicBool> =
-    std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+/// A process-wide flag that signal handlers set: the `Arc` handed out (kept alive forever
+/// in `owner`) and a plain pointer to it, so the handler does one atomic load and one
+/// atomic store (async-signal-safe).
+struct SignalFlag {
+    owner: OnceLock<Arc<AtomicBool>>,
+    ptr: AtomicPtr<AtomicBool>,
+}
 
-extern "C" fn on_stop_signal(_: libc::c_int) {
-    // ATOMICS: Acquire pairs with the Release store in `install_stop_handler`, so the
-    // pointer is seen fully initialised; the flag store is Relaxed (a polled flag).
-    let p = STOP_FLAG.load(std::sync::atomic::Ordering::Acquire);
-    if !p.is_null() {
-        // SAFETY: the pointer comes from an `Arc` kept alive forever in `STOP`.
-        unsafe { (*p).store(true, std::sync::atomic::Ordering::Relaxed) };
+impl SignalFlag {
+    const fn new() -> Self {
+        SignalFlag {
+            owner: OnceLock::new(),
+            ptr: AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
+
+    /// Called from the handler.
+    fn raise(&self) {
+        // ATOMICS: Acquire pairs with the Release store in `install_flag_handler`, so the
+        // pointer is seen fully initialised; the flag store is Relaxed (a polled flag).
+        let p = self.ptr.load(Ordering::Acquire);
+        if !p.is_null() {
+            // SAFETY: the pointer comes from an `Arc` kept alive forever in `owner`.
+            unsafe { (*p).store(true, Ordering::Relaxed) };
+        }
     }
 }
 
-/// SIGINT/SIGTERM set a flag (async-signal-safe: one atomic store) instead of killing us.
-pub(crate) fn install_stop_handler() -> io::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
-    let flag = STOP
-        .get_or_init(|| std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)))
+static STOP: SignalFlag = SignalFlag::new();
+static DUMP: SignalFlag = SignalFlag::new();
+
+extern "C" fn on_stop_signal(_: libc::c_int) {
+    STOP.raise();
+}
+
+extern "C" fn on_dump_signal(_: libc::c_int) {
+    DUMP.raise();
+}
+
+/// Installs `handler` (which only raises `flag`) for `signals` with `sa_flags`, and
+/// returns the flag. Installing twice returns the same flag.
+fn install_flag_handler(
+    flag: &'static SignalFlag,
+    handler: extern "C" fn(libc::c_int),
+    signals: &[libc::c_int],
+    sa_flags: libc::c_int,
+) -> io::Result<Arc<AtomicBool>> {
+    let arc = flag
+        .owner
+        .get_or_init(|| Arc::new(AtomicBool::new(false)))
         .clone();
-    // ATOMICS: Release pairs with the handler's Acquire load.
-    STOP_FLAG.store(
-        std::sync::Arc::as_ptr(&flag).cast_mut(),
-        std::sync::atomic::Ordering::Release,
-    );
-    for sig in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: a zeroed sigaction is valid; we set the handler and an empty mask, and
-        // the handler only performs an atomic store.
+    // ATOMICS: Release pairs with the handler's Acquire load in `SignalFlag::raise`.
+    flag.ptr
+        .store(Arc::as_ptr(&arc).cast_mut(), Ordering::Release);
+    for &sig in signals {
+        // SAFETY: a zeroed sigaction is valid; we set the handler, the flags and an empty
+        // mask, and the handler only performs atomic operations.
         let r = unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_stop_signal as *const () as libc::sighandler_t;
+            sa.sa_sigaction = handler as *const () as libc::sighandler_t;
+            sa.sa_flags = sa_flags;
             libc::sigemptyset(&mut sa.sa_mask);
             libc::sigaction(sig, &sa, std::ptr::null_mut())
         };
         check(r)?;
     }
-    Ok(flag)
+    Ok(arc)
+}
+
+/// SIGINT/SIGTERM set a flag (async-signal-safe: one atomic store) instead of killing us.
+pub(crate) fn install_stop_handler() -> io::Result<Arc<AtomicBool>> {
+    install_flag_handler(&STOP, on_stop_signal, &[libc::SIGINT, libc::SIGTERM], 0)
+}
+
+/// SIGUSR2 sets a flag (a flight-recorder dump request); interrupted system calls restart.
+pub(crate) fn install_dump_handler() -> io::Result<Arc<AtomicBool>> {
+    install_flag_handler(&DUMP, on_dump_signal, &[libc::SIGUSR2], libc::SA_RESTART)
 }
 
 /// Runs the calling thread under `SCHED_FIFO` at `priority` (`sched_setscheduler(2)`),

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 
 use crate::kernel::capture::{Capture, CaptureError, CaptureOptions, Summary, Target};
 use crate::kernel::child::ExitStatus;
-use crate::kernel::event::{EventConfig, OpenError, Sampling};
+use crate::kernel::event::{EventConfig, OpenError};
+use crate::kernel::select::{EventSpec, Freq, SelectError};
 use crate::perf_data::synth::Synthesizer;
 use crate::perf_data::writer::{keep_previous, FinishInfo};
 use crate::perf_data::{
@@ -29,6 +30,9 @@ pub enum RecordError {
     /// An event name or attr.
     #[error(transparent)]
     Event(#[from] OpenError),
+    /// An event choice (`-c`/`-F`) or name that cannot be used.
+    #[error(transparent)]
+    Select(#[from] SelectError),
     /// Writing the perf.data file.
     #[error(transparent)]
     PerfData(#[from] PerfDataError),
@@ -146,48 +150,41 @@ pub struct RecordSummary {
 }
 
 fn build_configs(opts: &RecordOptions) -> Result<Vec<EventConfig>, RecordError> {
-    // SAFETY: geteuid cannot fail and touches no memory.
-    let root = unsafe { libc::geteuid() } == 0;
-    let user_only = !root && crate::kernel::event::perf_event_paranoid().is_some_and(|p| p >= 2);
-    let mut out = Vec::with_capacity(opts.events.len());
-    for (i, name) in opts.events.iter().enumerate() {
-        let mut c = EventConfig::parse(name)?;
-        let tracepoint = c.attr().type_ == crate::perf_data::attr::TYPE_TRACEPOINT;
-        let sampling = match (opts.period, opts.freq) {
-            (Some(p), _) => Sampling::Period(p),
-            (None, Some(f)) => Sampling::Frequency(f),
-            (None, None) if tracepoint => Sampling::Period(1),
-            (None, None) => Sampling::Frequency(4000),
-        };
-        c = c.sampling(sampling).callchain(opts.callchain, 0);
-        if tracepoint {
-            let t = c.attr().sample_type | st::RAW;
-            c = c.sample_type(t);
-        }
+    let user_only = crate::kernel::sys::euid() != 0
+        && crate::kernel::event::perf_event_paranoid().is_some_and(|p| p >= 2);
+    let spec = EventSpec {
+        count: opts.period,
+        freq: opts.freq.map(Freq::Hz),
+        callchain: opts.callchain,
+        exclude_kernel: user_only,
+        ..EventSpec::new(opts.events.clone())
+    };
+    let mut out = spec
+        .build()
+        .map_err(|e| match e {
+            SelectError::Event(e) => RecordError::Event(e),
+            e => RecordError::Select(e),
+        })?
+        .events;
+    for (i, c) in out.iter_mut().enumerate() {
+        let mut e = c.clone();
         if i == 0 {
             // MMAP2 records carry the file's build id (Linux 5.12+): files mapped during
             // the capture get their BUILD_ID entry without being read.
-            c = c.tracking(true).mmap_build_ids(true);
+            e = e.mmap_build_ids(true);
         }
         if let Some(bytes) = opts.wakeup_bytes {
             let ring = (opts.data_pages as u64).saturating_mul(page_size());
             let mark = wakeup_watermark(ring, bytes);
-            c = c.wakeup_watermark(u32::try_from(mark).unwrap_or(u32::MAX));
+            e = e.wakeup_watermark(u32::try_from(mark).unwrap_or(u32::MAX));
         }
         // Smaller samples, more of them per ring: the id is only needed to tell events
-        // apart, the period only when it varies (perf takes a fixed one from the attr).
-        let mut t = c.attr().sample_type;
+        // apart.
         if opts.events.len() == 1 {
-            t &= !st::IDENTIFIER;
+            let t = e.attr().sample_type & !st::IDENTIFIER;
+            e = e.sample_type(t);
         }
-        if matches!(sampling, Sampling::Period(_)) {
-            t &= !st::PERIOD;
-        }
-        c = c.sample_type(t);
-        if user_only {
-            c = c.exclude_kernel(true);
-        }
-        out.push(c);
+        *c = e;
     }
     Ok(out)
 }
@@ -319,9 +316,7 @@ fn dump_snapshot(
 }
 
 fn page_size() -> u64 {
-    // SAFETY: sysconf has no memory-safety preconditions.
-    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    u64::try_from(p).unwrap_or(4096)
+    crate::kernel::sys::page_size() as u64
 }
 
 /// How long the second half of a ring must take to fill, at the current rate, before the
