@@ -46,6 +46,18 @@ pub(crate) fn perf_event_open(
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// The bytes of a `perf_event_attr`, as the kernel reads them.
+pub(crate) fn attr_bytes(attr: &perf_event_attr) -> Vec<u8> {
+    const N: usize = std::mem::size_of::<perf_event_attr>();
+    // SAFETY: `perf_event_attr` is a `repr(C)` struct of naturally aligned integer
+    // fields, unions of integers and bitfield bytes with no padding (its size is the
+    // sum of its fields, `PERF_ATTR_SIZE_VER*`), so all N bytes are initialized; the
+    // slice lives no longer than the borrow of `attr`.
+    let bytes =
+        unsafe { std::slice::from_raw_parts((attr as *const perf_event_attr).cast::<u8>(), N) };
+    bytes.to_vec()
+}
+
 /// `PERF_EVENT_IOC_ENABLE`.
 pub(crate) fn enable(fd: BorrowedFd<'_>) -> io::Result<()> {
     // SAFETY: an ioctl on a live perf fd with an integer argument.
@@ -212,6 +224,12 @@ pub(crate) fn mount_tracefs(target: &std::path::Path) -> io::Result<()> {
         )
     })
     .map(drop)
+}
+
+/// The real user and group ids.
+pub(crate) fn real_ids() -> (u32, u32) {
+    // SAFETY: getuid and getgid have no preconditions and cannot fail.
+    unsafe { (libc::getuid(), libc::getgid()) }
 }
 
 /// The effective user id.

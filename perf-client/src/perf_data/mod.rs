@@ -22,7 +22,6 @@ pub mod reader;
 pub mod source;
 mod staged;
 pub mod stream;
-pub mod synth;
 pub mod tracing_data;
 pub mod writer;
 

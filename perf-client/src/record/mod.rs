@@ -13,8 +13,12 @@ use crate::kernel::capture::{Capture, CaptureError, CaptureOptions, Summary, Tar
 use crate::kernel::child::ExitStatus;
 use crate::kernel::event::{EventConfig, OpenError};
 use crate::kernel::select::{EventSpec, Freq, SelectError};
-use crate::perf_data::synth::Synthesizer;
 use crate::perf_data::writer::{keep_previous, FinishInfo};
+use synth::Synthesizer;
+
+pub mod host;
+pub mod synth;
+
 use crate::perf_data::{
     record_type, sample_type as st, BuildId, EventEntry, FileAttr, HostFeatures, PerfDataError,
     PerfDataWriter,
@@ -286,6 +290,14 @@ fn entries(capture: &Capture, names: &[String]) -> Result<Vec<EventEntry>, Recor
         .collect()
 }
 
+/// A perf.data writer on a new `path` owned by the invoking user, with the TRACING_DATA
+/// its tracepoints need.
+fn create_writer(path: &Path, events: Vec<EventEntry>) -> Result<PerfDataWriter, RecordError> {
+    let tracing = host::tracing_data(&events)?;
+    let file = host::create_output(path)?;
+    Ok(PerfDataWriter::from_file(file, path, events, tracing)?)
+}
+
 fn finish_info(cmdline: &[String]) -> FinishInfo {
     FinishInfo {
         host: HostFeatures::of_this_host(cmdline.to_vec()),
@@ -301,7 +313,7 @@ fn dump_snapshot(
     pre: &[u8],
     cmdline: &[String],
 ) -> Result<(), RecordError> {
-    let mut w = PerfDataWriter::create(path, entries(capture, names)?)?;
+    let mut w = create_writer(path, entries(capture, names)?)?;
     w.write_records(pre)?;
     w.finished_round()?;
     capture.snapshot(
@@ -505,7 +517,7 @@ fn run(
     progress: &mut impl FnMut(&Progress),
 ) -> Result<RunOut, RecordError> {
     let names = &opts.events;
-    let mut w = PerfDataWriter::create(&opts.output, entries(capture, names)?)?;
+    let mut w = create_writer(&opts.output, entries(capture, names)?)?;
     w.write_records(pre)?;
     w.finished_round()?;
     let mut dumps = Vec::new();

@@ -5,7 +5,7 @@
 //! Non-sample records carry a `sample_id` trailer when `sample_id_all` is set; perf fills
 //! it with zeros for synthesized records (time 0 sorts them first), and so do we.
 
-use super::{misc, record_type, FileAttr};
+use crate::perf_data::{misc, record_type, FileAttr};
 
 /// Builds synthesized records with the trailer layout of one attr.
 #[derive(Debug, Clone)]
