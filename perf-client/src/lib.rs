@@ -12,6 +12,8 @@
 //! | [`analysis`] | reading a capture back: machine state, symbols, script, report, rendering |
 
 #![warn(missing_docs)]
+// Unsafe code only in the named kernel modules (`kernel::{sys, ring, child, io}`).
+#![deny(unsafe_code)]
 
 pub mod analysis;
 pub mod kernel;

@@ -799,6 +799,7 @@ impl EventFd {
 }
 
 #[cfg(test)]
+#[allow(unsafe_code)] // reading bindgen unions of the attr
 mod tests {
     use super::*;
 

@@ -14,6 +14,8 @@
 //! ..                feature payloads
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod attr;
 mod error;
 pub mod features;

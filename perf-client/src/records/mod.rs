@@ -30,6 +30,8 @@
 //! Untrusted input (a ring, a file) never panics the parser: every length is checked and
 //! a bad record gives a [`ParseError`] naming the record type, the field and the offset.
 
+#![forbid(unsafe_code)]
+
 pub mod bits;
 mod cursor;
 mod error;

@@ -8,7 +8,9 @@
 //! says "not reproducible" next to the kernel's measured value. Nothing is filled in.
 
 mod emulated;
+#[allow(unsafe_code)] // perf_event_open and mmap of a live ring
 mod kernel;
+#[allow(unsafe_code)] // mappings probed in forked children
 mod probe;
 
 use std::time::Duration;
