@@ -231,23 +231,7 @@ impl FileAttr {
     /// Size of the `sample_id` trailer of non-sample records (`struct sample_id`):
     /// TID, TIME, ID, STREAM_ID, CPU, IDENTIFIER, 8 bytes each when selected.
     pub fn sample_id_size(&self) -> usize {
-        if !self.sample_id_all() {
-            return 0;
-        }
-        use super::sample_type as st;
-        let t = self.sample_type();
-        [
-            st::TID,
-            st::TIME,
-            st::ID,
-            st::STREAM_ID,
-            st::CPU,
-            st::IDENTIFIER,
-        ]
-        .iter()
-        .filter(|&&b| t & b != 0)
-        .count()
-            * 8
+        self.event_format().sample_id_size()
     }
 }
 

@@ -9,7 +9,7 @@ use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use perf_ringbuf::RecordBytes;
+use perf_ringbuf::{RecordBytes, RecordHeader};
 
 use super::features::{self, BuildId, EventDesc, HostFeatures};
 use super::header::{FileHeader, FileSection, FILE_HEADER_SIZE, SECTION_SIZE};
@@ -61,6 +61,39 @@ pub struct PerfDataWriter {
     /// Payload for TRACING_DATA, read when the file is created so that a missing format
     /// file fails before the capture.
     tracing: Option<Vec<u8>>,
+}
+
+/// Appends one record to `out` as the kernel and perf frame them: a header, what `body`
+/// appends, zero padding to 8 bytes, and the header's `size` set last.
+///
+/// # Errors
+///
+/// [`PerfDataError::Invalid`] when the record would exceed `header.size`'s 64 KiB; `out`
+/// is then left as it was.
+pub fn append_record(
+    out: &mut Vec<u8>,
+    record_type: u32,
+    misc: u16,
+    body: impl FnOnce(&mut Vec<u8>),
+) -> Result<(), PerfDataError> {
+    let start = out.len();
+    out.extend_from_slice(&[0u8; 8]);
+    body(out);
+    out.resize(start + (out.len() - start).next_multiple_of(8), 0);
+    let Ok(size) = u16::try_from(out.len() - start) else {
+        let len = out.len() - start;
+        out.truncate(start);
+        return Err(PerfDataError::Invalid(format!(
+            "a record of {len} bytes does not fit header.size"
+        )));
+    };
+    let h = RecordHeader {
+        record_type,
+        misc,
+        size,
+    };
+    out[start..start + 8].copy_from_slice(&h.to_u64().to_ne_bytes());
+    Ok(())
 }
 
 /// Renames an existing non-empty `path` to `path.old`, as `perf record` does.
@@ -253,7 +286,7 @@ impl PerfDataWriter {
     ///
     /// I/O errors.
     pub fn finished_round(&mut self) -> Result<(), PerfDataError> {
-        let h = perf_ringbuf::RecordHeader {
+        let h = RecordHeader {
             record_type: record_type::FINISHED_ROUND,
             misc: 0,
             size: 8,

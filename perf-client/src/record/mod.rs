@@ -13,7 +13,8 @@ use crate::kernel::capture::{Capture, CaptureError, CaptureOptions, Summary, Tar
 use crate::kernel::child::ExitStatus;
 use crate::kernel::event::{EventConfig, OpenError};
 use crate::kernel::select::{EventSpec, Freq, SelectError};
-use crate::perf_data::writer::{keep_previous, FinishInfo};
+use crate::perf_data::writer::{append_record, keep_previous, FinishInfo};
+use crate::records::SampleId;
 use synth::Synthesizer;
 
 pub mod host;
@@ -236,38 +237,22 @@ fn synthesize(attr: &FileAttr, target: &Target) -> Vec<u8> {
 }
 
 /// A LOST_SAMPLES record `{ u64 lost; sample_id }` for the fd with id `id` on `cpu`.
-fn lost_samples_record(attr: &FileAttr, id: u64, cpu: i32, lost: u64) -> Vec<u8> {
-    let mut r = vec![0u8; 8];
-    r.extend_from_slice(&lost.to_ne_bytes());
-    if attr.sample_id_all() {
-        let t = attr.sample_type();
-        if t & st::TID != 0 {
-            r.extend_from_slice(&[0u8; 8]);
-        }
-        if t & st::TIME != 0 {
-            r.extend_from_slice(&[0u8; 8]);
-        }
-        if t & st::ID != 0 {
-            r.extend_from_slice(&id.to_ne_bytes());
-        }
-        if t & st::STREAM_ID != 0 {
-            r.extend_from_slice(&id.to_ne_bytes());
-        }
-        if t & st::CPU != 0 {
-            r.extend_from_slice(&(cpu.max(0) as u32).to_ne_bytes());
-            r.extend_from_slice(&0u32.to_ne_bytes());
-        }
-        if t & st::IDENTIFIER != 0 {
-            r.extend_from_slice(&id.to_ne_bytes());
-        }
-    }
-    let h = perf_ringbuf::RecordHeader {
-        record_type: record_type::LOST_SAMPLES,
-        misc: 0,
-        size: r.len() as u16,
+fn lost_samples_record(attr: &FileAttr, id: u64, cpu: i32, lost: u64, out: &mut Vec<u8>) {
+    let trailer = SampleId {
+        id: Some(id),
+        stream_id: Some(id),
+        cpu: Some(cpu.max(0) as u32),
+        identifier: Some(id),
+        ..SampleId::default()
     };
-    r[..8].copy_from_slice(&h.to_u64().to_ne_bytes());
-    r
+    let framed = append_record(out, record_type::LOST_SAMPLES, 0, |r| {
+        r.extend_from_slice(&lost.to_ne_bytes());
+        if attr.sample_id_all() {
+            trailer.write(attr.sample_type(), r);
+        }
+    });
+    // 8 bytes and a trailer of at most 48: it always fits.
+    debug_assert!(framed.is_ok());
 }
 
 fn entries(capture: &Capture, names: &[String]) -> Result<Vec<EventEntry>, RecordError> {
@@ -629,7 +614,7 @@ fn run(
         for t in &summary.events {
             for v in &t.values.values {
                 if let (Some(id), Some(lost)) = (v.id, v.lost.filter(|&l| l > 0)) {
-                    tail.extend(lost_samples_record(&attr, id, t.cpu, lost));
+                    lost_samples_record(&attr, id, t.cpu, lost, &mut tail);
                 }
             }
         }

@@ -47,18 +47,7 @@ impl EventFormat {
         if !self.sample_id_all {
             return 0;
         }
-        [
-            st::TID,
-            st::TIME,
-            st::ID,
-            st::STREAM_ID,
-            st::CPU,
-            st::IDENTIFIER,
-        ]
-        .iter()
-        .filter(|&&b| self.has(b))
-        .count()
-            * 8
+        super::SampleId::size(self.sample_type)
     }
 
     /// Byte offset of the sample id in a SAMPLE record (from the record start, header

@@ -115,34 +115,41 @@ pub enum Record<'a> {
 }
 
 impl Record<'_> {
+    /// The record's type; `None` for [`Record::Raw`] (the header has it).
+    pub fn known_type(&self) -> Option<RecordType> {
+        Some(match self {
+            Record::Mmap(_) => RecordType::MMAP,
+            Record::Lost(_) => RecordType::LOST,
+            Record::Comm(_) => RecordType::COMM,
+            Record::Exit(_) => RecordType::EXIT,
+            Record::Throttle(_) => RecordType::THROTTLE,
+            Record::Unthrottle(_) => RecordType::UNTHROTTLE,
+            Record::Fork(_) => RecordType::FORK,
+            Record::Read(_) => RecordType::READ,
+            Record::Sample(_) => RecordType::SAMPLE,
+            Record::Mmap2(_) => RecordType::MMAP2,
+            Record::Aux(_) => RecordType::AUX,
+            Record::ItraceStart(_) => RecordType::ITRACE_START,
+            Record::LostSamples(_) => RecordType::LOST_SAMPLES,
+            Record::Switch(_) => RecordType::SWITCH,
+            Record::SwitchCpuWide(_) => RecordType::SWITCH_CPU_WIDE,
+            Record::Namespaces(_) => RecordType::NAMESPACES,
+            Record::Ksymbol(_) => RecordType::KSYMBOL,
+            Record::BpfEvent(_) => RecordType::BPF_EVENT,
+            Record::Cgroup(_) => RecordType::CGROUP,
+            Record::TextPoke(_) => RecordType::TEXT_POKE,
+            Record::AuxOutputHwId(_) => RecordType::AUX_OUTPUT_HW_ID,
+            Record::CallchainDeferred(_) => RecordType::CALLCHAIN_DEFERRED,
+            Record::Raw(_) => return None,
+        })
+    }
+
     /// The short uapi name of the record's type (`"SAMPLE"`, `"MMAP2"`, ...), `"RAW"` for
     /// an unknown type.
     pub fn kind_name(&self) -> &'static str {
-        match self {
-            Record::Mmap(_) => "MMAP",
-            Record::Lost(_) => "LOST",
-            Record::Comm(_) => "COMM",
-            Record::Exit(_) => "EXIT",
-            Record::Throttle(_) => "THROTTLE",
-            Record::Unthrottle(_) => "UNTHROTTLE",
-            Record::Fork(_) => "FORK",
-            Record::Read(_) => "READ",
-            Record::Sample(_) => "SAMPLE",
-            Record::Mmap2(_) => "MMAP2",
-            Record::Aux(_) => "AUX",
-            Record::ItraceStart(_) => "ITRACE_START",
-            Record::LostSamples(_) => "LOST_SAMPLES",
-            Record::Switch(_) => "SWITCH",
-            Record::SwitchCpuWide(_) => "SWITCH_CPU_WIDE",
-            Record::Namespaces(_) => "NAMESPACES",
-            Record::Ksymbol(_) => "KSYMBOL",
-            Record::BpfEvent(_) => "BPF_EVENT",
-            Record::Cgroup(_) => "CGROUP",
-            Record::TextPoke(_) => "TEXT_POKE",
-            Record::AuxOutputHwId(_) => "AUX_OUTPUT_HW_ID",
-            Record::CallchainDeferred(_) => "CALLCHAIN_DEFERRED",
-            Record::Raw(_) => "RAW",
-        }
+        self.known_type()
+            .and_then(RecordType::name)
+            .unwrap_or("RAW")
     }
 }
 

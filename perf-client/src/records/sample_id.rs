@@ -24,7 +24,53 @@ pub struct SampleId {
     pub identifier: Option<u64>,
 }
 
+/// The fields of `struct sample_id` in their order: the `sample_type` bit that selects
+/// each, and its size in bytes. Reading, sizing and writing the trailer all follow it.
+const LAYOUT: [(u64, usize); 6] = [
+    (st::TID, 8),
+    (st::TIME, 8),
+    (st::ID, 8),
+    (st::STREAM_ID, 8),
+    (st::CPU, 8),
+    (st::IDENTIFIER, 8),
+];
+
 impl SampleId {
+    /// Bytes of the trailer for `sample_type`.
+    pub fn size(sample_type: u64) -> usize {
+        LAYOUT
+            .iter()
+            .filter(|(bit, _)| sample_type & bit != 0)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Appends the trailer for `sample_type` (absent fields as zero), as the kernel lays
+    /// it out: what [`SampleId`]'s reader takes back.
+    pub fn write(&self, sample_type: u64, out: &mut Vec<u8>) {
+        let start = out.len();
+        for (bit, _) in LAYOUT {
+            if sample_type & bit == 0 {
+                continue;
+            }
+            match bit {
+                st::TID => {
+                    out.extend_from_slice(&self.pid.unwrap_or(0).to_ne_bytes());
+                    out.extend_from_slice(&self.tid.unwrap_or(0).to_ne_bytes());
+                }
+                st::TIME => out.extend_from_slice(&self.time.unwrap_or(0).to_ne_bytes()),
+                st::ID => out.extend_from_slice(&self.id.unwrap_or(0).to_ne_bytes()),
+                st::STREAM_ID => out.extend_from_slice(&self.stream_id.unwrap_or(0).to_ne_bytes()),
+                st::CPU => {
+                    out.extend_from_slice(&self.cpu.unwrap_or(0).to_ne_bytes());
+                    out.extend_from_slice(&0u32.to_ne_bytes());
+                }
+                _ => out.extend_from_slice(&self.identifier.unwrap_or(0).to_ne_bytes()),
+            }
+        }
+        debug_assert_eq!(out.len() - start, Self::size(sample_type));
+    }
+
     pub(crate) fn read(c: &mut Cursor<'_>, sample_type: u64) -> Result<Self, ParseError> {
         let has = |b: u64| sample_type & b != 0;
         let mut s = SampleId::default();
@@ -50,5 +96,35 @@ impl SampleId {
         }
         c.finish("the sample_id trailer")?;
         Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_written_trailer_reads_back_and_has_its_size() {
+        let all = st::TID | st::TIME | st::ID | st::STREAM_ID | st::CPU | st::IDENTIFIER;
+        let id = SampleId {
+            pid: Some(1),
+            tid: Some(2),
+            time: Some(3),
+            id: Some(4),
+            stream_id: Some(5),
+            cpu: Some(6),
+            identifier: Some(7),
+        };
+        for t in [all, st::TID | st::CPU, st::IDENTIFIER, 0] {
+            let mut out = Vec::new();
+            id.write(t, &mut out);
+            assert_eq!(out.len(), SampleId::size(t));
+            let mut c = Cursor::new(&out, 0, out.len(), super::super::RecordType(0));
+            let back = SampleId::read(&mut c, t).unwrap();
+            assert_eq!(back.tid.is_some(), t & st::TID != 0);
+            if t == all {
+                assert_eq!(back, id);
+            }
+        }
     }
 }
