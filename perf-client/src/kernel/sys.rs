@@ -14,8 +14,9 @@ use pes::bindings::perf_event_attr;
 /// inherit it.
 const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 1 << 3;
 
-fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
-    if ret < 0 {
+/// The one errno helper: a negative return is the thread's `errno` as an [`io::Error`].
+pub(crate) fn check<T: Copy + PartialOrd + Default>(ret: T) -> io::Result<T> {
+    if ret < T::default() {
         Err(io::Error::last_os_error())
     } else {
         Ok(ret)
