@@ -249,6 +249,51 @@ impl Summary {
     }
 }
 
+/// What the caller of [`Capture::run_loop`] does at each step of the loop: how it drains
+/// the rings (parsed records, or raw bytes as they are), whether it may sleep, what it
+/// does when idle and at its periodic checks.
+pub trait RunHooks {
+    /// The caller's error (a capture error converts into it).
+    type Error: From<CaptureError>;
+
+    /// One pass over the rings (e.g. [`Capture::drain`] or [`Capture::drain_raw`]);
+    /// returns how much it drained, 0 for nothing.
+    ///
+    /// # Errors
+    /// The caller's.
+    fn pass(&mut self, capture: &mut Capture) -> Result<u64, Self::Error>;
+
+    /// After a pass that drained `n` (> 0), `since` the previous one: true to wait in
+    /// epoll before the next pass, false to pass again at once. Default: wait.
+    fn may_sleep(&mut self, n: u64, since: Duration) -> bool {
+        let _ = (n, since);
+        true
+    }
+
+    /// epoll timed out with nothing to read.
+    ///
+    /// # Errors
+    /// The caller's.
+    fn idle(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+
+    /// How often [`RunHooks::check`] runs (and the target is checked); default: after
+    /// every pass.
+    fn check_interval(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    /// The periodic check (dump requests, progress).
+    ///
+    /// # Errors
+    /// The caller's.
+    fn check(&mut self, capture: &mut Capture) -> Result<(), Self::Error> {
+        let _ = capture;
+        Ok(())
+    }
+}
+
 /// How [`Capture::run`] stops.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
@@ -671,8 +716,61 @@ impl Capture {
         on_record: &mut impl FnMut(RecordRef<'_>) -> Result<(), E>,
         on_round: &mut impl FnMut() -> Result<(), E>,
     ) -> Result<(), E> {
+        struct Parsed<'a, R, F> {
+            on_record: &'a mut R,
+            on_round: &'a mut F,
+        }
+        impl<E, R, F> RunHooks for Parsed<'_, R, F>
+        where
+            E: From<CaptureError>,
+            R: FnMut(RecordRef<'_>) -> Result<(), E>,
+            F: FnMut() -> Result<(), E>,
+        {
+            type Error = E;
+            fn pass(&mut self, capture: &mut Capture) -> Result<u64, E> {
+                let n = capture.drain(self.on_record)?;
+                if n > 0 {
+                    (self.on_round)()?;
+                }
+                Ok(n)
+            }
+        }
+        self.run_loop(
+            opts,
+            &mut Parsed {
+                on_record,
+                on_round,
+            },
+        )
+    }
+
+    /// The capture loop, driven by `hooks`: a pass over the rings; then, when it found
+    /// nothing or [`RunHooks::may_sleep`] allows, a wait in epoll (at most
+    /// [`RunOptions::poll_timeout`], default 100 ms) and another pass; every
+    /// [`RunHooks::check_interval`] (or at once when every traced task hung up) a
+    /// [`RunHooks::check`]. It returns when `stop` is set, `duration` has passed, or the
+    /// target is gone. The events stay enabled: the final drain is the caller's
+    /// ([`Capture::run`] does it).
+    ///
+    /// # Errors
+    ///
+    /// The epoll error, or a hook's error.
+    pub fn run_loop<H: RunHooks>(
+        &mut self,
+        opts: &RunOptions,
+        hooks: &mut H,
+    ) -> Result<(), H::Error> {
         let started = Instant::now();
         let step = opts.poll_timeout.unwrap_or(Duration::from_millis(100));
+        let stopped = || {
+            opts.stop
+                .as_ref()
+                // Polled flag: Relaxed (set by a signal handler).
+                .is_some_and(|s| s.load(Ordering::Relaxed))
+        };
+        let interval = hooks.check_interval();
+        let mut last_pass = Instant::now();
+        let mut next_check = started;
         loop {
             let mut wait = step;
             if let Some(d) = opts.duration {
@@ -681,16 +779,27 @@ impl Capture {
                     None => return Ok(()),
                 }
             }
-            self.poll(wait)?;
-            if self.drain(on_record)? > 0 {
-                on_round()?;
+            let n = hooks.pass(self)?;
+            let now = Instant::now();
+            let since = now.duration_since(last_pass);
+            last_pass = now;
+            if n == 0 || hooks.may_sleep(n, since) {
+                if !self.poll(wait)? {
+                    hooks.idle()?;
+                }
+                hooks.pass(self)?;
             }
-            if self.target_gone()
-                || opts
-                    .stop
-                    .as_ref()
-                    .is_some_and(|s| s.load(Ordering::Relaxed))
-            {
+            // Between checks, only the stop flag (a load) and hang-ups (no syscall): a
+            // wakeup costs one epoll_wait, not also a waitpid.
+            if stopped() {
+                return Ok(());
+            }
+            if Instant::now() < next_check && !self.hung_up() {
+                continue;
+            }
+            next_check = Instant::now() + interval;
+            hooks.check(self)?;
+            if self.target_gone() || stopped() {
                 return Ok(());
             }
         }

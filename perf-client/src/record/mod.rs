@@ -9,7 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::kernel::capture::{Capture, CaptureError, CaptureOptions, Summary, Target};
+use crate::kernel::capture::{
+    Capture, CaptureError, CaptureOptions, RunHooks, RunOptions, Summary, Target,
+};
 use crate::kernel::child::ExitStatus;
 use crate::kernel::event::{EventConfig, OpenError};
 use crate::kernel::select::{EventSpec, Freq, SelectError};
@@ -472,28 +474,131 @@ pub fn record(
         capture.signal_child(libc::SIGKILL);
         capture.wait_child();
     }
-    let (summary, dumps, exit_status, counts) = result?;
+    let out = result?;
     Ok(RecordSummary {
-        path: summary.path,
+        path: out.written.path,
         previous,
-        data_bytes: summary.data_bytes,
-        file_bytes: summary.file_bytes,
-        records: counts.records,
-        samples: counts.samples,
-        lost: dumps.1.lost(),
-        lost_in_records: counts.lost_in_records,
-        capture: dumps.1,
-        dumps: dumps.0,
-        exit_status,
+        data_bytes: out.written.data_bytes,
+        file_bytes: out.written.file_bytes,
+        records: out.counts.records,
+        samples: out.counts.samples,
+        lost: out.summary.lost(),
+        lost_in_records: out.counts.lost_in_records,
+        capture: out.summary,
+        dumps: out.dumps,
+        exit_status: out.exit_status,
     })
 }
 
-type RunOut = (
-    crate::perf_data::WriteSummary,
-    (Vec<PathBuf>, Summary),
-    Option<ExitStatus>,
-    RecordCounts,
-);
+/// What [`run`] hands back to [`record`].
+struct RunOut {
+    /// What the writer wrote.
+    written: crate::perf_data::WriteSummary,
+    /// Flight-recorder dumps written on request.
+    dumps: Vec<PathBuf>,
+    /// The capture's totals.
+    summary: Summary,
+    /// The command's exit status.
+    exit_status: Option<ExitStatus>,
+    /// Records counted in the written file.
+    counts: RecordCounts,
+}
+
+/// The recorder's side of the capture loop ([`Capture::run_loop`]): each pass copies the
+/// rings' bytes as they are into the staged file (rings released before any write(2)),
+/// sleeps only when the rings fill slowly, writes the stage out when idle, and every
+/// 10 ms serves dump requests and progress.
+struct Recorder<'a, P> {
+    w: &'a mut PerfDataWriter,
+    opts: &'a RecordOptions,
+    pre: &'a [u8],
+    progress: &'a mut P,
+    dumps: Vec<PathBuf>,
+    started: Instant,
+    next_progress: Instant,
+    ring_bytes: u64,
+    /// Bytes written to the file per write(2), see [`Recorder::write_stage`].
+    piece: usize,
+}
+
+impl<P: FnMut(&Progress)> Recorder<'_, P> {
+    /// Drains are staged and the rings released before the file is written, in pieces
+    /// of `piece` bytes: about what one pass over the rings can hold, so the file keeps
+    /// pace; few enough write(2)s that a wakeup rarely pays one; and small enough that a
+    /// write returns well before a small ring fills (16 KiB at -m 1). A backlog (the file
+    /// slower than the rings for a while) is written down to one piece at once, still
+    /// after the rings were released.
+    fn write_stage(&mut self) -> Result<(), RecordError> {
+        let pending = self.w.pending_bytes();
+        if pending >= self.piece {
+            let chunk = if pending >= 4 * self.piece {
+                pending - self.piece
+            } else {
+                self.piece
+            };
+            self.w.write_pending(chunk)?;
+        }
+        Ok(())
+    }
+}
+
+impl<P: FnMut(&Progress)> RunHooks for Recorder<'_, P> {
+    type Error = RecordError;
+
+    fn pass(&mut self, c: &mut Capture) -> Result<u64, RecordError> {
+        let w = &mut *self.w;
+        let n = c.drain_raw(&mut |_, _, bytes| -> Result<(), RecordError> {
+            w.write_ring_bytes(bytes)?;
+            Ok(())
+        })?;
+        if n > 0 {
+            self.w.finished_round()?;
+        }
+        self.write_stage()?;
+        Ok(n)
+    }
+
+    /// Sleep when the ring fills slowly enough that the kernel's wakeup comes long
+    /// before it is full ([`can_sleep`]); spin otherwise.
+    fn may_sleep(&mut self, n: u64, since: Duration) -> bool {
+        can_sleep(n, since, self.ring_bytes)
+    }
+
+    /// Idle for a while: the file catches up with everything staged.
+    fn idle(&mut self) -> Result<(), RecordError> {
+        self.w.write_pending(usize::MAX)?;
+        Ok(())
+    }
+
+    fn check_interval(&self) -> Duration {
+        Duration::from_millis(10)
+    }
+
+    fn check(&mut self, capture: &mut Capture) -> Result<(), RecordError> {
+        let opts = self.opts;
+        // Polled flag: Relaxed (set by the SIGUSR2 handler).
+        if opts.dump.swap(false, Ordering::Relaxed) && opts.overwrite {
+            let stamp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis());
+            let mut p = opts.output.as_os_str().to_owned();
+            p.push(format!(".{stamp}"));
+            let p = PathBuf::from(p);
+            dump_snapshot(capture, &p, &opts.events, self.pre, &opts.cmdline)?;
+            self.dumps.push(p);
+        }
+        let now = Instant::now();
+        if now >= self.next_progress {
+            self.next_progress = now + Duration::from_secs(1);
+            (self.progress)(&Progress {
+                elapsed: now - self.started,
+                bytes: self.w.data_bytes(),
+                wakeups: capture.wakeups(),
+            });
+        }
+        Ok(())
+    }
+}
 
 fn run(
     capture: &mut Capture,
@@ -501,101 +606,35 @@ fn run(
     pre: &[u8],
     progress: &mut impl FnMut(&Progress),
 ) -> Result<RunOut, RecordError> {
-    let names = &opts.events;
-    let mut w = create_writer(&opts.output, entries(capture, names)?)?;
+    let mut w = create_writer(&opts.output, entries(capture, &opts.events)?)?;
     w.write_records(pre)?;
     w.finished_round()?;
-    let mut dumps = Vec::new();
+    let ring_bytes = (opts.data_pages as u64).saturating_mul(page_size());
+    let all_rings = ring_bytes.saturating_mul(capture.ring_count().max(1) as u64);
+    let piece = usize::try_from(all_rings.clamp(16 << 10, 4 << 20)).unwrap_or(4 << 20);
+    w.stage_up_to(piece.saturating_mul(16));
+    let started = Instant::now();
+    let mut rec = Recorder {
+        w: &mut w,
+        opts,
+        pre,
+        progress,
+        dumps: Vec::new(),
+        started,
+        next_progress: started + Duration::from_secs(1),
+        ring_bytes,
+        piece,
+    };
+    let run_opts = RunOptions {
+        duration: opts.duration,
+        stop: Some(Arc::clone(&opts.stop)),
+        ..RunOptions::default()
+    };
     let body = (|| -> Result<(Summary, Option<ExitStatus>), RecordError> {
-        let started = Instant::now();
-        let mut next_progress = started + Duration::from_secs(1);
-        let ring_bytes = (opts.data_pages as u64).saturating_mul(page_size());
-        let all_rings = ring_bytes.saturating_mul(capture.ring_count().max(1) as u64);
-        let piece = usize::try_from(all_rings.clamp(16 << 10, 4 << 20)).unwrap_or(4 << 20);
-        let write = |w: &mut PerfDataWriter, c: &mut Capture| -> Result<u64, RecordError> {
-            let n = c.drain_raw(&mut |_, _, bytes| -> Result<(), RecordError> {
-                w.write_ring_bytes(bytes)?;
-                Ok(())
-            })?;
-            if n > 0 {
-                w.finished_round()?;
-            }
-            // Drains are staged and the rings released before the file is written, in
-            // pieces of `piece` bytes: about what one pass over the rings can hold, so
-            // the file keeps pace; few enough write(2)s that a wakeup rarely pays one;
-            // and small enough that a write returns well before a small ring fills
-            // (16 KiB at -m 1).
-            // A backlog (the file slower than the rings for a while) is written down to
-            // one piece at once, still after the rings were released.
-            let pending = w.pending_bytes();
-            if pending >= piece {
-                let chunk = if pending >= 4 * piece {
-                    pending - piece
-                } else {
-                    piece
-                };
-                w.write_pending(chunk)?;
-            }
-            Ok(n)
-        };
-        w.stage_up_to(piece.saturating_mul(16));
-        let mut last_pass = Instant::now();
-        let mut next_check = started;
-        loop {
-            let mut wait = Duration::from_millis(100);
-            if let Some(d) = opts.duration {
-                match d.checked_sub(started.elapsed()) {
-                    Some(left) => wait = wait.min(left),
-                    None => break,
-                }
-            }
-            let n = write(&mut w, capture)?;
-            let now = Instant::now();
-            let since = now.duration_since(last_pass);
-            last_pass = now;
-            if n == 0 || can_sleep(n, since, ring_bytes) {
-                // Idle, or the ring fills slowly enough that the kernel's half-ring wakeup
-                // comes long before it is full: sleep in epoll instead of spinning.
-                if !capture.poll(wait)? {
-                    // Idle for a while: the file catches up with everything staged.
-                    w.write_pending(usize::MAX)?;
-                }
-                write(&mut w, capture)?;
-            }
-            // Between checks, only the stop flag (a load) and hang-ups (no syscall): a
-            // wakeup costs one epoll_wait, not also a waitpid.
-            if opts.stop.load(Ordering::Relaxed) {
-                break;
-            }
-            if Instant::now() < next_check && !capture.hung_up() {
-                continue;
-            }
-            next_check = Instant::now() + Duration::from_millis(10);
-            if opts.dump.swap(false, Ordering::Relaxed) && opts.overwrite {
-                let stamp = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis());
-                let mut p = opts.output.as_os_str().to_owned();
-                p.push(format!(".{stamp}"));
-                let p = PathBuf::from(p);
-                dump_snapshot(capture, &p, names, pre, &opts.cmdline)?;
-                dumps.push(p);
-            }
-            let now = Instant::now();
-            if now >= next_progress {
-                next_progress = now + Duration::from_secs(1);
-                progress(&Progress {
-                    elapsed: now - started,
-                    bytes: w.data_bytes(),
-                    wakeups: capture.wakeups(),
-                });
-            }
-            if capture.target_gone() || opts.stop.load(Ordering::Relaxed) {
-                break;
-            }
-        }
+        capture.run_loop(&run_opts, &mut rec)?;
         capture.disable()?;
-        write(&mut w, capture)?;
+        rec.pass(capture)?;
+        let w = &mut *rec.w;
         capture.snapshot(
             &mut |r: crate::kernel::capture::RecordRef<'_>| -> Result<(), RecordError> {
                 w.write_records(r.bytes)?;
@@ -625,6 +664,7 @@ fn run(
         w.write_pending(usize::MAX)?;
         Ok((summary, exit_status))
     })();
+    let dumps = std::mem::take(&mut rec.dumps);
     let (summary, exit_status) = match body {
         Ok(v) => v,
         Err(e) => {
@@ -651,9 +691,15 @@ fn run(
     if let Ok((_, ids)) = &scanned {
         info.build_ids.extend(ids.iter().cloned());
     }
-    let ws = w.finish(&info)?;
+    let written = w.finish(&info)?;
     let (counts, _) = scanned?;
-    Ok((ws, (dumps, summary), exit_status, counts))
+    Ok(RunOut {
+        written,
+        dumps,
+        summary,
+        exit_status,
+        counts,
+    })
 }
 
 #[cfg(test)]
