@@ -41,7 +41,7 @@ use perf_ringbuf::{ReadError, RecordIter};
 use crate::kernel::child::{Child, ExitStatus, PendingChild, SpawnError};
 pub use crate::kernel::cpus::online_cpus;
 use crate::kernel::event::{EventConfig, EventFd, OpenError};
-use crate::kernel::ring::{KernelRing, RingError, SnapshotError};
+use crate::kernel::ring::{KernelRing, KernelRingError, SnapshotError};
 use crate::kernel::sys::{Epoll, Ready};
 use crate::records::{FormatError, ParseContext, ReadValues};
 
@@ -111,7 +111,7 @@ pub enum CaptureError {
     Open(#[from] OpenError),
     /// Mapping a ring.
     #[error(transparent)]
-    Ring(#[from] RingError),
+    Ring(#[from] KernelRingError),
     /// Starting the command.
     #[error(transparent)]
     Spawn(#[from] SpawnError),
@@ -217,6 +217,7 @@ pub struct EventTotals {
 
 /// What a capture did.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct Summary {
     /// Per ring.
     pub rings: Vec<RingTotals>,
@@ -328,6 +329,15 @@ pub struct Capture {
     wakeups: u64,
     timeouts: u64,
     ready: Vec<Ready>,
+}
+
+/// The capture's epoll fd, for an embedding event loop: readable when a ring has data
+/// to drain or a traced task hung up (then call [`Capture::poll`] with a zero timeout and
+/// drain).
+impl AsFd for Capture {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.epoll.as_fd()
+    }
 }
 
 impl std::fmt::Debug for Capture {

@@ -137,6 +137,12 @@ pub(crate) struct Ready {
     pub events: u32,
 }
 
+impl std::os::fd::AsFd for Epoll {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(&self.fd)
+    }
+}
+
 impl Epoll {
     pub(crate) fn new() -> io::Result<Self> {
         // SAFETY: epoll_create1 has no memory-safety preconditions.

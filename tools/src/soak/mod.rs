@@ -33,6 +33,7 @@ use self::slots::Slots;
 
 /// What can stop a soak (a failed accounting is not an error: see [`SoakReport::exact`]).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SoakError {
     /// A system call or file operation failed.
     #[error("{0}: {1}")]
