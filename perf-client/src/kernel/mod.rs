@@ -1,4 +1,5 @@
-//! Kernel access: opening events ([`event`]), the tracepoints of tracefs ([`tracefs`]), a
+//! Kernel access: opening events ([`event`]), CPU lists ([`cpus`]), perf's command-line
+//! choices as events and targets ([`select`]), the tracepoints of tracefs ([`tracefs`]), a
 //! command started under the events ([`child`]), the kernel's rings ([`ring`]) and the
 //! capture loop over them ([`capture`]). Unsafe code is allowed only in `sys` (the
 //! syscalls), [`ring`] (the mapping), [`child`] (fork) and `io` (mapping a file).
