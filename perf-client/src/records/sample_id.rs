@@ -98,33 +98,3 @@ impl SampleId {
         Ok(s)
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_written_trailer_reads_back_and_has_its_size() {
-        let all = st::TID | st::TIME | st::ID | st::STREAM_ID | st::CPU | st::IDENTIFIER;
-        let id = SampleId {
-            pid: Some(1),
-            tid: Some(2),
-            time: Some(3),
-            id: Some(4),
-            stream_id: Some(5),
-            cpu: Some(6),
-            identifier: Some(7),
-        };
-        for t in [all, st::TID | st::CPU, st::IDENTIFIER, 0] {
-            let mut out = Vec::new();
-            id.write(t, &mut out);
-            assert_eq!(out.len(), SampleId::size(t));
-            let mut c = Cursor::new(&out, 0, out.len(), super::super::RecordType(0));
-            let back = SampleId::read(&mut c, t).unwrap();
-            assert_eq!(back.tid.is_some(), t & st::TID != 0);
-            if t == all {
-                assert_eq!(back, id);
-            }
-        }
-    }
-}
