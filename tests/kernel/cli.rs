@@ -216,6 +216,26 @@ fn a_count_on_a_software_event_samples_every_nth_event() {
     );
 }
 
+/// `-p PID -- CMD` runs CMD meanwhile and ends when CMD exits (as perf does), not when the
+/// traced process does.
+#[test]
+fn a_command_given_with_a_pid_runs_and_its_exit_ends_the_capture() {
+    let bin = common::perf_client_bin();
+    let mut traced = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .expect("start sleep");
+    let pid = traced.id().to_string();
+    let lines = stream_json(&bin, &["-p", &pid, "-e", "dummy"], &args(&["true"]));
+    let still_running = traced.try_wait().unwrap().is_none();
+    let _ = traced.kill();
+    let _ = traced.wait();
+    assert!(still_running, "the capture waited for the traced process");
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["type"], "SUMMARY");
+    assert_eq!(summary["exit"], "exit code 0");
+}
+
 /// `-C 0,0` names CPU 0 once: one fd per event on it, not two (which doubled samples).
 #[test]
 fn a_repeated_cpu_is_opened_once() {

@@ -38,7 +38,8 @@ pub struct Args {
     /// No progress or summary.
     #[arg(short = 'q', long = "quiet")]
     quiet: bool,
-    /// The command to run and record (after --).
+    /// The command to run and record (after --); with -p/-t it runs meanwhile, unrecorded,
+    /// and the recording ends when it exits (as perf does).
     #[arg(value_name = "COMMAND")]
     command: Vec<OsString>,
 }
@@ -55,12 +56,14 @@ fn human(bytes: u64) -> String {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let target = args.target.spec(&args.command).target()?;
+    let targets = args.target.spec(&args.command);
+    let target = targets.target()?;
     let (spec, warning) = args.events.spec().resolved(perf_event_max_sample_rate())?;
     if let Some(w) = warning {
         eprintln!("{w}");
     }
     let mut opts = RecordOptions::new(spec.names.clone(), target);
+    opts.command = targets.side_command();
     opts.period = spec.count;
     opts.freq = match spec.freq {
         Some(Freq::Hz(hz)) => Some(hz),

@@ -60,7 +60,8 @@ pub struct Args {
     /// Ctrl-C).
     #[arg(long)]
     duration: Option<f64>,
-    /// The command to run under the events.
+    /// The command to run under the events; with -p/-t it runs meanwhile, untraced, and the
+    /// capture ends when it exits.
     #[arg(last = true)]
     command: Vec<OsString>,
 }
@@ -112,8 +113,9 @@ fn build_events(args: &Args) -> anyhow::Result<Vec<EventConfig>> {
 /// Runs the capture.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let events = build_events(&args)?;
-    let target = args.target.spec(&args.command).target()?;
-    let mut opts = CaptureOptions::new(events, target);
+    let targets = args.target.spec(&args.command);
+    let mut opts = CaptureOptions::new(events, targets.target()?);
+    opts.command = targets.side_command();
     opts.data_pages = args.pages;
     opts.overwrite = args.overwrite;
     opts.inherit = !args.no_inherit;

@@ -84,6 +84,11 @@ pub struct CaptureOptions {
     pub overwrite: bool,
     /// `attr.inherit` for task targets (follow children created after the start).
     pub inherit: bool,
+    /// A command to run meanwhile with a task target (`Process`, `Thread`,
+    /// `CurrentThread`), as `perf record -p PID -- CMD`: started once the events are
+    /// enabled, not traced itself, and the capture ends when it exits. (`Target::Cpus`
+    /// carries its own; `Target::Command` is the command.)
+    pub command: Option<Vec<OsString>>,
 }
 
 impl CaptureOptions {
@@ -95,6 +100,7 @@ impl CaptureOptions {
             data_pages: 128,
             overwrite: false,
             inherit: true,
+            command: None,
         }
     }
 }
@@ -390,9 +396,9 @@ impl Capture {
         };
         let mut pending = None;
         let (pids, task_target, command) = match &opts.target {
-            Target::CurrentThread => (vec![0], true, None),
-            Target::Thread(t) => (vec![*t], true, None),
-            Target::Process(p) => (threads_of(*p)?, true, None),
+            Target::CurrentThread => (vec![0], true, opts.command.clone()),
+            Target::Thread(t) => (vec![*t], true, opts.command.clone()),
+            Target::Process(p) => (threads_of(*p)?, true, opts.command.clone()),
             Target::Command(argv) => {
                 let child = PendingChild::spawn(argv)?;
                 let pid = child.pid();

@@ -261,6 +261,16 @@ impl TargetSpec {
     }
 }
 
+impl TargetSpec {
+    /// The command to run meanwhile with `-p`/`-t` (perf runs it and stops when it
+    /// exits): for [`crate::kernel::capture::CaptureOptions::command`]. `None` for other
+    /// targets, whose command is part of the [`Target`].
+    pub fn side_command(&self) -> Option<Vec<OsString>> {
+        let task = self.pid.is_some() || self.tid.is_some();
+        (task && !self.command.is_empty()).then(|| self.command.clone())
+    }
+}
+
 /// perf's `-m` syntax: a power-of-two page count, or a size with a `B`/`K`/`M`/`G`
 /// suffix, rounded up to a power of two of pages of this system's page size
 /// (`sysconf(_SC_PAGESIZE)`).

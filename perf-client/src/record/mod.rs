@@ -70,6 +70,9 @@ pub struct RecordOptions {
     pub callchain: bool,
     /// What to trace.
     pub target: Target,
+    /// A command to run meanwhile with a task target (`-p PID -- CMD`): the recording
+    /// ends when it exits (see [`CaptureOptions::command`]).
+    pub command: Option<Vec<std::ffi::OsString>>,
     /// `-m`: data pages per ring (power of two).
     pub data_pages: usize,
     /// `--overwrite`: flight recorder, dumped on request and at the end.
@@ -104,6 +107,7 @@ impl RecordOptions {
             freq: None,
             callchain: false,
             target,
+            command: None,
             data_pages: 128,
             overwrite: false,
             output: PathBuf::from("perf.data"),
@@ -459,6 +463,7 @@ pub fn record(
     let mut copts = CaptureOptions::new(configs, opts.target.clone());
     copts.data_pages = opts.data_pages;
     copts.overwrite = opts.overwrite;
+    copts.command = opts.command.clone();
     // The recorder thread runs real-time until `record` returns (the guard restores it).
     let _fifo = match opts.realtime {
         Some(priority) => Some(
