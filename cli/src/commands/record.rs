@@ -26,8 +26,8 @@ pub struct Args {
     /// Output file (an existing one is kept as FILE.old).
     #[arg(short = 'o', long = "output", default_value = "perf.data")]
     output: PathBuf,
-    /// Flight recorder: overwrite rings, written at the end and on SIGUSR2 (to
-    /// FILE.<unix-ms>).
+    /// Flight recorder: overwrite rings, written at the end and on SIGUSR2 (to FILE.MS,
+    /// MS the Unix time in milliseconds).
     #[arg(long)]
     overwrite: bool,
     /// Run the recorder with this SCHED_FIFO priority (1-99), like perf's -r: its wakeups
