@@ -4,6 +4,9 @@
 //! written), a FINISHED_ROUND after each drain pass, and at the end the kernel's exact
 //! lost counts as LOST_SAMPLES records and the feature sections.
 
+pub mod host;
+pub mod synth;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -16,16 +19,12 @@ use crate::kernel::child::ExitStatus;
 use crate::kernel::event::{EventConfig, OpenError};
 use crate::kernel::select::{EventSpec, Freq, SelectError};
 use crate::perf_data::writer::{append_record, keep_previous, FinishInfo};
-use crate::records::SampleId;
-use synth::Synthesizer;
-
-pub mod host;
-pub mod synth;
-
 use crate::perf_data::{
     record_type, sample_type as st, BuildId, EventEntry, FileAttr, HostFeatures, PerfDataError,
     PerfDataWriter,
 };
+use crate::records::SampleId;
+use synth::Synthesizer;
 
 /// Why a recording failed.
 #[derive(Debug, thiserror::Error)]
@@ -170,32 +169,32 @@ fn build_configs(opts: &RecordOptions) -> Result<Vec<EventConfig>, RecordError> 
         exclude_kernel: user_only,
         ..EventSpec::new(opts.events.clone())
     };
-    let mut out = spec
+    let events = spec
         .build()
         .map_err(|e| match e {
             SelectError::Event(e) => RecordError::Event(e),
             e => RecordError::Select(e),
         })?
         .events;
-    for (i, c) in out.iter_mut().enumerate() {
-        let mut e = c.clone();
+    let mut out = Vec::with_capacity(events.len());
+    for (i, mut c) in events.into_iter().enumerate() {
         if i == 0 {
             // MMAP2 records carry the file's build id (Linux 5.12+): files mapped during
             // the capture get their BUILD_ID entry without being read.
-            e = e.mmap_build_ids(true);
+            c = c.mmap_build_ids(true);
         }
         if let Some(bytes) = opts.wakeup_bytes {
             let ring = (opts.data_pages as u64).saturating_mul(page_size());
             let mark = wakeup_watermark(ring, bytes);
-            e = e.wakeup_watermark(u32::try_from(mark).unwrap_or(u32::MAX));
+            c = c.wakeup_watermark(u32::try_from(mark).unwrap_or(u32::MAX));
         }
         // Smaller samples, more of them per ring: the id is only needed to tell events
         // apart.
         if opts.events.len() == 1 {
-            let t = e.attr().sample_type & !st::IDENTIFIER;
-            e = e.sample_type(t);
+            let t = c.attr().sample_type & !st::IDENTIFIER;
+            c = c.sample_type(t);
         }
-        *c = e;
+        out.push(c);
     }
     Ok(out)
 }
