@@ -74,8 +74,17 @@ impl TargetArgs {
     }
 }
 
+/// `-m`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct RingArgs {
+    /// Data pages per ring (one control page is added): a power of two, or a size with a
+    /// B/K/M/G suffix, rounded up to a power of two of pages.
+    #[arg(short = 'm', long = "mmap-pages", value_name = "PAGES", value_parser = mmap_pages, default_value = "128")]
+    pub pages: usize,
+}
+
 /// perf's `-m` syntax (a power-of-two page count, or a size such as 512K), for clap.
-pub fn mmap_pages(s: &str) -> Result<usize, String> {
+fn mmap_pages(s: &str) -> Result<usize, String> {
     select::parse_mmap_pages(s).map_err(|e| e.to_string())
 }
 

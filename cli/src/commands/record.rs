@@ -10,7 +10,7 @@ use perf_client::kernel::event::perf_event_max_sample_rate;
 use perf_client::kernel::select::Freq;
 use perf_client::record::{record, RecordOptions};
 
-use super::args::{mmap_pages, EventArgs, TargetArgs};
+use super::args::{EventArgs, RingArgs, TargetArgs};
 
 #[derive(Debug, clap::Args)]
 #[command(trailing_var_arg = true)]
@@ -19,10 +19,8 @@ pub struct Args {
     events: EventArgs,
     #[command(flatten)]
     target: TargetArgs,
-    /// Data pages per ring: a power of two, or a size with a B/K/M/G suffix (rounded up to
-    /// a power of two of pages).
-    #[arg(short = 'm', long = "mmap-pages", value_name = "PAGES", value_parser = mmap_pages, default_value = "128")]
-    pages: usize,
+    #[command(flatten)]
+    ring: RingArgs,
     /// Output file (an existing one is kept as FILE.old).
     #[arg(short = 'o', long = "output", default_value = "perf.data")]
     output: PathBuf,
@@ -70,7 +68,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         _ => None,
     };
     opts.callchain = spec.callchain;
-    opts.data_pages = args.pages;
+    opts.data_pages = args.ring.pages;
     opts.overwrite = args.overwrite;
     opts.realtime = args.realtime;
     opts.output = args.output.clone();
@@ -148,10 +146,10 @@ mod tests {
     fn mmap_pages_must_be_a_power_of_two_or_a_size() {
         let e = parse(&["-m", "3", "--", "true"]).unwrap_err().to_string();
         assert!(e.contains("power of two"), "{e}");
-        assert_eq!(parse(&["-m", "16", "--", "true"]).unwrap().pages, 16);
+        assert_eq!(parse(&["-m", "16", "--", "true"]).unwrap().ring.pages, 16);
         // Sizes convert with this system's page size (the library's tests pin 4 KiB and
         // 64 KiB pages).
-        let k512 = parse(&["-m", "512K", "--", "true"]).unwrap().pages;
+        let k512 = parse(&["-m", "512K", "--", "true"]).unwrap().ring.pages;
         assert_eq!(
             k512,
             perf_client::kernel::select::parse_mmap_pages("512K").unwrap()

@@ -12,7 +12,7 @@ use perf_client::kernel::capture::{Capture, CaptureOptions, RunOptions, Summary}
 use perf_client::kernel::event::EventConfig;
 use perf_client::records::bits::{self, sample as st};
 
-use super::args::{mmap_pages, EventArgs, TargetArgs};
+use super::args::{EventArgs, RingArgs, TargetArgs};
 
 /// Flags of `perf-client stream`.
 #[derive(Debug, ClapArgs)]
@@ -21,10 +21,8 @@ pub struct Args {
     events: EventArgs,
     #[command(flatten)]
     target: TargetArgs,
-    /// Data pages per ring: a power of two, or a size with a B/K/M/G suffix (rounded up to
-    /// a power of two of pages); one control page is added.
-    #[arg(short = 'm', long = "mmap-pages", value_name = "PAGES", value_parser = mmap_pages, default_value = "128")]
-    pages: usize,
+    #[command(flatten)]
+    ring: RingArgs,
     /// Print JSON lines instead of text.
     #[arg(long)]
     json: bool,
@@ -116,7 +114,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let targets = args.target.spec(&args.command);
     let mut opts = CaptureOptions::new(events, targets.target()?);
     opts.command = targets.side_command();
-    opts.data_pages = args.pages;
+    opts.data_pages = args.ring.pages;
     opts.overwrite = args.overwrite;
     opts.inherit = !args.no_inherit;
     let mut capture = Capture::start(opts)?;
