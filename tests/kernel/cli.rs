@@ -97,7 +97,7 @@ fn stream_json(bin: &std::path::Path, extra: &[&str], cmd: &[OsString]) -> Vec<s
         .collect()
 }
 
-/// The "done when": `stream -e page-faults -c 1 --json -- <N pages>` prints N
+/// `stream -e page-faults -c 1 --json -- <N pages>` prints N
 /// (± start-up) SAMPLE lines plus the program's COMM/MMAP2/EXIT, then a summary.
 #[test]
 fn stream_cli_prints_one_sample_line_per_fresh_page_plus_side_band_and_a_summary() {
@@ -140,7 +140,7 @@ fn stream_cli_prints_one_sample_line_per_fresh_page_plus_side_band_and_a_summary
 #[test]
 fn unprivileged_refusals_explain_paranoid_and_mlock_limits() {
     let bin = common::perf_client_bin();
-    if unsafe_euid() != 0 {
+    if euid() != 0 {
         return common::skip("needs root to switch to an unprivileged user");
     }
     // A copy nobody can reach (the build tree may sit under a private home directory).
@@ -284,7 +284,7 @@ fn an_empty_cpu_list_is_refused_with_a_message() {
 #[test]
 fn tracepoints_mount_tracefs_when_root_and_it_is_missing() {
     let bin = common::perf_client_bin();
-    if unsafe_euid() != 0 {
+    if euid() != 0 {
         return common::skip("needs root to unmount tracefs in a private namespace");
     }
     let script = format!(

@@ -133,7 +133,7 @@ fn dd_touching(pages: usize) -> Vec<OsString> {
     ])
 }
 
-fn unsafe_euid() -> u32 {
+fn euid() -> u32 {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() }
 }

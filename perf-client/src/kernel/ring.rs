@@ -190,9 +190,8 @@ impl KernelRing {
 
     /// The reader, for a forward ring (drain, wait, stats).
     ///
-    /// # Panics
-    /// Never; but for an overwrite ring use [`KernelRing::snapshot`]: draining would store
-    /// `data_tail` into a read-only page. This returns `None` then.
+    /// `None` for an overwrite ring (use [`KernelRing::snapshot`]): draining would store
+    /// `data_tail` into a read-only page.
     pub fn reader(&mut self) -> Option<&mut Reader> {
         (!self.overwrite).then_some(&mut self.reader)
     }

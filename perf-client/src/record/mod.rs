@@ -203,8 +203,8 @@ fn build_configs(opts: &RecordOptions) -> Result<Vec<EventConfig>, RecordError> 
 /// ring, but not less than 4 KiB, nor (on rings under 16 KiB) 3/8 of the ring.
 ///
 /// What a ring loses is what arrives, beyond the free space left at the wakeup, before
-/// the recorder runs; on this project's 2-vCPU VM that delay is tens of microseconds
-/// and, when the host is busy, milliseconds. Waking at an eighth leaves 7/8 of the ring
+/// the recorder runs: tens of microseconds on an idle virtual machine, milliseconds when
+/// its host is busy. Waking at an eighth leaves 7/8 of the ring
 /// for it (the kernel's default, half, leaves half). Each wakeup costs the recorder about
 /// 10 µs of CPU, so none is taken for less than 4 KiB: on a syscall storm (80 MB/s of
 /// 112-byte samples) that keeps the recorder's CPU below `perf record`'s at every ring
