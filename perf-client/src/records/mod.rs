@@ -220,18 +220,9 @@ impl ParseContext {
     /// record; bytes left over after the fields the attr announces; a sample id that no
     /// event of the context has.
     pub fn parse<'a>(&self, bytes: &'a [u8]) -> Result<ParsedRecord<'a>, ParseError> {
-        let header =
-            RecordHeader::parse(bytes).ok_or(ParseError::ShortHeader { len: bytes.len() })?;
+        let (header, rec) = framed(bytes)?;
         let rtype = RecordType(header.record_type);
-        let size = usize::from(header.size);
-        if size < 8 || size > bytes.len() {
-            return Err(ParseError::BadSize {
-                record: rtype,
-                size: header.size,
-                len: bytes.len(),
-            });
-        }
-        let rec = &bytes[..size];
+        let size = rec.len();
         if !rtype.is_kernel() {
             return Ok(ParsedRecord {
                 header,
@@ -315,21 +306,11 @@ impl ParseContext {
     /// As [`ParseContext::parse`] for other records; for a SAMPLE, a bad size, an unknown
     /// id or a record too short to hold its time (the rest is checked when it is parsed).
     pub fn record_time(&self, bytes: &[u8]) -> Result<Option<u64>, ParseError> {
-        let header =
-            RecordHeader::parse(bytes).ok_or(ParseError::ShortHeader { len: bytes.len() })?;
+        let (header, rec) = framed(bytes)?;
         let rtype = RecordType(header.record_type);
         if rtype != RecordType::SAMPLE {
             return Ok(self.parse(bytes)?.time());
         }
-        let size = usize::from(header.size);
-        if size < 8 || size > bytes.len() {
-            return Err(ParseError::BadSize {
-                record: rtype,
-                size: header.size,
-                len: bytes.len(),
-            });
-        }
-        let rec = &bytes[..size];
         let (_, format) = self.event_of(rtype, rec)?;
         let t = format.sample_type;
         if t & bits::sample::TIME == 0 {
@@ -341,7 +322,7 @@ impl ParseContext {
             bits::sample::TID,
         ];
         let at = 8 + 8 * before.iter().filter(|&&b| t & b != 0).count();
-        let mut c = Cursor::new(rec, at, size, rtype);
+        let mut c = Cursor::new(rec, at, rec.len(), rtype);
         Ok(Some(c.u64("time")?))
     }
 
@@ -399,4 +380,22 @@ impl ParseContext {
             .ok_or(ParseError::UnknownId { record: rtype, id })?;
         Ok((Some(event), format))
     }
+}
+
+/// The header of the record at the start of `bytes`, and the record's `header.size`
+/// bytes.
+///
+/// # Errors
+/// A header shorter than 8 bytes, or a size below 8 or beyond `bytes`.
+fn framed(bytes: &[u8]) -> Result<(RecordHeader, &[u8]), ParseError> {
+    let header = RecordHeader::parse(bytes).ok_or(ParseError::ShortHeader { len: bytes.len() })?;
+    let size = usize::from(header.size);
+    if size < 8 || size > bytes.len() {
+        return Err(ParseError::BadSize {
+            record: RecordType(header.record_type),
+            size: header.size,
+            len: bytes.len(),
+        });
+    }
+    Ok((header, &bytes[..size]))
 }
