@@ -9,12 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use perf_ringbuf::emulation::handoff::{self, ProducerExit, RemoteBuffer};
-use perf_ringbuf::emulation::probe::{self, ChildOutcome};
 use perf_ringbuf::emulation::{
-    smaps, sys, BufferConfig, EmulationError, FaultMode, KernelBuffer, MapOptions, PageLayout,
-    Strategy,
+    smaps, BufferConfig, EmulationError, FaultMode, KernelBuffer, MapOptions, PageLayout, Strategy,
 };
 use perf_ringbuf::{RecordBytes, WaitOutcome, WriteError, Writer};
+use perf_ringbuf_tools::mm as sys;
+use perf_ringbuf_tools::probe::{self, ChildOutcome};
 
 use crate::common;
 
@@ -735,7 +735,7 @@ fn receive_rejects_a_bad_handoff_without_hanging() {
 
 #[test]
 fn semantics_report_measures_every_row_and_marks_every_difference() {
-    let report = perf_client::semantics::measure(8).unwrap();
+    let report = perf_ringbuf_tools::semantics::measure(8).unwrap();
     assert_eq!(report.rows.len(), 5);
     for row in &report.rows {
         let Some(cols) = &row.columns else {
@@ -920,10 +920,8 @@ fn receive_refuses_a_wakeup_descriptor_that_is_not_an_eventfd() {
     let data = genuine.data_fd().as_raw_fd();
     let mut pipe = [0i32; 2];
     // SAFETY: `pipe` has room for the two descriptors.
-    assert_eq!(
-        unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) },
-        0
-    );
+    let r = unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(r, 0);
     // SAFETY: both ends are ours alone from here on.
     let (rd, _wr) = unsafe { (OwnedFd::from_raw_fd(pipe[0]), OwnedFd::from_raw_fd(pipe[1])) };
     let (a, b) = UnixStream::pair().unwrap();

@@ -1,12 +1,12 @@
 //! `perf-client soak`: the soak and fault test of the emulated kernel buffer across
-//! processes (see `perf_client::soak`).
+//! processes (see `perf_ringbuf_tools::soak`).
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use perf_client::soak::{self, consumer, producer};
+use perf_ringbuf_tools::soak::{self, consumer, producer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Role {
@@ -88,7 +88,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 dir,
                 // SIGINT/SIGTERM end the soak through its cleanup, not in the middle.
                 stop: Some(
-                    perf_client::capture::stop_on_interrupt()
+                    perf_client::kernel::capture::stop_on_interrupt()
                         .context("install the SIGINT/SIGTERM handler")?,
                 ),
             };
