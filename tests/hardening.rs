@@ -668,6 +668,65 @@ fn soak_with_killed_consumers_and_a_killed_producer_keeps_exact_accounting() {
 
 // ---- Capture under pressure (perf-client record) ----
 
+/// Processes whose command line mentions `needle` (the soak's role processes carry its
+/// working directory).
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(needle))
+        .collect()
+}
+
+#[test]
+fn soak_of_zero_records_is_refused_at_once_and_leaves_no_directory() {
+    let dir = std::env::temp_dir().join(format!("perf-ringbuf-soak-n0-{}", std::process::id()));
+    let mut child = std::process::Command::new(common::perf_client_bin())
+        .args(["soak", "-n", "0", "--dir"])
+        .arg(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = wait_bounded(&mut child, Duration::from_secs(60));
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(!status.success());
+    assert!(err.contains("at least 1 record"), "{err}");
+    assert!(!dir.exists(), "{} left behind", dir.display());
+}
+
+#[test]
+fn soak_stopped_by_sigterm_kills_its_processes_and_removes_its_directory() {
+    let dir = std::env::temp_dir().join(format!("perf-ringbuf-soak-term-{}", std::process::id()));
+    let mut child = std::process::Command::new(common::perf_client_bin())
+        .args(["soak", "-n", "1000000000", "--dir"])
+        .arg(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Running: the producer has published its statistics file.
+    let until = std::time::Instant::now() + Duration::from_secs(60);
+    while !dir.join("producer.stats").exists() {
+        assert!(std::time::Instant::now() < until, "the soak never started");
+        assert!(child.try_wait().unwrap().is_none(), "the soak ended early");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: kill(2) on our own child, not yet waited for.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let status = wait_bounded(&mut child, Duration::from_secs(60));
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(!status.success());
+    assert!(err.contains("interrupted"), "{err}");
+    assert!(!dir.exists(), "{} left behind", dir.display());
+    let left = processes_mentioning(&dir.to_string_lossy());
+    assert!(left.is_empty(), "role processes left: {left:?}");
+}
+
 fn perf_report_samples(path: &std::path::Path) -> Result<u64, String> {
     let o = std::process::Command::new("perf")
         .args(["report", "--stats", "-i"])
