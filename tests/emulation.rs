@@ -12,7 +12,7 @@ use perf_ringbuf::emulation::handoff::{self, ProducerExit, RemoteBuffer};
 use perf_ringbuf::emulation::{
     smaps, BufferConfig, EmulationError, FaultMode, KernelBuffer, MapOptions, PageLayout, Strategy,
 };
-use perf_ringbuf::{RecordBytes, WaitOutcome, WriteError, Writer};
+use perf_ringbuf::{ReadError, RecordBytes, WaitOutcome, WriteError, Writer};
 use perf_ringbuf_tools::mm as sys;
 use perf_ringbuf_tools::probe::{self, ChildOutcome};
 
@@ -561,6 +561,10 @@ fn cross_process_producer_helper() {
     let mut writer = buf.writer(Default::default()).unwrap();
     let link = handoff::send(&buf, sock).unwrap();
     let written = produce(&mut writer, &link, die_after.unwrap_or(count));
+    if let Ok(head) = std::env::var("EMUL_HELPER_BAD_HEAD") {
+        // A broken producer: an impossible head, published.
+        writer.memory().store_head(head.parse().unwrap());
+    }
     if die_after.is_some() {
         // Die without a word, leaving what was published in the ring.
         // SAFETY: ends the process at once, as a crash would.
@@ -997,6 +1001,52 @@ fn receive_bounds_the_whole_handoff_by_one_deadline() {
         "{err}"
     );
     trickle.join().unwrap();
+}
+
+#[test]
+fn a_producer_that_dies_with_a_misaligned_head_is_reported_gone_and_resync_is_terminal() {
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let env = [
+        ("EMUL_HELPER_FD", theirs.as_raw_fd().to_string()),
+        ("EMUL_HELPER_COUNT", "10".to_string()),
+        ("EMUL_HELPER_DIE_AFTER", "10".to_string()),
+        ("EMUL_HELPER_BAD_HEAD", (10 * 32 + 4).to_string()),
+    ];
+    let mut child = spawn_helper(
+        "emulation::cross_process_producer_helper",
+        &env,
+        Some(theirs.as_raw_fd()),
+    );
+    drop(theirs);
+    let remote = RemoteBuffer::receive(ours, Duration::from_secs(60)).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(remote.producer(), ProducerExit::Died);
+    let m = Arc::new(remote.map(MapOptions::new(Strategy::InsertPages)).unwrap());
+    let mut reader = m.reader().unwrap();
+    // The documented loop: wait, drain, resync on a ring error. It must end and learn
+    // that the producer is gone, instead of spinning on the error (it used to: wait
+    // returned MisalignedHead before looking at the producer, and resync could not move
+    // past an unaligned head).
+    let mut steps = 0;
+    let gone = loop {
+        steps += 1;
+        assert!(steps < 10, "the consumer loop spins");
+        if let Ok(WaitOutcome::ProducerGone) = reader.wait(Some(Duration::from_millis(100))) {
+            break true;
+        }
+        if reader.drain().is_err() && reader.resync().is_err() {
+            break false;
+        }
+    };
+    assert!(gone, "the producer's death is reported");
+    assert_eq!(steps, 1, "at once, before the ring error");
+    assert_eq!(reader.drain().err(), Some(ReadError::MisalignedHead(324)));
+    assert_eq!(reader.resync(), Err(ReadError::CannotResync(324)));
+    assert_eq!(
+        reader.resync(),
+        Err(ReadError::CannotResync(324)),
+        "terminal"
+    );
 }
 
 #[test]

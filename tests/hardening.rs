@@ -18,7 +18,7 @@ use perf_ringbuf::emulation::{BufferConfig, KernelBuffer, MapOptions, Strategy};
 use perf_ringbuf::layout::{
     DATA_HEAD_OFFSET, DATA_SIZE_OFFSET, DATA_TAIL_OFFSET, PERF_RECORD_LOST,
 };
-use perf_ringbuf::{ReadError, WriteError};
+use perf_ringbuf::WriteError;
 use perf_ringbuf_tools::mm as sys;
 use perf_ringbuf_tools::probe::{self, ChildOutcome};
 
@@ -579,48 +579,6 @@ fn a_producer_that_clears_o_nonblock_on_the_shared_eventfd_cannot_block_the_read
     });
     assert_eq!(outcome, Ok(perf_ringbuf::WaitOutcome::TimedOut));
     drop((reader, link));
-}
-
-#[test]
-fn a_producer_that_dies_with_a_misaligned_head_is_reported_gone_and_resync_is_terminal() {
-    let buf = buffer(1);
-    let mut writer = buf.writer(Default::default()).unwrap();
-    let (link, remote) = handed_to_ourselves(&buf);
-    let m = Arc::new(remote.map(MapOptions::new(Strategy::InsertPages)).unwrap());
-    let mut reader = m.reader().unwrap();
-    writer.write(SAMPLE, 0, &[0; 8]).unwrap();
-    // The producer scribbles an impossible head, then dies without a word.
-    writer.memory().store_head(20);
-    drop(link);
-    assert_eq!(remote.producer(), handoff::ProducerExit::Died);
-    // The documented loop: wait, drain, resync on a ring error. It must end, and learn
-    // that the producer is gone, instead of spinning on the error.
-    let mut steps = 0;
-    let end = loop {
-        steps += 1;
-        assert!(steps < 10, "the consumer loop spins");
-        match reader.wait(Some(Duration::from_millis(100))) {
-            Ok(perf_ringbuf::WaitOutcome::ProducerGone) => break "gone",
-            Ok(_) => {}
-            Err(_) => {}
-        }
-        if let Err(e) = reader.drain().map(drop) {
-            assert_eq!(e, ReadError::MisalignedHead(20));
-            if reader.resync().is_err() {
-                break "resync refused";
-            }
-        }
-    };
-    assert_eq!(end, "gone");
-    assert_eq!(steps, 1, "death reported at once, before the ring error");
-    assert_eq!(reader.drain().err(), Some(ReadError::MisalignedHead(20)));
-    assert_eq!(reader.resync(), Err(ReadError::CannotResync(20)));
-    assert_eq!(
-        reader.resync(),
-        Err(ReadError::CannotResync(20)),
-        "terminal"
-    );
-    drop(writer);
 }
 
 // ---- The soak (perf-client soak), short ----
