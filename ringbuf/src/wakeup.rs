@@ -31,20 +31,28 @@ pub enum WakeupPolicy {
 /// - the reader ([`WakeupFd::wait`]) polls with a timeout and consumes the counter only
 ///   with `preadv2(RWF_NOWAIT)`, which cannot block whatever the flag says (never
 ///   `read(2)`: a peer can drain the counter between a poll and a read);
-/// - the writer ([`WakeupFd::signal`]) writes only when the flag is still set (it set it;
-///   finding it cleared means a peer tampered, and the descriptor is never written again)
-///   and `poll` says the counter has room. A full counter or a tampered descriptor is
-///   counted ([`crate::WriterStats::wakeups_refused`]); the reader is then woken by its
-///   bounded wait. Linux has no per-call non-blocking eventfd write (`pwritev2`'s
-///   `RWF_NOWAIT` gives EOPNOTSUPP), so a peer that clears the flag *and* fills the counter
-///   within the few hundred nanoseconds between these checks and the write can still
-///   block it once; closing that window needs the write off the writer's thread.
+/// - the writer ([`WakeupFd::signal`]), once the descriptor has left this library
+///   (received, or handed out by [`AsFd::as_fd`]), writes only when the flag is still set
+///   (it set it; finding it cleared means a peer tampered, and the descriptor is never
+///   written again) and `poll` says the counter has room. A full counter or a tampered
+///   descriptor is counted ([`crate::WriterStats::wakeups_refused`]); the reader is then
+///   woken by its bounded wait. Linux has no per-call non-blocking eventfd write
+///   (`pwritev2`'s `RWF_NOWAIT` gives EOPNOTSUPP), so a peer that clears the flag *and*
+///   fills the counter within the few hundred nanoseconds between these checks and the
+///   write can still block it once; closing that window needs the write off the writer's
+///   thread. A descriptor that never left the library is written directly (one system
+///   call instead of three).
 #[derive(Debug, Clone)]
 pub struct WakeupFd(Arc<Shared>);
 
 #[derive(Debug)]
 struct Shared {
     fd: OwnedFd,
+    /// The descriptor may be held outside this library: it was received, or handed out by
+    /// [`AsFd::as_fd`] (to be polled, or sent to another process). Until then nobody else
+    /// can reach the open file description (an eventfd cannot be reopened through
+    /// `/proc/self/fd`: ENXIO), so [`WakeupFd::signal`] writes it without checks.
+    exposed: AtomicBool,
     /// A peer cleared `O_NONBLOCK`: never write this descriptor again.
     tampered: AtomicBool,
     /// The kernel cannot read this descriptor without blocking (before Linux 5.12): never
@@ -59,12 +67,13 @@ impl WakeupFd {
     ///
     /// The `eventfd(2)` error (EMFILE, ENOMEM).
     pub fn new() -> io::Result<Self> {
-        Ok(Self::wrap(sys::eventfd()?))
+        Ok(Self::wrap(sys::eventfd()?, false))
     }
 
-    fn wrap(fd: OwnedFd) -> Self {
+    fn wrap(fd: OwnedFd, exposed: bool) -> Self {
         WakeupFd(Arc::new(Shared {
             fd,
+            exposed: AtomicBool::new(exposed),
             tampered: AtomicBool::new(false),
             no_nowait_read: AtomicBool::new(false),
         }))
@@ -86,7 +95,7 @@ impl WakeupFd {
             ));
         }
         sys::set_nonblocking(fd.as_fd())?;
-        Ok(Self::wrap(fd))
+        Ok(Self::wrap(fd, true))
     }
 
     /// Signals the reader, never blocking on a descriptor a peer made blocking (see the
@@ -101,7 +110,13 @@ impl WakeupFd {
     /// The `fcntl`, `poll` or `write(2)` error.
     pub fn signal(&self) -> io::Result<bool> {
         let s = &*self.0;
-        // ATOMICS: Relaxed: a sticky flag about the descriptor, ordering nothing else.
+        // ATOMICS: Relaxed: sticky flags about the descriptor, ordering nothing else. A
+        // descriptor is exposed (by `as_fd`) before any other process can hold it: the
+        // store happens-before the fd leaves this thread (sendmsg, or a thread handoff).
+        if !s.exposed.load(Ordering::Relaxed) {
+            return sys::eventfd_add(s.fd.as_fd(), 1);
+        }
+        // ATOMICS: as above.
         if s.tampered.load(Ordering::Relaxed) {
             return Ok(false);
         }
@@ -171,7 +186,11 @@ impl WakeupFd {
 }
 
 impl AsFd for WakeupFd {
+    /// The descriptor, to register with `poll`/`epoll` or to send to another process.
+    /// From then on [`WakeupFd::signal`] no longer trusts its `O_NONBLOCK` flag.
     fn as_fd(&self) -> BorrowedFd<'_> {
+        // ATOMICS: Relaxed: see `signal`.
+        self.0.exposed.store(true, Ordering::Relaxed);
         self.0.fd.as_fd()
     }
 }
