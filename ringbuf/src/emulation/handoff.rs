@@ -373,7 +373,7 @@ impl RemoteBuffer {
             ));
         }
         let wakeup = WakeupFd::from_owned(wake_fd).map_err(|e| match e.kind() {
-            io::ErrorKind::InvalidInput => bad(format!("wakeup descriptor: {e}")),
+            io::ErrorKind::InvalidInput => bad(e.to_string()),
             _ => EmulationError::Io {
                 what: "check the wakeup descriptor",
                 source: e,
