@@ -110,9 +110,10 @@ impl WakeupFd {
     /// The `fcntl`, `poll` or `write(2)` error.
     pub fn signal(&self) -> io::Result<bool> {
         let s = &*self.0;
-        // ATOMICS: Relaxed: sticky flags about the descriptor, ordering nothing else. A
-        // descriptor is exposed (by `as_fd`) before any other process can hold it: the
-        // store happens-before the fd leaves this thread (sendmsg, or a thread handoff).
+        // ATOMICS: Relaxed: sticky flags about the descriptor; no other memory depends on
+        // them. `exposed` is stored by `as_fd` before the descriptor can leave the
+        // process (the sendmsg that follows it), so the writer's load sees it long before
+        // a peer has received the descriptor and acted on it.
         if !s.exposed.load(Ordering::Relaxed) {
             return sys::eventfd_add(s.fd.as_fd(), 1);
         }
