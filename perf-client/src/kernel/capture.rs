@@ -934,7 +934,9 @@ impl Capture {
                 }
                 Err(source) => source,
             };
-            reader.resync();
+            // The error returned is the drain's; a failed resync (misaligned head) only
+            // means the next drain reports it again.
+            let _ = reader.resync();
             return Err(E::from(CaptureError::Read { ring: i, source }));
         }
         Ok(total)
