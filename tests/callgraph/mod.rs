@@ -58,7 +58,7 @@ fn write_tree_file(path: &Path) {
         name: "cpu-clock".into(),
         ids: vec![],
     }];
-    let mut w = PerfDataWriter::create(path, ev).unwrap();
+    let mut w = PerfDataWriter::create(path, ev, None).unwrap();
     let (pid, tid) = (4242u32, 4242u32);
     let mut comm = Vec::new();
     let h = perf_ringbuf::RecordHeader {

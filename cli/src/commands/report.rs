@@ -53,12 +53,8 @@ fn parse_sort_key(s: &str) -> Result<SortKey, String> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    // SAFETY: perf.data files are finished before they are read (as `perf report`, which
-    // maps its input too); the report does not run alongside a recorder writing its
-    // input. A file that cannot be mapped (a pipe) is read.
-    let file = unsafe { PerfData::open_mapped(&args.input) }
-        .or_else(|_| PerfData::open(&args.input))
-        .map_err(|e| super::input_error(&args.input, e))?;
+    // Read, not mapped: the binary has no unsafe code (as `script`).
+    let file = PerfData::open(&args.input).map_err(|e| super::input_error(&args.input, e))?;
     let mut opts = ReportOptions::perf_defaults();
     if args.children {
         opts.children = Some(true);

@@ -460,12 +460,12 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
             let first = if children {
                 // (perf compares depths only within one thread; that is not a total
                 // order, which a sort needs, so here depths decide for every thread.)
-                b.children_period.cmp(&a.children_period).then_with(|| {
-                    match order {
+                b.children_period
+                    .cmp(&a.children_period)
+                    .then_with(|| match order {
                         ChainOrder::Caller => b.max_depth.cmp(&a.max_depth),
                         ChainOrder::Callee => a.max_depth.cmp(&b.max_depth),
-                    }
-                })
+                    })
             } else {
                 std::cmp::Ordering::Equal
             };

@@ -39,8 +39,9 @@ use std::time::{Duration, Instant};
 use perf_ringbuf::{ReadError, RecordIter};
 
 use crate::kernel::child::{Child, ExitStatus, PendingChild, SpawnError};
+pub use crate::kernel::cpus::online_cpus;
 use crate::kernel::event::{EventConfig, EventFd, OpenError};
-use crate::kernel::ring::{KernelRing, RingError, SnapshotError};
+use crate::kernel::ring::{KernelRing, KernelRingError, SnapshotError};
 use crate::kernel::sys::{Epoll, Ready};
 use crate::records::{FormatError, ParseContext, ReadValues};
 
@@ -83,6 +84,11 @@ pub struct CaptureOptions {
     pub overwrite: bool,
     /// `attr.inherit` for task targets (follow children created after the start).
     pub inherit: bool,
+    /// A command to run meanwhile with a task target (`Process`, `Thread`,
+    /// `CurrentThread`), as `perf record -p PID -- CMD`: started once the events are
+    /// enabled, not traced itself, and the capture ends when it exits. (`Target::Cpus`
+    /// carries its own; `Target::Command` is the command.)
+    pub command: Option<Vec<OsString>>,
 }
 
 impl CaptureOptions {
@@ -94,6 +100,7 @@ impl CaptureOptions {
             data_pages: 128,
             overwrite: false,
             inherit: true,
+            command: None,
         }
     }
 }
@@ -110,7 +117,7 @@ pub enum CaptureError {
     Open(#[from] OpenError),
     /// Mapping a ring.
     #[error(transparent)]
-    Ring(#[from] RingError),
+    Ring(#[from] KernelRingError),
     /// Starting the command.
     #[error(transparent)]
     Spawn(#[from] SpawnError),
@@ -199,6 +206,9 @@ pub struct RingTotals {
     /// Sum of `PERF_FORMAT_LOST` over the events writing to this ring (the kernel's count
     /// of every record it could not write; reports may lag it).
     pub lost_kernel: Option<u64>,
+    /// Overwrite snapshots only: bytes after a corrupt record, which could not be split
+    /// into records and were not handed out (0 for an intact ring).
+    pub snapshot_unreadable_bytes: u64,
 }
 
 /// Per-event totals read at the end.
@@ -216,6 +226,7 @@ pub struct EventTotals {
 
 /// What a capture did.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct Summary {
     /// Per ring.
     pub rings: Vec<RingTotals>,
@@ -246,6 +257,72 @@ impl Summary {
     pub fn lost_reported(&self) -> u64 {
         self.rings.iter().map(|r| r.lost_reported).sum()
     }
+
+    /// Bytes of overwrite snapshots that followed a corrupt record and could not be read
+    /// (see [`RingTotals::snapshot_unreadable_bytes`]).
+    pub fn snapshot_unreadable_bytes(&self) -> u64 {
+        self.rings.iter().map(|r| r.snapshot_unreadable_bytes).sum()
+    }
+}
+
+/// Splits an overwrite snapshot (newest record first) into records, and counts the bytes
+/// that could not be split. A corrupt record ends the walk, since the framing of everything
+/// older is lost: the records before it are kept, the bytes from it on are counted as
+/// unreadable, never dropped silently.
+fn split_snapshot(bytes: &[u8]) -> (Vec<&[u8]>, usize) {
+    let mut recs = Vec::new();
+    let mut framed = 0usize;
+    for r in RecordIter::new(bytes) {
+        let Ok((_, b)) = r else { break };
+        framed += b.len();
+        recs.push(b);
+    }
+    (recs, bytes.len() - framed)
+}
+
+/// What the caller of [`Capture::run_loop`] does at each step of the loop: how it drains
+/// the rings (parsed records, or raw bytes as they are), whether it may sleep, what it
+/// does when idle and at its periodic checks.
+pub trait RunHooks {
+    /// The caller's error (a capture error converts into it).
+    type Error: From<CaptureError>;
+
+    /// One pass over the rings (e.g. [`Capture::drain`] or [`Capture::drain_raw`]);
+    /// returns how much it drained, 0 for nothing.
+    ///
+    /// # Errors
+    /// The caller's.
+    fn pass(&mut self, capture: &mut Capture) -> Result<u64, Self::Error>;
+
+    /// After a pass that drained `n` (> 0), `since` the previous one: true to wait in
+    /// epoll before the next pass, false to pass again at once. Default: wait.
+    fn may_sleep(&mut self, n: u64, since: Duration) -> bool {
+        let _ = (n, since);
+        true
+    }
+
+    /// epoll timed out with nothing to read.
+    ///
+    /// # Errors
+    /// The caller's.
+    fn idle(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+
+    /// How often [`RunHooks::check`] runs (and the target is checked); default: after
+    /// every pass.
+    fn check_interval(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    /// The periodic check (dump requests, progress).
+    ///
+    /// # Errors
+    /// The caller's.
+    fn check(&mut self, capture: &mut Capture) -> Result<(), Self::Error> {
+        let _ = capture;
+        Ok(())
+    }
 }
 
 /// How [`Capture::run`] stops.
@@ -266,6 +343,8 @@ struct RingSlot {
     /// Records handed out from overwrite snapshots (the reader's stats count drains).
     snapshot_records: u64,
     snapshot_bytes: u64,
+    /// Bytes of snapshots past a corrupt record: counted, not handed out.
+    snapshot_unreadable: u64,
     /// Index in `events` of the fd the ring is mapped on.
     owner: usize,
 }
@@ -284,6 +363,15 @@ pub struct Capture {
     ready: Vec<Ready>,
 }
 
+/// The capture's epoll fd, for an embedding event loop: readable when a ring has data
+/// to drain or a traced task hung up (then call [`Capture::poll`] with a zero timeout and
+/// drain).
+impl AsFd for Capture {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.epoll.as_fd()
+    }
+}
+
 impl std::fmt::Debug for Capture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Capture")
@@ -292,33 +380,6 @@ impl std::fmt::Debug for Capture {
             .field("child", &self.child)
             .finish_non_exhaustive()
     }
-}
-
-/// Online CPUs from `/sys/devices/system/cpu/online` ("0-3,5").
-///
-/// # Errors
-/// The file cannot be read or parsed.
-pub fn online_cpus() -> io::Result<Vec<u32>> {
-    let s = std::fs::read_to_string("/sys/devices/system/cpu/online")?;
-    parse_cpu_list(s.trim()).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, s))
-}
-
-/// Parses a CPU list such as `0-3,5`.
-pub fn parse_cpu_list(s: &str) -> Option<Vec<u32>> {
-    let mut out = Vec::new();
-    for part in s.split(',').filter(|p| !p.is_empty()) {
-        match part.split_once('-') {
-            Some((a, b)) => {
-                let (a, b): (u32, u32) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
-                if b < a || b - a > 65536 {
-                    return None;
-                }
-                out.extend(a..=b);
-            }
-            None => out.push(part.trim().parse().ok()?),
-        }
-    }
-    Some(out)
 }
 
 fn threads_of(pid: i32) -> Result<Vec<i32>, CaptureError> {
@@ -361,9 +422,9 @@ impl Capture {
         };
         let mut pending = None;
         let (pids, task_target, command) = match &opts.target {
-            Target::CurrentThread => (vec![0], true, None),
-            Target::Thread(t) => (vec![*t], true, None),
-            Target::Process(p) => (threads_of(*p)?, true, None),
+            Target::CurrentThread => (vec![0], true, opts.command.clone()),
+            Target::Thread(t) => (vec![*t], true, opts.command.clone()),
+            Target::Process(p) => (threads_of(*p)?, true, opts.command.clone()),
             Target::Command(argv) => {
                 let child = PendingChild::spawn(argv)?;
                 let pid = child.pid();
@@ -428,6 +489,7 @@ impl Capture {
                                 cpu,
                                 snapshot_records: 0,
                                 snapshot_bytes: 0,
+                                snapshot_unreadable: 0,
                                 owner: index,
                             });
                             ring_of_cpu.insert(cpu, rings.len() - 1);
@@ -613,12 +675,10 @@ impl Capture {
                 .ring
                 .snapshot(owner)
                 .map_err(|source| E::from(CaptureError::Snapshot { ring: i, source }))?;
-            // Newest first in the snapshot: hand them out oldest first.
-            let recs: Vec<&[u8]> = RecordIter::new(bytes)
-                .filter_map(|r| r.ok().map(|(_, b)| b))
-                .collect();
+            let (recs, unreadable) = split_snapshot(bytes);
             slot.snapshot_records += recs.len() as u64;
-            slot.snapshot_bytes += bytes.len() as u64;
+            slot.snapshot_bytes += (bytes.len() - unreadable) as u64;
+            slot.snapshot_unreadable += unreadable as u64;
             for bytes in recs.into_iter().rev() {
                 n += 1;
                 f(RecordRef {
@@ -697,8 +757,61 @@ impl Capture {
         on_record: &mut impl FnMut(RecordRef<'_>) -> Result<(), E>,
         on_round: &mut impl FnMut() -> Result<(), E>,
     ) -> Result<(), E> {
+        struct Parsed<'a, R, F> {
+            on_record: &'a mut R,
+            on_round: &'a mut F,
+        }
+        impl<E, R, F> RunHooks for Parsed<'_, R, F>
+        where
+            E: From<CaptureError>,
+            R: FnMut(RecordRef<'_>) -> Result<(), E>,
+            F: FnMut() -> Result<(), E>,
+        {
+            type Error = E;
+            fn pass(&mut self, capture: &mut Capture) -> Result<u64, E> {
+                let n = capture.drain(self.on_record)?;
+                if n > 0 {
+                    (self.on_round)()?;
+                }
+                Ok(n)
+            }
+        }
+        self.run_loop(
+            opts,
+            &mut Parsed {
+                on_record,
+                on_round,
+            },
+        )
+    }
+
+    /// The capture loop, driven by `hooks`: a pass over the rings; then, when it found
+    /// nothing or [`RunHooks::may_sleep`] allows, a wait in epoll (at most
+    /// [`RunOptions::poll_timeout`], default 100 ms) and another pass; every
+    /// [`RunHooks::check_interval`] (or at once when every traced task hung up) a
+    /// [`RunHooks::check`]. It returns when `stop` is set, `duration` has passed, or the
+    /// target is gone. The events stay enabled: the final drain is the caller's
+    /// ([`Capture::run`] does it).
+    ///
+    /// # Errors
+    ///
+    /// The epoll error, or a hook's error.
+    pub fn run_loop<H: RunHooks>(
+        &mut self,
+        opts: &RunOptions,
+        hooks: &mut H,
+    ) -> Result<(), H::Error> {
         let started = Instant::now();
         let step = opts.poll_timeout.unwrap_or(Duration::from_millis(100));
+        let stopped = || {
+            opts.stop
+                .as_ref()
+                // Polled flag: Relaxed (set by a signal handler).
+                .is_some_and(|s| s.load(Ordering::Relaxed))
+        };
+        let interval = hooks.check_interval();
+        let mut last_pass = Instant::now();
+        let mut next_check = started;
         loop {
             let mut wait = step;
             if let Some(d) = opts.duration {
@@ -707,16 +820,27 @@ impl Capture {
                     None => return Ok(()),
                 }
             }
-            self.poll(wait)?;
-            if self.drain(on_record)? > 0 {
-                on_round()?;
+            let n = hooks.pass(self)?;
+            let now = Instant::now();
+            let since = now.duration_since(last_pass);
+            last_pass = now;
+            if n == 0 || hooks.may_sleep(n, since) {
+                if !self.poll(wait)? {
+                    hooks.idle()?;
+                }
+                hooks.pass(self)?;
             }
-            if self.target_gone()
-                || opts
-                    .stop
-                    .as_ref()
-                    .is_some_and(|s| s.load(Ordering::Relaxed))
-            {
+            // Between checks, only the stop flag (a load) and hang-ups (no syscall): a
+            // wakeup costs one epoll_wait, not also a waitpid.
+            if stopped() {
+                return Ok(());
+            }
+            if Instant::now() < next_check && !self.hung_up() {
+                continue;
+            }
+            next_check = Instant::now() + interval;
+            hooks.check(self)?;
+            if self.target_gone() || stopped() {
                 return Ok(());
             }
         }
@@ -767,6 +891,7 @@ impl Capture {
                     bytes: stats.bytes + slot.snapshot_bytes,
                     lost_reported: stats.lost,
                     lost_kernel,
+                    snapshot_unreadable_bytes: slot.snapshot_unreadable,
                 }
             })
             .collect();
@@ -835,7 +960,9 @@ impl Capture {
                 }
                 Err(source) => source,
             };
-            reader.resync();
+            // The error returned is the drain's; a failed resync (misaligned head) only
+            // means the next drain reports it again.
+            let _ = reader.resync();
             return Err(E::from(CaptureError::Read { ring: i, source }));
         }
         Ok(total)
@@ -882,18 +1009,47 @@ pub fn stop_on_interrupt() -> io::Result<Arc<AtomicBool>> {
     crate::kernel::sys::install_stop_handler()
 }
 
+/// Installs a SIGUSR2 handler that sets the returned flag: a request to dump the
+/// flight-recorder (overwrite) rings now, for [`crate::record::RecordOptions::dump`]. The
+/// flag is process-wide; installing twice returns the same flag.
+///
+/// # Errors
+/// The `sigaction` error.
+pub fn dump_on_sigusr2() -> io::Result<Arc<AtomicBool>> {
+    crate::kernel::sys::install_dump_handler()
+}
+
 #[cfg(test)]
 mod tests {
-    use super::parse_cpu_list;
+    use super::split_snapshot;
+
+    fn record(kind: u32, size: u16) -> Vec<u8> {
+        let mut r = Vec::with_capacity(usize::from(size));
+        r.extend_from_slice(&kind.to_ne_bytes());
+        r.extend_from_slice(&0u16.to_ne_bytes());
+        r.extend_from_slice(&size.to_ne_bytes());
+        r.resize(usize::from(size).max(8), 0xab);
+        r
+    }
 
     #[test]
-    fn cpu_lists_parse_like_sysfs_writes_them() {
-        assert_eq!(parse_cpu_list("0"), Some(vec![0]));
-        assert_eq!(parse_cpu_list("0-3,5"), Some(vec![0, 1, 2, 3, 5]));
-        assert_eq!(parse_cpu_list("1,3-4"), Some(vec![1, 3, 4]));
-        assert_eq!(parse_cpu_list(""), Some(vec![]));
-        assert_eq!(parse_cpu_list("3-1"), None);
-        assert_eq!(parse_cpu_list("a"), None);
-        assert_eq!(parse_cpu_list("0-4000000000"), None);
+    fn a_corrupt_snapshot_record_keeps_the_newer_records_and_counts_the_rest() {
+        let mut bytes = record(9, 16);
+        bytes.extend(record(9, 24));
+        let corrupt_at = bytes.len();
+        bytes.extend(record(9, 3)); // size below the header: corrupt
+        bytes.extend(record(9, 16));
+        let (recs, unreadable) = split_snapshot(&bytes);
+        assert_eq!(recs.iter().map(|r| r.len()).collect::<Vec<_>>(), [16, 24]);
+        assert_eq!(unreadable, bytes.len() - corrupt_at);
+    }
+
+    #[test]
+    fn an_intact_snapshot_has_no_unreadable_bytes() {
+        let mut bytes = record(9, 16);
+        bytes.extend(record(2, 40));
+        let (recs, unreadable) = split_snapshot(&bytes);
+        assert_eq!(recs.len(), 2);
+        assert_eq!(unreadable, 0);
     }
 }
