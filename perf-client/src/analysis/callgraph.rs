@@ -2,7 +2,7 @@
 //! `ui/stdio/hist.c`): a radix tree of frames per report entry, the branches sorted by
 //! their cumulative period and cut at a threshold, drawn with `|`, `---` and `--N.NN%--`.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::io::Write;
 
 use serde::Serialize;

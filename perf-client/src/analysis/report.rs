@@ -2,7 +2,7 @@
 //! keys, weighted by period), with perf's children/self columns and callchain trees
 //! ([`super::callgraph`]), and flame graphs (inferno) from callchains.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::io::Write;
 
 use serde::Serialize;
@@ -269,15 +269,17 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
     let mut symbols = Symbols::for_file(file);
     let mut chains = ChainBuilder::new();
     let mut frames = Frames::default();
-    let mut comms: HashMap<String, u32> = HashMap::new();
+    let mut comms: HashMap<String, u32> = HashMap::default();
     let mut comm_names: Vec<String> = Vec::new();
     let mut per_event: Vec<EventTally> = (0..names.len()).map(|_| EventTally::default()).collect();
-    let mut folded: HashMap<String, u64> = HashMap::new();
+    let mut folded: HashMap<String, u64> = HashMap::default();
     let mut report = Report::default();
     let mut ips: Vec<u64> = Vec::new();
     // Per sample: (frame id, entry sym key, dso id) innermost first.
     let mut resolved: Vec<(u32, u64)> = Vec::new();
     let mut seen: Vec<EntryKey> = Vec::new();
+    // (pid, address) → (frame id, map-relative address), until the next map change.
+    let mut resolved_ips: HashMap<(u32, u64), (u32, u64)> = HashMap::default();
     let mut stack = String::new();
     super::for_each_ordered(file, &ctx, |rec| {
         let s = match &rec.record {
@@ -291,6 +293,13 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
                 return Ok(());
             }
             other => {
+                // A task or map change may change what an address resolves to.
+                if matches!(
+                    other,
+                    Record::Mmap(_) | Record::Mmap2(_) | Record::Comm(_) | Record::Fork(_)
+                ) {
+                    resolved_ips.clear();
+                }
                 machine.apply(rec.header.misc, other);
                 return Ok(());
             }
@@ -319,6 +328,10 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
         chains.frames(s, &machine, &mut ips);
         resolved.clear();
         for &ip in &ips {
+            if let Some(&r) = resolved_ips.get(&(pid, ip)) {
+                resolved.push(r);
+                continue;
+            }
             let f = symbols.resolve_ref(&machine, pid, ip);
             let id = frames.id(f.dso, f.symbol, ip, ip.wrapping_sub(f.offset), f.kernel);
             // perf keys the sampled address of an unresolved function by its
@@ -328,6 +341,7 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
                 _ => ip,
             };
             resolved.push((id, rel));
+            resolved_ips.insert((pid, ip), (id, rel));
         }
         if resolved.is_empty() {
             let id = frames.id("[unknown]", None, 0, 0, false);
