@@ -62,6 +62,9 @@ fn parse_call_graph(s: &str) -> Result<CallGraph, String> {
     let mut parts = s.split(',');
     match (parts.next(), parts.next(), parts.next()) {
         (Some("fp"), None, None) => Ok(CallGraph::Fp),
+        (Some("dwarf"), ..) if !cfg!(target_arch = "x86_64") => {
+            Err("--call-graph dwarf is implemented for x86-64 only (its register set)".to_owned())
+        }
         (Some("dwarf"), None, None) => Ok(CallGraph::Dwarf(
             perf_client::analysis::unwind::DEFAULT_STACK_DUMP,
         )),
