@@ -17,7 +17,8 @@ const DATA_SIZE: usize = 512;
 
 fuzz_target!(|ops: &[u8]| {
     let buf = Buf::new(CONTROL + DATA_SIZE);
-    let mem = buf.region().init_control(CONTROL as u64, DATA_SIZE as u64).unwrap();
+    // SAFETY: a fresh buffer: its reader and writer are made below.
+    let mem = unsafe { buf.region().init_control(CONTROL as u64, DATA_SIZE as u64) }.unwrap();
     // SAFETY: the only writer and reader of this ring; `buf` outlives both.
     let mut writer = unsafe { Writer::new(mem, WriterConfig::default(), None, buf.clone()) };
     // SAFETY: as above.

@@ -120,7 +120,8 @@ impl Ring {
         // it alive through their keepalive `Arc`; the writer and reader built below are
         // its only producer and consumer.
         let region = unsafe { RingRegion::new(map.as_mut_ptr(), len)? };
-        let mem = region.init_control(CONTROL_PAGE_SIZE as u64, self.data_size)?;
+        // SAFETY: a fresh mapping: the writer and reader of this ring are made below.
+        let mem = unsafe { region.init_control(CONTROL_PAGE_SIZE as u64, self.data_size)? };
         let fd = if self.wakeup {
             Some(WakeupFd::new().map_err(|source| RingError::Io {
                 what: "eventfd",

@@ -68,7 +68,7 @@ pub use heap_ring::{Ring, RingError};
 pub use overwrite::OverwriteSnapshot;
 pub use reader::{Drain, ProducerStatus, Reader, ReaderStats, WaitOutcome};
 pub use record::{Record, RecordBytes, RecordHeader, RecordIter};
-pub use region::{RingMemory, RingRegion};
+pub use region::{RingMemory, RingRegion, RingView};
 pub use wakeup::{WakeupFd, WakeupPolicy};
 pub use writer::{
     Keepalive, PauseHandle, Reservation, WriteMode, Writer, WriterConfig, WriterStats,

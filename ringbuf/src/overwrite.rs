@@ -43,7 +43,7 @@ impl Reader {
     /// This method never stores to the control page (it does not move `data_tail`), so it
     /// may be used on a ring mapped read-only, as the kernel's overwrite rings are.
     pub fn read_overwrite(&mut self, out: &mut Vec<u8>) -> Result<OverwriteSnapshot, ReadError> {
-        let mem = *self.memory();
+        let mem = self.mem;
         let seq = self.seqlock.then(|| mem.seq_read_begin());
         // ATOMICS: Acquire pairs with the writer's Release store of `data_head`.
         let head = mem.load_head();
@@ -53,7 +53,9 @@ impl Reader {
         let size = mem.data_size() as usize;
         out.clear();
         out.resize(size, 0);
-        mem.copy_out(head, out);
+        // Word-sized atomic reads, validated after by the head and seqlock recheck below
+        // (see `RingMemory::snapshot_out`): an unpaused writer may be storing meanwhile.
+        mem.snapshot_out(head, out);
         // ATOMICS: the fence orders the copy above before the second head load (seqlock
         // pattern): if the head did not move, no write overlapped the copy.
         fence(Ordering::Acquire);

@@ -7,7 +7,7 @@ use crate::error::{ReadError, RecordFault};
 use crate::layout::{HEADER_SIZE, MAX_RECORD_SIZE, PERF_RECORD_LOST, RECORD_ALIGN};
 use crate::position::{span, Span};
 use crate::record::{Record, RecordBytes, RecordHeader};
-use crate::region::RingMemory;
+use crate::region::{RingMemory, RingView};
 use crate::wakeup::WakeupFd;
 use crate::writer::Keepalive;
 
@@ -54,7 +54,7 @@ pub struct ReaderStats {
 
 /// The consumer of a ring: it owns `data_tail`.
 pub struct Reader {
-    mem: RingMemory,
+    pub(crate) mem: RingMemory,
     /// The reader's position; `data_tail` is this value once published.
     tail: u64,
     /// The last `data_tail` stored (behind `tail` by at most `release_every` bytes).
@@ -131,9 +131,9 @@ impl Reader {
         self
     }
 
-    /// The ring memory this reader drains.
-    pub fn memory(&self) -> &RingMemory {
-        &self.mem
+    /// A read-only view of the ring memory this reader drains: its size and positions.
+    pub fn memory(&self) -> RingView<'_> {
+        RingView::new(&self.mem)
     }
 
     /// The eventfd to register with `poll`/`epoll`, if any.

@@ -5,6 +5,12 @@
 //! atomics made from raw pointers, and record bytes are copied with raw-pointer copies.
 //! The only references handed out are [`RingMemory::data_slice`], for byte ranges that the
 //! head/tail protocol gives to the reader alone (see its `# Safety`).
+//!
+//! Nothing public and safe here writes ring memory, moves a position or re-initialises a
+//! control page: the writes are crate-private (the [`crate::Writer`] and [`crate::Reader`]
+//! use them under the protocol's ownership rules), [`RingRegion::init_control`] is an
+//! `unsafe fn`, and what a reader or writer shows of its memory is a borrowed, read-only
+//! [`RingView`] (whose documentation pins this with `compile_fail` examples).
 
 use core::ptr::NonNull;
 use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
@@ -129,7 +135,14 @@ impl RingRegion {
     /// # Errors
     ///
     /// Any [`LayoutError`] the resulting layout would have.
-    pub fn init_control(
+    ///
+    /// # Safety
+    ///
+    /// The ring must not be in use: no [`crate::Reader`] or [`crate::Writer`] of it may be
+    /// alive, here or in another process, and no record slice of it held. Moving
+    /// `data_head` or `data_tail` under a live reader lets the producer overwrite bytes
+    /// that a record's `&[u8]` still points to. The control page must be writable.
+    pub unsafe fn init_control(
         &self,
         data_offset: u64,
         data_size: u64,
@@ -224,10 +237,119 @@ fn validate(region: &RingRegion, data_offset: u64, data_size: u64) -> Result<(),
     }
 }
 
+/// A read-only view of a ring's memory, borrowed from its [`crate::Reader`] or
+/// [`crate::Writer`]: the layout and the two positions. It cannot write records, move a
+/// position, or outlive the reader or writer that keeps the memory mapped.
+///
+/// ```
+/// let (mut writer, _reader) = perf_ringbuf::Ring::with_data_size(4096)?;
+/// writer.write(9, 0, b"hello")?;
+/// let view = writer.memory();
+/// assert_eq!(view.data_size(), 4096);
+/// assert_eq!(view.load_head() - view.load_tail(), 16); // one 16-byte record unread
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Safe code cannot write a live ring through its view (these examples must not compile):
+///
+/// ```compile_fail,E0599
+/// let (writer, _reader) = perf_ringbuf::Ring::with_data_size(4096).unwrap();
+/// writer.memory().copy_in(0, b"XXXXXXXX"); // no such method on a view
+/// ```
+///
+/// nor move `data_tail` under a live record:
+///
+/// ```compile_fail,E0599
+/// let (_writer, reader) = perf_ringbuf::Ring::with_data_size(4096).unwrap();
+/// reader.memory().store_tail(0);
+/// ```
+///
+/// nor write through the [`RingMemory`] that a region yields, whose writes and position
+/// stores are crate-private:
+///
+/// ```compile_fail,E0624
+/// # use memmap2::{MmapOptions, MmapRaw};
+/// # let map = MmapRaw::from(MmapOptions::new().len(8192).map_anon().unwrap());
+/// // SAFETY: the mapping is 8192 bytes and outlives `region`.
+/// let region = unsafe { perf_ringbuf::RingRegion::new(map.as_mut_ptr(), 8192) }.unwrap();
+/// let mem = region.memory().unwrap();
+/// mem.store_head(0);
+/// ```
+///
+/// ```compile_fail,E0624
+/// # use memmap2::{MmapOptions, MmapRaw};
+/// # let map = MmapRaw::from(MmapOptions::new().len(8192).map_anon().unwrap());
+/// // SAFETY: the mapping is 8192 bytes and outlives `region`.
+/// let region = unsafe { perf_ringbuf::RingRegion::new(map.as_mut_ptr(), 8192) }.unwrap();
+/// let mem = region.memory().unwrap();
+/// mem.copy_in(0, b"XXXXXXXX");
+/// ```
+///
+/// nor keep a view past the reader that keeps the memory mapped:
+///
+/// ```compile_fail,E0505
+/// let (_writer, reader) = perf_ringbuf::Ring::with_data_size(4096).unwrap();
+/// let view = reader.memory();
+/// drop(reader);
+/// view.load_head();
+/// ```
+///
+/// and re-initialising a control page takes `unsafe`:
+///
+/// ```compile_fail,E0133
+/// # use memmap2::{MmapOptions, MmapRaw};
+/// # let map = MmapRaw::from(MmapOptions::new().len(8192).map_anon().unwrap());
+/// // SAFETY: the mapping is 8192 bytes and outlives `region`.
+/// let region = unsafe { perf_ringbuf::RingRegion::new(map.as_mut_ptr(), 8192) }.unwrap();
+/// region.init_control(4096, 4096).unwrap(); // error: call to unsafe function
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct RingView<'a> {
+    mem: &'a RingMemory,
+}
+
+impl<'a> RingView<'a> {
+    pub(crate) fn new(mem: &'a RingMemory) -> Self {
+        RingView { mem }
+    }
+
+    /// Size of the data area (`perf_event_mmap_page::data_size`).
+    #[inline]
+    pub fn data_size(&self) -> u64 {
+        self.mem.data_size
+    }
+
+    /// Whether the data area is double-mapped.
+    #[inline]
+    pub fn is_mirrored(&self) -> bool {
+        self.mem.region.mirrored
+    }
+
+    /// Offset in the data area of a free-running position.
+    #[inline]
+    pub fn offset(&self, pos: u64) -> usize {
+        self.mem.offset(pos)
+    }
+
+    /// Loads `data_head`. ATOMICS: Acquire, pairs with the producer's Release store.
+    #[inline]
+    pub fn load_head(&self) -> u64 {
+        self.mem.load_head()
+    }
+
+    /// Loads `data_tail`. ATOMICS: Acquire, pairs with the consumer's Release store.
+    #[inline]
+    pub fn load_tail(&self) -> u64 {
+        self.mem.load_tail()
+    }
+}
+
 /// A validated ring: the control words and a data area of `data_size` bytes.
 ///
 /// All record-byte access goes through this type; offsets are always masked, so no
-/// position — however hostile — can reach outside the data area.
+/// position — however hostile — can reach outside the data area. Its public methods only
+/// read the layout and the positions; writing records and moving positions belong to the
+/// one [`crate::Writer`] and the one [`crate::Reader`] made from it (`unsafe` constructors).
 #[derive(Debug, Clone, Copy)]
 pub struct RingMemory {
     region: RingRegion,
@@ -267,7 +389,7 @@ impl RingMemory {
         (pos & self.mask) as usize
     }
 
-    /// Loads `data_head`. ATOMICS: Acquire, pairs with the producer's [`Self::store_head`].
+    /// Loads `data_head`. ATOMICS: Acquire, pairs with the producer's Release store.
     #[inline]
     pub fn load_head(&self) -> u64 {
         self.region.word(DATA_HEAD_OFFSET).load(HEAD_LOAD)
@@ -281,20 +403,24 @@ impl RingMemory {
     }
 
     /// Stores `data_head`. ATOMICS: Release, pairs with the consumer's [`Self::load_head`].
+    /// Producer side only (the [`crate::Writer`] owns `data_head`).
     #[inline]
-    pub fn store_head(&self, head: u64) {
+    pub(crate) fn store_head(&self, head: u64) {
+        #[cfg(test)]
+        test_counters::HEAD_STORES.with(|n| n.set(n.get() + 1));
         self.region.word(DATA_HEAD_OFFSET).store(head, HEAD_STORE)
     }
 
-    /// Loads `data_tail`. ATOMICS: Acquire, pairs with the consumer's [`Self::store_tail`].
+    /// Loads `data_tail`. ATOMICS: Acquire, pairs with the consumer's Release store.
     #[inline]
     pub fn load_tail(&self) -> u64 {
         self.region.word(DATA_TAIL_OFFSET).load(TAIL_LOAD)
     }
 
     /// Stores `data_tail`. ATOMICS: Release, pairs with the producer's [`Self::load_tail`].
+    /// Consumer side only (the [`crate::Reader`] owns `data_tail`).
     #[inline]
-    pub fn store_tail(&self, tail: u64) {
+    pub(crate) fn store_tail(&self, tail: u64) {
         self.region.word(DATA_TAIL_OFFSET).store(tail, TAIL_STORE)
     }
 
@@ -351,8 +477,9 @@ impl RingMemory {
     }
 
     /// Copies `dst.len()` bytes starting at position `pos` out of the data area, wrapping
-    /// at the end. `dst.len()` must not exceed `data_size`.
-    pub fn copy_out(&self, pos: u64, dst: &mut [u8]) {
+    /// at the end. `dst.len()` must not exceed `data_size`. Plain reads: consumer side, for
+    /// bytes the protocol gives it (`[data_tail, data_head)`).
+    pub(crate) fn copy_out(&self, pos: u64, dst: &mut [u8]) {
         let (first, second) = self.split(pos, dst.len());
         let off = self.offset(pos);
         // SAFETY: `split` keeps `off + first <= data_size` (or `2 * data_size` when
@@ -365,10 +492,41 @@ impl RingMemory {
         }
     }
 
+    /// Copies `dst.len()` bytes (a multiple of 8, at most `data_size`) starting at the
+    /// 8-aligned position `pos` out of the data area, for a snapshot that a writer may be
+    /// racing (the overwrite read, [`crate::Reader::read_overwrite`]).
+    ///
+    /// Atomic-width reads, not a `memcpy`: every 8-byte word is one Relaxed `AtomicU64`
+    /// load, the reader half of crossbeam's `AtomicCell` seqlock. A writer that missed the
+    /// pause may store into these bytes while they are copied; the copy is then detected
+    /// afterwards (the caller re-reads `data_head` and the seqlock behind an Acquire fence)
+    /// and thrown away. With word loads the copy can tear only between words, never inside
+    /// a header, and the compiler may not assume the bytes are stable while it copies them
+    /// as it may for a plain `memcpy`. The writer's own stores are plain (records are
+    /// copied with `memcpy`), so against a writer that ignores the pause the Rust model
+    /// still calls the pair a race, as it does crossbeam's; the words read are never
+    /// trusted before the recheck says no write overlapped them.
+    pub(crate) fn snapshot_out(&self, pos: u64, dst: &mut [u8]) {
+        debug_assert!(pos.is_multiple_of(8) && dst.len().is_multiple_of(8));
+        assert!(dst.len() as u64 <= self.data_size, "snapshot exceeds the data area");
+        for (i, chunk) in dst.chunks_exact_mut(8).enumerate() {
+            let off = self.offset(pos.wrapping_add(8 * i as u64));
+            // SAFETY: `off` is 8-aligned (`pos` and `data_size` are multiples of 8, and the
+            // data area starts at an 8-aligned `data_offset` of an 8-aligned base) and
+            // `off + 8 <= data_size`, so the word is in bounds and aligned; the memory lives
+            // as long as `self` (contract of `RingRegion::new`). A Relaxed load of at most
+            // 8 bytes is allowed on read-only memory (a kernel overwrite ring).
+            let word = unsafe { AtomicU64::from_ptr(self.data.as_ptr().add(off).cast::<u64>()) };
+            // ATOMICS: Relaxed; ordered before the caller's head and seqlock recheck by its
+            // Acquire fence, which pairs with the writer's Release fence in `seq_begin`.
+            chunk.copy_from_slice(&word.load(Ordering::Relaxed).to_ne_bytes());
+        }
+    }
+
     /// Copies `src` into the data area at position `pos`, wrapping at the end. Producer
     /// side: `[pos, pos + src.len())` must be space the producer owns (past `data_head`,
     /// not yet reached again by `data_tail`), and `src.len() <= data_size`.
-    pub fn copy_in(&self, pos: u64, src: &[u8]) {
+    pub(crate) fn copy_in(&self, pos: u64, src: &[u8]) {
         let (first, second) = self.split(pos, src.len());
         let off = self.offset(pos);
         // SAFETY: bounds as in `copy_out`; the bytes are the producer's by protocol.
@@ -478,7 +636,7 @@ impl RingMemory {
     /// `[data_tail, data_head)` as last loaded by this consumer, and `data_tail` must not be
     /// released past them while the slices live. `len <= data_size`.
     #[inline]
-    pub unsafe fn data_slice<'a>(&self, pos: u64, len: usize) -> (&'a [u8], &'a [u8]) {
+    pub(crate) unsafe fn data_slice<'a>(&self, pos: u64, len: usize) -> (&'a [u8], &'a [u8]) {
         let (first, second) = self.split(pos, len);
         let off = self.offset(pos);
         // SAFETY: in bounds by `split`; unaliased by writes for `'a` by the caller's contract.
@@ -487,6 +645,63 @@ impl RingMemory {
                 core::slice::from_raw_parts(self.data.as_ptr().add(off), first),
                 core::slice::from_raw_parts(self.data.as_ptr(), second),
             )
+        }
+    }
+}
+
+/// Counters of the shared-memory stores, per thread, that the unit tests read.
+#[cfg(test)]
+pub(crate) mod test_counters {
+    use std::cell::Cell;
+
+    std::thread_local! {
+        /// `data_head` stores by this thread ([`super::RingMemory::store_head`]).
+        pub(crate) static HEAD_STORES: Cell<u64> = const { Cell::new(0) };
+    }
+
+    /// `data_head` stores this thread made so far.
+    pub(crate) fn head_stores() -> u64 {
+        HEAD_STORES.with(Cell::get)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Ring;
+
+    fn payload(len: usize, seed: u64) -> Vec<u8> {
+        (0..len)
+            .map(|i| (i as u64).wrapping_mul(131).wrapping_add(seed) as u8 | 1)
+            .collect()
+    }
+
+    /// Moved from `tests/ring_fast_path.rs`: `copy_in` and `copy_out` are crate-private.
+    #[test]
+    fn copy_in_and_copy_out_round_trip_short_lengths_across_the_wrap() {
+        let (writer, _reader) = Ring::builder(64).wakeup_fd(false).build().unwrap();
+        // The writer is idle and the reader never drains: nobody else touches the bytes.
+        let mem = writer.mem;
+        for len in 0..=40usize {
+            for pos in [0u64, 8, 40, 56, 60, 63, 64 + 50] {
+                let src = payload(len, pos);
+                mem.copy_in(pos, &src);
+                let mut dst = vec![0u8; len];
+                mem.copy_out(pos, &mut dst);
+                assert_eq!(dst, src, "len {len} at position {pos}");
+            }
+        }
+    }
+
+    #[test]
+    fn snapshot_out_reads_whole_words_across_the_wrap() {
+        let (writer, _reader) = Ring::builder(64).wakeup_fd(false).build().unwrap();
+        let mem = writer.mem;
+        let src = payload(64, 7);
+        mem.copy_in(40, &src);
+        for len in (0..=64usize).step_by(8) {
+            let mut dst = vec![0u8; len];
+            mem.snapshot_out(40, &mut dst);
+            assert_eq!(dst, src[..len], "len {len} from position 40");
         }
     }
 }

@@ -10,7 +10,7 @@ use crate::layout::{
 };
 use crate::position::free_space;
 use crate::record::RecordHeader;
-use crate::region::RingMemory;
+use crate::region::{RingMemory, RingView};
 use crate::wakeup::{WakeupFd, WakeupPolicy, WakeupState};
 
 /// Keeps the memory behind a writer or reader mapped for as long as it lives.
@@ -74,7 +74,7 @@ impl PauseHandle {
 
 /// The producer of a ring: it owns `data_head`.
 pub struct Writer {
-    mem: RingMemory,
+    pub(crate) mem: RingMemory,
     /// Local head: free-running, ahead of `published` by the unpublished records.
     head: u64,
     /// The last `data_head` stored to the control page.
@@ -175,9 +175,9 @@ impl Writer {
         self.on_close = Some(Box::new(hook));
     }
 
-    /// The ring memory this writer fills.
-    pub fn memory(&self) -> &RingMemory {
-        &self.mem
+    /// A read-only view of the ring memory this writer fills: its size and positions.
+    pub fn memory(&self) -> RingView<'_> {
+        RingView::new(&self.mem)
     }
 
     /// Counters so far.
@@ -691,5 +691,52 @@ impl Drop for Reservation<'_> {
                 WriteMode::Overwrite => self.pos.wrapping_add(self.size as u64),
             };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::region::test_counters::head_stores;
+    use crate::Ring;
+
+    const SAMPLE: u32 = 9;
+
+    /// Moved from `tests/ring_protocol.rs`, where it could only see visibility: here the
+    /// `data_head` stores themselves are counted (a per-thread counter in
+    /// `RingMemory::store_head`, compiled into unit tests only).
+    #[test]
+    fn batch_commit_publishes_data_head_once() {
+        let (mut writer, mut reader) = Ring::builder(4096).wakeup_fd(false).build().unwrap();
+        let before = head_stores();
+        for i in 0..10u8 {
+            writer.write_deferred(SAMPLE, 0, &[i; 8]).unwrap();
+        }
+        assert_eq!(head_stores(), before, "no data_head store before publish");
+        assert_eq!(
+            reader.available().unwrap(),
+            0,
+            "nothing visible before publish"
+        );
+        writer.publish();
+        assert_eq!(head_stores(), before + 1, "one data_head store for the batch");
+        writer.publish();
+        assert_eq!(head_stores(), before + 1, "nothing new: no second store");
+        assert_eq!(reader.available().unwrap(), 160);
+        let mut d = reader.drain().unwrap();
+        let mut n = 0;
+        while d.next().is_some() {
+            n += 1;
+        }
+        assert_eq!(n, 10);
+    }
+
+    #[test]
+    fn each_write_publishes_data_head_once() {
+        let (mut writer, _reader) = Ring::builder(4096).wakeup_fd(false).build().unwrap();
+        let before = head_stores();
+        for i in 0..10u8 {
+            writer.write(SAMPLE, 0, &[i; 8]).unwrap();
+        }
+        assert_eq!(head_stores(), before + 10);
     }
 }

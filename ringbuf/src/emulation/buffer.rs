@@ -375,7 +375,8 @@ impl KernelBuffer {
         // long as the buffer, which outlives every user of this region (writers hold a
         // buffer reference).
         let region = unsafe { RingRegion::new(ctrl.as_ptr(), view.len)? };
-        region.init_control(CONTROL_PAGE_SIZE as u64, data_len as u64)?;
+        // SAFETY: the buffer is being created: no reader or writer of this ring exists yet.
+        unsafe { region.init_control(CONTROL_PAGE_SIZE as u64, data_len as u64)? };
 
         let wakeup = WakeupFd::new().map_err(EmulationError::io("eventfd"))?;
         let info = BufferInfo {
