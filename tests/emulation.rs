@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use perf_ringbuf::emulation::handoff::{self, ProducerExit, RemoteBuffer};
 use perf_ringbuf::emulation::{
-    smaps, BufferConfig, EmulationError, FaultMode, KernelBuffer, MapOptions, PageLayout, Strategy,
+    BufferConfig, EmulationError, FaultMode, KernelBuffer, MapOptions, PageLayout, Strategy,
 };
 use perf_ringbuf::{RecordBytes, WaitOutcome, WriteError, Writer};
 use perf_ringbuf_tools::mm as sys;
@@ -129,7 +129,7 @@ fn data_view_can_never_become_writable() {
         };
         let err = r.expect_err("data must not become writable");
         assert_eq!(err.raw_os_error(), Some(libc::EACCES), "{strategy:?}");
-        let vmas = smaps::vmas_in(m.control_ptr() as usize, m.len()).unwrap();
+        let vmas = sys::vmas_in(m.control_ptr() as usize, m.len()).unwrap();
         let data_vma = vmas
             .iter()
             .find(|v| v.start == m.data_ptr() as usize)

@@ -32,9 +32,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use perf_ringbuf::emulation::{
-    sys, BufferConfig, FaultMode, KernelBuffer, MapOptions, PageLayout, Strategy,
-};
+use perf_ringbuf::emulation::{BufferConfig, FaultMode, KernelBuffer, MapOptions, PageLayout, Strategy};
+use perf_ringbuf_tools::mm as sys;
 
 use super::subjects::Role;
 

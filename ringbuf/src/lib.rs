@@ -46,21 +46,31 @@
 //! reusing space and stores `data_head` with Release after writing the records.
 
 #![warn(missing_docs)]
+// Unsafe code lives only in the modules marked `#[allow(unsafe_code)]` below: ring memory
+// (`region`), system calls (`sys`), and the emulation's page mappings, userfaultfd and fd
+// passing.
+#![deny(unsafe_code)]
 
 pub mod emulation;
 mod error;
+#[allow(unsafe_code)] // creates the region, writer and reader of a fresh mapping
 mod heap_ring;
 pub mod layout;
 mod overwrite;
 mod position;
+#[allow(unsafe_code)] // zero-copy record slices over `[data_tail, data_head)`
 mod reader;
 mod record;
+#[allow(unsafe_code)] // ring memory: atomics and copies through raw pointers
 mod region;
+#[allow(unsafe_code)] // every system call of the crate
 mod sys;
 mod wakeup;
+#[allow(unsafe_code)] // `Writer::new`'s contract (the only writer of a mapped ring)
 mod writer;
 
 #[cfg(all(test, loom))]
+#[allow(unsafe_code)] // the model's data area is loom `UnsafeCell`s
 mod loom_model;
 
 pub use error::{LayoutError, ReadError, RecordFault, WriteError};
