@@ -10,6 +10,7 @@ use crate::Reader;
 
 /// What [`Reader::read_overwrite`] recovered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct OverwriteSnapshot {
     /// The `data_head` the snapshot was taken at.
     pub head: u64,

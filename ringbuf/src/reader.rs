@@ -1,5 +1,6 @@
 //! The consumer side: drains records between `data_tail` and a `data_head` snapshot.
 
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,6 +38,7 @@ pub enum WaitOutcome {
 
 /// What a reader has done so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ReaderStats {
     /// Records handed out (including `PERF_RECORD_LOST` records).
     pub records: u64,
@@ -303,6 +305,47 @@ impl Reader {
     }
 }
 
+/// The reader's wakeup eventfd, for `poll`/`epoll` or an async runtime: it becomes
+/// readable when the writer signals (see [`crate::WakeupPolicy`]) and when it goes away.
+/// `examples/tokio_reader.rs` drives a reader from tokio's `AsyncFd` this way.
+///
+/// The signal is a hint, like the kernel's: drain after a timeout as well, because records
+/// below the wakeup threshold do not signal. Consume the signal with
+/// [`WakeupFd::wait`]`(Some(Duration::ZERO))` (on [`Reader::wakeup_fd`]) before draining.
+///
+/// # Panics
+///
+/// If the reader has no wakeup eventfd (a [`crate::Ring`] built with `wakeup_fd(false)`, or
+/// a reader made without [`Reader::with_wakeup`]): check [`Reader::wakeup_fd`] first.
+///
+/// ```
+/// use std::os::fd::AsFd;
+///
+/// let (_writer, reader) = perf_ringbuf::Ring::with_data_size(4096)?;
+/// let fd = reader.as_fd(); // register with poll/epoll
+/// # let _ = fd;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl AsFd for Reader {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match &self.wakeup {
+            Some(fd) => fd.as_fd(),
+            None => panic!("this reader has no wakeup eventfd to poll"),
+        }
+    }
+}
+
+/// As [`AsFd`] (tokio's `AsyncFd` asks for `AsRawFd`).
+///
+/// # Panics
+///
+/// As [`Reader::as_fd`](#impl-AsFd-for-Reader): without a wakeup eventfd.
+impl AsRawFd for Reader {
+    fn as_raw_fd(&self) -> RawFd {
+        self.as_fd().as_raw_fd()
+    }
+}
+
 /// One pass over the records published when it started.
 ///
 /// Records borrow the drain, so none can outlive the release of its bytes.
@@ -542,8 +585,11 @@ impl<'r> Drain<'r> {
             return RecordBytes::Single(&[]);
         }
         let pos = self.pos;
-        let len = self.remaining() as usize; // <= data_size, checked when the drain began
-                                             // SAFETY: `[pos, head)` is inside `[tail, head)`; released only through `&mut self`.
+        // At most `data_size`: checked when the drain began.
+        let len = self.remaining() as usize;
+        // SAFETY: `[pos, head)` is inside `[tail, head)`, which the producer does not write
+        // until `data_tail` passes it; the tail is released only through `&mut self`, which
+        // the returned bytes borrow.
         let (a, b) = unsafe { self.reader.mem.data_slice(pos, len) };
         self.pos = self.head;
         self.reader.stats.bytes += len as u64;

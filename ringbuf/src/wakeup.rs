@@ -2,7 +2,7 @@
 //! `perf_output_wakeup` (`wakeup_events` / `wakeup_watermark`, `perf_event_open(2)`).
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -72,6 +72,12 @@ impl WakeupFd {
 impl AsFd for WakeupFd {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.0.as_fd()
+    }
+}
+
+impl AsRawFd for WakeupFd {
+    fn as_raw_fd(&self) -> RawFd {
+        self.0.as_raw_fd()
     }
 }
 

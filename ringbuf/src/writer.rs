@@ -42,6 +42,7 @@ pub struct WriterConfig {
 
 /// What a writer has done so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WriterStats {
     /// Records written (not counting `PERF_RECORD_LOST` records).
     pub records: u64,

@@ -73,6 +73,7 @@ pub enum BackingSource {
 
 /// What a buffer is, once allocated.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct BufferInfo {
     /// Data pages.
     pub data_pages: usize,

@@ -137,6 +137,7 @@ impl ConsumerLink {
 
 /// Why [`ConsumerLink::wait_for_room`] gave up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RoomError {
     /// The consumer closed its end: nobody will ever free space.
     #[error("the consumer is gone")]

@@ -101,6 +101,7 @@ impl MapOptions {
 
 /// What a mapping did, for reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MapReport {
     /// The strategy.
     pub strategy: Strategy,

@@ -28,6 +28,7 @@ pub(crate) struct PageRecord {
 
 /// A snapshot of one page's counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PageCounts {
     /// `page_ref_count()`.
     pub refcount: u32,

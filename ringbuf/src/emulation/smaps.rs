@@ -99,6 +99,7 @@ fn vma_header(line: &str) -> Option<((usize, usize), &str)> {
 
 /// The page size that backs a range, as smaps reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BackingPages {
     /// The page size that maps *every* byte of the range: 2 MiB when all of it is PMD-mapped
     /// (shmem THP) or hugetlb, otherwise the smallest `KernelPageSize` seen (4 KiB).
