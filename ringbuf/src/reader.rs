@@ -466,6 +466,30 @@ impl<'r> Drain<'r> {
     ///
     /// If `f` panics, the records already handed to it are consumed, but the record and
     /// byte counters of [`ReaderStats`] may miss those of the current run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use perf_ringbuf::Ring;
+    ///
+    /// let (mut writer, mut reader) = Ring::with_data_size(4096)?;
+    /// for i in 0u64..100 {
+    ///     writer.write_deferred(9, 0, &i.to_ne_bytes())?;
+    /// }
+    /// writer.publish();
+    ///
+    /// let (mut sum, mut scratch) = (0u64, Vec::new());
+    /// let mut drain = reader.drain()?;
+    /// let n = drain.for_each_record(|record| {
+    ///     // Zero-copy: the payload borrows the ring; only a record split by the end of
+    ///     // the data area is copied into `scratch`.
+    ///     let payload = record.payload().contiguous(&mut scratch);
+    ///     sum += u64::from_ne_bytes(payload[..8].try_into().unwrap());
+    /// })?;
+    /// drop(drain); // one data_tail store for the whole batch
+    /// assert_eq!((n, sum), (100, 4950));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[inline]
     pub fn for_each_record<F: FnMut(Record<'_>)>(&mut self, mut f: F) -> Result<u64, ReadError> {
         let mut count = 0u64;

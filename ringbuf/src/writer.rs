@@ -222,6 +222,24 @@ impl Writer {
     ///
     /// [`WriteError::RecordTooLarge`]; or the record was dropped and counted:
     /// [`WriteError::NoSpace`], [`WriteError::Paused`], [`WriteError::CorruptTail`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use perf_ringbuf::{Ring, WriteError};
+    ///
+    /// let (mut writer, mut reader) = Ring::builder(64).wakeup_fd(false).build()?;
+    /// writer.write(9, 0, b"hello")?; // 8-byte header + 5 bytes, padded to 16
+    /// // A record that does not fit is dropped and counted, never blocks.
+    /// assert!(matches!(writer.write(9, 0, &[0; 56]), Err(WriteError::NoSpace { .. })));
+    /// assert_eq!(writer.stats().lost, 1);
+    ///
+    /// let mut drain = reader.drain()?;
+    /// let record = drain.next().unwrap()?;
+    /// assert_eq!((record.header.record_type, record.header.size), (9, 16));
+    /// assert_eq!(&record.payload().parts().0[..5], b"hello");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[inline]
     pub fn write(&mut self, record_type: u32, misc: u16, payload: &[u8]) -> Result<(), WriteError> {
         let r = if self.append_fast(record_type, misc, payload) {
@@ -350,6 +368,26 @@ impl Writer {
     /// # Errors
     ///
     /// As [`Writer::write`].
+    ///
+    /// # Examples
+    ///
+    /// Fill a record in place, without building the payload elsewhere first:
+    ///
+    /// ```
+    /// use perf_ringbuf::Ring;
+    ///
+    /// let (mut writer, mut reader) = Ring::with_data_size(4096)?;
+    /// let mut record = writer.reserve(9, 0, 16)?;
+    /// record.write_at(0, &42u64.to_ne_bytes());
+    /// record.write_at(8, &7u64.to_ne_bytes());
+    /// assert!(reader.available()? == 0, "nothing visible before commit");
+    /// record.commit(); // one data_head store
+    ///
+    /// let mut drain = reader.drain()?;
+    /// let (_, bytes) = drain.next_contiguous().unwrap()?;
+    /// assert_eq!(&bytes[8..16], &42u64.to_ne_bytes()); // after the 8-byte header
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn reserve(
         &mut self,
         record_type: u32,
@@ -666,6 +704,19 @@ impl Reservation<'_> {
     }
 
     /// Makes the record visible: publishes `data_head`.
+    ///
+    /// ```
+    /// let (mut writer, mut reader) = perf_ringbuf::Ring::with_data_size(4096)?;
+    /// let mut record = writer.reserve(9, 0, 5)?;
+    /// record.write_at(0, b"hello");
+    /// record.commit();
+    /// assert_eq!(reader.available()?, 16);
+    ///
+    /// // Dropping a reservation instead abandons it: nothing is published.
+    /// drop(writer.reserve(9, 0, 5)?);
+    /// assert_eq!(reader.available()?, 16);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn commit(mut self) {
         self.mark_committed();
         self.writer.publish();
