@@ -56,7 +56,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 // Consume the signal before draining: one sent after this read makes the
                 // eventfd readable again, and tokio keeps that readiness through
                 // `clear_ready` (it clears only what this guard saw).
-                let fd = guard.get_inner().wakeup_fd().expect("built with an eventfd");
+                let fd = guard
+                    .get_inner()
+                    .wakeup_fd()
+                    .expect("built with an eventfd");
                 fd.wait(Some(Duration::ZERO))?;
                 guard.clear_ready();
                 wakeups += 1;
@@ -75,7 +78,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             seq[..n].copy_from_slice(&a[..n]);
             seq[n..].copy_from_slice(&b[..8 - n]);
             assert_eq!(record.header.record_type, SAMPLE);
-            assert_eq!(u64::from_ne_bytes(seq), next, "records arrive once, in order");
+            assert_eq!(
+                u64::from_ne_bytes(seq),
+                next,
+                "records arrive once, in order"
+            );
             next += 1;
         })?;
         drop(drain); // one data_tail store per drain

@@ -124,12 +124,20 @@ fn deferred_release_is_stored_before_waiting_and_on_drop() {
         .wait(Some(std::time::Duration::from_millis(1)))
         .unwrap();
     assert_eq!(outcome, perf_ringbuf::WaitOutcome::TimedOut);
-    assert_eq!(writer.memory().load_tail(), 16, "wait() releases before sleeping");
+    assert_eq!(
+        writer.memory().load_tail(),
+        16,
+        "wait() releases before sleeping"
+    );
     writer.write(9, 0, &[1; 8]).unwrap();
     assert_eq!(drain_all(&mut reader), 1);
     assert_eq!(writer.memory().load_tail(), 16);
     drop(reader);
-    assert_eq!(writer.memory().load_tail(), 32, "dropping the reader releases");
+    assert_eq!(
+        writer.memory().load_tail(),
+        32,
+        "dropping the reader releases"
+    );
 }
 
 #[test]

@@ -623,23 +623,12 @@ fn hostile_layout_in_the_control_page_is_refused() {
     let map = MmapRaw::from(MmapOptions::new().len(len).map_anon().unwrap());
     // SAFETY: the mapping is `len` bytes and outlives `region` (same scope).
     let region = unsafe { RingRegion::new(map.as_mut_ptr(), len) }.unwrap();
-    // SAFETY (each `init_control` below): no reader or writer of this ring exists.
-    assert!(
-        unsafe { region.init_control(4096, 3000) }.is_err(),
-        "not a power of two"
-    );
-    assert!(
-        unsafe { region.init_control(4096, 8192) }.is_err(),
-        "outside the region"
-    );
-    assert!(
-        unsafe { region.init_control(8, 1024) }.is_err(),
-        "overlaps the control fields"
-    );
-    assert!(
-        unsafe { region.init_control(u64::MAX - 7, 4096) }.is_err(),
-        "overflowing offset"
-    );
+    // SAFETY: no reader or writer of this ring exists while it is re-initialised.
+    let init = |offset: u64, size: u64| unsafe { region.init_control(offset, size) };
+    assert!(init(4096, 3000).is_err(), "not a power of two");
+    assert!(init(4096, 8192).is_err(), "outside the region");
+    assert!(init(8, 1024).is_err(), "overlaps the control fields");
+    assert!(init(u64::MAX - 7, 4096).is_err(), "overflowing offset");
     assert!(region.memory().is_err(), "a zeroed control page is no ring");
 }
 

@@ -32,7 +32,9 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use perf_ringbuf::emulation::{BufferConfig, FaultMode, KernelBuffer, MapOptions, PageLayout, Strategy};
+use perf_ringbuf::emulation::{
+    BufferConfig, FaultMode, KernelBuffer, MapOptions, PageLayout, Strategy,
+};
 use perf_ringbuf_tools::mm as sys;
 
 use super::subjects::Role;

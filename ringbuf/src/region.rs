@@ -508,7 +508,10 @@ impl RingMemory {
     /// trusted before the recheck says no write overlapped them.
     pub(crate) fn snapshot_out(&self, pos: u64, dst: &mut [u8]) {
         debug_assert!(pos.is_multiple_of(8) && dst.len().is_multiple_of(8));
-        assert!(dst.len() as u64 <= self.data_size, "snapshot exceeds the data area");
+        assert!(
+            dst.len() as u64 <= self.data_size,
+            "snapshot exceeds the data area"
+        );
         for (i, chunk) in dst.chunks_exact_mut(8).enumerate() {
             let off = self.offset(pos.wrapping_add(8 * i as u64));
             // SAFETY: `off` is 8-aligned (`pos` and `data_size` are multiples of 8, and the

@@ -265,8 +265,6 @@ pub(crate) unsafe fn mprotect(addr: *mut u8, len: usize, prot: libc::c_int) -> i
     cvt(unsafe { libc::mprotect(addr.cast(), len, prot) }).map(drop)
 }
 
-
-
 /// Reads one byte of every page of `addr..addr + len` (a "first full pass"), returning a
 /// wrapping sum so the reads are not optimised away.
 ///

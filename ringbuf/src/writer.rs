@@ -770,7 +770,11 @@ mod tests {
             "nothing visible before publish"
         );
         writer.publish();
-        assert_eq!(head_stores(), before + 1, "one data_head store for the batch");
+        assert_eq!(
+            head_stores(),
+            before + 1,
+            "one data_head store for the batch"
+        );
         writer.publish();
         assert_eq!(head_stores(), before + 1, "nothing new: no second store");
         assert_eq!(reader.available().unwrap(), 160);

@@ -147,12 +147,15 @@ pub fn vmas_in(addr: usize, len: usize) -> io::Result<Vec<Vma>> {
     for line in text.lines() {
         // A VMA block starts with `start-end perms offset dev inode [path]`.
         let mut words = line.split_whitespace();
-        let header = words.next().and_then(|r| r.split_once('-')).and_then(|(a, b)| {
-            let a = usize::from_str_radix(a, 16).ok()?;
-            let b = usize::from_str_radix(b, 16).ok()?;
-            let perms = words.next().filter(|p| p.len() == 4)?;
-            Some((a, b, perms))
-        });
+        let header = words
+            .next()
+            .and_then(|r| r.split_once('-'))
+            .and_then(|(a, b)| {
+                let a = usize::from_str_radix(a, 16).ok()?;
+                let b = usize::from_str_radix(b, 16).ok()?;
+                let perms = words.next().filter(|p| p.len() == 4)?;
+                Some((a, b, perms))
+            });
         if let Some((start, stop, perms)) = header {
             out.extend(cur.take().filter(|v| v.start < end && v.end > addr));
             cur = Some(Vma {
@@ -168,7 +171,12 @@ pub fn vmas_in(addr: usize, len: usize) -> io::Result<Vec<Vma>> {
         };
         match key {
             "Rss" => {
-                v.rss_kb = value.trim().trim_end_matches("kB").trim().parse().unwrap_or(0);
+                v.rss_kb = value
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse()
+                    .unwrap_or(0);
             }
             "VmFlags" => v.vm_flags = value.trim().to_owned(),
             _ => {}

@@ -162,7 +162,10 @@ mod tests {
     #[test]
     fn own_anonymous_mapping_is_found_with_its_flags() {
         let page = crate::sys::page_size();
-        let map = memmap2::MmapOptions::new().len(2 * page).map_anon().unwrap();
+        let map = memmap2::MmapOptions::new()
+            .len(2 * page)
+            .map_anon()
+            .unwrap();
         let vmas = vmas_in(map.as_ptr() as usize, 2 * page).unwrap();
         assert_eq!(vmas.len(), 1);
         assert_eq!(vmas[0].perms, "rw-p");
