@@ -618,6 +618,29 @@ fn hostile_consumer_tail_cannot_make_the_writer_overwrite_unread_records() {
 }
 
 #[test]
+fn hostile_head_past_a_deferred_data_tail_is_refused() {
+    // With the release deferred, the reader has consumed 640 bytes but stored no
+    // data_tail: the producer may not write past 0 + data_size. A head that claims it did
+    // would put bytes the reader still owns under the producer.
+    let (raw, mut w, mut r) = RawRing::new(4096);
+    r.set_release_every(1024);
+    for _ in 0..10 {
+        w.write(SAMPLE, 0, &[1; 56]).unwrap();
+    }
+    assert_eq!(drain_all(&mut r), 10);
+    assert_eq!((r.position(), r.memory().load_tail()), (640, 0));
+    let head = 640 + 4096 - 8; // within data_size of the reader's position, not of data_tail
+    raw.set_head(head);
+    let expected = ReadError::HeadTooFarAhead {
+        head,
+        tail: 0,
+        data_size: 4096,
+    };
+    assert_eq!(r.available(), Err(expected));
+    assert_eq!(r.drain().err(), Some(expected));
+}
+
+#[test]
 fn hostile_layout_in_the_control_page_is_refused() {
     let len = 4096 + 4096;
     let map = MmapRaw::from(MmapOptions::new().len(len).map_anon().unwrap());

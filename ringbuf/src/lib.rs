@@ -47,26 +47,25 @@
 
 #![warn(missing_docs)]
 // Unsafe code lives only in the modules marked `#[allow(unsafe_code)]` below: ring memory
-// (`region`), system calls (`sys`), and the emulation's page mappings, userfaultfd and fd
-// passing.
+// and the claims of its one writer and one reader (`region`), system calls (`sys`), and the
+// emulation's buffer, mappings, userfaultfd and fd passing. The reader and the writer have
+// none: they reach ring memory through `region`'s `Consumer` and `Producer`.
 #![deny(unsafe_code)]
 
 pub mod emulation;
 mod error;
-#[allow(unsafe_code)] // creates the region, writer and reader of a fresh mapping
 mod heap_ring;
 pub mod layout;
 mod overwrite;
 mod position;
-#[allow(unsafe_code)] // zero-copy record slices over `[data_tail, data_head)`
 mod reader;
 mod record;
-#[allow(unsafe_code)] // ring memory: atomics and copies through raw pointers
+#[allow(unsafe_code)] // ring memory: atomics, copies and record slices through raw pointers;
+// the claims and public constructors of its one writer and one reader
 mod region;
 #[allow(unsafe_code)] // every system call of the crate
 mod sys;
 mod wakeup;
-#[allow(unsafe_code)] // `Writer::new`'s contract (the only writer of a mapped ring)
 mod writer;
 
 #[cfg(all(test, loom))]

@@ -73,7 +73,7 @@ impl Reader {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn read_overwrite(&mut self, out: &mut Vec<u8>) -> Result<OverwriteSnapshot, ReadError> {
-        let mem = self.mem;
+        let mem = *self.mem();
         let seq = self.seqlock.then(|| mem.seq_read_begin());
         // ATOMICS: Acquire pairs with the writer's Release store of `data_head`.
         let head = mem.load_head();

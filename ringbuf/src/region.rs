@@ -14,12 +14,19 @@
 
 use core::ptr::NonNull;
 use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use memmap2::{MmapOptions, MmapRaw};
 
 use crate::error::LayoutError;
+use crate::heap_ring::RingError;
 use crate::layout::{
-    CONTROL_FIELDS_END, DATA_HEAD_OFFSET, DATA_OFFSET_OFFSET, DATA_SIZE_OFFSET, DATA_TAIL_OFFSET,
-    LOCK_OFFSET, RECORD_ALIGN,
+    CONTROL_FIELDS_END, CONTROL_PAGE_SIZE, DATA_HEAD_OFFSET, DATA_OFFSET_OFFSET, DATA_SIZE_OFFSET,
+    DATA_TAIL_OFFSET, LOCK_OFFSET, RECORD_ALIGN,
 };
+use crate::reader::Reader;
+use crate::wakeup::WakeupFd;
+use crate::writer::{Keepalive, Writer, WriterConfig};
 
 /// Ordering of the producer's `data_head` store. Pairs with [`HEAD_LOAD`]: everything the
 /// producer wrote into the data area before the store is visible to a consumer that loads
@@ -178,6 +185,184 @@ impl RingRegion {
             data_size,
             mask: data_size - 1,
         })
+    }
+}
+
+/// The producer's claim on a ring: whoever holds it is the ring's only writer, the data area
+/// is writable, and `keep` keeps the memory mapped. Only `unsafe` code makes one
+/// ([`Producer::new`]), so the safe crate-private constructor that takes one
+/// (`Writer::from_producer`) needs no contract of its own.
+#[derive(Debug)]
+pub(crate) struct Producer {
+    mem: RingMemory,
+    _keep: Keepalive,
+}
+
+impl Producer {
+    /// # Safety
+    ///
+    /// The holder is the only writer of the ring (nothing else stores `data_head` or writes
+    /// the data area), and the data area is writable through `mem` for as long as `keep`
+    /// lives.
+    pub(crate) unsafe fn new(mem: RingMemory, keep: Keepalive) -> Self {
+        Producer { mem, _keep: keep }
+    }
+
+    /// The memory, to write under the protocol's rules.
+    pub(crate) fn mem(&self) -> RingMemory {
+        self.mem
+    }
+}
+
+/// The consumer's side of a ring: the one place that stores `data_tail`, and the one that
+/// turns ring bytes into slices. It remembers the last `data_tail` it stored and the last
+/// `data_head` it loaded, and hands out only bytes between the two, which the producer does
+/// not write; storing the tail takes `&mut self`, so no slice outlives the release of its
+/// bytes. Only `unsafe` code makes one ([`Consumer::new`]).
+#[derive(Debug)]
+pub(crate) struct Consumer {
+    mem: RingMemory,
+    /// The last `data_tail` stored (or found at creation).
+    released: u64,
+    /// The last `data_head` loaded that lies at most `data_size` past `released` (else
+    /// `released`): `[released, head)` is the consumer's.
+    head: u64,
+    _keep: Keepalive,
+}
+
+impl Consumer {
+    /// # Safety
+    ///
+    /// The holder is the only consumer of the ring (nothing else stores `data_tail`), and
+    /// `mem` stays mapped readable for as long as `keep` lives.
+    pub(crate) unsafe fn new(mem: RingMemory, keep: Keepalive) -> Self {
+        // ATOMICS: Acquire is more than needed (only this consumer stores the tail) but
+        // costs nothing once.
+        let tail = mem.load_tail();
+        Consumer {
+            mem,
+            released: tail,
+            head: tail,
+            _keep: keep,
+        }
+    }
+
+    /// The memory, for loads.
+    #[inline]
+    pub(crate) fn mem(&self) -> &RingMemory {
+        &self.mem
+    }
+
+    /// The last `data_tail` stored.
+    #[inline]
+    pub(crate) fn released(&self) -> u64 {
+        self.released
+    }
+
+    /// Loads `data_head` (ATOMICS: Acquire, pairs with the producer's Release store) and,
+    /// if it lies at most `data_size` past the released tail, takes the bytes up to it.
+    #[inline]
+    pub(crate) fn load_head(&mut self) -> u64 {
+        let head = self.mem.load_head();
+        if head.wrapping_sub(self.released) <= self.mem.data_size {
+            self.head = head;
+        }
+        head
+    }
+
+    /// Stores `data_tail` (ATOMICS: Release, pairs with the producer's Acquire load): the
+    /// bytes before it go back to the producer.
+    #[inline]
+    pub(crate) fn store_tail(&mut self, tail: u64) {
+        self.mem.store_tail(tail);
+        self.released = tail;
+        if self.head.wrapping_sub(tail) > self.mem.data_size {
+            self.head = tail;
+        }
+    }
+
+    /// The bytes `[pos, pos + len)` as one or two slices (two when they straddle the end of
+    /// a data area that is not mirrored), borrowed from `self`.
+    ///
+    /// # Panics
+    ///
+    /// If the bytes are not inside `[data_tail, data_head)` as last stored and loaded here:
+    /// a bug of the reader (it validates every position against its head first).
+    #[inline]
+    pub(crate) fn slice(&self, pos: u64, len: usize) -> (&[u8], &[u8]) {
+        let owned = self.head.wrapping_sub(self.released);
+        let from = pos.wrapping_sub(self.released);
+        assert!(
+            from <= owned && len as u64 <= owned - from,
+            "slice of {len} bytes at {pos:#x} outside [{:#x}, {:#x})",
+            self.released,
+            self.head
+        );
+        // SAFETY: `[pos, pos + len)` lies inside `[released, head)` (checked above), with
+        // `head - released <= data_size` (kept by `load_head` and `store_tail`): the producer
+        // does not write those bytes until `data_tail` passes them, and `data_tail` is
+        // stored only through `&mut self`, which the returned slices borrow. The memory is
+        // mapped while `self` lives (contract of `new`).
+        unsafe { self.mem.data_slice(pos, len) }
+    }
+}
+
+/// Makes a ring in a fresh anonymous mapping: a control page of [`CONTROL_PAGE_SIZE`]
+/// bytes, then `data_size` bytes of data; returns its producer's and consumer's claims.
+///
+/// # Errors
+///
+/// The mmap error, or the layout's (`data_size` not a power of two of at least 8).
+pub(crate) fn anonymous_ring(data_size: u64) -> Result<(Producer, Consumer), RingError> {
+    let len = usize::try_from(data_size)
+        .ok()
+        .and_then(|d| d.checked_add(CONTROL_PAGE_SIZE))
+        .ok_or(LayoutError::DataSizeNotPowerOfTwo(data_size))?;
+    let map = MmapOptions::new()
+        .len(len)
+        .map_anon()
+        .map_err(|source| RingError::Io {
+            what: "mmap",
+            source,
+        })?;
+    let map: Arc<MmapRaw> = Arc::new(MmapRaw::from(map));
+    // SAFETY: the mapping is `len` bytes, read-write, page-aligned, and lives as long as the
+    // claims below, which hold it.
+    let region = unsafe { RingRegion::new(map.as_mut_ptr(), len)? };
+    // SAFETY: a fresh mapping: nobody reads or writes this ring yet.
+    let mem = unsafe { region.init_control(CONTROL_PAGE_SIZE as u64, data_size)? };
+    // SAFETY: the one producer and the one consumer of this new ring; each holds the map.
+    unsafe { Ok((Producer::new(mem, map.clone()), Consumer::new(mem, map))) }
+}
+
+impl Writer {
+    /// Creates the writer of `mem`, resuming from the `data_head` in its control page.
+    ///
+    /// # Safety
+    ///
+    /// This must be the only writer of the ring, and the data area must be writable through
+    /// `mem` for as long as `keep` lives.
+    pub unsafe fn new(
+        mem: RingMemory,
+        config: WriterConfig,
+        wakeup_fd: Option<WakeupFd>,
+        keep: Keepalive,
+    ) -> Self {
+        // SAFETY: our contract is the claim's.
+        Writer::from_producer(unsafe { Producer::new(mem, keep) }, config, wakeup_fd)
+    }
+}
+
+impl Reader {
+    /// Creates the reader of `mem`, starting at the `data_tail` in its control page.
+    ///
+    /// # Safety
+    ///
+    /// This must be the only reader of the ring (it owns `data_tail`), and `mem` must stay
+    /// mapped for as long as `keep` lives.
+    pub unsafe fn new(mem: RingMemory, keep: Keepalive) -> Self {
+        // SAFETY: our contract is the claim's.
+        Reader::from_consumer(unsafe { Consumer::new(mem, keep) })
     }
 }
 
@@ -639,7 +824,7 @@ impl RingMemory {
     /// `[data_tail, data_head)` as last loaded by this consumer, and `data_tail` must not be
     /// released past them while the slices live. `len <= data_size`.
     #[inline]
-    pub(crate) unsafe fn data_slice<'a>(&self, pos: u64, len: usize) -> (&'a [u8], &'a [u8]) {
+    unsafe fn data_slice<'a>(&self, pos: u64, len: usize) -> (&'a [u8], &'a [u8]) {
         let (first, second) = self.split(pos, len);
         let off = self.offset(pos);
         // SAFETY: in bounds by `split`; unaliased by writes for `'a` by the caller's contract.
@@ -693,6 +878,25 @@ mod tests {
                 assert_eq!(dst, src, "len {len} at position {pos}");
             }
         }
+    }
+
+    #[test]
+    fn the_consumer_slices_only_bytes_between_its_tail_and_head() {
+        use std::panic::{catch_unwind, AssertUnwindSafe};
+        let (mut writer, mut reader) = Ring::builder(64).wakeup_fd(false).build().unwrap();
+        let consumer = &mut reader.consumer;
+        let refused = |c: &super::Consumer, pos, len| {
+            catch_unwind(AssertUnwindSafe(|| c.slice(pos, len).0.len())).is_err()
+        };
+        writer.write(9, 0, &[1; 8]).unwrap(); // 16 bytes at 0
+        assert!(refused(consumer, 0, 8), "head not loaded yet");
+        assert_eq!(consumer.load_head(), 16);
+        assert_eq!(consumer.slice(0, 16).0.len(), 16);
+        assert_eq!(consumer.slice(8, 8).0.len(), 8);
+        assert!(refused(consumer, 8, 16), "past head");
+        consumer.store_tail(16);
+        assert!(refused(consumer, 0, 8), "released");
+        assert_eq!(consumer.slice(16, 0).0.len(), 0);
     }
 
     #[test]

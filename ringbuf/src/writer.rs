@@ -10,7 +10,7 @@ use crate::layout::{
 };
 use crate::position::free_space;
 use crate::record::RecordHeader;
-use crate::region::{RingMemory, RingView};
+use crate::region::{Producer, RingMemory, RingView};
 use crate::wakeup::{WakeupFd, WakeupPolicy, WakeupState};
 
 /// Keeps the memory behind a writer or reader mapped for as long as it lives.
@@ -104,7 +104,10 @@ pub struct Writer {
     stats: WriterStats,
     /// Told at drop how many drops no `PERF_RECORD_LOST` could report.
     on_close: Option<Box<dyn FnOnce(u64) + Send>>,
-    _keep: Keepalive,
+    /// The claim `mem` came from: this is the only writer, and it keeps the memory mapped.
+    _claim: Producer,
+    /// More to keep alive with the writer and drop after it (see [`Writer::keeping`]).
+    _also: Option<Keepalive>,
 }
 
 impl core::fmt::Debug for Writer {
@@ -120,18 +123,17 @@ impl core::fmt::Debug for Writer {
 }
 
 impl Writer {
-    /// Creates the writer of `mem`, resuming from the `data_head` in its control page.
-    ///
-    /// # Safety
-    ///
-    /// This must be the only writer of the ring, and the data area must be writable through
-    /// `mem` for as long as `keep` lives.
-    pub unsafe fn new(
-        mem: RingMemory,
+    // `Writer::new`, the public constructor, is in `region.rs` with the other contracts on
+    // ring memory.
+
+    /// Creates the writer of the claimed ring, resuming from the `data_head` in its control
+    /// page.
+    pub(crate) fn from_producer(
+        claim: Producer,
         config: WriterConfig,
         wakeup_fd: Option<WakeupFd>,
-        keep: Keepalive,
     ) -> Self {
+        let mem = claim.mem();
         let head = mem.load_head_relaxed();
         Writer {
             mem,
@@ -150,9 +152,17 @@ impl Writer {
             paused: Arc::new(AtomicBool::new(false)),
             stats: WriterStats::default(),
             on_close: None,
-            _keep: keep,
+            _claim: claim,
+            _also: None,
         }
         .with_fast_limit()
+    }
+
+    /// Keeps `also` alive as long as the writer, dropping it after the writer's final
+    /// publish (the in-process ring's "producer gone" token).
+    pub(crate) fn keeping(mut self, also: Keepalive) -> Self {
+        self._also = Some(also);
+        self
     }
 
     fn with_fast_limit(mut self) -> Self {
