@@ -3,8 +3,15 @@
 //! This is the one module of the protocol that touches ring memory. Concurrently written
 //! memory is never turned into a Rust reference here: the control words are accessed with
 //! atomics made from raw pointers, and record bytes are copied with raw-pointer copies.
-//! The only references handed out are [`RingMemory::data_slice`], for byte ranges that the
-//! head/tail protocol gives to the reader alone (see its `# Safety`).
+//! The only references handed out are record slices, by [`Consumer::slice`], for byte ranges
+//! that the head/tail protocol gives to the reader alone: it checks each against the
+//! `data_tail` the consumer stored and the `data_head` it loaded, and the slices borrow the
+//! consumer, whose `data_tail` store takes `&mut`.
+//!
+//! The public constructors of [`crate::Writer`] and [`crate::Reader`] are here too: their
+//! contracts (the only writer, the only reader, memory that stays mapped) are about this
+//! memory, and they become the crate-private claims [`Producer`] and [`Consumer`] that
+//! the writer and the reader hold, so neither of them needs unsafe code.
 //!
 //! Nothing public and safe here writes ring memory, moves a position or re-initialises a
 //! control page: the writes are crate-private (the [`crate::Writer`] and [`crate::Reader`]
