@@ -387,6 +387,20 @@ fn overwrite_ring_that_never_wrapped_returns_every_record() {
     let mut out = Vec::new();
     let snap = reader.read_overwrite(&mut out).unwrap();
     assert_eq!(snap.records, 7);
+    // Which records, in which order: newest first, each intact.
+    let records: Vec<_> = RecordIter::new(&out[..snap.bytes])
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(records.len(), 7);
+    for (i, (header, bytes)) in records.iter().enumerate() {
+        let seq = 6 - i as u64;
+        assert_eq!(header.record_type, SAMPLE);
+        assert_eq!(
+            &bytes[8..],
+            &seq_payload(seq, 32)[..],
+            "record {i} is seq {seq}"
+        );
+    }
 }
 
 #[test]

@@ -1,8 +1,9 @@
-//! Every system call of the crate, each behind a small function that is safe where it can
-//! be: the protocol's eventfd and poll; the emulation's memfd and seals, anonymous
-//! reservations, fixed file mappings and madvise; and the page size. All unsafe code of
-//! the crate that is not ring memory (`region`), userfaultfd (`emulation::uffd`), fd
-//! passing (`emulation::handoff`) or mapping bookkeeping lives here.
+//! The crate's system calls, each behind a small function that is safe where it can be:
+//! the protocol's eventfd and poll; the emulation's memfd and seals, anonymous
+//! reservations, fixed file mappings, madvise and mprotect; the page size and the VMA
+//! budget. The one errno helper ([`cvt`]) and the one page size ([`page_size`]) of the
+//! crate. (The userfaultfd ioctls stay in `emulation::uffd` and the `SCM_RIGHTS` messages
+//! in `emulation::handoff`, next to the code that interprets them.)
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
