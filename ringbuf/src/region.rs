@@ -345,6 +345,15 @@ pub(crate) fn anonymous_ring(data_size: u64) -> Result<(Producer, Consumer), Rin
 impl Writer {
     /// Creates the writer of `mem`, resuming from the `data_head` in its control page.
     ///
+    /// The control page may be shared with an untrusted consumer, so what it holds is
+    /// validated before anything is written: a `data_head` that is not on a record
+    /// boundary is rounded up to the next one (stored, and counted in
+    /// [`WriterStats::head_repairs`](crate::WriterStats::head_repairs)), so every record the
+    /// writer frames starts 8-aligned and lies inside the data area; and the free space is
+    /// never assumed — the first write loads `data_tail` and validates it against the head
+    /// (an impossible pair gives [`WriteError::CorruptTail`](crate::WriteError::CorruptTail)
+    /// until the consumer stores a sane tail).
+    ///
     /// # Safety
     ///
     /// This must be the only writer of the ring, and the data area must be writable through
@@ -841,6 +850,15 @@ impl RingMemory {
                 core::slice::from_raw_parts(self.data.as_ptr(), second),
             )
         }
+    }
+}
+
+// ---- Hostile peers (issue 16): lets an owner check the layout a control page declared. ----
+impl RingMemory {
+    /// `data_offset` as validated when this memory was made: where the data area starts
+    /// in the region.
+    pub(crate) fn data_offset(&self) -> u64 {
+        (self.data.as_ptr() as usize - self.region.base.as_ptr() as usize) as u64
     }
 }
 

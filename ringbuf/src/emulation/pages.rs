@@ -204,7 +204,7 @@ mod tests {
 
     #[test]
     fn page_counters_free_on_the_last_put() {
-        let dummy = || crate::emulation::sys::memfd(c"t", 0).expect("memfd");
+        let dummy = || crate::sys::memfd(c"t", 0).expect("memfd");
         let phys = PhysMemory::new(dummy(), dummy(), 2);
         phys.get_page(1);
         phys.get_page(1);
