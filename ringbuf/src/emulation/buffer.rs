@@ -482,25 +482,40 @@ impl KernelBuffer {
         if inner.writer_taken.swap(true, Ordering::AcqRel) {
             return Err(EmulationError::AlreadyTaken("writer"));
         }
-        let (ptr, len) = {
-            let view = inner
-                .producer_view
-                .lock()
-                .map_err(|_| EmulationError::Released)?;
-            let v = view.as_ref().ok_or(EmulationError::Released)?;
-            (v.ctrl.as_ptr(), v.len)
+        let checked = (|| {
+            let (ptr, len) = {
+                let view = inner
+                    .producer_view
+                    .lock()
+                    .map_err(|_| EmulationError::Released)?;
+                let v = view.as_ref().ok_or(EmulationError::Released)?;
+                (v.ctrl.as_ptr(), v.len)
+            };
+            let buffer = ScamemRef::get(inner)?;
+            // SAFETY: the producer view is mapped read-write for `len` bytes and stays
+            // mapped while `buffer` (moved into the writer's token below) holds a buffer
+            // reference; the data memfd seal does not affect this mapping (made before
+            // sealing).
+            let region = unsafe { RingRegion::new(ptr, len)? };
+            // The control page is shared with every consumer: its layout is checked
+            // against the buffer's own, and `Writer::new` validates `data_head`.
+            let mem = region.memory()?;
+            inner.check_layout(&mem)?;
+            Ok((mem, buffer))
+        })();
+        let (mem, buffer) = match checked {
+            Ok(ok) => ok,
+            Err(e) => {
+                // No writer was made: give the claim back, so a later call may succeed
+                // (and readers are not told that a producer went away).
+                // ATOMICS: Release pairs with the AcqRel claim above.
+                inner.writer_taken.store(false, Ordering::Release);
+                return Err(e);
+            }
         };
-        let token = WriterToken {
-            buffer: ScamemRef::get(inner)?,
-        };
-        // SAFETY: the producer view is mapped read-write for `len` bytes and stays mapped
-        // while `token` holds a buffer reference; the data memfd seal does not affect this
-        // mapping (made before sealing).
-        let region = unsafe { RingRegion::new(ptr, len)? };
-        // The control page is shared with every consumer: its layout is checked against
-        // the buffer's own, and `Writer::new` validates `data_head`.
-        let mem = region.memory()?;
-        inner.check_layout(&mem)?;
+        // The token is made only for a writer that exists: its drop tells readers the
+        // producer is gone.
+        let token = WriterToken { buffer };
         // SAFETY: the single writer (claimed above); `token` keeps the view mapped.
         Ok(unsafe { Writer::new(mem, config, inner.wakeup.clone(), Arc::new(token)) })
     }
