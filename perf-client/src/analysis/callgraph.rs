@@ -220,8 +220,17 @@ impl ChainTree {
         }
         let mut at = 0u32;
         for frame in chain {
-            at = match self.children.get(&(at, frame)) {
-                Some(&c) => c,
+            // Most nodes have a few children: a scan is cheaper than hashing.
+            let kids = &self.kids[at as usize];
+            let found = if kids.len() <= 8 {
+                kids.iter()
+                    .copied()
+                    .find(|&k| self.nodes[k as usize].0 == frame)
+            } else {
+                self.children.get(&(at, frame)).copied()
+            };
+            at = match found {
+                Some(c) => c,
                 None => {
                     let c = self.nodes.len() as u32;
                     self.nodes.push((frame, 0, 0));
