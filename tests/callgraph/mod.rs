@@ -247,8 +247,9 @@ fn functions(binary: &Path) -> Option<Vec<(String, u64, u64)>> {
     Some(out)
 }
 
-/// perf script's frames per sample: (address, DSO file name), consecutive entries of
-/// one address (perf's inlined frames) merged into one.
+/// perf script's frames per sample: (address, DSO file name), an inlined frame merged
+/// into the next entry of its address (the DSO stays `inlined` when perf prints only
+/// inlined entries there).
 fn perf_frames(path: &Path) -> Option<Vec<Vec<(u64, String)>>> {
     let o = run(
         "perf",
@@ -277,12 +278,9 @@ fn perf_frames(path: &Path) -> Option<Vec<Vec<(u64, String)>>> {
         let dso = Path::new(dso)
             .file_name()
             .map_or(dso.to_owned(), |n| n.to_string_lossy().into_owned());
+        // An inlined frame is printed before the frame it is inlined in, at its address.
         match cur.last_mut() {
-            Some(last) if last.0 == addr => {
-                if dso != "inlined" {
-                    last.1 = dso;
-                }
-            }
+            Some(last) if last.0 == addr && last.1 == "inlined" => last.1 = dso,
             _ => cur.push((addr, dso)),
         }
     }
