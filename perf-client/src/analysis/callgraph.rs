@@ -344,6 +344,14 @@ pub(crate) struct Drawer<'a> {
 
 const MARGIN: &str = "            ";
 
+/// Bit `i` of a depth mask; levels past 64 draw no `|` (perf's mask is narrower still).
+fn bit(i: usize) -> u64 {
+    u32::try_from(i)
+        .ok()
+        .and_then(|i| 1u64.checked_shl(i))
+        .unwrap_or(0)
+}
+
 impl Drawer<'_> {
     fn value(&self, out: &mut impl Write, n: &ChainNode, total: u64) -> std::io::Result<()> {
         match self.opts.value {
@@ -435,7 +443,7 @@ impl Drawer<'_> {
             remaining = remaining.saturating_sub(child.period);
             let last = k + 1 == nodes.len();
             if last && (!fractal || remaining == 0) {
-                new_mask &= !(1 << (depth - 1));
+                new_mask &= !bit(depth - 1);
             }
             // The separator line keeps the old mask (the link to the next sibling).
             Self::margin(out, left)?;
@@ -443,7 +451,7 @@ impl Drawer<'_> {
                 write!(
                     out,
                     "{}",
-                    if depth_mask & (1 << i) != 0 {
+                    if depth_mask & bit(i) != 0 {
                         "|          "
                     } else {
                         "           "
@@ -464,13 +472,13 @@ impl Drawer<'_> {
                 &child.children,
                 child_total,
                 depth + 1,
-                new_mask | (1 << depth),
+                new_mask | bit(depth),
                 left,
             )?;
             printed += 1;
         }
         if fractal && remaining > 0 && remaining != total {
-            new_mask &= !(1 << (depth - 1));
+            new_mask &= !bit(depth - 1);
             let rem = ChainNode {
                 frames: vec!["[...]".to_owned()],
                 dso: String::new(),
@@ -500,7 +508,7 @@ impl Drawer<'_> {
     ) -> std::io::Result<()> {
         Self::margin(out, left)?;
         for i in 0..depth {
-            write!(out, "{}", if mask & (1 << i) != 0 { "|" } else { " " })?;
+            write!(out, "{}", if mask & bit(i) != 0 { "|" } else { " " })?;
             if index == 0 && i == depth - 1 {
                 write!(out, "--")?;
                 self.value(out, node, total)?;

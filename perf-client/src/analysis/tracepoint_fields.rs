@@ -367,7 +367,11 @@ fn parse_print_fmt(s: &str) -> Option<(Vec<Piece>, Vec<Expr>)> {
         return None;
     };
     let pieces = parse_format(fmt)?;
-    let mut p = Parser { toks: &toks, at: 1 };
+    let mut p = Parser {
+        toks: &toks,
+        at: 1,
+        depth: 0,
+    };
     let mut args = Vec::new();
     while p.at < toks.len() {
         p.expect(",")?;
@@ -417,6 +421,10 @@ fn parse_format(s: &str) -> Option<Vec<Piece>> {
         } else {
             None
         };
+        // A width from a file is untrusted: no padding to gigabytes.
+        if width.max(prec).is_some_and(|w| w > 4096) {
+            return None;
+        }
         let mut len = String::new();
         while let Some(&l) = it.peek().filter(|l| "hlLqjzt".contains(**l)) {
             len.push(l);
@@ -464,7 +472,7 @@ fn tokenize(s: &str) -> Option<Vec<Tok>> {
             let mut v = String::new();
             i += 1;
             while i < b.len() && b[i] != b'"' {
-                if b[i] == b'\\' && i + 1 < b.len() {
+                if b[i] == b'\\' && i + 1 < b.len() && b[i + 1].is_ascii() {
                     i += 1;
                     v.push(match b[i] {
                         b'n' => '\n',
@@ -472,7 +480,7 @@ fn tokenize(s: &str) -> Option<Vec<Tok>> {
                         o => o as char,
                     });
                 } else {
-                    let ch = s[i..].chars().next()?;
+                    let ch = s.get(i..)?.chars().next()?;
                     v.push(ch);
                     i += ch.len_utf8() - 1;
                 }
@@ -508,7 +516,7 @@ fn tokenize(s: &str) -> Option<Vec<Tok>> {
             let op = if ["->", "<<", ">>", "&&", "||", "==", "!=", "<=", ">="].contains(&two) {
                 two
             } else {
-                &s[i..i + 1]
+                s.get(i..i + 1)?
             };
             if !"->,<<>>&&||==!=<=>=+-*/%&|^~!?:()[]{}".contains(op) {
                 return None;
@@ -523,6 +531,8 @@ fn tokenize(s: &str) -> Option<Vec<Tok>> {
 struct Parser<'t> {
     toks: &'t [Tok],
     at: usize,
+    /// Nesting of `expr`: bounded, so a hostile format cannot exhaust the stack.
+    depth: usize,
 }
 
 const BINARY: &[&[&str]] = &[
@@ -548,6 +558,16 @@ impl Parser<'_> {
     }
 
     fn expr(&mut self) -> Option<Expr> {
+        if self.depth >= 64 {
+            return None;
+        }
+        self.depth += 1;
+        let e = self.expr_inner();
+        self.depth -= 1;
+        e
+    }
+
+    fn expr_inner(&mut self) -> Option<Expr> {
         let c = self.binary(0)?;
         if self.expect("?").is_some() {
             let a = self.expr()?;
@@ -576,6 +596,16 @@ impl Parser<'_> {
     }
 
     fn unary(&mut self) -> Option<Expr> {
+        if self.depth >= 64 {
+            return None;
+        }
+        self.depth += 1;
+        let e = self.unary_inner();
+        self.depth -= 1;
+        e
+    }
+
+    fn unary_inner(&mut self) -> Option<Expr> {
         for op in ['!', '~', '-'] {
             if self.expect(&op.to_string()).is_some() {
                 return Some(Expr::Unary(op, Box::new(self.unary()?)));
@@ -955,6 +985,33 @@ print fmt: "prev_comm=%s prev_pid=%d prev_prio=%d prev_state=%s%s ==> next_comm=
         let mut s = String::new();
         f.render(&raw, &mut s);
         assert_eq!(s, "a=-5 s=hi");
+    }
+
+    #[test]
+    fn hostile_print_formats_fall_back_instead_of_panicking() {
+        for fmt in [
+            "\"%99999999999d\", REC->a",
+            "\"é%d\" é, REC->a",
+            "\"\\é\", REC->a",
+            "\"%d\", REC->a[",
+            "\"%d\", (((((",
+            &format!(
+                "\"%d\", {}REC->a{}",
+                "(".repeat(100_000),
+                ")".repeat(100_000)
+            ),
+            &format!("\"%d\", {}REC->a", "!".repeat(100_000)),
+            &format!("\"%d\", {}REC->a", "(int)".repeat(100_000)),
+            &format!("\"%d\", REC->a{}", " ? 1 : 2".repeat(100_000)),
+        ] {
+            let text = format!(
+                "name: x\nID: 1\nformat:\n\tfield:int a;\toffset:0;\tsize:4;\tsigned:1;\n\nprint fmt: {fmt}\n"
+            );
+            let f = TraceFormat::parse("t", &text).unwrap();
+            let mut s = String::new();
+            f.render(&7i32.to_ne_bytes(), &mut s);
+            assert!(!s.is_empty(), "{fmt}");
+        }
     }
 
     #[test]
