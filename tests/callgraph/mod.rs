@@ -418,3 +418,66 @@ fn dwarf_unwinding_without_frame_pointers_reaches_main_and_matches_perf_frame_fo
             .find(|(o, p)| o.len() != p.len() || o.iter().zip(p.iter()).any(|(a, b)| a.0 != b.0))
     );
 }
+
+#[test]
+fn script_prints_tracepoint_fields_exactly_as_perf_script() {
+    let dir = temp_dir("tracepoints");
+    let mut opts = RecordOptions::new(
+        vec![
+            "sched:sched_switch".into(),
+            "raw_syscalls:sys_enter".into(),
+            "raw_syscalls:sys_exit".into(),
+            "sched:sched_process_exec".into(),
+        ],
+        Target::Command(
+            ["sh", "-c", "sleep 0.01; ls / > /dev/null"]
+                .iter()
+                .map(OsString::from)
+                .collect(),
+        ),
+    );
+    opts.output = dir.join("tp.data");
+    match record(&opts, |_| {}) {
+        Ok(_) => {}
+        Err(
+            RecordError::Capture(CaptureError::Open(
+                e @ (OpenError::NotPermitted { .. } | OpenError::Tracepoint(_)),
+            ))
+            | RecordError::Event(e @ (OpenError::NotPermitted { .. } | OpenError::Tracepoint(_))),
+        ) => return crate::common::skip(&format!("the kernel refused the tracepoints: {e}")),
+        Err(e) => panic!("recording failed: {e}"),
+    }
+    let f = PerfData::open(&opts.output).unwrap();
+    let mut ours = Vec::new();
+    script_with(
+        &f,
+        &mut ours,
+        &ScriptOptions {
+            format: ScriptFormat::Text,
+            fields: FieldSpec::Default,
+        },
+    )
+    .unwrap();
+    let ours = String::from_utf8(ours).unwrap();
+    assert!(ours.contains(" ==> next_comm="), "sched_switch fields");
+    assert!(
+        ours.contains("raw_syscalls:sys_enter: NR "),
+        "sys_enter fields"
+    );
+    let Some(o) = run("perf", &["script", "-i", opts.output.to_str().unwrap()]) else {
+        return;
+    };
+    assert!(o.status.success());
+    let perf = String::from_utf8_lossy(&o.stdout);
+    let differ: Vec<(&str, &str)> = ours
+        .lines()
+        .zip(perf.lines())
+        .filter(|(a, b)| a != b)
+        .take(3)
+        .collect();
+    assert_eq!(ours.lines().count(), perf.lines().count(), "line counts");
+    assert!(
+        differ.is_empty(),
+        "lines that differ from perf script: {differ:#?}"
+    );
+}
