@@ -28,7 +28,7 @@ PC=$PWD/target/release/perf-client
 T=$(mktemp -d /tmp/script-compare.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 
-"$PC" script -i "$FILE" 2>/dev/null | tr -s ' ' >"$T/ours.txt"
+"$PC" script -F "$FIELDS" -i "$FILE" 2>/dev/null | tr -s ' ' >"$T/ours.txt"
 perf script -i "$FILE" -F "$FIELDS" 2>/dev/null | tr -s ' ' >"$T/perf.txt"
 if ! cmp -s "$T/ours.txt" "$T/perf.txt"; then
     echo "script-compare: outputs differ:" >&2
@@ -41,7 +41,7 @@ rm -f "$T/ours.txt" "$T/perf.txt"
 
 run() { # tool -> "wall cpu"
     if [ "$1" = ours ]; then
-        /usr/bin/time -f "%e %U %S" -o "$T/t" "$PC" script -i "$FILE" >/dev/null 2>&1
+        /usr/bin/time -f "%e %U %S" -o "$T/t" "$PC" script -F "$FIELDS" -i "$FILE" >/dev/null 2>&1
     else
         /usr/bin/time -f "%e %U %S" -o "$T/t" perf script -i "$FILE" -F "$FIELDS" >/dev/null 2>&1
     fi

@@ -326,7 +326,9 @@ pub fn script_with(
             .period
             .unwrap_or_else(|| super::fixed_period(file, rec.event));
         trace.clear();
-        if let (Some(id), Some(raw)) = (info.and_then(|e| e.tracepoint), s.raw) {
+        let want_trace =
+            opts.format == ScriptFormat::Json || info.is_some_and(|e| e.fields.has(Fields::TRACE));
+        if let (true, Some(id), Some(raw)) = (want_trace, info.and_then(|e| e.tracepoint), s.raw) {
             if let Some(f) = formats.get(id) {
                 f.render(raw, &mut trace);
             }
