@@ -212,8 +212,8 @@ pub(crate) struct ChainTree {
 }
 
 impl ChainTree {
-    /// Adds one chain (root end first) with its period.
-    pub fn append(&mut self, chain: impl Iterator<Item = u32>, period: u64) {
+    /// Adds `samples` samples of one chain (root end first) with their summed period.
+    pub fn append(&mut self, chain: impl Iterator<Item = u32>, period: u64, samples: u64) {
         if self.nodes.is_empty() {
             self.nodes.push((u32::MAX, 0, 0));
             self.kids.push(Vec::new());
@@ -243,7 +243,7 @@ impl ChainTree {
         }
         let n = &mut self.nodes[at as usize];
         n.1 += period;
-        n.2 += 1;
+        n.2 += samples;
     }
 
     /// The tree as perf keeps it: runs of frames without a branch or an end merged into
@@ -533,7 +533,7 @@ mod tests {
                 .iter()
                 .map(|n| frames.id("x", Some(n), 0, 0, false))
                 .collect();
-            t.append(ids.into_iter(), *period);
+            t.append(ids.into_iter(), *period, 1);
         }
         (t.compress(&frames), frames)
     }

@@ -199,6 +199,18 @@ struct EntryKey {
     sym: u64,
 }
 
+/// One distinct stack of one thread: its frames innermost first as (frame id,
+/// map-relative address, address).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct StackKey {
+    event: u32,
+    comm: u32,
+    pid: u32,
+    tid: u32,
+    cpu: Option<u32>,
+    frames: Box<[(u32, u64, u64)]>,
+}
+
 #[derive(Debug, Default)]
 struct Entry {
     comm: u32,
@@ -281,6 +293,9 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
     // (pid, address) → (frame id, map-relative address), until the next map change.
     let mut resolved_ips: HashMap<(u32, u64), (u32, u64)> = HashMap::default();
     let mut stack = String::new();
+    // Distinct stacks in the order first seen: (stack, period, samples, first CPU).
+    let mut stacks: Vec<(StackKey, u64, u64, Option<u32>)> = Vec::new();
+    let mut stack_index: HashMap<StackKey, usize> = HashMap::default();
     super::for_each_ordered(file, &ctx, |rec| {
         let s = match &rec.record {
             Record::Sample(s) => s,
@@ -349,6 +364,40 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
         }
         ev.samples += 1;
         ev.period += period;
+        // Identical stacks of one thread are tallied once and turned into entries and
+        // trees after the pass: a deep stack costs its square in children mode.
+        let key = StackKey {
+            event: event as u32,
+            comm,
+            pid,
+            tid,
+            cpu: if by_cpu { s.cpu } else { None },
+            frames: resolved
+                .iter()
+                .enumerate()
+                .map(|(i, &(id, rel))| (id, rel, ips.get(i).copied().unwrap_or(0)))
+                .collect(),
+        };
+        match stack_index.get(&key) {
+            Some(&i) => {
+                stacks[i].1 += period;
+                stacks[i].2 += 1;
+            }
+            None => {
+                stack_index.insert(key.clone(), stacks.len());
+                stacks.push((key, period, 1, s.cpu));
+            }
+        }
+        Ok(())
+    })?;
+    for (key, period, count, first_cpu) in &stacks {
+        let (period, count) = (*period, *count);
+        let (comm, pid, tid) = (key.comm, key.pid, key.tid);
+        let event = key.event as usize;
+        let Some(ev) = per_event.get_mut(event) else {
+            continue;
+        };
+        let resolved = &key.frames;
         let key_of = |frames: &Frames, id: u32, addr: u64| {
             let info = &frames.infos[id as usize];
             let (sym_kind, sym) = match (by_sym, &info.symbol) {
@@ -359,7 +408,7 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
             EntryKey {
                 comm: if by_comm { comm } else { 0 },
                 tid: if by_tid { tid } else { 0 },
-                cpu: if by_cpu { s.cpu.unwrap_or(0) } else { 0 },
+                cpu: if by_cpu { key.cpu.unwrap_or(0) } else { 0 },
                 dso: if by_dso { info.dso } else { 0 },
                 sym_kind,
                 sym,
@@ -369,42 +418,37 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
             comm,
             pid,
             tid,
-            cpu: s.cpu,
+            cpu: *first_cpu,
             frame: id,
             addr,
             ..Entry::default()
         };
         let n = resolved.len();
         // The chain in cursor order: caller (outermost first) or callee.
-        let cursor = |i: usize| -> u32 {
-            match order {
-                ChainOrder::Caller => resolved[n - 1 - i].0,
-                ChainOrder::Callee => resolved[i].0,
-            }
+        let at = |i: usize| match order {
+            ChainOrder::Caller => resolved[n - 1 - i],
+            ChainOrder::Callee => resolved[i],
         };
-        let (leaf, leaf_rel) = resolved[0];
+        let cursor = |i: usize| -> u32 { at(i).0 };
+        let (leaf, leaf_rel, _) = resolved[0];
         let self_key = key_of(&frames, leaf, leaf_rel);
         let e = ev
             .entries
             .entry(self_key)
             .or_insert_with(|| new_entry(leaf, leaf_rel));
         e.self_period += period;
-        e.self_samples += 1;
+        e.self_samples += count;
         e.acc_period += period;
         let with_tree = want_tree && has_chains.get(event).copied().unwrap_or(false);
         if with_tree {
-            e.tree.append((0..n).map(cursor), period);
+            e.tree.append((0..n).map(cursor), period, count);
             e.max_depth = e.max_depth.max(n);
         }
         if children {
             seen.clear();
             seen.push(self_key);
             for i in 0..n {
-                let id = cursor(i);
-                let raw = match order {
-                    ChainOrder::Caller => ips.get(n - 1 - i).copied().unwrap_or(0),
-                    ChainOrder::Callee => ips.get(i).copied().unwrap_or(0),
-                };
+                let (id, _, raw) = at(i);
                 let key = key_of(&frames, id, raw);
                 if seen.contains(&key) {
                     continue;
@@ -413,14 +457,14 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
                 let e = ev.entries.entry(key).or_insert_with(|| new_entry(id, raw));
                 e.acc_period += period;
                 if with_tree {
-                    e.tree.append((i..n).map(cursor), period);
+                    e.tree.append((i..n).map(cursor), period, count);
                     e.max_depth = e.max_depth.max(n - i);
                 }
             }
         }
         stack.clear();
         stack.push_str(&comm_names[comm as usize]);
-        for &(id, _) in resolved.iter().rev() {
+        for &(id, _, _) in resolved.iter().rev() {
             let info = &frames.infos[id as usize];
             stack.push(';');
             stack.push_str(info.symbol.as_deref().unwrap_or("[unknown]"));
@@ -434,8 +478,7 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
                 folded.insert(stack.clone(), period);
             }
         }
-        Ok(())
-    })?;
+    }
     for (i, tally) in per_event.into_iter().enumerate() {
         if tally.samples == 0 {
             continue;
