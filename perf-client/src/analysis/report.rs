@@ -287,7 +287,7 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
     let mut folded: HashMap<String, u64> = HashMap::default();
     let mut report = Report::default();
     let mut ips: Vec<u64> = Vec::new();
-    // Per sample: (frame id, entry sym key, dso id) innermost first.
+    // The current sample's frames, innermost first: (frame id, map-relative address).
     let mut resolved: Vec<(u32, u64)> = Vec::new();
     let mut seen: Vec<EntryKey> = Vec::new();
     // (pid, address) → (frame id, map-relative address), until the next map change.

@@ -1,6 +1,7 @@
 //! `--call-graph dwarf` unwinding: the user stack copy (PERF_SAMPLE_STACK_USER) and
 //! registers (PERF_SAMPLE_REGS_USER) of each sample walked with framehop over the
-//! `.eh_frame` / `.debug_frame` of the mapped files, as `perf report` does with libdw.
+//! `.eh_frame` / `.debug_frame` of the mapped files, as `perf report` does with
+//! libunwind or libdw.
 //!
 //! Each file is read and its unwind sections located once ([`ObjectInfo`], shared by
 //! every process that maps it); each process gets one framehop `Module` per mapped
@@ -32,10 +33,10 @@ pub const DEFAULT_STACK_DUMP: u32 = 8192;
 /// At most this many frames per sample (perf's default `kernel.perf_event_max_stack`).
 const MAX_FRAMES: usize = 127;
 
-/// The file a mapping's unwind tables and symbols are read from.
+/// The file a mapping's unwind tables are read from.
 ///
-/// This is the one place that turns a mapping into a path on this host. Today it is
-/// the path the MMAP2 record names; once `analysis::symbols` verifies build ids, point
+/// This is the one place unwinding turns a mapping into a path on this host. Today it is
+/// the path the MMAP2 record names (symbols still read `Map::path` themselves); once `analysis::symbols` verifies build ids, point
 /// it at the verified file (the build-id cache entry, or the path whose build id
 /// matched the file's BUILD_ID feature) so unwinding never reads a different build.
 pub fn object_path(map: &Map) -> Option<&str> {
