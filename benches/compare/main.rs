@@ -38,7 +38,7 @@ mod stats;
 
 use std::time::{Duration, Instant};
 
-use common::subjects::{Kind, BEST_COPY};
+use common::subjects::{Role, BEST_LIMIT, FASTEST_PEER};
 use common::{catalogue, Check, Sample, Subject};
 
 use report::{Measured, RatioRow};
@@ -172,31 +172,45 @@ fn calibrate(subject: &mut Subject, target: Duration) -> u64 {
     }
 }
 
-/// Adds, for each group with copy rows, a row holding the per-round maximum over them:
-/// the fastest the machine moved these bytes from one core to the other in that round.
-fn add_best_copy_rows(measured: &mut Vec<Measured>) {
+/// Adds, for each group with rows of `role`, a row named `name` holding the per-round
+/// maximum over them: the fastest limit (the fastest these bytes crossed between the cores
+/// in that round), or the fastest peer.
+fn add_max_rows(
+    measured: &mut Vec<Measured>,
+    role: Role,
+    name: &'static str,
+    family: &'static str,
+) {
     let mut groups: Vec<usize> = measured.iter().map(|m| m.spec.group).collect();
     groups.dedup();
     for g in groups {
-        let copies: Vec<&Measured> = measured
+        let rows: Vec<&Measured> = measured
             .iter()
-            .filter(|m| m.spec.group == g && matches!(m.spec.kind, Kind::CrossCoreCopy { .. }))
+            .filter(|m| m.spec.group == g && m.spec.role == role)
             .collect();
-        let Some(first) = copies.first() else {
+        let Some(first) = rows.first() else {
             continue;
         };
         let rounds = first.per_round.len();
         let best = |f: &dyn Fn(&Measured) -> &[f64]| -> Vec<f64> {
             (0..rounds)
-                .map(|r| copies.iter().map(|m| f(m)[r]).fold(f64::MIN, f64::max))
+                .map(|r| rows.iter().map(|m| f(m)[r]).fold(f64::MIN, f64::max))
                 .collect()
         };
         let per_round = best(&|m| &m.per_round);
         let rec = best(&|m| &m.per_round_mrec);
         let gbs = best(&|m| &m.per_round_gbs);
+        // Which row was the fastest, per round.
+        let winners: Vec<&'static str> = (0..rounds)
+            .map(|r| {
+                rows.iter()
+                    .max_by(|a, b| a.per_round[r].total_cmp(&b.per_round[r]))
+                    .map_or("", |m| m.spec.name)
+            })
+            .collect();
         let mut spec = first.spec.clone();
-        spec.name = BEST_COPY;
-        spec.family = "cross-core copy, best handoff (limit)";
+        spec.name = name;
+        spec.family = family;
         spec.peers = Vec::new();
         let row = Measured {
             spec,
@@ -208,15 +222,49 @@ fn add_best_copy_rows(measured: &mut Vec<Measured>) {
             per_round_mrec: rec,
             per_round_gbs: gbs,
             records_per_run: 0,
-            noisy: copies.iter().map(|m| m.noisy).max().unwrap_or(0),
+            noisy: rows.iter().map(|m| m.noisy).max().unwrap_or(0),
             retries: 0,
+            derived_from: winners,
         };
         let at = measured
             .iter()
-            .rposition(|m| m.spec.group == g && matches!(m.spec.kind, Kind::CrossCoreCopy { .. }))
-            .expect("a copy row");
+            .rposition(|m| m.spec.group == g && m.spec.role == role)
+            .expect("a row of the role");
         measured.insert(at + 1, row);
     }
+}
+
+/// Median same-round ratio above which a subject "beats" the limit: a measurement error.
+const LIMIT_TOLERANCE: f64 = 1.05;
+
+/// Every moving subject (ours, peers, the variant) against the best limit of its group:
+/// `(group, subject, median ratio)` for those above [`LIMIT_TOLERANCE`].
+fn beaten_limits(measured: &[Measured]) -> Vec<(usize, &'static str, f64)> {
+    let mut out = Vec::new();
+    for m in measured {
+        if !matches!(m.spec.role, Role::Ours | Role::Peer | Role::Variant)
+            || !m.derived_from.is_empty()
+        {
+            continue;
+        }
+        let Some(limit) = measured
+            .iter()
+            .find(|o| o.spec.group == m.spec.group && o.spec.name == BEST_LIMIT)
+        else {
+            continue;
+        };
+        let ratios: Vec<f64> = m
+            .per_round
+            .iter()
+            .zip(&limit.per_round)
+            .map(|(a, b)| a / b)
+            .collect();
+        let median = Summary::of(&ratios).expect("ratios").median;
+        if median > LIMIT_TOLERANCE {
+            out.push((m.spec.group, m.spec.name, median));
+        }
+    }
+    out
 }
 
 const MAX_ATTEMPTS: usize = 3;
@@ -364,11 +412,24 @@ fn main() {
                 records_per_run: *n,
                 noisy: noisy[i],
                 retries: retries[i],
+                derived_from: Vec::new(),
             }
         })
         .collect();
     let mut measured = measured;
-    add_best_copy_rows(&mut measured);
+    add_max_rows(
+        &mut measured,
+        Role::Limit,
+        BEST_LIMIT,
+        "cross-core limit (best handoff of the round)",
+    );
+    add_max_rows(
+        &mut measured,
+        Role::Peer,
+        FASTEST_PEER,
+        "fastest peer of the round",
+    );
+    let beaten = beaten_limits(&measured);
     let mut ratios = Vec::new();
     for m in &measured {
         for p in &m.spec.peers {
@@ -421,6 +482,19 @@ fn main() {
     if let Some(path) = &opts.markdown_to {
         std::fs::write(path, report::markdown(&run)).expect("write the Markdown preview");
         eprintln!("wrote {path}");
+    }
+    if !beaten.is_empty() {
+        // A subject faster than the fastest bare copy of the same bytes is a harness that
+        // does not reach the machine's limit (or a subject that skips work): nothing from
+        // this run goes into BENCHMARKS.md.
+        let path = format!("{}/target/compare-failed.md", env!("CARGO_MANIFEST_DIR"));
+        let _ = std::fs::write(&path, report::markdown(&run));
+        eprintln!("\ncompare: MEASUREMENT ERROR: a subject beat the cross-core limit by more than {:.0}%:", (LIMIT_TOLERANCE - 1.0) * 100.0);
+        for (g, name, r) in &beaten {
+            eprintln!("  {g} B {name}: {r:.2}x the best limit of the round (median)");
+        }
+        eprintln!("BENCHMARKS.md not written; this run's report is in {path}");
+        std::process::exit(2);
     }
     if opts.write {
         let root = env!("CARGO_MANIFEST_DIR");

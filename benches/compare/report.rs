@@ -24,6 +24,8 @@ pub struct Measured {
     pub noisy: usize,
     /// Extra attempts made because a run was disturbed.
     pub retries: usize,
+    /// For a derived row (best limit, fastest peer): the row that was fastest, per round.
+    pub derived_from: Vec<&'static str>,
 }
 
 /// A same-round ratio.
@@ -74,6 +76,7 @@ fn role(r: Role) -> &'static str {
         Role::Peer => "peer",
         Role::Limit => "limit",
         Role::Scale => "scale",
+        Role::Variant => "variant",
     }
 }
 
