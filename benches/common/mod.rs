@@ -16,6 +16,7 @@
 
 pub mod affinity;
 pub mod commit_word;
+pub mod latency;
 pub mod limits;
 pub mod mapping;
 pub mod peers;

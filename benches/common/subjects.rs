@@ -357,7 +357,9 @@ pub struct Subject {
 }
 
 enum State {
-    Ring(Box<(Writer, Reader)>),
+    /// Writer and reader each on their own lines: the two threads' hot fields never
+    /// share one.
+    Ring(Box<(CachePadded<Writer>, CachePadded<Reader>)>),
     RtrbU64(rtrb::Producer<u64>, rtrb::Consumer<u64>),
     RtrbBytes(rtrb::Producer<u8>, rtrb::Consumer<u8>),
     ArrayQueueU64(ArrayQueue<u64>),
@@ -382,7 +384,10 @@ impl Subject {
                 if matches!(spec.kind, Kind::RingWriteDeferred | Kind::RingBatchDeferred) {
                     reader.set_release_every(DEFERRED_RELEASE);
                 }
-                State::Ring(Box::new((writer, reader)))
+                State::Ring(Box::new((
+                    CachePadded::new(writer),
+                    CachePadded::new(reader),
+                )))
             }
             Kind::RtrbU64 => {
                 let (p, c) = rtrb::RingBuffer::new(CAPACITY_BYTES / 8);
@@ -426,6 +431,7 @@ impl Subject {
         match (&mut self.state, self.spec.kind) {
             (State::Ring(pair), kind) => {
                 let (writer, reader) = &mut **pair;
+                let (writer, reader) = (&mut **writer, &mut **reader);
                 let batch = matches!(kind, Kind::RingBatch | Kind::RingBatchDeferred);
                 ring(writer, reader, records, unit, batch, how)
             }

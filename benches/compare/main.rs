@@ -5,7 +5,7 @@
 //! cargo bench --bench compare                  # print the table (a few minutes)
 //! cargo bench --bench compare -- --json        # rows {group, subject, value, unit, peer, ratio}
 //! cargo bench --bench compare -- --write       # also write BENCHMARKS.md and the SVG plots
-//! cargo bench --bench compare -- --only mapping  # one group: `throughput` or `mapping`
+//! cargo bench --bench compare -- --only mapping  # one group: `throughput`, `latency` or `mapping`
 //! cargo bench --bench compare -- --only mapping --mapping-svg /tmp/m.svg --markdown-to /tmp/m.md
 //!                                               # its plot and a Markdown preview, BENCHMARKS.md untouched
 //! ```
@@ -31,6 +31,8 @@
 mod common;
 // Parsing and capture rows measured by their own commands, from benches/results/.
 mod external;
+// Round-trip and one-way latency: perf-ringbuf (heap, across processes), rtrb, ArrayQueue.
+mod latency;
 // Time to map 1 + 2^n pages: emulation strategies, perf ring, BPF ringbuf, MAP_POPULATE.
 mod mapping;
 mod report;
@@ -52,7 +54,7 @@ pub struct Options {
     pub rounds: usize,
     pub run: Duration,
     pub filter: Option<String>,
-    /// Run one group only: `throughput` or `mapping`.
+    /// Run one group only: `throughput`, `latency` or `mapping`.
     pub only: Option<String>,
     /// Also write the mapping plot here (without touching BENCHMARKS.md).
     pub mapping_svg: Option<String>,
@@ -107,8 +109,8 @@ fn parse_args() -> Options {
             "--only" => {
                 let g = value("--only");
                 assert!(
-                    g == "throughput" || g == "mapping",
-                    "--only throughput|mapping, not {g:?}"
+                    g == "throughput" || g == "latency" || g == "mapping",
+                    "--only throughput|latency|mapping, not {g:?}"
                 );
                 o.only = Some(g);
             }
@@ -271,6 +273,11 @@ const MAX_ATTEMPTS: usize = 3;
 const MAX_DELAY_FRACTION: f64 = 0.005;
 
 fn main() {
+    if let Ok(fds) = std::env::var(common::latency::ECHO_ENV) {
+        // This process is the responder of the cross-process latency subject.
+        common::latency::echo_process(&fds);
+        return;
+    }
     let opts = parse_args();
     let run_group = |g: &str| opts.only.as_deref().is_none_or(|o| o == g);
     let specs: Vec<_> = catalogue()
@@ -456,6 +463,14 @@ fn main() {
             });
         }
     }
+    let run_latency = run_group("latency")
+        && common::latency::lat_catalogue()
+            .iter()
+            .any(|s| map_filter.is_none_or(|f| format!("{}B {}", s.size, s.name).contains(f)));
+    let latency = run_latency.then(|| {
+        eprintln!("compare: latency group");
+        latency::run(opts.rounds, map_filter)
+    });
     let mapping = run_mapping.then(|| {
         eprintln!("compare: mapping group");
         mapping::run(opts.rounds, map_filter)
@@ -469,6 +484,7 @@ fn main() {
         cpus: (cpu_p, cpu_c),
         rtt_ns,
         mapping,
+        latency,
     };
     if opts.json {
         println!("{}", report::json(&run));
@@ -501,6 +517,10 @@ fn main() {
         let md = format!("{root}/BENCHMARKS.md");
         let svg = format!("{root}/benches/throughput.svg");
         let map_svg = format!("{root}/benches/mapping.svg");
+        let lat_svg = format!("{root}/benches/latency.svg");
+        if let Some(l) = &run.latency {
+            std::fs::write(&lat_svg, latency::svg(l)).expect("write the latency SVG plot");
+        }
         std::fs::write(&md, report::markdown(&run)).expect("write BENCHMARKS.md");
         std::fs::write(&svg, report::svg(&run)).expect("write the SVG plot");
         if let Some(m) = &run.mapping {

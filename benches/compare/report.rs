@@ -68,9 +68,11 @@ pub struct Run {
     pub rtt_ns: f64,
     /// The mapping group, when it ran.
     pub mapping: Option<crate::mapping::MappingRun>,
+    /// The latency group, when it ran.
+    pub latency: Option<crate::latency::LatencyRun>,
 }
 
-fn role(r: Role) -> &'static str {
+pub(crate) fn role(r: Role) -> &'static str {
     match r {
         Role::Ours => "ours",
         Role::Peer => "peer",
@@ -104,6 +106,9 @@ pub fn text_table(run: &Run) -> String {
     let mut out = String::new();
     if !run.measured.is_empty() {
         out.push_str(&throughput_text(run));
+    }
+    if let Some(l) = &run.latency {
+        out.push_str(&crate::latency::text(l));
     }
     if let Some(m) = &run.mapping {
         out.push_str(&crate::mapping::text(m));
@@ -251,6 +256,9 @@ pub fn json(run: &Run) -> String {
             json_str(r.verdict()),
         ));
     }
+    if let Some(l) = &run.latency {
+        rows.extend(crate::latency::json_rows(l));
+    }
     if let Some(m) = &run.mapping {
         rows.extend(crate::mapping::json_rows(m));
     }
@@ -296,7 +304,7 @@ fn machine() -> String {
 }
 
 /// A name for a Markdown table cell (`ArrayQueue<u64>` would otherwise be read as HTML).
-fn md(name: &str) -> String {
+pub(crate) fn md(name: &str) -> String {
     name.replace('<', "&lt;").replace('>', "&gt;")
 }
 
@@ -353,6 +361,9 @@ pub fn markdown(run: &Run) -> String {
             r.target.map_or(String::new(), |t| format!("≥ {t}×")),
             r.verdict()
         );
+    }
+    if let Some(l) = &run.latency {
+        o.push_str(&crate::latency::markdown_target_rows(l));
     }
     if let Some(m) = &run.mapping {
         o.push_str(&crate::mapping::markdown_target_rows(m));
@@ -423,6 +434,9 @@ pub fn markdown(run: &Run) -> String {
         CAPACITY_BYTES >> 10,
         CAPACITY_BYTES >> 10
     );
+    if let Some(l) = &run.latency {
+        o.push_str(&crate::latency::markdown(l));
+    }
     if let Some(m) = &run.mapping {
         o.push_str(&crate::mapping::markdown(m));
     }
