@@ -13,7 +13,8 @@
 //! Subjects: a bare cache-line ping-pong (the floor: one line each way, no queue), and
 //! two queues of each kind (request, echo): perf-ringbuf heap rings, perf-ringbuf
 //! emulated kernel buffers across two processes (`perf_ringbuf::emulation::handoff`, the
-//! responder a child process), rtrb and crossbeam `ArrayQueue`.
+//! responder a child process), rtrb, crossbeam `ArrayQueue`, and the commit-word variant
+//! of our framing (`commit_word.rs`), which shows what perf's control layout costs here.
 
 use std::hint::spin_loop;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -30,6 +31,7 @@ use perf_ringbuf::emulation::{BufferConfig, KernelBuffer, MapOptions, Mapping, S
 use perf_ringbuf::{Reader, Ring, WakeupPolicy, Writer, WriterConfig};
 
 use super::affinity::{cpu_pair, pin_current_thread, run_pair};
+use super::commit_word::{CommitWordConsumer, CommitWordProducer, CommitWordRing};
 use super::pattern;
 
 /// Record sizes of the latency group.
@@ -62,6 +64,9 @@ pub enum LatKind {
     Rtrb,
     /// Two crossbeam `ArrayQueue<[u8; N]>`.
     ArrayQueue,
+    /// Two [`super::commit_word::CommitWordRing`]s: our framing with the header word as
+    /// the commit flag and the consumer's position on its own line.
+    CommitWord,
 }
 
 /// One latency subject at one record size.
@@ -196,6 +201,28 @@ impl Rx for Reader {
                 got += 1;
             })
             .expect("read a latency record");
+        assert!(got <= 1, "one message in flight, {got} read");
+        got == 1
+    }
+}
+
+/// Commit-word ring ends: like perf-ringbuf, the message is the record's payload.
+impl Tx for CommitWordProducer<'_> {
+    #[inline(always)]
+    fn send(&mut self, msg: &[u8]) {
+        while !self.try_write(RECORD_TYPE, msg) {
+            spin_loop();
+        }
+    }
+}
+
+impl Rx for CommitWordConsumer<'_> {
+    #[inline(always)]
+    fn recv(&mut self, buf: &mut [u8]) -> bool {
+        let got = self.drain(|record_type, payload| {
+            assert_eq!(record_type, RECORD_TYPE, "record type");
+            payload.copy_to(buf);
+        });
         assert!(got <= 1, "one message in flight, {got} read");
         got == 1
     }
@@ -365,6 +392,7 @@ enum LatState {
     Emulated,
     Rtrb,
     ArrayQueue,
+    CommitWord(Box<[CommitWordRing; 2]>),
 }
 
 /// Request line: the timestamp. Echo line: one-way latency, then the timestamp echoed
@@ -401,6 +429,10 @@ impl LatSubject {
             // Built per run: `rtrb` and `ArrayQueue` ends are cheap to make.
             LatKind::Rtrb => LatState::Rtrb,
             LatKind::ArrayQueue => LatState::ArrayQueue,
+            LatKind::CommitWord => LatState::CommitWord(Box::new([
+                CommitWordRing::new(CAPACITY),
+                CommitWordRing::new(CAPACITY),
+            ])),
         };
         LatSubject { spec, state }
     }
@@ -425,6 +457,17 @@ impl LatSubject {
             LatState::Emulated => emulated(size, n, warm, verify),
             LatState::Rtrb => sized(size, n, warm, verify, SizedLat::Rtrb),
             LatState::ArrayQueue => sized(size, n, warm, verify, SizedLat::ArrayQueue),
+            LatState::CommitWord(rings) => {
+                let [req, echo] = &**rings;
+                echo_pair(
+                    (req.producer(), echo.consumer()),
+                    (echo.producer(), req.consumer()),
+                    size - 8,
+                    n,
+                    warm,
+                    verify,
+                )
+            }
         }
     }
 }

@@ -60,16 +60,21 @@ pub struct LatRatio {
     pub subject: &'static str,
     pub peer: &'static str,
     pub ratio: Summary,
-    pub target_max: f64,
+    /// None: informative (against the commit-word variant).
+    pub target_max: Option<f64>,
 }
 
 impl LatRatio {
     fn verdict(&self) -> &'static str {
-        if self.ratio.median <= self.target_max {
-            "met"
-        } else {
-            "MISSED"
+        match self.target_max {
+            Some(t) if self.ratio.median <= t => "met",
+            Some(_) => "MISSED",
+            None => "",
         }
+    }
+
+    fn target(&self) -> String {
+        self.target_max.map_or(String::new(), |t| format!("≤ {t}×"))
     }
 }
 
@@ -129,21 +134,28 @@ pub fn run(rounds: usize, filter: Option<&str>) -> LatencyRun {
     }
 }
 
-/// Each of ours against the floor (at most 1.2×) and against each peer of its size (at
-/// most 1×), p50 round trip, same round.
+/// Each of ours against the floor (at most 1.2×), against each peer of its size (at
+/// most 1×) and against the commit-word variant (informative), p50 round trip, same
+/// round.
 fn ratios(rows: &[LatRow]) -> Vec<LatRatio> {
     let mut out = Vec::new();
     let floor = rows.iter().find(|r| r.name == PING_PONG);
     for ours in rows.iter().filter(|r| r.role == Role::Ours) {
-        let mut others: Vec<(&LatRow, f64)> = Vec::new();
+        let mut others: Vec<(&LatRow, Option<f64>)> = Vec::new();
         if let Some(f) = floor {
-            others.push((f, 1.2));
+            others.push((f, Some(1.2)));
         }
         for p in rows
             .iter()
             .filter(|r| r.role == Role::Peer && r.size == ours.size)
         {
-            others.push((p, 1.0));
+            others.push((p, Some(1.0)));
+        }
+        for v in rows
+            .iter()
+            .filter(|r| r.role == Role::Variant && r.size == ours.size)
+        {
+            others.push((v, None));
         }
         for (other, target_max) in others {
             let per_round: Vec<f64> = ours
@@ -211,14 +223,14 @@ pub fn text(run: &LatencyRun) -> String {
     for x in &run.ratios {
         let _ = writeln!(
             o,
-            "{:>4} B {:<44} vs {:<32} p50 RTT {:>6.2}x (IQR {:.2}-{:.2})  target <= {}  {}",
+            "{:>4} B {:<44} vs {:<32} p50 RTT {:>6.2}x (IQR {:.2}-{:.2})  {}  {}",
             x.size,
             x.subject,
             x.peer,
             x.ratio.median,
             x.ratio.q1,
             x.ratio.q3,
-            x.target_max,
+            x.target(),
             x.verdict()
         );
     }
@@ -253,7 +265,7 @@ pub fn json_rows(run: &LatencyRun) -> Vec<String> {
             json_str(x.subject),
             json_str(x.peer),
             json_num(x.ratio.median),
-            json_num(x.target_max),
+            x.target_max.map_or("null".into(), json_num),
             json_str(x.verdict())
         ));
     }
@@ -266,7 +278,7 @@ pub fn markdown_target_rows(run: &LatencyRun) -> String {
     for x in &run.ratios {
         let _ = writeln!(
             o,
-            "| latency {} B | {} | {} (p50 round trip) | **{:.2}×** | {:.2}–{:.2} | {:.2}–{:.2} | ≤ {}× | {} |",
+            "| latency {} B | {} | {} (p50 round trip) | **{:.2}×** | {:.2}–{:.2} | {:.2}–{:.2} | {} | {} |",
             x.size,
             crate::report::md(x.subject),
             crate::report::md(x.peer),
@@ -275,7 +287,7 @@ pub fn markdown_target_rows(run: &LatencyRun) -> String {
             x.ratio.q3,
             x.ratio.min,
             x.ratio.max,
-            x.target_max,
+            x.target(),
             x.verdict()
         );
     }

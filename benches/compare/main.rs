@@ -279,6 +279,12 @@ fn main() {
         return;
     }
     let opts = parse_args();
+    let loadavg = || {
+        std::fs::read_to_string("/proc/loadavg")
+            .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    };
+    let load_before = loadavg();
     let run_group = |g: &str| opts.only.as_deref().is_none_or(|o| o == g);
     let specs: Vec<_> = catalogue()
         .into_iter()
@@ -457,7 +463,6 @@ fn main() {
                 group: m.spec.group,
                 subject: m.spec.name,
                 peer: p.peer,
-                peer_role: peer.spec.role,
                 ratio: summary,
                 target: p.min,
             });
@@ -485,6 +490,7 @@ fn main() {
         rtt_ns,
         mapping,
         latency,
+        load: (load_before, loadavg()),
     };
     if opts.json {
         println!("{}", report::json(&run));
