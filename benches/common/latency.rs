@@ -114,6 +114,11 @@ pub fn lat_catalogue() -> Vec<LatSpec> {
                 Role::Peer,
                 LatKind::ArrayQueue,
             ),
+            (
+                "commit-word ring (our framing, separate lines)",
+                Role::Variant,
+                LatKind::CommitWord,
+            ),
         ] {
             out.push(LatSpec {
                 size,

@@ -309,6 +309,12 @@ pub fn catalogue() -> Vec<Spec> {
                 false,
             ),
             (
+                "tuned copy, handoff per 256 KiB",
+                "tuned copy, handoff per 256 KiB (limit)",
+                256 << 10,
+                false,
+            ),
+            (
                 "tuned copy, streaming stores, per 64 KiB",
                 "tuned copy, streaming stores (limit)",
                 64 << 10,

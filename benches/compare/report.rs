@@ -439,11 +439,11 @@ pub fn markdown(run: &Run) -> String {
          * Limits: `cross-core copy` copies chunks of the record size into a shared \
          {} KiB buffer with a `memcpy` call and publishes them after every chunk or every \
          {BATCH} chunks; `tuned copy` writes each record in place with a copy whose size is \
-         known at compile time, hands off every 4 KiB or 64 KiB (one Release store), with \
+         known at compile time, hands off every 4, 64 or 256 KiB (one Release store), with \
          plain or streaming (non-temporal) stores, into a page-aligned buffer, and the \
          consumer copies each record out to a line-aligned buffer. All check every \
          sequence number. `cross-core limit (best handoff)` is, per round, the fastest of \
-         these five: the fastest this harness moved these bytes from one core to the other \
+         these six: the fastest this harness moved these bytes from one core to the other \
          in that round. Every moving subject is held to it: one that beats it by more than \
          5% (median of the same-round ratios) is a measurement error, and `compare` then \
          exits non-zero without writing BENCHMARKS.md. `memcpy, 1 thread` copies an \
