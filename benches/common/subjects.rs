@@ -368,7 +368,7 @@ enum State {
     Ring(Box<(CachePadded<Writer>, CachePadded<Reader>)>),
     RtrbU64(rtrb::Producer<u64>, rtrb::Consumer<u64>),
     RtrbBytes(rtrb::Producer<u8>, rtrb::Consumer<u8>),
-    ArrayQueueU64(ArrayQueue<u64>),
+    ArrayQueueU64(Box<ArrayQueue<u64>>),
     /// Subjects whose state depends on the record size (const generics).
     Dyn(Box<dyn Runner>),
     ChannelU64(Sender<u64>, Receiver<u64>),
@@ -403,7 +403,9 @@ impl Subject {
                 let (p, c) = rtrb::RingBuffer::new(CAPACITY_BYTES);
                 State::RtrbBytes(p, c)
             }
-            Kind::ArrayQueueU64 => State::ArrayQueueU64(ArrayQueue::new(CAPACITY_BYTES / 8)),
+            Kind::ArrayQueueU64 => {
+                State::ArrayQueueU64(Box::new(ArrayQueue::new(CAPACITY_BYTES / 8)))
+            }
             Kind::ArrayQueueArray => State::Dyn(sized(spec.group, SizedKind::ArrayQueue)),
             Kind::Disruptor => State::Dyn(sized(spec.group, SizedKind::Disruptor)),
             Kind::TunedCopy { handoff, streaming } => {
@@ -493,7 +495,7 @@ impl Subject {
                 },
             ),
             (State::ArrayQueueU64(q), _) => {
-                let q = &*q;
+                let q = &**q;
                 run_pair(
                     records,
                     8,

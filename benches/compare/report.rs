@@ -501,7 +501,7 @@ fn derived_winners(run: &Run) -> String {
                 None => counts.push((w, 1)),
             }
         }
-        counts.sort_by(|a, b| b.1.cmp(&a.1));
+        counts.sort_by_key(|c| std::cmp::Reverse(c.1));
         let list: Vec<String> = counts
             .iter()
             .map(|(n, c)| format!("{} ×{c}", md(n)))
