@@ -43,7 +43,7 @@ OUT=${OUT:-$(mktemp -d /tmp/capture-compare.XXXXXX)}
 mkdir -p "$OUT"
 EVENT=raw_syscalls:sys_enter
 
-cargo build --release -q -p perf-client
+cargo build --release -q --bin perf-client
 PC=$PWD/target/release/perf-client
 STORM=("$PC" storm -n "$N" --cpu 1)
 

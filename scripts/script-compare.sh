@@ -23,7 +23,7 @@ if [ ! -f "$FILE" ]; then
     perf record -q -e raw_syscalls:sys_enter -c 1 -m 1024 -o "$FILE" -- \
         dd if=/dev/zero of=/dev/null bs=1 count=1000000 2>/dev/null
 fi
-cargo build --release -q -p perf-client
+cargo build --release -q --bin perf-client
 PC=$PWD/target/release/perf-client
 T=$(mktemp -d /tmp/script-compare.XXXXXX)
 trap 'rm -rf "$T"' EXIT

@@ -9,12 +9,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use perf_ringbuf::emulation::handoff::{self, ProducerExit, RemoteBuffer};
-use perf_ringbuf::emulation::probe::{self, ChildOutcome};
 use perf_ringbuf::emulation::{
-    smaps, sys, BufferConfig, EmulationError, FaultMode, KernelBuffer, MapOptions, PageLayout,
-    Strategy,
+    smaps, BufferConfig, EmulationError, FaultMode, KernelBuffer, MapOptions, PageLayout, Strategy,
 };
 use perf_ringbuf::{RecordBytes, WaitOutcome, WriteError, Writer};
+use perf_ringbuf_tools::mm as sys;
+use perf_ringbuf_tools::probe::{self, ChildOutcome};
 
 use crate::common;
 
@@ -735,7 +735,7 @@ fn receive_rejects_a_bad_handoff_without_hanging() {
 
 #[test]
 fn semantics_report_measures_every_row_and_marks_every_difference() {
-    let report = perf_client::semantics::measure(8).unwrap();
+    let report = perf_ringbuf_tools::semantics::measure(8).unwrap();
     assert_eq!(report.rows.len(), 5);
     for row in &report.rows {
         let Some(cols) = &row.columns else {

@@ -14,10 +14,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use perf_ringbuf::emulation::handoff::{self, RemoteBuffer};
-use perf_ringbuf::emulation::probe::{self, ChildOutcome};
-use perf_ringbuf::emulation::{sys, BufferConfig, KernelBuffer, MapOptions, Strategy};
+use perf_ringbuf::emulation::{BufferConfig, KernelBuffer, MapOptions, Strategy};
 use perf_ringbuf::layout::{DATA_SIZE_OFFSET, DATA_TAIL_OFFSET, PERF_RECORD_LOST};
 use perf_ringbuf::WriteError;
+use perf_ringbuf_tools::mm as sys;
+use perf_ringbuf_tools::probe::{self, ChildOutcome};
 
 use crate::common;
 

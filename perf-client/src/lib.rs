@@ -1,20 +1,20 @@
 //! perf-client: rings the kernel owns, read with the same [`perf_ringbuf`] reader as the
-//! rings we own; typed records; perf.data files; and the `perf-client` command line.
+//! rings we own; typed records; perf.data files; recording and analysis.
+//!
+//! The modules are layers, each using only those above it in this list:
+//!
+//! | module | layer |
+//! |---|---|
+//! | [`records`] | the `PERF_RECORD_*` format: bytes in, typed values out (no I/O, no unsafe) |
+//! | [`perf_data`] | the perf.data file format: reader and writer over bytes |
+//! | [`kernel`] | kernel access: `perf_event_open`, tracefs, the traced child, rings, the capture loop |
+//! | [`record`] | `perf record` as a library: a capture into a perf.data file |
+//! | [`analysis`] | reading a capture back: machine state, symbols, script, report, rendering |
 
 #![warn(missing_docs)]
 
 pub mod analysis;
-pub mod capture;
-pub mod child;
-pub mod demo;
-pub mod event;
+pub mod kernel;
 pub mod perf_data;
-pub mod recorder;
+pub mod record;
 pub mod records;
-pub mod render;
-pub mod ring;
-pub mod semantics;
-pub mod soak;
-mod sys;
-pub mod tracefs;
-pub mod workload;

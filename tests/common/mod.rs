@@ -41,7 +41,7 @@ pub fn mappings() -> usize {
 
 /// The `perf-client` binary, built on first use. The integration tests live in the root
 /// package, so `cargo test` does not build another package's binary by itself; this runs
-/// `cargo build -p perf-client --bin perf-client` (a no-op when it is up to date) once per
+/// `cargo build -p perf-client-cli --bin perf-client` (a no-op when it is up to date) once per
 /// test process, with the cargo and profile of the running test.
 pub fn perf_client_bin() -> std::path::PathBuf {
     static BIN: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
@@ -59,7 +59,7 @@ pub fn perf_client_bin() -> std::path::PathBuf {
             "build",
             "--quiet",
             "-p",
-            "perf-client",
+            "perf-client-cli",
             "--bin",
             "perf-client",
         ])
@@ -75,7 +75,7 @@ pub fn perf_client_bin() -> std::path::PathBuf {
             .expect("run cargo build for the perf-client binary");
         assert!(
             status.success(),
-            "cargo build -p perf-client failed: {status}"
+            "cargo build -p perf-client-cli failed: {status}"
         );
         let bin = profile_dir.join("perf-client");
         assert!(bin.is_file(), "{} was not built", bin.display());

@@ -4,7 +4,9 @@ use super::*;
 
 #[test]
 fn hardware_events_give_a_clear_error_when_the_pmu_is_missing() {
-    let cfg = event(EventKind::Hardware(perf_client::event::Hardware::CpuCycles));
+    let cfg = event(EventKind::Hardware(
+        perf_client::kernel::event::Hardware::CpuCycles,
+    ));
     match cfg.open(0, -1, None) {
         Ok(_) => eprintln!("this machine has a hardware PMU: nothing to check"),
         Err(e @ OpenError::NoHardware { .. }) => {
@@ -149,7 +151,7 @@ fn unprivileged_refusals_explain_paranoid_and_mlock_limits() {
     let Ok(out) = as_nobody(&["-a", "-e", "cpu-clock", "--duration", "0.1"]) else {
         return common::skip("setpriv is not available");
     };
-    let paranoid = perf_client::event::perf_event_paranoid().unwrap_or(2);
+    let paranoid = perf_client::kernel::event::perf_event_paranoid().unwrap_or(2);
     let err = String::from_utf8_lossy(&out.stderr);
     if paranoid >= 1 {
         assert!(!out.status.success());

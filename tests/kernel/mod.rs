@@ -5,8 +5,10 @@
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 
-use perf_client::capture::{Capture, CaptureError, CaptureOptions, RunOptions, Summary, Target};
-use perf_client::event::{EventConfig, EventKind, OpenError, Sampling, Software};
+use perf_client::kernel::capture::{
+    Capture, CaptureError, CaptureOptions, RunOptions, Summary, Target,
+};
+use perf_client::kernel::event::{EventConfig, EventKind, OpenError, Sampling, Software};
 use perf_client::records::bits::{read_format as rf, regs_abi, sample as st};
 use perf_client::records::{ParseContext, ParsedRecord, Record, Weight};
 
@@ -69,7 +71,7 @@ fn is_refusal(e: &CaptureError) -> bool {
         CaptureError::Open(OpenError::NotPermitted { .. } | OpenError::NoHardware { .. }) => true,
         CaptureError::Open(OpenError::Kernel { cause, .. }) => errno(cause),
         CaptureError::Open(OpenError::Tracepoint(_)) => true,
-        CaptureError::Ring(perf_client::ring::RingError::Mlock { .. }) => true,
+        CaptureError::Ring(perf_client::kernel::ring::RingError::Mlock { .. }) => true,
         _ => false,
     }
 }

@@ -158,8 +158,8 @@ fn wakeup_events_wake_the_poller_and_timeouts_drain_what_stays_below_the_waterma
 /// as two slices, parse once joined, and nothing is miscounted: read + lost == counted.
 #[test]
 fn records_straddling_the_end_of_a_kernel_ring_arrive_split_and_parse() {
-    use perf_client::child::PendingChild;
-    use perf_client::ring::KernelRing;
+    use perf_client::kernel::child::PendingChild;
+    use perf_client::kernel::ring::KernelRing;
     use perf_ringbuf::RecordBytes;
 
     let child = PendingChild::spawn(&dd_touching(3000)).expect("fork");

@@ -70,8 +70,8 @@ fn every_sample_bit_a_software_event_can_make_parses_from_kernel_records() {
 /// by hand with the lower-level API (EventFd, KernelRing, PendingChild).
 #[test]
 fn sample_read_with_a_group_carries_every_member_in_group_layout() {
-    use perf_client::child::PendingChild;
-    use perf_client::ring::KernelRing;
+    use perf_client::kernel::child::PendingChild;
+    use perf_client::kernel::ring::KernelRing;
     use std::os::fd::AsFd;
 
     let child = PendingChild::spawn(&dd_touching(16)).expect("fork");

@@ -111,7 +111,7 @@ fn comm_mmap2_fork_exit_records_for_a_child_that_forks_and_execs() {
     let sh = run.child.unwrap() as u32;
     assert_eq!(
         run.summary.exit_status,
-        Some(perf_client::child::ExitStatus::Exited(3))
+        Some(perf_client::kernel::child::ExitStatus::Exited(3))
     );
     let mut forked = BTreeSet::new();
     let mut comms = Vec::new();
@@ -215,7 +215,7 @@ fn tracepoint_samples_carry_the_tracepoint_id_in_their_raw_data() {
 
 #[test]
 fn system_wide_capture_has_one_ring_per_cpu_with_that_cpus_records() {
-    let online = perf_client::capture::online_cpus().unwrap();
+    let online = perf_client::kernel::capture::online_cpus().unwrap();
     let ev = sw(Software::CpuClock)
         .sampling(Sampling::Frequency(1000))
         .context_switch(true);
@@ -503,7 +503,7 @@ fn several_events_share_one_ring_per_cpu_and_are_told_apart_by_identifier() {
     let Some(run) = capture(CaptureOptions::new(events, Target::Command(cmd))) else {
         return;
     };
-    let cpus = perf_client::capture::online_cpus().unwrap().len();
+    let cpus = perf_client::kernel::capture::online_cpus().unwrap().len();
     assert_eq!(
         run.summary.rings.len(),
         cpus,

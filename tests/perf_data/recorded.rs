@@ -1,14 +1,14 @@
-//! Files written by `perf_client::recorder` from real kernel rings: `/usr/bin/perf` and
+//! Files written by `perf_client::record` from real kernel rings: `/usr/bin/perf` and
 //! `linux-perf-data` read them with our counts.
 
 use std::ffi::OsString;
 use std::path::Path;
 use std::time::Duration;
 
-use perf_client::capture::{CaptureError, Target};
-use perf_client::event::OpenError;
+use perf_client::kernel::capture::{CaptureError, Target};
+use perf_client::kernel::event::OpenError;
 use perf_client::perf_data::PerfData;
-use perf_client::recorder::{record, RecordError, RecordOptions, RecordSummary};
+use perf_client::record::{record, RecordError, RecordOptions, RecordSummary};
 
 use super::handmade::{linux_perf_data_counts, perf, perf_sample_count, temp_path};
 
@@ -286,7 +286,7 @@ fn a_realtime_recorder_leaves_its_command_on_the_default_policy() {
     assert!(
         matches!(
             s.exit_status,
-            Some(perf_client::child::ExitStatus::Exited(0))
+            Some(perf_client::kernel::child::ExitStatus::Exited(0))
         ),
         "the command ran under another policy: {:?}",
         s.exit_status

@@ -4,6 +4,7 @@
 
 mod line;
 pub mod machine;
+pub mod render;
 pub mod report;
 pub mod script;
 pub mod symbols;

@@ -17,7 +17,6 @@ mod error;
 pub mod handoff;
 mod mapping;
 mod pages;
-pub mod probe;
 pub mod smaps;
 pub mod sys;
 mod uffd;

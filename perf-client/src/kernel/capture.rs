@@ -5,8 +5,8 @@
 //! own counter, read at the end).
 //!
 //! ```no_run
-//! use perf_client::capture::{Capture, CaptureError, CaptureOptions, RunOptions, Target};
-//! use perf_client::event::{EventConfig, Sampling};
+//! use perf_client::kernel::capture::{Capture, CaptureError, CaptureOptions, RunOptions, Target};
+//! use perf_client::kernel::event::{EventConfig, Sampling};
 //! use perf_client::records::Record;
 //!
 //! let faults = EventConfig::parse("page-faults")?
@@ -38,11 +38,11 @@ use std::time::{Duration, Instant};
 
 use perf_ringbuf::{ReadError, RecordIter};
 
-use crate::child::{Child, ExitStatus, PendingChild, SpawnError};
-use crate::event::{EventConfig, EventFd, OpenError};
+use crate::kernel::child::{Child, ExitStatus, PendingChild, SpawnError};
+use crate::kernel::event::{EventConfig, EventFd, OpenError};
+use crate::kernel::ring::{KernelRing, RingError, SnapshotError};
+use crate::kernel::sys::{Epoll, Ready};
 use crate::records::{FormatError, ParseContext, ReadValues};
-use crate::ring::{KernelRing, RingError, SnapshotError};
-use crate::sys::{Epoll, Ready};
 
 /// What to trace.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -879,7 +879,7 @@ impl Drop for Capture {
 /// # Errors
 /// The `sigaction` error.
 pub fn stop_on_interrupt() -> io::Result<Arc<AtomicBool>> {
-    crate::sys::install_stop_handler()
+    crate::kernel::sys::install_stop_handler()
 }
 
 #[cfg(test)]

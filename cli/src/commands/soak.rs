@@ -1,12 +1,12 @@
 //! `perf-client soak`: the soak and fault test of the emulated kernel buffer across
-//! processes (see `perf_client::soak`).
+//! processes (see `perf_ringbuf_tools::soak`).
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use perf_client::soak::{self, consumer, producer};
+use perf_ringbuf_tools::soak::{self, consumer, producer};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Role {

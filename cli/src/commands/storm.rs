@@ -11,7 +11,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let r = perf_client::workload::syscall_storm(args.calls, args.cpu)?;
+    let r = perf_ringbuf_tools::storm::syscall_storm(args.calls, args.cpu)?;
     eprintln!(
         "storm: {} getppid calls, cpu_time {:.6} s",
         r.calls,

@@ -80,11 +80,11 @@ pub fn events_dir() -> Result<PathBuf, TracepointError> {
             return Ok(events);
         }
     }
-    if crate::sys::euid() != 0 {
+    if crate::kernel::sys::euid() != 0 {
         return Err(TracepointError::NotMounted);
     }
     let target = Path::new(TRACEFS_DIRS[0]);
-    crate::sys::mount_tracefs(target).map_err(TracepointError::MountFailed)?;
+    crate::kernel::sys::mount_tracefs(target).map_err(TracepointError::MountFailed)?;
     Ok(target.join("events"))
 }
 

@@ -9,9 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::capture::{Capture, CaptureError, CaptureOptions, Summary, Target};
-use crate::child::ExitStatus;
-use crate::event::{EventConfig, OpenError, Sampling};
+use crate::kernel::capture::{Capture, CaptureError, CaptureOptions, Summary, Target};
+use crate::kernel::child::ExitStatus;
+use crate::kernel::event::{EventConfig, OpenError, Sampling};
 use crate::perf_data::synth::Synthesizer;
 use crate::perf_data::writer::{keep_previous, FinishInfo};
 use crate::perf_data::{
@@ -148,7 +148,7 @@ pub struct RecordSummary {
 fn build_configs(opts: &RecordOptions) -> Result<Vec<EventConfig>, RecordError> {
     // SAFETY: geteuid cannot fail and touches no memory.
     let root = unsafe { libc::geteuid() } == 0;
-    let user_only = !root && crate::event::perf_event_paranoid().is_some_and(|p| p >= 2);
+    let user_only = !root && crate::kernel::event::perf_event_paranoid().is_some_and(|p| p >= 2);
     let mut out = Vec::with_capacity(opts.events.len());
     for (i, name) in opts.events.iter().enumerate() {
         let mut c = EventConfig::parse(name)?;
@@ -308,7 +308,7 @@ fn dump_snapshot(
     w.write_records(pre)?;
     w.finished_round()?;
     capture.snapshot(
-        &mut |r: crate::capture::RecordRef<'_>| -> Result<(), RecordError> {
+        &mut |r: crate::kernel::capture::RecordRef<'_>| -> Result<(), RecordError> {
             w.write_records(r.bytes)?;
             Ok(())
         },
@@ -468,7 +468,7 @@ pub fn record(
     // The recorder thread runs real-time until `record` returns (the guard restores it).
     let _fifo = match opts.realtime {
         Some(priority) => Some(
-            crate::sys::set_fifo_priority(priority)
+            crate::kernel::sys::set_fifo_priority(priority)
                 .map_err(|error| RecordError::Realtime { priority, error })?,
         ),
         None => None,
@@ -605,7 +605,7 @@ fn run(
         capture.disable()?;
         write(&mut w, capture)?;
         capture.snapshot(
-            &mut |r: crate::capture::RecordRef<'_>| -> Result<(), RecordError> {
+            &mut |r: crate::kernel::capture::RecordRef<'_>| -> Result<(), RecordError> {
                 w.write_records(r.bytes)?;
                 Ok(())
             },

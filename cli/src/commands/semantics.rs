@@ -23,7 +23,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         PageLayout::Scattered { seed: 1 }
     };
-    let report = perf_client::semantics::measure_with(args.pages, layout)?;
+    let report = perf_ringbuf_tools::semantics::measure_with(args.pages, layout)?;
     let mut out = std::io::stdout().lock();
     if args.json {
         writeln!(out, "{}", report.to_json())?;

@@ -8,10 +8,12 @@ use anyhow::{bail, Context};
 use clap::Args as ClapArgs;
 use serde_json::json;
 
-use perf_client::capture::{parse_cpu_list, Capture, CaptureOptions, RunOptions, Summary, Target};
-use perf_client::event::{EventConfig, EventKind, Sampling, Software, DEFAULT_SAMPLE_TYPE};
+use perf_client::analysis::render;
+use perf_client::kernel::capture::{
+    parse_cpu_list, Capture, CaptureOptions, RunOptions, Summary, Target,
+};
+use perf_client::kernel::event::{EventConfig, EventKind, Sampling, Software, DEFAULT_SAMPLE_TYPE};
 use perf_client::records::bits::{self, sample as st};
-use perf_client::render;
 
 /// Flags of `perf-client stream`.
 #[derive(Debug, ClapArgs)]
@@ -179,7 +181,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let run_opts = RunOptions {
         duration: args.duration.map(Duration::from_secs_f64),
         // Ctrl-C ends the capture with its final drain and summary.
-        stop: Some(perf_client::capture::stop_on_interrupt()?),
+        stop: Some(perf_client::kernel::capture::stop_on_interrupt()?),
         ..Default::default()
     };
 

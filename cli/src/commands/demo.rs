@@ -29,7 +29,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "size", "written", "read", "lost", "corrupt", "Mrec/s", "MB/s"
     )?;
     for &size in &args.sizes {
-        let r = perf_client::demo::run(size, args.count, args.data_size, args.batch, args.lossy)?;
+        let r = perf_ringbuf_tools::demo::run(
+            size,
+            args.count,
+            args.data_size,
+            args.batch,
+            args.lossy,
+        )?;
         writeln!(
             out,
             "{:>8} {:>10} {:>10} {:>8} {:>8} {:>12.2} {:>10.0}",

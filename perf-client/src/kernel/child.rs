@@ -211,7 +211,7 @@ impl PendingChild {
         drop(go);
         // EOF (close-on-exec of the child's end) means exec succeeded; 4 bytes are errno.
         let mut buf = [0u8; 4];
-        let n = crate::sys::read(std::os::fd::AsFd::as_fd(&self.exec_err), &mut buf)
+        let n = crate::kernel::sys::read(std::os::fd::AsFd::as_fd(&self.exec_err), &mut buf)
             .map_err(sys("read of the exec status pipe"))?;
         let mut child = Child {
             pid: self.pid,

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use memmap2::{MmapOptions, MmapRaw};
 use perf_ringbuf::{OverwriteSnapshot, ReadError, Reader, RingRegion};
 
-use crate::event::EventFd;
-use crate::sys;
+use crate::kernel::event::EventFd;
+use crate::kernel::sys;
 
 /// Why a ring could not be mapped.
 #[derive(Debug, thiserror::Error)]
@@ -243,7 +243,7 @@ impl KernelRing {
 pub enum SnapshotError {
     /// Pausing or resuming failed.
     #[error(transparent)]
-    Ioctl(#[from] crate::event::OpenError),
+    Ioctl(#[from] crate::kernel::event::OpenError),
     /// The ring could not be read.
     #[error(transparent)]
     Read(#[from] ReadError),

@@ -7,9 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use anyhow::{bail, Context};
-use perf_client::capture::Target;
+use perf_client::kernel::capture::Target;
 use perf_client::perf_data::features::parse_cpu_list;
-use perf_client::recorder::{record, RecordOptions};
+use perf_client::record::{record, RecordOptions};
 
 #[derive(Debug, clap::Args)]
 #[command(trailing_var_arg = true)]
@@ -167,7 +167,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     opts.realtime = args.realtime;
     opts.output = args.output.clone();
     opts.cmdline = std::env::args().collect();
-    opts.stop = perf_client::capture::stop_on_interrupt().context("installing SIGINT handler")?;
+    opts.stop =
+        perf_client::kernel::capture::stop_on_interrupt().context("installing SIGINT handler")?;
     let _ = DUMP.set(Arc::clone(&opts.dump));
     install_dump_handler();
 
@@ -212,7 +213,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
     }
     match s.exit_status {
-        Some(perf_client::child::ExitStatus::Exited(0)) | None => Ok(()),
+        Some(perf_client::kernel::child::ExitStatus::Exited(0)) | None => Ok(()),
         Some(st) => {
             if !args.quiet {
                 eprintln!("perf-client record: the command ended with {st:?}");

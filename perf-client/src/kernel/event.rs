@@ -9,10 +9,10 @@ use std::str::FromStr;
 use perf_event_open_sys::bindings as b;
 use perf_event_open_sys::bindings::perf_event_attr;
 
+use crate::kernel::sys;
+use crate::kernel::tracefs::{self, TracepointError};
 use crate::records::bits::{read_format as rf, sample as st};
 use crate::records::{EventFormat, ReadValues};
-use crate::sys;
-use crate::tracefs::{self, TracepointError};
 
 /// A software event (`PERF_TYPE_SOFTWARE`), counted by the kernel on every CPU model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

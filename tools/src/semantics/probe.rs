@@ -6,8 +6,9 @@ use std::io;
 use std::os::fd::AsRawFd;
 use std::time::Duration;
 
-use perf_ringbuf::emulation::probe::{self, ChildOutcome};
-use perf_ringbuf::emulation::{smaps, sys};
+use crate::mm as sys;
+use crate::probe::{self, ChildOutcome};
+use perf_ringbuf::emulation::smaps;
 
 use super::Cell;
 

@@ -242,7 +242,7 @@ pub fn measure_with(data_pages: usize, layout: PageLayout) -> Result<Report, Sem
     Ok(Report {
         data_pages,
         kernel: kernel_release(),
-        max_map_count: perf_ringbuf::emulation::sys::max_map_count(),
+        max_map_count: crate::mm::max_map_count(),
         rows,
     })
 }
