@@ -32,6 +32,10 @@
 #        REALTIME=1 scripts/capture-compare.sh  (also both recorders with `-r 1`, SCHED_FIFO)
 #        HOG=1 scripts/capture-compare.sh  (a busy loop shares CPU 0 with the recorders)
 #        KEEP=1 scripts/capture-compare.sh  (keep the perf.data files in OUT)
+#        NICE=-19 scripts/capture-compare.sh  (every tool and the storm at that nice value:
+#                                              on a machine shared with other work, what
+#                                              decides the loss is then the tools, not the
+#                                              neighbours; needs root)
 # Needs root (or perf_event_paranoid <= -1) for raw_syscalls, tracefs mounted, 2+ CPUs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,7 +55,7 @@ STORM=("$PC" storm -n "$N" --cpu 1)
 exact=$(perf stat -x, -e "$EVENT" -- "${STORM[@]}" 2>&1 >/dev/null |
     awk -F, -v ev="$EVENT" '$3 == ev { print $1 }')
 echo "workload: ${STORM[*]}; exact $EVENT events: $exact; results in $OUT"
-echo "machine: $(nproc) CPUs; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "machine: $(nproc) CPUs; load average before: $(cut -d' ' -f1-3 /proc/loadavg); nice: ${NICE:-0}"
 
 # perf's verdict on a file (or a --threads directory): "samples lost".
 judge() {
@@ -80,7 +84,9 @@ run_one() {
     *) echo "unknown tool $tool" >&2; exit 2 ;;
     esac
     cmd+=(-e "$EVENT" -c 1 -m "$m" -o "$f" --)
-    /usr/bin/time -f "%e %U %S" -o "$OUT/time" taskset -c 0 "${cmd[@]}" "${STORM[@]}" \
+    local prio=()
+    if [ -n "${NICE:-}" ]; then prio=(nice -n "$NICE"); fi
+    /usr/bin/time -f "%e %U %S" -o "$OUT/time" "${prio[@]}" taskset -c 0 "${cmd[@]}" "${STORM[@]}" \
         2>"$OUT/$tool-m$m-r$run.err" >/dev/null
     read -r wall user sys <"$OUT/time"
     storm_cpu=$(sed -n 's/.*cpu_time \([0-9.]*\) s.*/\1/p' "$OUT/$tool-m$m-r$run.err" | tail -1)

@@ -22,10 +22,15 @@
 //! `--run-ms`; each round runs every subject once, starting at a rotating position; before
 //! a round the harness waits (bounded) for the machine to be idle; a run in which either
 //! thread spent 0.5% or more of its time runnable but not running is rejected and re-run
-//! (up to 3 times; the least-disturbed attempt is kept and counted as noisy).
+//! (up to 3 times; the least-disturbed attempt is kept and counted as noisy). Per group,
+//! two rows are derived per round: the fastest limit (`cross-core limit (best handoff)`)
+//! and the fastest peer. A moving subject whose median same-round ratio to that limit is
+//! above 1.05 is a measurement error: the command then exits with status 2 and leaves
+//! BENCHMARKS.md alone (the run's report goes to `target/compare-failed.md`).
 //!
-//! The `mapping` group (time to map 1 + 2^n pages, see `mapping.rs`) runs after the
-//! throughput rounds, in its own interleaved rounds, in well under a minute.
+//! The `latency` group (round trip and one-way, see `latency.rs`) and the `mapping` group
+//! (time to map 1 + 2^n pages, see `mapping.rs`) run after the throughput rounds, each in
+//! its own interleaved rounds, in a few minutes together.
 
 #[path = "../common/mod.rs"]
 mod common;
