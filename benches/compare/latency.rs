@@ -337,8 +337,8 @@ pub fn markdown(run: &LatencyRun) -> String {
     o
 }
 
-const COLORS: [&str; 6] = [
-    "#d62728", "#ff7f0e", "#9467bd", "#1f77b4", "#2ca02c", "#000000",
+const COLORS: [&str; 8] = [
+    "#000000", "#d62728", "#ff7f0e", "#9467bd", "#1f77b4", "#2ca02c", "#8c564b", "#17becf",
 ];
 
 /// The plot: p50 (solid) and p99 (dashed) round trip against record size, log y.
