@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 
 pub mod demo;
+pub mod export;
 pub mod record;
 pub mod report;
 pub mod script;
@@ -38,5 +39,24 @@ pub fn input_error(
     match e {
         e @ perf_client::perf_data::PerfDataError::Io { .. } => e.into(),
         e => anyhow::Error::new(e).context(format!("reading {}", path.display())),
+    }
+}
+
+/// Opens the input of report/script/export: `-` reads stdin (perf's pipe format, as
+/// `perf record -o -` writes it, or a whole file-mode perf.data), anything else is
+/// opened for streaming.
+pub fn open_input(path: &std::path::Path) -> anyhow::Result<perf_client::perf_data::PerfData> {
+    if path == std::path::Path::new("-") {
+        return perf_client::perf_data::pipe::read_any(std::io::stdin().lock())
+            .map_err(|e| input_error(path, e));
+    }
+    perf_client::perf_data::PerfData::open(path).map_err(|e| input_error(path, e))
+}
+
+/// `key=value` of `--label`.
+pub fn parse_label(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
     }
 }

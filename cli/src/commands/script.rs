@@ -8,7 +8,7 @@ use perf_client::perf_data::PerfData;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Input file.
+    /// Input file (`-`: perf's pipe format on stdin).
     #[arg(short = 'i', long = "input", default_value = "perf.data")]
     input: PathBuf,
     /// One JSON object per line instead of text.
@@ -17,12 +17,16 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    // SAFETY: perf.data files are finished before they are read (as `perf script`, which
-    // maps its input too); `script` does not run alongside a recorder writing its input.
-    // A file that cannot be mapped (a pipe) is read.
-    let file = unsafe { PerfData::open_mapped(&args.input) }
-        .or_else(|_| PerfData::open(&args.input))
-        .map_err(|e| super::input_error(&args.input, e))?;
+    let file = if args.input.as_os_str() == "-" {
+        super::open_input(&args.input)?
+    } else {
+        // SAFETY: perf.data files are finished before they are read (as `perf script`,
+        // which maps its input too); `script` does not run alongside a recorder writing
+        // its input. A file that cannot be mapped (a pipe) is read.
+        unsafe { PerfData::open_mapped(&args.input) }
+            .or_else(|_| PerfData::open(&args.input))
+            .map_err(|e| super::input_error(&args.input, e))?
+    };
     let stdout = std::io::stdout().lock();
     let mut out = std::io::BufWriter::new(stdout);
     let format = if args.json {
