@@ -5,6 +5,7 @@ use std::process::ExitCode;
 pub mod demo;
 pub mod export;
 pub mod record;
+pub mod record_out;
 pub mod report;
 pub mod script;
 pub mod semantics;

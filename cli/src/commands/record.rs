@@ -48,7 +48,8 @@ pub struct Args {
     /// Record an existing thread.
     #[arg(short = 't', long = "tid", conflicts_with_all = ["all_cpus", "cpu"])]
     tid: Option<i32>,
-    /// Output file (an existing one is kept as FILE.old).
+    /// Output file (an existing one is kept as FILE.old); `-`: perf's pipe format on
+    /// stdout, written when the capture ends.
     #[arg(short = 'o', long = "output", default_value = "perf.data")]
     output: PathBuf,
     /// Flight recorder: overwrite rings, written at the end and on SIGUSR2 (to
@@ -165,7 +166,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     opts.data_pages = args.pages;
     opts.overwrite = args.overwrite;
     opts.realtime = args.realtime;
-    opts.output = args.output.clone();
+    let staged = (args.output.as_os_str() == "-").then(super::record_out::Staged::new);
+    opts.output = staged
+        .as_ref()
+        .map_or_else(|| args.output.clone(), |s| s.path.clone());
     opts.cmdline = std::env::args().collect();
     opts.stop =
         perf_client::kernel::capture::stop_on_interrupt().context("installing SIGINT handler")?;
@@ -186,6 +190,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     .context("recording failed")?;
     if tty {
         eprintln!();
+    }
+    if let Some(staged) = &staged {
+        staged.stream_to_stdout()?;
     }
     if !args.quiet {
         eprintln!(

@@ -103,8 +103,9 @@ fn read_payload(r: &mut impl Read, n: u64, at: u64) -> Result<Vec<u8>, PerfDataE
 /// # Errors
 ///
 /// A stream that is not pipe mode (wrong magic or header size), a record whose size is
-/// below 8 or not a multiple of 8, an attr record shorter than its attr, a stream that
+/// below 8 (or a kernel record's not a multiple of 8), an attr record shorter than its attr, a stream that
 /// ends inside a record, and read errors.
+/// Kernel records (types below 64) must be 8-byte multiples; synthesized ones need not.
 pub fn pipe_to_file(mut r: impl Read) -> Result<(Vec<u8>, PipeSummary), PerfDataError> {
     let mut head = [0u8; 16];
     if !read_full(&mut r, &mut head, 0)? {
@@ -130,7 +131,9 @@ pub fn pipe_to_file(mut r: impl Read) -> Result<(Vec<u8>, PipeSummary), PerfData
     while read_full(&mut r, &mut hdr, at)? {
         let kind = read_u32(&hdr, 0);
         let rec_size = u16::from_ne_bytes([hdr[6], hdr[7]]) as u64;
-        if rec_size < 8 || !rec_size.is_multiple_of(8) {
+        // Synthesized records need not be 8-byte multiples (perf writes a HEADER_FEATURE
+        // of 84 bytes); kernel records always are.
+        if rec_size < 8 || (kind < user_type::HEADER_ATTR && !rec_size.is_multiple_of(8)) {
             return Err(PerfDataError::corrupt(
                 at + 6,
                 format!("record size {rec_size} (type {kind})"),
