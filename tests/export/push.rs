@@ -94,7 +94,7 @@ fn decode(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         match b[i] {
-            b'%' if i + 2 < b.len() + 0 && i + 2 <= b.len() - 1 => {
+            b'%' if i + 2 < b.len() => {
                 out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
                 i += 3;
             }

@@ -30,33 +30,8 @@ pub struct Args {
     /// stdout (folded); with --push, pprof is only uploaded unless -o is given.
     #[arg(short = 'o', long = "output")]
     output: Option<PathBuf>,
-    /// Upload the pprof profile to a Pyroscope server's ingest API (http://host:4040).
-    #[arg(long, value_name = "URL")]
-    push: Option<String>,
-    /// The application name of the upload (Pyroscope's `name`).
-    #[arg(long, default_value = "perf-client", requires = "push")]
-    app: String,
-    /// A label of the upload, `key=value` (repeatable).
-    #[arg(long = "label", value_name = "KEY=VALUE", value_parser = super::parse_label, requires = "push")]
-    labels: Vec<(String, String)>,
-    /// Seconds one upload attempt may take.
-    #[arg(long, default_value = "10", value_name = "SECS", requires = "push")]
-    push_timeout: u64,
-    /// Further attempts after a failed upload (no answer, 5xx, 429).
-    #[arg(long, default_value = "3", requires = "push")]
-    push_retries: u32,
-}
-
-impl Args {
-    /// The push target of `--push` and its companions.
-    pub fn target(&self) -> Option<push::PushTarget> {
-        let url = self.push.as_ref()?;
-        let mut t = push::PushTarget::new(url.clone(), self.app.clone());
-        t.labels = self.labels.clone();
-        t.timeout = std::time::Duration::from_secs(self.push_timeout.max(1));
-        t.retries = self.push_retries;
-        Some(t)
-    }
+    #[command(flatten)]
+    push: super::push_args::PushArgs,
 }
 
 fn create(path: &Path) -> anyhow::Result<Box<dyn Write>> {
@@ -68,12 +43,12 @@ fn create(path: &Path) -> anyhow::Result<Box<dyn Write>> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if args.push.is_some() && args.format != Format::Pprof {
+    if args.push.push.is_some() && args.format != Format::Pprof {
         bail!("--push uploads pprof: use --format pprof");
     }
     let file = super::open_input(&args.input)?;
     let default_out = match args.format {
-        Format::Pprof if args.push.is_some() => None,
+        Format::Pprof if args.push.push.is_some() => None,
         Format::Pprof => Some(PathBuf::from("perf.pb.gz")),
         Format::Firefox => Some(PathBuf::from("perf.json")),
         Format::Folded => Some(PathBuf::from("-")),
@@ -117,7 +92,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         }
     }
-    if let Some(target) = args.target() {
+    if let Some(target) = args.push.target() {
         // When the capture ended: the file's modification time (now for stdin).
         let until = std::fs::metadata(&args.input)
             .and_then(|m| m.modified())

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 pub mod demo;
 pub mod export;
+pub mod push_args;
 pub mod record;
 pub mod record_out;
 pub mod report;
@@ -52,12 +53,4 @@ pub fn open_input(path: &std::path::Path) -> anyhow::Result<perf_client::perf_da
             .map_err(|e| input_error(path, e));
     }
     perf_client::perf_data::PerfData::open(path).map_err(|e| input_error(path, e))
-}
-
-/// `key=value` of `--label`.
-pub fn parse_label(s: &str) -> Result<(String, String), String> {
-    match s.split_once('=') {
-        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
-        _ => Err(format!("expected KEY=VALUE, got {s:?}")),
-    }
 }

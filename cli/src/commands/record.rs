@@ -65,6 +65,8 @@ pub struct Args {
     #[arg(short = 'q', long = "quiet")]
     quiet: bool,
     /// The command to run and record (after --).
+    #[command(flatten)]
+    continuous: super::record_out::ContinuousArgs,
     #[arg(value_name = "COMMAND")]
     command: Vec<OsString>,
 }
@@ -173,6 +175,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     opts.cmdline = std::env::args().collect();
     opts.stop =
         perf_client::kernel::capture::stop_on_interrupt().context("installing SIGINT handler")?;
+    let consumer = args.continuous.start(&mut opts, args.quiet)?;
     let _ = DUMP.set(Arc::clone(&opts.dump));
     install_dump_handler();
 
@@ -218,6 +221,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         } else {
             eprintln!("[ perf-client record: Lost 0 samples ]");
         }
+    }
+    if let Some(c) = consumer {
+        c.finish(opts, s.samples)?;
     }
     match s.exit_status {
         Some(perf_client::kernel::child::ExitStatus::Exited(0)) | None => Ok(()),

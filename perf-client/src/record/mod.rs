@@ -4,6 +4,8 @@
 //! written), a FINISHED_ROUND after each drain pass, and at the end the kernel's exact
 //! lost counts as LOST_SAMPLES records and the feature sections.
 
+pub mod rotate;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -82,6 +84,8 @@ pub struct RecordOptions {
     /// (`attr.wakeup_watermark`, see [`wakeup_watermark`]); `None` keeps the kernel's
     /// default, half the ring.
     pub wakeup_bytes: Option<u64>,
+    /// `--switch-output`: close the file and start a new one when due ([`rotate`]).
+    pub switch_output: Option<rotate::Rotation>,
 }
 
 impl RecordOptions {
@@ -102,6 +106,7 @@ impl RecordOptions {
             dump: Arc::new(AtomicBool::new(false)),
             duration: None,
             wakeup_bytes: Some(64 << 10),
+            switch_output: None,
         }
     }
 }
@@ -547,6 +552,7 @@ fn run(
             Ok(n)
         };
         w.stage_up_to(piece.saturating_mul(16));
+        let mut rotator = rotate::Rotator::new();
         let mut last_pass = Instant::now();
         let mut next_check = started;
         loop {
@@ -579,14 +585,30 @@ fn run(
                 continue;
             }
             next_check = Instant::now() + Duration::from_millis(10);
+            if let Some(r) = &opts.switch_output {
+                if rotator.due(r, opts, w.data_bytes()) {
+                    rotator.switch(&mut w, capture, opts, r, piece.saturating_mul(16))?;
+                }
+            }
             if opts.dump.swap(false, Ordering::Relaxed) && opts.overwrite {
-                let stamp = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis());
-                let mut p = opts.output.as_os_str().to_owned();
-                p.push(format!(".{stamp}"));
-                let p = PathBuf::from(p);
+                let p = if opts.switch_output.is_some() {
+                    rotate::timestamped(&opts.output)
+                } else {
+                    let stamp = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis());
+                    let mut p = opts.output.as_os_str().to_owned();
+                    p.push(format!(".{stamp}"));
+                    PathBuf::from(p)
+                };
                 dump_snapshot(capture, &p, names, pre, &opts.cmdline)?;
+                if let Some(tx) = opts.switch_output.as_ref().and_then(|r| r.closed.as_ref()) {
+                    let counts = count_records(&p)?;
+                    let _ = tx.send(rotate::ClosedFile {
+                        path: p.clone(),
+                        counts,
+                    });
+                }
                 dumps.push(p);
             }
             let now = Instant::now();
