@@ -5,6 +5,7 @@
 mod formats;
 mod pipe;
 mod push;
+mod rotate;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,9 @@
 //! the request and hands the body to `go tool pprof`; refusing and absent servers.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -11,63 +13,84 @@ use crate::perf_data::handmade::temp_path;
 
 /// One request as the listener saw it.
 #[derive(Debug)]
-struct Request {
+pub(super) struct Request {
     /// `POST /ingest?... HTTP/1.1`.
-    line: String,
+    pub line: String,
     /// Header lines, lower-cased names.
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
 }
 
-/// Serves one connection per status in `statuses`, answering each with it, on
-/// 127.0.0.1; gives up waiting for a connection after a minute (so a client that
-/// connects fewer times than expected cannot hang the test).
-fn serve(statuses: Vec<u16>) -> (String, JoinHandle<Vec<Request>>) {
+/// A loopback listener answering request `i` with `statuses[i]` (the last status
+/// repeats) until [`Server::stop`]; it checks nothing itself and hands back what it saw.
+pub(super) struct Server {
+    pub url: String,
+    stop: Arc<AtomicBool>,
+    handle: JoinHandle<Vec<Request>>,
+}
+
+impl Server {
+    /// Stops accepting and returns the requests seen.
+    pub fn stop(self) -> Vec<Request> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.join().unwrap()
+    }
+}
+
+fn read_request(stream: &mut TcpStream) -> Request {
+    stream.set_nonblocking(false).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        reader.read_line(&mut h).unwrap();
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (k, v) = h.split_once(':').unwrap();
+        headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
+    }
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .map(|(_, v)| v.parse().unwrap())
+        .expect("the upload has a Content-Length");
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).unwrap();
+    Request {
+        line: line.trim_end().to_owned(),
+        headers,
+        body,
+    }
+}
+
+pub(super) fn serve(statuses: Vec<u16>) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     listener.set_nonblocking(true).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopped = Arc::clone(&stop);
     let handle = std::thread::spawn(move || {
         let mut seen = Vec::new();
-        for status in statuses {
-            let deadline = Instant::now() + Duration::from_secs(60);
-            let stream = loop {
-                match listener.accept() {
-                    Ok((s, _)) => break Some(s),
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                        if Instant::now() > deadline {
-                            break None;
-                        }
-                        std::thread::sleep(Duration::from_millis(20));
-                    }
-                    Err(e) => panic!("accept: {e}"),
+        // Polls for connections until stopped (bounded: ten minutes at most).
+        let deadline = Instant::now() + Duration::from_secs(600);
+        while !stopped.load(Ordering::Relaxed) && Instant::now() < deadline {
+            let mut stream = match listener.accept() {
+                Ok((s, _)) => s,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
                 }
+                Err(e) => panic!("accept: {e}"),
             };
-            let Some(mut stream) = stream else { break };
-            stream.set_nonblocking(false).unwrap();
-            stream
-                .set_read_timeout(Some(Duration::from_secs(30)))
-                .unwrap();
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            let mut headers = Vec::new();
-            loop {
-                let mut h = String::new();
-                reader.read_line(&mut h).unwrap();
-                let h = h.trim_end();
-                if h.is_empty() {
-                    break;
-                }
-                let (k, v) = h.split_once(':').unwrap();
-                headers.push((k.trim().to_ascii_lowercase(), v.trim().to_owned()));
-            }
-            let len: usize = headers
-                .iter()
-                .find(|(k, _)| k == "content-length")
-                .map(|(_, v)| v.parse().unwrap())
-                .expect("the upload has a Content-Length");
-            let mut body = vec![0; len];
-            reader.read_exact(&mut body).unwrap();
+            let req = read_request(&mut stream);
+            let status = statuses[seen.len().min(statuses.len() - 1)];
             let reason = if status == 200 { "OK" } else { "Nope" };
             let answer = format!("{status} {reason}: perf-client test server");
             write!(
@@ -76,15 +99,11 @@ fn serve(statuses: Vec<u16>) -> (String, JoinHandle<Vec<Request>>) {
                 answer.len()
             )
             .unwrap();
-            seen.push(Request {
-                line: line.trim_end().to_owned(),
-                headers,
-                body,
-            });
+            seen.push(req);
         }
         seen
     });
-    (url, handle)
+    Server { url, stop, handle }
 }
 
 /// `%XX` decoding of a query string value (`+` is a space).
@@ -112,7 +131,7 @@ fn decode(s: &str) -> String {
 }
 
 /// The query parameters of a request line.
-fn query(line: &str) -> Vec<(String, String)> {
+pub(super) fn query(line: &str) -> Vec<(String, String)> {
     let target = line.split_whitespace().nth(1).unwrap();
     let (_, q) = target.split_once('?').unwrap_or((target, ""));
     q.split('&')
@@ -124,7 +143,8 @@ fn query(line: &str) -> Vec<(String, String)> {
 #[test]
 fn export_push_uploads_a_profile_that_go_tool_pprof_reads() {
     let Some(data) = capture() else { return };
-    let (url, server) = serve(vec![200]);
+    let server = serve(vec![200]);
+    let url = server.url.clone();
     let o = perf_client(
         &[
             "export",
@@ -146,7 +166,7 @@ fn export_push_uploads_a_profile_that_go_tool_pprof_reads() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     assert!(err.contains("HTTP 200"), "{err}");
-    let reqs = server.join().unwrap();
+    let reqs = server.stop();
     assert_eq!(reqs.len(), 1);
     let r = &reqs[0];
     assert!(r.line.starts_with("POST /ingest?"), "{}", r.line);
@@ -180,7 +200,8 @@ fn export_push_uploads_a_profile_that_go_tool_pprof_reads() {
 fn export_push_to_a_refusing_server_fails_with_its_status_after_bounded_retries() {
     let Some(data) = capture() else { return };
     // 500 is retried (once here), then reported.
-    let (url, server) = serve(vec![500, 500]);
+    let server = serve(vec![500]);
+    let url = server.url.clone();
     let o = perf_client(
         &[
             "export",
@@ -198,9 +219,10 @@ fn export_push_to_a_refusing_server_fails_with_its_status_after_bounded_retries(
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success(), "a refused push must fail: {err}");
     assert!(err.contains("refused the profile: HTTP 500"), "{err}");
-    assert_eq!(server.join().unwrap().len(), 2, "one retry");
+    assert_eq!(server.stop().len(), 2, "one retry");
     // 400 is a refusal of this profile: not retried.
-    let (url, server) = serve(vec![400]);
+    let server = serve(vec![400]);
+    let url = server.url.clone();
     let o = perf_client(
         &[
             "export",
@@ -218,7 +240,7 @@ fn export_push_to_a_refusing_server_fails_with_its_status_after_bounded_retries(
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success());
     assert!(err.contains("HTTP 400"), "{err}");
-    assert_eq!(server.join().unwrap().len(), 1, "no retry of a 4xx");
+    assert_eq!(server.stop().len(), 1, "no retry of a 4xx");
 }
 
 #[test]

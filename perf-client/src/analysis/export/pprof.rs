@@ -11,7 +11,9 @@
 //!   symbolizer downstream may still name it (`has_functions` is set only on mappings
 //!   whose every location was named). Inlined frames are not expanded: `Symbols` reports
 //!   the outer function only.
-//! - Labels: `comm`, `pid`, `tid`, `cpu` (and `event` when the file has several events).
+//! - Labels: `comm`, `pid`, `tid`, `cpu` (and `event` when the file has several events),
+//!   all string labels: Go's pprof reader drops a numeric label whose value is 0 (cpu 0),
+//!   and Pyroscope keeps string labels only.
 //!
 //! [`Symbols`]: crate::analysis::symbols::Symbols
 
@@ -192,19 +194,19 @@ fn build(file: &PerfData) -> Result<(proto::Profile, PprofSummary), ExportError>
             },
             proto::Label {
                 key: k_pid,
-                num: i64::from(s.pid),
+                str: strings.get(&s.pid.to_string()),
                 ..Default::default()
             },
             proto::Label {
                 key: k_tid,
-                num: i64::from(s.tid),
+                str: strings.get(&s.tid.to_string()),
                 ..Default::default()
             },
         ];
         if let Some(cpu) = s.cpu {
             labels.push(proto::Label {
                 key: k_cpu,
-                num: i64::from(cpu),
+                str: strings.get(&cpu.to_string()),
                 ..Default::default()
             });
         }
