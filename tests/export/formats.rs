@@ -142,3 +142,88 @@ fn folded_export_is_the_flame_graph_lines_with_reports_total() {
         "{folded:.300}"
     );
 }
+
+/// A PERF_RECORD_LOST of [`cpu_clock_attr`]'s layout: `{id, lost}`, then the sample_id
+/// trailer (tid, time, cpu, identifier).
+///
+/// [`cpu_clock_attr`]: crate::perf_data::handmade::cpu_clock_attr
+fn lost_record(id: u64, lost: u64, pid: u32, time: u64) -> Vec<u8> {
+    let h = perf_ringbuf::RecordHeader {
+        record_type: 2,
+        misc: 0,
+        size: 8 + 16 + 32,
+    };
+    let mut r = h.to_u64().to_ne_bytes().to_vec();
+    for v in [id, lost] {
+        r.extend_from_slice(&v.to_ne_bytes());
+    }
+    r.extend_from_slice(&pid.to_ne_bytes());
+    r.extend_from_slice(&pid.to_ne_bytes());
+    r.extend_from_slice(&time.to_ne_bytes());
+    r.extend_from_slice(&0u64.to_ne_bytes()); // cpu, res
+    r.extend_from_slice(&id.to_ne_bytes());
+    r
+}
+
+#[test]
+fn firefox_export_marks_where_samples_were_lost() {
+    use crate::perf_data::handmade::{cpu_clock_attr, sample};
+    use perf_client::perf_data::writer::FinishInfo;
+    use perf_client::perf_data::{EventEntry, HostFeatures, PerfDataWriter};
+    let path = temp_path("export-lost.data");
+    let attr = cpu_clock_attr();
+    let mut w = PerfDataWriter::create(
+        &path,
+        vec![EventEntry {
+            attr,
+            name: "cpu-clock".into(),
+            ids: vec![42],
+        }],
+    )
+    .unwrap();
+    let pid = std::process::id();
+    for i in 0..10 {
+        w.write_records(&sample(42, 0x1000, pid, 1_000 + i))
+            .unwrap();
+    }
+    w.write_records(&lost_record(42, 7, pid, 1_010)).unwrap();
+    w.write_records(&sample(42, 0x1000, pid, 1_020)).unwrap();
+    w.finished_round().unwrap();
+    w.finish(&FinishInfo {
+        host: HostFeatures::of_this_host(vec!["test".into()]),
+        build_ids: Vec::new(),
+    })
+    .unwrap();
+    let out = temp_path("export-lost.json");
+    let stderr = {
+        let o = super::perf_client(
+            &[
+                "export",
+                "--format",
+                "firefox",
+                "-i",
+                path.to_str().unwrap(),
+                "-o",
+                out.to_str().unwrap(),
+            ],
+            None,
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    assert!(
+        stderr.contains("11 samples") && stderr.contains("1 lost markers"),
+        "{stderr}"
+    );
+    let profile: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let threads = profile["threads"].as_array().unwrap();
+    assert_eq!(threads.len(), 1);
+    let markers = &threads[0]["markers"];
+    let data = markers["data"].as_array().expect("markers.data");
+    assert_eq!(data.len(), 1, "{markers}");
+    assert_eq!(data[0]["type"], "PerfLost");
+    assert_eq!(data[0]["count"].as_f64(), Some(7.0));
+    // At the LOST record's time, relative to the first sample (10 ns later → 1e-5 ms).
+    let t = markers["startTime"][0].as_f64().unwrap();
+    assert!((t - 10e-6).abs() < 1e-9, "{t}");
+}
