@@ -7,12 +7,12 @@ use super::push::{query, serve};
 use super::{capture, go_pprof, perf_client};
 use crate::perf_data::handmade::{perf_sample_count, temp_path};
 
-const DD: [&str; 5] = [
-    "dd",
-    "if=/dev/zero",
-    "of=/dev/null",
-    "bs=4k",
-    "count=200000",
+/// A busy shell for 2 to 3 seconds: its own samples, and a `date` exec per pass (fresh
+/// COMM/MMAP records), so every rotated file has both kinds.
+const BUSY: [&str; 3] = [
+    "sh",
+    "-c",
+    "end=$(($(date +%s)+3)); while [ $(date +%s) -lt $end ]; do :; done",
 ];
 
 /// A fresh directory for one test's files.
@@ -51,20 +51,20 @@ fn dumps(stderr: &str) -> Vec<(PathBuf, u64)> {
         .collect()
 }
 
-/// `record -c 50000 --switch-output=16K EXTRA -- dd ...` in `dir`.
+/// `record -c 100000 --switch-output=256K EXTRA -- sh -c LOOP` in `dir`.
 fn record_rotating(dir: &Path, extra: &[&str]) -> std::process::Output {
     let out = dir.join("perf.data");
     let mut args = vec![
         "record",
         "-c",
-        "50000",
+        "100000",
         "-o",
         out.to_str().unwrap(),
-        "--switch-output=16K",
+        "--switch-output=256K",
     ];
     args.extend_from_slice(extra);
     args.push("--");
-    args.extend(DD);
+    args.extend(BUSY);
     perf_client(&args, None)
 }
 
@@ -111,7 +111,7 @@ fn switch_output_by_size_writes_complete_files_that_perf_reads() {
     for (path, _) in announced.iter().filter(|(_, n)| *n > 0) {
         let o = perf_client(&["report", "-i", path.to_str().unwrap()], None);
         assert!(
-            String::from_utf8_lossy(&o.stdout).contains("dd"),
+            String::from_utf8_lossy(&o.stdout).contains(" sh "),
             "{}",
             path.display()
         );
@@ -143,7 +143,7 @@ fn record_push_uploads_each_closed_file() {
     }
     let d = dir("rotate-push");
     let server = serve(vec![200]);
-    let o = record_rotating(&d, &["--push", &server.url.clone(), "--app", "dd.cpu"]);
+    let o = record_rotating(&d, &["--push", &server.url.clone(), "--app", "sh.cpu"]);
     let err = String::from_utf8_lossy(&o.stderr);
     let reqs = server.stop();
     assert!(o.status.success(), "{err}");
@@ -153,7 +153,7 @@ fn record_push_uploads_each_closed_file() {
     for r in &reqs {
         let q = query(&r.line);
         assert!(
-            q.iter().any(|(k, v)| k == "name" && v == "dd.cpu"),
+            q.iter().any(|(k, v)| k == "name" && v == "sh.cpu"),
             "{}",
             r.line
         );
@@ -204,5 +204,50 @@ fn record_push_to_a_refusing_server_fails_and_keeps_every_file() {
         .collect();
     for p in &announced {
         assert!(p.exists(), "{} was deleted", p.display());
+    }
+}
+
+#[test]
+fn overwrite_with_switch_output_dumps_the_flight_recorder_on_sigusr2() {
+    if capture().is_none() {
+        return;
+    }
+    let d = dir("rotate-flight");
+    let out = d.join("perf.data");
+    let mut child = std::process::Command::new(crate::common::perf_client_bin())
+        .args([
+            "record",
+            "-c",
+            "100000",
+            "--overwrite",
+            "--switch-output",
+            "-o",
+        ])
+        .arg(&out)
+        .args(["--", "sh", "-c"])
+        .arg(BUSY[2])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // perf.data exists once the recorder runs with its SIGUSR2 handler installed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !out.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(out.exists(), "the recording did not start");
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) on the pid of a child this test started and has not reaped.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGUSR2) }, 0);
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let announced = dumps(&err);
+    assert_eq!(announced.len(), 2, "the dump and the final file: {err}");
+    assert_eq!(rotated(&d).len(), 2);
+    for (path, samples) in &announced {
+        let Some((n, warn)) = perf_sample_count(path) else {
+            return;
+        };
+        assert_eq!(n, *samples, "{}: {warn}", path.display());
     }
 }

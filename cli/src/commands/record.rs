@@ -202,7 +202,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             "[ perf-client record: Woken up {} times to write data ]",
             s.capture.wakeups
         );
-        for d in &s.dumps {
+        // With --switch-output the consumer announces dumps with the rotated files.
+        for d in s.dumps.iter().filter(|_| consumer.is_none()) {
             eprintln!("[ perf-client record: Dump {} ]", d.display());
         }
         eprintln!(
