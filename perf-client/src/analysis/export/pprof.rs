@@ -105,6 +105,8 @@ fn build(file: &PerfData) -> Result<(proto::Profile, PprofSummary), ExportError>
     let mut sample_index: HashMap<(Vec<u64>, Vec<proto::Label>), usize> = HashMap::new();
     let mut samples: Vec<proto::Sample> = Vec::new();
     let mut sampled_events: Vec<bool> = vec![false; names.len()];
+    // Samples whose innermost frame is in each mapping (by index).
+    let mut leaf_hits: Vec<u64> = Vec::new();
     let mut sum = PprofSummary::default();
     let (mut first, mut last) = (u64::MAX, 0u64);
 
@@ -184,6 +186,11 @@ fn build(file: &PerfData) -> Result<(proto::Profile, PprofSummary), ExportError>
                     is_folded: false,
                 });
             }
+            if stack.is_empty() && mapping_id > 0 {
+                let i = mapping_id as usize - 1;
+                leaf_hits.resize(leaf_hits.len().max(i + 1), 0);
+                leaf_hits[i] += 1;
+            }
             stack.push(loc);
         }
         let mut labels = vec![
@@ -245,6 +252,7 @@ fn build(file: &PerfData) -> Result<(proto::Profile, PprofSummary), ExportError>
     for m in &mut mappings {
         m.has_functions = !unnamed.contains(&m.id);
     }
+    main_mapping_first(&mut mappings, &mut locations, &leaf_hits);
     let all_clock = sampled_events
         .iter()
         .enumerate()
@@ -294,6 +302,41 @@ fn build(file: &PerfData) -> Result<(proto::Profile, PprofSummary), ExportError>
         ..Default::default()
     };
     Ok((profile, sum))
+}
+
+/// pprof takes the first mapping for the main binary (`File:` in `go tool pprof`): puts
+/// the mapping most samples ended in first, renumbering the others after it in order.
+fn main_mapping_first(
+    mappings: &mut [proto::Mapping],
+    locations: &mut [proto::Location],
+    leaf_hits: &[u64],
+) {
+    let Some((main, _)) = leaf_hits
+        .iter()
+        .enumerate()
+        .max_by_key(|&(i, &n)| (n, std::cmp::Reverse(i)))
+    else {
+        return;
+    };
+    if main == 0 || main >= mappings.len() {
+        return;
+    }
+    // Old id (index + 1) → new id: `main` becomes 1, those before it move up by one.
+    let new_id = |old: u64| -> u64 {
+        match (old as usize).checked_sub(1) {
+            None => 0,
+            Some(i) if i == main => 1,
+            Some(i) if i < main => old + 1,
+            Some(_) => old,
+        }
+    };
+    for l in locations.iter_mut() {
+        l.mapping_id = new_id(l.mapping_id);
+    }
+    for m in mappings.iter_mut() {
+        m.id = new_id(m.id);
+    }
+    mappings[..=main].rotate_right(1);
 }
 
 /// The gzipped profile of `file`, and what it holds.
