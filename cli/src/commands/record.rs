@@ -64,9 +64,9 @@ pub struct Args {
     /// No progress or summary.
     #[arg(short = 'q', long = "quiet")]
     quiet: bool,
-    /// The command to run and record (after --).
     #[command(flatten)]
     continuous: super::record_out::ContinuousArgs,
+    /// The command to run and record (after --).
     #[arg(value_name = "COMMAND")]
     command: Vec<OsString>,
 }
@@ -168,14 +168,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     opts.data_pages = args.pages;
     opts.overwrite = args.overwrite;
     opts.realtime = args.realtime;
-    let staged = (args.output.as_os_str() == "-").then(super::record_out::Staged::new);
-    opts.output = staged
-        .as_ref()
-        .map_or_else(|| args.output.clone(), |s| s.path.clone());
+    opts.output = args.output.clone();
     opts.cmdline = std::env::args().collect();
     opts.stop =
         perf_client::kernel::capture::stop_on_interrupt().context("installing SIGINT handler")?;
     let consumer = args.continuous.start(&mut opts, args.quiet)?;
+    let staged = (args.output.as_os_str() == "-").then(super::record_out::Staged::new);
+    if let Some(s) = &staged {
+        opts.output = s.path.clone();
+    }
     let _ = DUMP.set(Arc::clone(&opts.dump));
     install_dump_handler();
 

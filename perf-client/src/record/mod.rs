@@ -591,24 +591,9 @@ fn run(
                 }
             }
             if opts.dump.swap(false, Ordering::Relaxed) && opts.overwrite {
-                let p = if opts.switch_output.is_some() {
-                    rotate::timestamped(&opts.output)
-                } else {
-                    let stamp = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map_or(0, |d| d.as_millis());
-                    let mut p = opts.output.as_os_str().to_owned();
-                    p.push(format!(".{stamp}"));
-                    PathBuf::from(p)
-                };
+                let p = rotate::dump_path(opts);
                 dump_snapshot(capture, &p, names, pre, &opts.cmdline)?;
-                if let Some(tx) = opts.switch_output.as_ref().and_then(|r| r.closed.as_ref()) {
-                    let counts = count_records(&p)?;
-                    let _ = tx.send(rotate::ClosedFile {
-                        path: p.clone(),
-                        counts,
-                    });
-                }
+                rotate::announce(opts, &p)?;
                 dumps.push(p);
             }
             let now = Instant::now();

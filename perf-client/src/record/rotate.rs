@@ -206,6 +206,32 @@ pub fn timestamped(base: &Path) -> PathBuf {
     path
 }
 
+/// Where a flight-recorder dump (`--overwrite`, SIGUSR2) goes: `output.<timestamp>` as
+/// perf names it with `--switch-output`, else `output.<unix milliseconds>`.
+pub(super) fn dump_path(opts: &RecordOptions) -> PathBuf {
+    if opts.switch_output.is_some() {
+        return timestamped(&opts.output);
+    }
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    let mut p = opts.output.as_os_str().to_owned();
+    p.push(format!(".{stamp}"));
+    PathBuf::from(p)
+}
+
+/// Announces a finished dump on the rotation's channel, when there is one.
+pub(super) fn announce(opts: &RecordOptions, path: &Path) -> Result<(), RecordError> {
+    if let Some(tx) = opts.switch_output.as_ref().and_then(|r| r.closed.as_ref()) {
+        let counts = super::count_records(path)?;
+        let _ = tx.send(ClosedFile {
+            path: path.to_owned(),
+            counts,
+        });
+    }
+    Ok(())
+}
+
 /// Renames the recording's last file (`opts.output`, finished) to a timestamped name, as
 /// perf does on exit with `--switch-output`; returns the new name.
 ///
