@@ -214,7 +214,7 @@ fn overwrite_with_switch_output_dumps_the_flight_recorder_on_sigusr2() {
     }
     let d = dir("rotate-flight");
     let out = d.join("perf.data");
-    let mut child = std::process::Command::new(crate::common::perf_client_bin())
+    let child = std::process::Command::new(crate::common::perf_client_bin())
         .args([
             "record",
             "-c",
