@@ -179,6 +179,7 @@ fn firefox_export_marks_where_samples_were_lost() {
             name: "cpu-clock".into(),
             ids: vec![42],
         }],
+        None,
     )
     .unwrap();
     let pid = std::process::id();

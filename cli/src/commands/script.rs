@@ -4,7 +4,6 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use perf_client::analysis::script::{script, ScriptFormat};
-use perf_client::perf_data::PerfData;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -17,16 +16,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let file = if args.input.as_os_str() == "-" {
-        super::open_input(&args.input)?
-    } else {
-        // SAFETY: perf.data files are finished before they are read (as `perf script`,
-        // which maps its input too); `script` does not run alongside a recorder writing
-        // its input. A file that cannot be mapped (a pipe) is read.
-        unsafe { PerfData::open_mapped(&args.input) }
-            .or_else(|_| PerfData::open(&args.input))
-            .map_err(|e| super::input_error(&args.input, e))?
-    };
+    // Read, not mapped: the binary has no unsafe code, and a mapping is sound only while
+    // nothing writes the file, which the command cannot know. `-` reads stdin.
+    let file = super::open_input(&args.input)?;
     let stdout = std::io::stdout().lock();
     let mut out = std::io::BufWriter::new(stdout);
     let format = if args.json {

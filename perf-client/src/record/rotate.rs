@@ -4,7 +4,7 @@
 //! The recording writes to `-o` (perf.data); when a file is due — the signal (SIGUSR2),
 //! a size of data, or a time — the rings are drained into it, it is finished like any
 //! recording (attrs, features, build ids: readable by perf on its own) and renamed to
-//! `perf.data.<YYYYmmddHHMMSScc>` (perf's timestamp, local time, centiseconds), and a new
+//! `perf.data.<YYYYmmddHHMMSScc>` (perf's timestamp, centiseconds; UTC here, local time in perf), and a new
 //! file is started with the tasks synthesized again (COMM/MMAP2 from /proc, so each file
 //! names its own symbols). Each closed file is announced on a channel, so a consumer can
 //! upload it and apply `--switch-max-files` ([`Retention`]) while the capture goes on.
@@ -18,11 +18,12 @@ use std::sync::atomic::Ordering;
 use std::sync::mpsc::Sender;
 use std::time::{Duration, Instant};
 
+use super::synth::Synthesizer;
 use super::{
-    entries, finish_info, scan_data, synthesize, RecordCounts, RecordError, RecordOptions,
+    create_writer, entries, finish_info, scan_data, synthesize, RecordCounts, RecordError,
+    RecordOptions,
 };
 use crate::kernel::capture::{Capture, Target};
-use crate::perf_data::synth::Synthesizer;
 use crate::perf_data::PerfDataWriter;
 
 /// When to switch to a new file (`--switch-output[=signal|SIZE|TIME]`).
@@ -134,7 +135,7 @@ impl Rotator {
         std::fs::rename(&opts.output, &closed)
             .map_err(|e| crate::perf_data::PerfDataError::io(&opts.output, e))?;
         // The old file keeps its descriptor: it is finished under its new name.
-        let mut next = PerfDataWriter::create(&opts.output, entries(capture, &opts.events)?)?;
+        let mut next = create_writer(&opts.output, entries(capture, &opts.events)?)?;
         let first = next.first_attr().clone();
         let mut pre = synthesize(&first, &opts.target);
         if let (Target::Command(_), Some(pid)) = (&opts.target, capture.child_pid()) {
@@ -169,28 +170,22 @@ impl Rotator {
     }
 }
 
-/// `base.<YYYYmmddHHMMSScc>` in local time, as perf names switched files; a suffix
-/// `-N` when that name exists already (two switches within a centisecond).
+/// `base.<YYYYmmddHHMMSScc>`, as perf names switched files, but in UTC where perf uses
+/// local time (the library has no unsafe code, and `localtime_r` is the only way to the
+/// time zone); a suffix `-N` when that name exists already (two switches within a
+/// centisecond).
 pub fn timestamped(base: &Path) -> PathBuf {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    let secs = libc::time_t::try_from(now.as_secs()).unwrap_or(0);
-    // SAFETY: `localtime_r` writes only into `tm`, which lives for the call; a zeroed
-    // `tm` is a valid value of the plain C struct.
-    let tm = unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        libc::localtime_r(&secs, &mut tm);
-        tm
-    };
+    let secs = now.as_secs();
+    let (year, month, day) = civil_from_days(secs / 86_400);
+    let t = secs % 86_400;
     let stamp = format!(
-        "{:04}{:02}{:02}{:02}{:02}{:02}{:02}",
-        tm.tm_year + 1900,
-        tm.tm_mon + 1,
-        tm.tm_mday,
-        tm.tm_hour,
-        tm.tm_min,
-        tm.tm_sec,
+        "{year:04}{month:02}{day:02}{:02}{:02}{:02}{:02}",
+        t / 3600,
+        t / 60 % 60,
+        t % 60,
         now.subsec_millis() / 10
     );
     let mut name = base.as_os_str().to_owned();
@@ -230,6 +225,21 @@ pub(super) fn announce(opts: &RecordOptions, path: &Path) -> Result<(), RecordEr
         });
     }
     Ok(())
+}
+
+/// (year, month, day) of a count of days since 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`, proleptic Gregorian).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + u64::from(month <= 2);
+    (year, month, day)
 }
 
 /// Renames the recording's last file (`opts.output`, finished) to a timestamped name, as
@@ -314,6 +324,14 @@ mod tests {
         assert_eq!(stamp.len(), 16, "{stamp}");
         assert!(stamp.chars().all(|c| c.is_ascii_digit()), "{stamp}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn civil_dates_are_right_across_leap_years() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(20_513), (2026, 3, 1));
+        assert_eq!(civil_from_days(20_788), (2026, 12, 1));
     }
 
     #[test]
