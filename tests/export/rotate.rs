@@ -7,8 +7,8 @@ use super::push::{query, serve};
 use super::{capture, go_pprof, perf_client};
 use crate::perf_data::handmade::{perf_sample_count, temp_path};
 
-/// A busy shell for 2 to 3 seconds: its own samples, and a `date` exec per pass (fresh
-/// COMM/MMAP records), so every rotated file has both kinds.
+/// A busy shell for 2 to 3 seconds (the flight recorder needs a capture still running
+/// when the signal comes).
 const BUSY: [&str; 3] = [
     "sh",
     "-c",
@@ -51,20 +51,33 @@ fn dumps(stderr: &str) -> Vec<(PathBuf, u64)> {
         .collect()
 }
 
-/// `record -c 100000 --switch-output=256K EXTRA -- sh -c LOOP` in `dir`.
+/// A fixed amount of work (1.6 GB through dd): its samples, and so the data and the
+/// number of files, follow the CPU time it takes, not how long a loaded machine makes it
+/// wait.
+const DD: [&str; 5] = [
+    "dd",
+    "if=/dev/zero",
+    "of=/dev/null",
+    "bs=4k",
+    "count=400000",
+];
+
+/// `record -g -c 50000 --switch-output=64K EXTRA -- dd ...` in `dir`: at least 0.1 s of
+/// CPU at 20 kHz with callchains is several hundred KiB, so several files.
 fn record_rotating(dir: &Path, extra: &[&str]) -> std::process::Output {
     let out = dir.join("perf.data");
     let mut args = vec![
         "record",
+        "-g",
         "-c",
-        "100000",
+        "50000",
         "-o",
         out.to_str().unwrap(),
-        "--switch-output=256K",
+        "--switch-output=64K",
     ];
     args.extend_from_slice(extra);
     args.push("--");
-    args.extend(BUSY);
+    args.extend(DD);
     perf_client(&args, None)
 }
 
@@ -111,7 +124,7 @@ fn switch_output_by_size_writes_complete_files_that_perf_reads() {
     for (path, _) in announced.iter().filter(|(_, n)| *n > 0) {
         let o = perf_client(&["report", "-i", path.to_str().unwrap()], None);
         assert!(
-            String::from_utf8_lossy(&o.stdout).contains(" sh "),
+            String::from_utf8_lossy(&o.stdout).contains(" dd "),
             "{}",
             path.display()
         );
@@ -143,7 +156,7 @@ fn record_push_uploads_each_closed_file() {
     }
     let d = dir("rotate-push");
     let server = serve(vec![200]);
-    let o = record_rotating(&d, &["--push", &server.url.clone(), "--app", "sh.cpu"]);
+    let o = record_rotating(&d, &["--push", &server.url.clone(), "--app", "dd.cpu"]);
     let err = String::from_utf8_lossy(&o.stderr);
     let reqs = server.stop();
     assert!(o.status.success(), "{err}");
@@ -153,7 +166,7 @@ fn record_push_uploads_each_closed_file() {
     for r in &reqs {
         let q = query(&r.line);
         assert!(
-            q.iter().any(|(k, v)| k == "name" && v == "sh.cpu"),
+            q.iter().any(|(k, v)| k == "name" && v == "dd.cpu"),
             "{}",
             r.line
         );
@@ -224,8 +237,8 @@ fn overwrite_with_switch_output_dumps_the_flight_recorder_on_sigusr2() {
             "-o",
         ])
         .arg(&out)
-        .args(["--", "sh", "-c"])
-        .arg(BUSY[2])
+        .arg("--")
+        .args(BUSY)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
