@@ -128,6 +128,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             eprintln!("[ perf-client record: Lost 0 samples ]");
         }
     }
+    let unreadable = s.capture.snapshot_unreadable_bytes();
+    if unreadable > 0 {
+        eprintln!(
+            "perf-client record: warning: {unreadable} bytes of overwrite snapshots followed a corrupt record and were not written"
+        );
+    }
     if let Some(c) = consumer {
         c.finish(opts, s.samples)?;
     }
