@@ -142,7 +142,7 @@ pub fn pipe_to_file(mut r: impl Read) -> Result<(Vec<u8>, PipeSummary), PerfData
         let body = read_payload(&mut r, rec_size - 8, at + 8)?;
         match kind {
             user_type::HEADER_ATTR => {
-                let attr_size = match body.get(4..8).map(read_u32_at0) {
+                let attr_size = match body.get(4..8).map(|b| read_u32(b, 0)) {
                     Some(0) => ATTR_SIZE_VER0,
                     Some(n) => n as usize,
                     None => usize::MAX,
@@ -209,10 +209,6 @@ pub fn pipe_to_file(mut r: impl Read) -> Result<(Vec<u8>, PipeSummary), PerfData
     sum.attrs = attrs.len();
     sum.features = features.len();
     Ok((assemble(&attrs, &data, &features), sum))
-}
-
-fn read_u32_at0(b: &[u8]) -> u32 {
-    read_u32(b, 0)
 }
 
 /// Lays out a file-mode image: header, ids, attrs (every attr zero-extended to the
