@@ -3,6 +3,7 @@
 mod callgraph;
 mod common;
 mod emulation;
+mod export;
 mod hardening;
 mod kernel;
 mod perf_data;

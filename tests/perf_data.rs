@@ -2,6 +2,6 @@
 //! `linux-perf-data` crate with the same counts; our reader reads real perf's files.
 
 mod fixtures;
-mod handmade;
-mod recorded;
+pub(crate) mod handmade;
+pub(crate) mod recorded;
 mod streaming;

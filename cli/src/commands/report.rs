@@ -8,11 +8,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use perf_client::analysis::callgraph::ChainOptions;
 use perf_client::analysis::report::{self, ReportOptions, SortKey};
-use perf_client::perf_data::PerfData;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Input file.
+    /// Input file (`-`: perf's pipe format on stdin).
     #[arg(short = 'i', long = "input", default_value = "perf.data")]
     input: PathBuf,
     /// Also write a flame graph (SVG) of the callchains (record with -g) to this file.
@@ -53,8 +52,7 @@ fn parse_sort_key(s: &str) -> Result<SortKey, String> {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    // Read, not mapped: the binary has no unsafe code (as `script`).
-    let file = PerfData::open(&args.input).map_err(|e| super::input_error(&args.input, e))?;
+    let file = super::open_input(&args.input)?;
     let mut opts = ReportOptions::perf_defaults();
     if args.children {
         opts.children = Some(true);

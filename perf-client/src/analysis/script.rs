@@ -9,7 +9,7 @@ use serde_json::json;
 use super::event_names;
 use super::line::Line;
 use super::machine::Machine;
-use super::symbols::{FrameRef, Symbols};
+use super::symbols::{Frame, FrameRef, Symbols};
 use super::tracepoint_fields::TraceFormats;
 use super::unwind::{ChainBuilder, UnwindStats};
 use crate::perf_data::{attr::TYPE_TRACEPOINT, sample_type as st, PerfData, PerfDataError};
@@ -231,6 +231,22 @@ pub struct ScriptOptions {
     pub format: ScriptFormat,
     /// `-F`.
     pub fields: FieldSpec,
+}
+
+/// The frames of a sample, innermost first: its callchain without context markers (and
+/// the user frames unwound from a `--call-graph dwarf` stack copy), or its ip alone.
+pub(crate) fn sample_frames(
+    sample: &Sample<'_>,
+    machine: &Machine,
+    symbols: &mut Symbols,
+    chains: &mut ChainBuilder,
+) -> Vec<Frame> {
+    let pid = sample.pid.unwrap_or(0);
+    let mut ips = Vec::new();
+    chains.frames(sample, machine, &mut ips);
+    ips.iter()
+        .map(|&ip| symbols.resolve(machine, pid, ip))
+        .collect()
 }
 
 /// Whether a sample is shown with its callchain (one frame a line) rather than its ip.

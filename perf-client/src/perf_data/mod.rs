@@ -20,6 +20,7 @@ pub mod attr;
 mod error;
 pub mod features;
 pub mod header;
+pub mod pipe;
 pub mod reader;
 pub mod source;
 mod staged;
