@@ -9,7 +9,7 @@ use crate::perf_data::handmade::temp_path;
 fn pprof_export_reads_in_go_tool_pprof_with_the_totals_of_report() {
     let Some(data) = capture() else { return };
     let data = data.to_str().unwrap();
-    let report = String::from_utf8(perf_client_ok(&["report", "-i", data])).unwrap();
+    let report = String::from_utf8(perf_client_ok(&["report", "--json", "-i", data])).unwrap();
     let (period, samples) = report_totals(&report);
     let out = temp_path("export.pb.gz");
     let out = out.to_str().unwrap();
@@ -46,6 +46,9 @@ fn pprof_export_reads_in_go_tool_pprof_with_the_totals_of_report() {
     let top = go_pprof(&["-top", out]).unwrap();
     assert!(top.status.success());
     let top = String::from_utf8_lossy(&top.stdout);
+    // The self (flat) table: its top entry is the hottest function.
+    let report =
+        String::from_utf8(perf_client_ok(&["report", "--no-children", "-i", data])).unwrap();
     let first_report_symbol = report
         .lines()
         .find(|l| l.contains('%') && !l.starts_with('#'))
@@ -124,7 +127,7 @@ fn firefox_export_has_a_thread_per_tid_and_every_sample() {
 fn folded_export_is_the_flame_graph_lines_with_reports_total() {
     let Some(data) = capture() else { return };
     let data = data.to_str().unwrap();
-    let report = String::from_utf8(perf_client_ok(&["report", "-i", data])).unwrap();
+    let report = String::from_utf8(perf_client_ok(&["report", "--json", "-i", data])).unwrap();
     let (period, _) = report_totals(&report);
     let folded = String::from_utf8(perf_client_ok(&[
         "export", "--format", "folded", "-i", data,

@@ -90,17 +90,16 @@ fn perf_client_ok(args: &[&str]) -> Vec<u8> {
     o.stdout
 }
 
-/// `report`'s "Event count (approx.)" and sample count (the first event).
-fn report_totals(report: &str) -> (u64, u64) {
-    let field = |prefix: &str| -> u64 {
-        report
-            .lines()
-            .find_map(|l| l.strip_prefix(prefix))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("no {prefix:?} in the report:\n{report}"))
-    };
-    (field("# Event count (approx.): "), field("# Samples: "))
+/// `report --json`'s period and sample count of the first event (the text report
+/// abbreviates the sample count as perf does: `1K`).
+fn report_totals(report_json: &str) -> (u64, u64) {
+    let v: serde_json::Value = serde_json::from_str(report_json)
+        .unwrap_or_else(|e| panic!("report --json: {e}:\n{report_json}"));
+    let ev = &v["events"][0];
+    (
+        ev["period"].as_u64().unwrap(),
+        ev["samples"].as_u64().unwrap(),
+    )
 }
 
 /// `go tool pprof ARGS`, or `None` (a counted skip) when Go is not installed.

@@ -121,7 +121,7 @@ fn perf_pipe_output_is_read_by_report_script_and_export() {
     );
     assert_eq!(lines(&script.stdout), perf_samples);
 
-    let report = perf_client(&["report", "-i", "-"], Some(&stream));
+    let report = perf_client(&["report", "--json", "-i", "-"], Some(&stream));
     assert!(
         report.status.success(),
         "{}",
