@@ -63,6 +63,10 @@ pub struct Args {
     /// No progress or summary.
     #[arg(short = 'q', long = "quiet")]
     quiet: bool,
+    /// Do not add the recorded objects (and the kernel's kallsyms) to the build-id cache
+    /// ($PERF_BUILDID_DIR, else ~/.debug), as perf's -N.
+    #[arg(short = 'N', long = "no-buildid-cache")]
+    no_buildid_cache: bool,
     /// The command to run and record (after --).
     #[arg(value_name = "COMMAND")]
     command: Vec<OsString>,
@@ -186,6 +190,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     .context("recording failed")?;
     if tty {
         eprintln!();
+    }
+    if !args.no_buildid_cache {
+        // As perf record: keep the recorded objects so that a rebuild does not orphan
+        // the file's addresses. A failure costs names later, not the recording.
+        match perf_client::record::buildid_cache::add_from_file(&s.path) {
+            Ok(Some(c)) if !args.quiet && !c.skipped.is_empty() => {
+                for (obj, why) in &c.skipped {
+                    eprintln!("perf-client record: not in the build-id cache: {obj}: {why}");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!("perf-client record: build-id cache not updated: {e}"),
+        }
     }
     if !args.quiet {
         eprintln!(

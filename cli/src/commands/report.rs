@@ -27,6 +27,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     rep.print(&mut out)?;
     out.flush()?;
+    let samples: u64 = rep.events.iter().map(|e| e.samples).sum();
+    for line in rep.unread.describe(samples) {
+        eprintln!("perf-client report: {line}");
+    }
+    if samples == 0 && !rep.unread.uninterpreted.is_empty() {
+        anyhow::bail!(
+            "{}: no sample could be read: its records are of types this reader does not interpret",
+            args.input.display()
+        );
+    }
     if let Some(svg) = &args.flamegraph {
         if rep.folded.is_empty() {
             anyhow::bail!("no samples to draw in {}", args.input.display());

@@ -32,6 +32,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let sum = script(&file, &mut out, format)?;
     out.flush()?;
+    for line in sum.unread.describe(sum.samples) {
+        eprintln!("perf-client script: {line}");
+    }
+    if sum.samples == 0 && !sum.unread.uninterpreted.is_empty() {
+        anyhow::bail!(
+            "{}: no sample could be read: its records are of types this reader does not interpret",
+            args.input.display()
+        );
+    }
     if sum.lost_samples > 0 || sum.lost > 0 {
         eprintln!(
             "perf-client script: {} samples; {} lost samples, {} lost ring records",

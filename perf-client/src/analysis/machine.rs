@@ -41,6 +41,8 @@ pub struct Machine {
     comms: HashMap<u32, String>,
     maps: HashMap<u32, Vec<Map>>,
     kernel: Vec<Map>,
+    /// Build ids that MMAP2 records carried (`PERF_RECORD_MISC_MMAP_BUILD_ID`), by path.
+    build_ids: HashMap<String, Vec<u8>>,
 }
 
 fn name_of(bytes: &[u8]) -> String {
@@ -95,18 +97,29 @@ impl Machine {
                     path: name_of(m.filename),
                 },
             ),
-            Record::Mmap2(m) => self.add_map(
-                m.pid,
-                kernel_mode,
-                Map {
-                    start: m.addr,
-                    end: m.addr.saturating_add(m.len),
-                    pgoff: m.pgoff,
-                    path: name_of(m.filename),
-                },
-            ),
+            Record::Mmap2(m) => {
+                if let crate::records::FileId::BuildId(id) = &m.file_id {
+                    self.build_ids
+                        .insert(name_of(m.filename), id.as_bytes().to_vec());
+                }
+                self.add_map(
+                    m.pid,
+                    kernel_mode,
+                    Map {
+                        start: m.addr,
+                        end: m.addr.saturating_add(m.len),
+                        pgoff: m.pgoff,
+                        path: name_of(m.filename),
+                    },
+                )
+            }
             _ => {}
         }
+    }
+
+    /// The build id an MMAP2 record gave for `path`, if any.
+    pub fn build_id(&self, path: &str) -> Option<&[u8]> {
+        self.build_ids.get(path).map(Vec::as_slice)
     }
 
     /// The command name of a thread (perf shows `:tid` when unknown).

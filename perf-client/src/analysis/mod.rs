@@ -2,12 +2,14 @@
 //! ([`symbols`]), per-event lines like `perf script` ([`script`]), and overhead tables and
 //! flame graphs like `perf report` ([`report`]).
 
+pub mod debuginfo;
 mod line;
 pub mod machine;
 pub mod render;
 pub mod report;
 pub mod script;
 pub mod symbols;
+pub mod trust;
 
 use crate::perf_data::{record_type, DataChunk, PerfData, PerfDataError};
 use crate::records::{ParseContext, ParsedRecord};

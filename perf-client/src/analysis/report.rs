@@ -54,6 +54,8 @@ pub struct Report {
     pub lost: u64,
     /// Folded stacks (`comm;outer;...;inner` → period), for flame graphs.
     pub folded: Vec<(String, u64)>,
+    /// What could not be verified by build id or interpreted.
+    pub unread: super::trust::Unread,
 }
 
 /// (comm, dso, symbol, kernel).
@@ -86,11 +88,15 @@ pub fn build(file: &PerfData) -> Result<Report, AnalysisError> {
                 return Ok(());
             }
             other => {
+                report.unread.note_record(rec.header.record_type, other);
                 machine.apply(rec.header.misc, other);
                 return Ok(());
             }
         };
         let pid = s.pid.unwrap_or(0);
+        if let Some(ip) = s.ip {
+            report.unread.note_sample(&mut symbols, &machine, pid, ip);
+        }
         let comm = machine.comm(pid, s.tid.unwrap_or(pid));
         let period = s
             .period
@@ -153,6 +159,7 @@ pub fn build(file: &PerfData) -> Result<Report, AnalysisError> {
     let mut folded: Vec<(String, u64)> = folded.into_iter().collect();
     folded.sort();
     report.folded = folded;
+    report.unread.finish(&symbols);
     Ok(report)
 }
 

@@ -34,7 +34,7 @@ pub enum ScriptFormat {
 }
 
 /// Counts of what [`script`] printed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScriptSummary {
     /// Samples printed.
     pub samples: u64,
@@ -42,6 +42,8 @@ pub struct ScriptSummary {
     pub lost: u64,
     /// Samples lost, from LOST_SAMPLES records (the kernel's exact count).
     pub lost_samples: u64,
+    /// What could not be verified by build id or interpreted.
+    pub unread: super::trust::Unread,
 }
 
 /// The frames of a sample, innermost first: its callchain without context markers, or
@@ -93,6 +95,7 @@ pub fn script(
                 return Ok(());
             }
             other => {
+                sum.unread.note_record(rec.header.record_type, other);
                 machine.apply(rec.header.misc, other);
                 return Ok(());
             }
@@ -100,6 +103,10 @@ pub fn script(
         sum.samples += 1;
         let pid = s.pid.unwrap_or(0);
         let tid = s.tid.unwrap_or(pid);
+        let unverified = s.ip.and_then(|ip| symbols.unverified(&machine, pid, ip));
+        if unverified.is_some() {
+            sum.unread.unverified_samples += 1;
+        }
         let event = rec
             .event
             .and_then(|i| names.get(i))
@@ -122,6 +129,7 @@ pub fn script(
                     "symbol": top.and_then(|f| f.symbol.clone()),
                     "dso": top.map(|f| f.dso.clone()),
                     "callchain": if s.callchain.is_some() { Some(chain) } else { None },
+                    "unverified": unverified.map(super::symbols::Unverified::reason),
                 });
                 writeln!(out, "{v}")?;
             }
@@ -135,6 +143,7 @@ pub fn script(
         }
         Ok(())
     })?;
+    sum.unread.finish(&symbols);
     Ok(sum)
 }
 

@@ -1,15 +1,41 @@
-//! Address → symbol with blazesym: user addresses through the ELF file of their map (by
-//! file offset, so the process need not be alive), kernel addresses through
-//! `/proc/kallsyms`. Results are cached per (file, offset).
+//! Address → symbol with blazesym, from files verified by build id (DESIGN.md §8, perf's
+//! rule): a name is only ever read from bytes that are the bytes that ran.
+//!
+//! **User objects.** The recorded build id of a mapped file comes from its MMAP2 record
+//! (`PERF_RECORD_MISC_MMAP_BUILD_ID`) or the file's BUILD_ID feature. The file on disk is
+//! used when its own build-id note equals it; else a copy from the build-id cache
+//! (`~/.debug/.build-id/xx/yyyy…/elf`, which `record` fills); else the address stays raw
+//! (`[unknown]`, as perf prints it) and the object is counted as not verified. Names come
+//! from the ELF symbol table of the detached debug file when there is one with the same
+//! build id (`/usr/lib/debug/.build-id/xx/yyyy.debug`, `.gnu_debuglink`), as perf prefers
+//! it, else of the verified file itself; file offsets are turned into addresses through
+//! the verified file's load segments.
+//!
+//! **No recorded build id.** A file for which the recording has no build id is trusted
+//! only when the recording has no BUILD_ID feature at all (an unfinished file, or one of
+//! `perf record -z`, which skips build ids: then, like perf, the file at the recorded path
+//! is used); the kernel likewise only when, in addition, the recorded release (OSRELEASE)
+//! is the running one. A recording that lists build ids but not this object's could not
+//! verify it either, so neither do we.
+//!
+//! **Kernel.** Kernel addresses are named only from a symbol table of the recorded kernel
+//! build: the running kernel's `/proc/kallsyms` when its build id (`/sys/kernel/notes`)
+//! equals the recorded `[kernel.kallsyms]` one, else the copy in the build-id cache
+//! (`~/.debug/[kernel.kallsyms]/<build id>/kallsyms`). Addresses are relocated by the
+//! difference between the reference symbol (`_text`) in that table and the recorded
+//! kernel map's `pgoff` (where `_text` was when recording: KASLR moves it every boot).
+//!
+//! Results are cached per (file, offset).
 
-use std::collections::HashMap;
-use std::path::Path;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 
 use blazesym::symbolize::source::{Elf, Kernel, Source};
 use blazesym::symbolize::{Input, Symbolized, Symbolizer};
 use blazesym::MaybeDefault;
 
-use super::machine::Machine;
+use super::debuginfo::{self, ElfInfo};
+use super::machine::{Machine, Map};
 use crate::perf_data::{misc, BuildId, PerfData};
 
 /// One resolved address.
@@ -74,75 +100,322 @@ impl FrameRef<'_> {
 /// Function name and offset of one address, or `None` when unknown.
 type Found = Option<(Box<str>, u64)>;
 
+/// Why the symbols of an object were not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum Unverified {
+    /// The file on disk has another build id, and no cache has the recorded one.
+    Mismatch,
+    /// The file is gone, and no cache has the recorded build id.
+    Missing,
+    /// The recording lists build ids, but none for this file.
+    NotRecorded,
+    /// Kernel: the running kernel is another build, and the build-id cache has no
+    /// kallsyms of the recorded one.
+    OtherKernel,
+    /// Kernel: the recording has no kernel build id.
+    KernelNotRecorded,
+    /// Kernel: the reference symbol (`_text`) could not be found in the symbol table or
+    /// the recording, so addresses cannot be relocated.
+    NoRelocation,
+}
+
+impl Unverified {
+    /// A short explanation.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Unverified::Mismatch => {
+                "the file on disk has another build id and no build-id cache has the recorded one"
+            }
+            Unverified::Missing => {
+                "the file is gone and no build-id cache has the recorded build id"
+            }
+            Unverified::NotRecorded => "the recording has no build id for it",
+            Unverified::OtherKernel => {
+                "recorded on another kernel build, whose kallsyms is not in the build-id cache"
+            }
+            Unverified::KernelNotRecorded => "the recording has no kernel build id",
+            Unverified::NoRelocation => "the kernel map or _text is unknown, cannot relocate",
+        }
+    }
+}
+
+/// Where the symbols of one mapped file come from, decided once per path.
+#[derive(Debug)]
+enum Object {
+    /// Verified (or trusted by the no-BUILD_ID rule).
+    Named {
+        /// The verified file's load segments (offset → address).
+        elf: ElfInfo,
+        /// The verified file (on disk or the cache copy).
+        elf_path: PathBuf,
+        /// Its detached debug file, when there is one.
+        debug: Option<PathBuf>,
+    },
+    /// Not a file (`[vdso]`, `//anon`, a relative path): no symbols, not counted.
+    NotAFile,
+    /// Not verified: addresses stay raw.
+    Refused(Unverified),
+}
+
+/// Where kernel symbols come from.
+#[derive(Debug, Clone)]
+enum KernelSyms {
+    /// `/proc/kallsyms` (the running kernel is the recorded build).
+    Live,
+    /// A kallsyms copy of the recorded build.
+    Copy(PathBuf),
+    /// None.
+    Refused(Unverified),
+}
+
 /// A caching symbolizer.
 #[derive(Debug)]
 pub struct Symbols {
     symbolizer: Symbolizer,
-    /// Whether kernel addresses may be named from the running kernel's kallsyms.
-    kernel_verified: bool,
+    /// Build ids of the BUILD_ID feature, by path.
+    recorded: HashMap<String, Vec<u8>>,
+    /// Whether the recording has a BUILD_ID feature at all.
+    has_build_ids: bool,
+    /// Where kernel names come from.
+    kernel_syms: KernelSyms,
+    /// Relocation of recorded kernel addresses into the symbol table's (added), once the
+    /// kernel map has been seen; `Err` when it cannot be computed.
+    kernel_delta: Option<Result<u64, Unverified>>,
     /// Kernel addresses.
     kernel: HashMap<u64, Found>,
+    /// Per file path: how its symbols are read.
+    objects: HashMap<String, Object>,
     /// Per file path: file offset → symbol. Looked up by `&str`, so a hit allocates
     /// nothing.
     files: HashMap<String, HashMap<u64, Found>>,
 }
 
 impl Symbols {
-    /// A symbolizer with empty caches. Kernel addresses are named from `/proc/kallsyms`
-    /// only when `running_kernel_verified` says the addresses were recorded on the running
-    /// kernel build; otherwise they stay unnamed, as `perf script` leaves them.
+    /// A symbolizer that knows no build ids: files at their recorded paths are trusted
+    /// (the rule for a recording without a BUILD_ID feature). Kernel addresses are named
+    /// from `/proc/kallsyms` only when `running_kernel_verified` says the addresses were
+    /// recorded on the running kernel build and boot; otherwise they stay unnamed.
     pub fn new(running_kernel_verified: bool) -> Self {
         Symbols {
             symbolizer: Symbolizer::new(),
-            kernel_verified: running_kernel_verified,
+            recorded: HashMap::new(),
+            has_build_ids: false,
+            kernel_syms: if running_kernel_verified {
+                KernelSyms::Live
+            } else {
+                KernelSyms::Refused(Unverified::KernelNotRecorded)
+            },
+            kernel_delta: running_kernel_verified.then_some(Ok(0)),
             kernel: HashMap::new(),
+            objects: HashMap::new(),
             files: HashMap::new(),
         }
     }
 
-    /// A symbolizer for `file`: its kernel addresses are named only when the kernel build
-    /// id the file recorded (BUILD_ID feature, `[kernel.kallsyms]`) equals the running
-    /// kernel's (`/sys/kernel/notes`). A file from another kernel build, or one that
-    /// recorded no kernel build id, gets no kernel names: a name from another build would
-    /// be a wrong name.
+    /// A symbolizer for `file`, verifying every object by the build ids it recorded (see
+    /// the module documentation for the rules).
     pub fn for_file(file: &PerfData) -> Self {
-        let recorded = file.build_ids().ok().and_then(|ids| {
-            ids.into_iter()
-                .find(|b| b.cpumode == misc::KERNEL && b.filename == "[kernel.kallsyms]")
-        });
-        let running = BuildId::running_kernel();
-        let verified = matches!((recorded, running), (Some(r), Some(k)) if r.id == k.id);
-        Self::new(verified)
+        let ids = file.build_ids().unwrap_or_default();
+        let has_build_ids = file
+            .feature_bits()
+            .any(|b| b == crate::perf_data::feature::BUILD_ID);
+        let recorded_kernel = ids
+            .iter()
+            .find(|b| b.cpumode == misc::KERNEL && b.filename == "[kernel.kallsyms]")
+            .map(|b| b.id.clone());
+        let kernel_syms = match recorded_kernel {
+            // The no-BUILD_ID rule, for the kernel: the same release as the running one
+            // (`perf record -z` writes no BUILD_ID feature; perf then uses kallsyms).
+            None if !has_build_ids && same_release(file) => KernelSyms::Live,
+            None => KernelSyms::Refused(Unverified::KernelNotRecorded),
+            Some(r) => match BuildId::running_kernel() {
+                Some(k) if debuginfo::same_build_id(&k.id, &r) => KernelSyms::Live,
+                _ => debuginfo::cached_kallsyms(&r).map_or(
+                    KernelSyms::Refused(Unverified::OtherKernel),
+                    KernelSyms::Copy,
+                ),
+            },
+        };
+        let recorded = ids
+            .into_iter()
+            .filter(|b| b.filename.starts_with('/'))
+            .map(|b| (b.filename, b.id))
+            .collect();
+        Symbols {
+            symbolizer: Symbolizer::new(),
+            recorded,
+            has_build_ids,
+            kernel_syms,
+            kernel_delta: None,
+            kernel: HashMap::new(),
+            objects: HashMap::new(),
+            files: HashMap::new(),
+        }
     }
 
-    fn lookup(&self, src: &Source<'_>, input: Input<u64>) -> Found {
-        match self.symbolizer.symbolize_single(src, input).ok()? {
+    /// Decides where the symbols of `path` come from.
+    fn object(&self, machine: &Machine, path: &str) -> Object {
+        let p = Path::new(path);
+        if !p.is_absolute() {
+            return Object::NotAFile;
+        }
+        let disk = debuginfo::read_elf(p);
+        let recorded = machine
+            .build_id(path)
+            .or(self.recorded.get(path).map(Vec::as_slice));
+        let Some(id) = recorded else {
+            if self.has_build_ids {
+                return Object::Refused(Unverified::NotRecorded);
+            }
+            return match disk {
+                Some(elf) => {
+                    let debug = elf
+                        .build_id
+                        .clone()
+                        .and_then(|own| debuginfo::debug_file(&own, Some((p, &elf))));
+                    Object::Named {
+                        elf,
+                        elf_path: p.to_path_buf(),
+                        debug,
+                    }
+                }
+                None => Object::Refused(Unverified::Missing),
+            };
+        };
+        let verified = disk
+            .filter(|d| {
+                d.build_id
+                    .as_deref()
+                    .is_some_and(|b| debuginfo::same_build_id(b, id))
+            })
+            .map(|d| (p.to_path_buf(), d))
+            .or_else(|| {
+                let copy = debuginfo::cached_elf(id)?;
+                let info = debuginfo::read_elf(&copy)?;
+                Some((copy, info))
+            });
+        match verified {
+            Some((elf_path, elf)) => {
+                let debug = debuginfo::debug_file(id, Some((&elf_path, &elf)));
+                Object::Named {
+                    elf,
+                    elf_path,
+                    debug,
+                }
+            }
+            None if p.exists() => Object::Refused(Unverified::Mismatch),
+            None => Object::Refused(Unverified::Missing),
+        }
+    }
+
+    fn object_of<'s>(&'s mut self, machine: &Machine, path: &str) -> &'s Object {
+        if !self.objects.contains_key(path) {
+            let o = self.object(machine, path);
+            self.objects.insert(path.to_owned(), o);
+        }
+        &self.objects[path]
+    }
+
+    fn lookup(symbolizer: &Symbolizer, src: &Source<'_>, input: Input<u64>) -> Found {
+        match symbolizer.symbolize_single(src, input).ok()? {
             Symbolized::Sym(s) => Some((s.name.into(), s.offset as u64)),
             Symbolized::Unknown(_) => None,
         }
     }
 
+    /// The relocation of recorded kernel addresses, from the kernel map `map`.
+    fn kernel_delta(&self, map: &Map) -> Result<u64, Unverified> {
+        let table = match &self.kernel_syms {
+            KernelSyms::Refused(why) => return Err(*why),
+            KernelSyms::Live => Path::new("/proc/kallsyms"),
+            KernelSyms::Copy(p) => p.as_path(),
+        };
+        // `[kernel.kallsyms]_text`: pgoff is where `_text` was when recording.
+        let reference = map
+            .path
+            .strip_prefix("[kernel.kallsyms]")
+            .filter(|r| !r.is_empty())
+            .ok_or(Unverified::NoRelocation)?;
+        let now = kallsyms_address(table, reference).ok_or(Unverified::NoRelocation)?;
+        Ok(now.wrapping_sub(map.pgoff))
+    }
+
     fn lookup_kernel(&self, addr: u64) -> Found {
-        if !self.kernel_verified {
-            return None;
-        }
+        let delta = self.kernel_delta.clone()?.ok()?;
+        let kallsyms = match &self.kernel_syms {
+            KernelSyms::Live => MaybeDefault::Default,
+            KernelSyms::Copy(p) => MaybeDefault::Some(p.clone()),
+            KernelSyms::Refused(_) => return None,
+        };
         let src = Source::Kernel(Kernel {
-            kallsyms: MaybeDefault::Default,
+            kallsyms,
             vmlinux: MaybeDefault::None,
             kaslr_offset: Some(0),
             debug_syms: false,
             ..Default::default()
         });
-        self.lookup(&src, Input::AbsAddr(addr))
+        Self::lookup(
+            &self.symbolizer,
+            &src,
+            Input::AbsAddr(addr.wrapping_add(delta)),
+        )
     }
 
     fn lookup_file(&self, path: &str, offset: u64) -> Found {
-        if !Path::new(path).is_absolute() {
+        let Some(Object::Named {
+            elf,
+            elf_path,
+            debug,
+        }) = self.objects.get(path)
+        else {
             return None;
+        };
+        let addr = elf.address_of(offset)?;
+        let by = |file: &Path| {
+            let mut src = Elf::new(file);
+            src.debug_syms = false;
+            Self::lookup(&self.symbolizer, &Source::Elf(src), Input::VirtOffset(addr))
+        };
+        // The debug file's full symbol table first (perf prefers it), then the file's.
+        debug.as_deref().and_then(by).or_else(|| by(elf_path))
+    }
+
+    /// Whether `addr` of `pid` falls in an object (a file, or the kernel) whose symbols
+    /// were not read because it could not be verified; with the reason.
+    pub fn unverified(&mut self, machine: &Machine, pid: u32, addr: u64) -> Option<Unverified> {
+        let map = machine.find_map(pid, addr)?;
+        if map.path.starts_with("[kernel.kallsyms]") {
+            self.ensure_kernel_delta(map);
+            return self.kernel_delta.clone()?.err();
         }
-        let mut elf = Elf::new(path);
-        elf.debug_syms = false;
-        self.lookup(&Source::Elf(elf), Input::FileOffset(offset))
+        match self.object_of(machine, &map.path) {
+            Object::Refused(why) => Some(*why),
+            _ => None,
+        }
+    }
+
+    /// The objects whose symbols were not read, with the reason (`[kernel.kallsyms]` for
+    /// the kernel).
+    pub fn unverified_objects(&self) -> BTreeMap<String, Unverified> {
+        let mut out: BTreeMap<String, Unverified> = self
+            .objects
+            .iter()
+            .filter_map(|(p, o)| match o {
+                Object::Refused(why) => Some((p.clone(), *why)),
+                _ => None,
+            })
+            .collect();
+        if let Some(Err(why)) = &self.kernel_delta {
+            out.insert("[kernel.kallsyms]".to_owned(), *why);
+        }
+        out
+    }
+
+    fn ensure_kernel_delta(&mut self, map: &Map) {
+        if self.kernel_delta.is_none() {
+            self.kernel_delta = Some(self.kernel_delta(map));
+        }
     }
 
     /// Resolves `addr` of process `pid` using the maps known to `machine`.
@@ -170,6 +443,7 @@ impl Symbols {
         let kernel = map.path.starts_with("[kernel.kallsyms]");
         let found: &Found = if kernel {
             if !self.kernel.contains_key(&addr) {
+                self.ensure_kernel_delta(map);
                 let v = self.lookup_kernel(addr);
                 self.kernel.insert(addr, v);
             }
@@ -181,6 +455,7 @@ impl Symbols {
                 .get(map.path.as_str())
                 .is_some_and(|m| m.contains_key(&offset));
             if !known {
+                self.object_of(machine, &map.path);
                 let v = self.lookup_file(&map.path, offset);
                 self.files
                     .entry(map.path.clone())
@@ -197,4 +472,27 @@ impl Symbols {
             kernel,
         }
     }
+}
+
+/// Whether `file` was recorded on the running kernel release (OSRELEASE feature).
+fn same_release(file: &PerfData) -> bool {
+    let running = std::fs::read_to_string("/proc/sys/kernel/osrelease").ok();
+    match (file.osrelease().ok().flatten(), running) {
+        (Some(r), Some(k)) => r.trim_end_matches('\0').trim() == k.trim(),
+        _ => false,
+    }
+}
+
+/// The address of `symbol` in a kallsyms-format file, when it is there and not hidden
+/// (`kptr_restrict` shows zeros).
+fn kallsyms_address(table: &Path, symbol: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(table).ok()?;
+    text.lines().find_map(|line| {
+        let mut f = line.split_ascii_whitespace();
+        let (addr, _, name) = (f.next()?, f.next()?, f.next()?);
+        (name == symbol)
+            .then(|| u64::from_str_radix(addr, 16).ok())
+            .flatten()
+            .filter(|&a| a != 0)
+    })
 }

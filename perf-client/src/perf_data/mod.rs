@@ -15,6 +15,7 @@
 //! ```
 
 pub mod attr;
+pub mod compressed;
 mod error;
 pub mod features;
 pub mod header;

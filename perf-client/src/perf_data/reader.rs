@@ -627,7 +627,9 @@ impl PerfData {
         Records::new(data, self.header.data.offset)
     }
 
-    /// Hands the data section to `f` in pieces of whole records, in file order: a
+    /// Hands the data section to `f` in pieces of whole records, in file order, with
+    /// `PERF_RECORD_COMPRESSED` records replaced by the records they carry
+    /// ([`super::compressed`]): a
     /// file in memory or mapped as one piece, a streamed file one round at a time
     /// (each piece then ends with its FINISHED_ROUND record, or at the end of the
     /// section), read into one reused buffer that grows to the largest round.
@@ -642,22 +644,25 @@ impl PerfData {
         &self,
         mut f: impl FnMut(DataChunk<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
+        // COMPRESSED records (`perf record -z`) are inflated into the records they carry.
+        let mut inflate = super::compressed::Inflate::new();
         match &self.bytes {
             Storage::Streamed(s) => {
                 let mut rounds = RoundReader::new(&*s.src, &s.name, self.header.data, s.opts);
                 while let Some(chunk) = rounds.next_chunk()? {
-                    f(chunk)?;
+                    inflate.chunk(chunk, &mut f)?;
                 }
                 Ok(())
             }
             other => {
                 let whole = other.in_memory().unwrap_or(&[]);
                 let data = slice_of(whole, self.header.data, "data section")?;
-                f(DataChunk {
+                let chunk = DataChunk {
                     offset: self.header.data.offset,
                     bytes: data,
                     last: true,
-                })
+                };
+                inflate.chunk(chunk, &mut f)
             }
         }
     }

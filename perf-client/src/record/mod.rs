@@ -4,6 +4,8 @@
 //! written), a FINISHED_ROUND after each drain pass, and at the end the kernel's exact
 //! lost counts as LOST_SAMPLES records and the feature sections.
 
+pub mod buildid_cache;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
