@@ -1,0 +1,56 @@
+//! `perf record -z` files: PERF_RECORD_COMPRESSED (zstd) read as the records they carry;
+//! what cannot be decoded is an error, never an empty table.
+
+use perf_client::analysis::{report, script};
+use perf_client::perf_data::compressed::COMPRESSED;
+use perf_client::perf_data::PerfData;
+
+use super::fixtures::fixture;
+use super::handmade::perf_sample_count;
+
+/// SAMPLE records in `cpu-clock-z.data`, as `perf report --stats` counts them.
+const Z_SAMPLES: u64 = 1711;
+
+#[test]
+fn perf_record_z_files_read_as_the_records_they_carry() {
+    let path = fixture("cpu-clock-z.data");
+    let f = PerfData::open(&path).unwrap();
+    let raw = f.records().filter(|r| r.as_ref().unwrap().header.record_type == COMPRESSED);
+    assert!(raw.count() > 1, "the fixture spreads its records over several COMPRESSED records");
+    let counts = f.count_by_type().unwrap();
+    assert_eq!(counts.get(&9).copied(), Some(Z_SAMPLES), "{counts:?}");
+    assert_eq!(counts.get(&COMPRESSED), None, "no COMPRESSED record is left: {counts:?}");
+    if let Some((perf_n, _)) = perf_sample_count(&path) {
+        assert_eq!(perf_n, Z_SAMPLES);
+    }
+    let mut out = Vec::new();
+    let sum = script::script(&f, &mut out, script::ScriptFormat::Text).unwrap();
+    assert_eq!(sum.samples, Z_SAMPLES);
+    let rep = report::build(&f).unwrap();
+    assert_eq!(rep.events.iter().map(|e| e.samples).sum::<u64>(), Z_SAMPLES);
+    assert!(rep.events[0].rows.iter().any(|r| r.comm == "dd"));
+}
+
+#[test]
+fn a_compressed_record_that_cannot_be_decoded_is_an_error_not_an_empty_table() {
+    let path = fixture("cpu-clock-z.data");
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = {
+        let f = PerfData::from_bytes(bytes.clone()).unwrap();
+        let r = f
+            .records()
+            .map(Result::unwrap)
+            .find(|r| r.header.record_type == COMPRESSED)
+            .unwrap();
+        r.offset
+    };
+    // Garble the zstd payload of the first COMPRESSED record.
+    let start = usize::try_from(at).unwrap() + 8;
+    for b in &mut bytes[start..start + 16] {
+        *b ^= 0x5a;
+    }
+    let f = PerfData::from_bytes(bytes).unwrap();
+    let err = script::script(&f, &mut Vec::new(), script::ScriptFormat::Text).unwrap_err();
+    assert!(err.to_string().contains("COMPRESSED"), "{err}");
+    assert!(report::build(&f).is_err());
+}
