@@ -4,6 +4,7 @@ mod common;
 mod emulation;
 mod hardening;
 mod kernel;
+mod oracle;
 mod perf_data;
 mod ring_batch_api;
 mod ring_fast_path;

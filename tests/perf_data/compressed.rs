@@ -15,11 +15,20 @@ const Z_SAMPLES: u64 = 1711;
 fn perf_record_z_files_read_as_the_records_they_carry() {
     let path = fixture("cpu-clock-z.data");
     let f = PerfData::open(&path).unwrap();
-    let raw = f.records().filter(|r| r.as_ref().unwrap().header.record_type == COMPRESSED);
-    assert!(raw.count() > 1, "the fixture spreads its records over several COMPRESSED records");
+    let raw = f
+        .records()
+        .filter(|r| r.as_ref().unwrap().header.record_type == COMPRESSED);
+    assert!(
+        raw.count() > 1,
+        "the fixture spreads its records over several COMPRESSED records"
+    );
     let counts = f.count_by_type().unwrap();
     assert_eq!(counts.get(&9).copied(), Some(Z_SAMPLES), "{counts:?}");
-    assert_eq!(counts.get(&COMPRESSED), None, "no COMPRESSED record is left: {counts:?}");
+    assert_eq!(
+        counts.get(&COMPRESSED),
+        None,
+        "no COMPRESSED record is left: {counts:?}"
+    );
     if let Some((perf_n, _)) = perf_sample_count(&path) {
         assert_eq!(perf_n, Z_SAMPLES);
     }

@@ -15,7 +15,9 @@
 
 use std::path::{Path, PathBuf};
 
-use object::{Object, ObjectSegment};
+use std::collections::HashMap;
+
+use object::{Object, ObjectSection, ObjectSegment, ObjectSymbol, ObjectSymbolTable, SymbolFlags};
 
 /// The system's detached debug files.
 pub const SYSTEM_DEBUG_DIR: &str = "/usr/lib/debug";
@@ -152,6 +154,157 @@ pub fn debug_file(id: &[u8], binary: Option<(&Path, &ElfInfo)>) -> Option<PathBu
     .find(|p| p.as_path() != path && has_build_id(p, id))
 }
 
+/// Where several function symbols share an address (`fstatat64` and
+/// `__GI___fstatat64`), the one perf shows: perf keeps one per address
+/// (`symbols__fixup_duplicate` and `choose_best_symbol` in `tools/perf/util/symbol.c`):
+/// a sized one over a zero-sized one, then non-weak over weak, global over local, fewer
+/// leading underscores, the longer name, and else the first in the table. Reads the
+/// `.symtab` of the ELF file at `path` (`.dynsym` when it has none, as perf does).
+/// Addresses with a single symbol are left out.
+pub fn perf_aliases(path: &Path) -> HashMap<u64, String> {
+    let Ok(data) = std::fs::read(path) else {
+        return HashMap::new();
+    };
+    let Ok(file) = object::File::parse(&*data) else {
+        return HashMap::new();
+    };
+    let symtab: Vec<_> = if file.symbols().next().is_some() {
+        file.symbols().collect()
+    } else {
+        file.dynamic_symbols().collect()
+    };
+    // (size, weak, global, name) per address, in table order.
+    let mut at: HashMap<u64, Vec<(u64, bool, bool, String)>> = HashMap::new();
+    for sym in symtab {
+        // STT_FUNC and STT_GNU_IFUNC, as perf's `elf_sym__is_function`.
+        let func = match sym.flags() {
+            SymbolFlags::Elf { st_info, .. } => matches!(st_info & 0xf, 2 | 10),
+            _ => false,
+        };
+        if !func || sym.is_undefined() || sym.address() == 0 {
+            continue;
+        }
+        let Ok(name) = sym.name() else { continue };
+        if name.is_empty() {
+            continue;
+        }
+        at.entry(sym.address()).or_default().push((
+            sym.size(),
+            sym.is_weak(),
+            sym.is_global() && !sym.is_weak(),
+            name.to_owned(),
+        ));
+    }
+    at.into_iter()
+        .filter(|(_, v)| v.len() > 1)
+        .filter_map(|(addr, v)| {
+            let best = v
+                .into_iter()
+                .reduce(|a, b| if prefer_second(&a, &b) { b } else { a })?;
+            Some((addr, best.3))
+        })
+        .collect()
+}
+
+/// The same for a kallsyms-format table: perf gives every kallsyms symbol the size up
+/// to the next one (`symbols__fixup_end`), so of the symbols at one address only the
+/// last in the table is sized, and that is the one perf keeps. Text, weak, data and bss
+/// symbols count, as perf loads them (`symbol_type__filter`).
+pub fn kallsyms_aliases(table: &Path) -> HashMap<u64, String> {
+    let Ok(text) = std::fs::read_to_string(table) else {
+        return HashMap::new();
+    };
+    let mut at: HashMap<u64, (usize, String)> = HashMap::new();
+    for line in text.lines() {
+        let mut f = line.split_ascii_whitespace();
+        let (Some(addr), Some(kind), Some(name)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        if !matches!(kind, "T" | "t" | "W" | "w" | "D" | "d" | "B" | "b") {
+            continue;
+        }
+        let Ok(addr) = u64::from_str_radix(addr, 16) else {
+            continue;
+        };
+        let e = at.entry(addr).or_insert((0, String::new()));
+        e.0 += 1;
+        e.1.clear();
+        e.1.push_str(name);
+    }
+    at.into_iter()
+        .filter(|(_, (n, _))| *n > 1)
+        .map(|(a, (_, name))| (a, name))
+        .collect()
+}
+
+/// The PLT entries perf makes up for an x86-64 ELF file (`dso__synthesize_plt_symbols`
+/// in `tools/perf/util/symbol-elf.c`): one 16-byte `<name>@plt` per `.rela.plt` entry,
+/// named after its dynamic symbol (`@plt` alone for an IRELATIVE entry), after a
+/// 16-byte `.plt` header unless `.plt` holds exactly one entry per relocation; in
+/// `.plt.sec` when there is one. (address, size, name).
+pub fn plt_symbols(path: &Path) -> Vec<(u64, u64, String)> {
+    let mut out = Vec::new();
+    let Ok(data) = std::fs::read(path) else {
+        return out;
+    };
+    let Ok(file) = object::File::parse(&*data) else {
+        return out;
+    };
+    if file.architecture() != object::Architecture::X86_64 {
+        return out;
+    }
+    let (Some(plt), Some(rela)) = (
+        file.section_by_name(".plt"),
+        file.section_by_name(".rela.plt"),
+    ) else {
+        return out;
+    };
+    let Ok(rela) = rela.data() else { return out };
+    let dynsym = file.dynamic_symbol_table();
+    let entries = rela.len() / 24;
+    const ENTRY: u64 = 16;
+    let (mut at, sec) = match file.section_by_name(".plt.sec") {
+        Some(sec) => (sec.address(), true),
+        None => (plt.address(), false),
+    };
+    if !sec && (entries as u64) * ENTRY != plt.size() {
+        out.push((at, ENTRY, ".plt".to_owned()));
+        at += ENTRY;
+    }
+    for r in rela.chunks_exact(24) {
+        let info = u64::from_le_bytes(r[8..16].try_into().unwrap_or_default());
+        let index = (info >> 32) as usize;
+        let name = dynsym
+            .as_ref()
+            .filter(|_| index != 0)
+            .and_then(|t| t.symbol_by_index(object::SymbolIndex(index)).ok())
+            .and_then(|s| s.name().ok().map(str::to_owned))
+            .unwrap_or_default();
+        out.push((at, ENTRY, format!("{name}@plt")));
+        at += ENTRY;
+    }
+    out
+}
+
+/// perf's `choose_best_symbol(a, b) == SYMBOL_B`.
+fn prefer_second(a: &(u64, bool, bool, String), b: &(u64, bool, bool, String)) -> bool {
+    let underscores = |s: &str| s.bytes().take_while(|&c| c == b'_').count();
+    if (a.0 == 0) != (b.0 == 0) {
+        return a.0 == 0;
+    }
+    if a.1 != b.1 {
+        return a.1;
+    }
+    if a.2 != b.2 {
+        return b.2;
+    }
+    let (ua, ub) = (underscores(&a.3), underscores(&b.3));
+    if ua != ub {
+        return ua > ub;
+    }
+    b.3.len() > a.3.len()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,6 +317,38 @@ mod tests {
             !same_build_id(&[0; 20], &[0; 20]),
             "an all-zero id identifies nothing"
         );
+    }
+
+    #[test]
+    fn aliases_resolve_as_perf_chooses() {
+        let s = |size, weak, global, name: &str| (size, weak, global, name.to_owned());
+        // Global over local, then fewer underscores, then the longer name.
+        assert!(prefer_second(
+            &s(8, false, false, "__GI___fstatat64"),
+            &s(8, false, true, "fstatat64")
+        ));
+        assert!(!prefer_second(
+            &s(8, false, true, "fstatat64"),
+            &s(8, false, true, "__fstatat64")
+        ));
+        assert!(prefer_second(
+            &s(8, false, true, "mmap"),
+            &s(8, false, true, "mmap64")
+        ));
+        // Non-weak over weak; sized over zero-sized.
+        assert!(prefer_second(
+            &s(8, true, false, "access"),
+            &s(8, false, false, "__access")
+        ));
+        assert!(prefer_second(
+            &s(0, false, true, "a"),
+            &s(8, false, false, "__b")
+        ));
+        // Ties keep the first.
+        assert!(!prefer_second(
+            &s(8, false, true, "ab"),
+            &s(8, false, true, "cd")
+        ));
     }
 
     #[test]

@@ -41,8 +41,9 @@ pub struct Machine {
     comms: HashMap<u32, String>,
     maps: HashMap<u32, Vec<Map>>,
     kernel: Vec<Map>,
-    /// Build ids that MMAP2 records carried (`PERF_RECORD_MISC_MMAP_BUILD_ID`), by path.
-    build_ids: HashMap<String, Vec<u8>>,
+    /// The file identity the last MMAP2 record of each path carried: a build id
+    /// (`PERF_RECORD_MISC_MMAP_BUILD_ID`) or device and inode.
+    file_ids: HashMap<String, crate::records::FileId>,
 }
 
 fn name_of(bytes: &[u8]) -> String {
@@ -98,10 +99,7 @@ impl Machine {
                 },
             ),
             Record::Mmap2(m) => {
-                if let crate::records::FileId::BuildId(id) = &m.file_id {
-                    self.build_ids
-                        .insert(name_of(m.filename), id.as_bytes().to_vec());
-                }
+                self.file_ids.insert(name_of(m.filename), m.file_id);
                 self.add_map(
                     m.pid,
                     kernel_mode,
@@ -119,7 +117,18 @@ impl Machine {
 
     /// The build id an MMAP2 record gave for `path`, if any.
     pub fn build_id(&self, path: &str) -> Option<&[u8]> {
-        self.build_ids.get(path).map(Vec::as_slice)
+        match self.file_ids.get(path)? {
+            crate::records::FileId::BuildId(id) => Some(id.as_bytes()),
+            crate::records::FileId::Inode { .. } => None,
+        }
+    }
+
+    /// The device (major, minor) and inode an MMAP2 record gave for `path`, if any.
+    pub fn inode(&self, path: &str) -> Option<(u32, u32, u64)> {
+        match self.file_ids.get(path)? {
+            crate::records::FileId::Inode { maj, min, ino, .. } => Some((*maj, *min, *ino)),
+            crate::records::FileId::BuildId(_) => None,
+        }
     }
 
     /// The command name of a thread (perf shows `:tid` when unknown).

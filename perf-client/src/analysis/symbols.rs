@@ -11,12 +11,15 @@
 //! it, else of the verified file itself; file offsets are turned into addresses through
 //! the verified file's load segments.
 //!
-//! **No recorded build id.** A file for which the recording has no build id is trusted
-//! only when the recording has no BUILD_ID feature at all (an unfinished file, or one of
-//! `perf record -z`, which skips build ids: then, like perf, the file at the recorded path
-//! is used); the kernel likewise only when, in addition, the recorded release (OSRELEASE)
-//! is the running one. A recording that lists build ids but not this object's could not
-//! verify it either, so neither do we.
+//! **No recorded build id.** perf lists build ids only for objects that sample ips hit,
+//! so an object seen only in callchains often has none. Such a file is trusted when its
+//! MMAP2 record's device and inode are the file's on disk and its content has not been
+//! modified (mtime) since the perf.data was last written — the same file, untouched (a
+//! tool that rewrites a file in place and then sets an older mtime would defeat this);
+//! or, as perf does, when the recording has no BUILD_ID feature at all (an unfinished
+//! file, or one of `perf record -z`, which skips build ids). The kernel without a recorded
+//! build id only in that second case, and only when the recorded release (OSRELEASE) is
+//! the running one. Anything else stays an address.
 //!
 //! **Kernel.** Kernel addresses are named only from a symbol table of the recorded kernel
 //! build: the running kernel's `/proc/kallsyms` when its build id (`/sys/kernel/notes`)
@@ -108,7 +111,8 @@ pub enum Unverified {
     Mismatch,
     /// The file is gone, and no cache has the recorded build id.
     Missing,
-    /// The recording lists build ids, but none for this file.
+    /// The recording lists build ids, but none for this file, and the file on disk is
+    /// not the one mapped (device and inode of its MMAP2 record) unmodified since.
     NotRecorded,
     /// Kernel: the running kernel is another build, and the build-id cache has no
     /// kallsyms of the recorded one.
@@ -130,7 +134,10 @@ impl Unverified {
             Unverified::Missing => {
                 "the file is gone and no build-id cache has the recorded build id"
             }
-            Unverified::NotRecorded => "the recording has no build id for it",
+            Unverified::NotRecorded => {
+                "the recording has no build id for it, and the file on disk is not the mapped \
+                 one unmodified since the recording (device, inode, mtime)"
+            }
             Unverified::OtherKernel => {
                 "recorded on another kernel build, whose kallsyms is not in the build-id cache"
             }
@@ -151,6 +158,10 @@ enum Object {
         elf_path: PathBuf,
         /// Its detached debug file, when there is one.
         debug: Option<PathBuf>,
+        /// perf's pick where symbols share an address, in the symbol file.
+        aliases: HashMap<u64, String>,
+        /// The PLT entries perf names (`name@plt`).
+        plt: Vec<(u64, u64, String)>,
     },
     /// Not a file (`[vdso]`, `//anon`, a relative path): no symbols, not counted.
     NotAFile,
@@ -177,11 +188,15 @@ pub struct Symbols {
     recorded: HashMap<String, Vec<u8>>,
     /// Whether the recording has a BUILD_ID feature at all.
     has_build_ids: bool,
+    /// When the recording was last written (the perf.data's mtime), if known.
+    written: Option<std::time::SystemTime>,
     /// Where kernel names come from.
     kernel_syms: KernelSyms,
     /// Relocation of recorded kernel addresses into the symbol table's (added), once the
     /// kernel map has been seen; `Err` when it cannot be computed.
     kernel_delta: Option<Result<u64, Unverified>>,
+    /// perf's pick where kernel symbols share an address, loaded with `kernel_delta`.
+    kernel_aliases: HashMap<u64, String>,
     /// Kernel addresses.
     kernel: HashMap<u64, Found>,
     /// Per file path: how its symbols are read.
@@ -201,12 +216,14 @@ impl Symbols {
             symbolizer: Symbolizer::new(),
             recorded: HashMap::new(),
             has_build_ids: false,
+            written: None,
             kernel_syms: if running_kernel_verified {
                 KernelSyms::Live
             } else {
                 KernelSyms::Refused(Unverified::KernelNotRecorded)
             },
             kernel_delta: running_kernel_verified.then_some(Ok(0)),
+            kernel_aliases: HashMap::new(),
             kernel: HashMap::new(),
             objects: HashMap::new(),
             files: HashMap::new(),
@@ -246,8 +263,10 @@ impl Symbols {
             symbolizer: Symbolizer::new(),
             recorded,
             has_build_ids,
+            written: file.written(),
             kernel_syms,
             kernel_delta: None,
+            kernel_aliases: HashMap::new(),
             kernel: HashMap::new(),
             objects: HashMap::new(),
             files: HashMap::new(),
@@ -265,7 +284,7 @@ impl Symbols {
             .build_id(path)
             .or(self.recorded.get(path).map(Vec::as_slice));
         let Some(id) = recorded else {
-            if self.has_build_ids {
+            if self.has_build_ids && !self.unchanged_since_recording(machine, path) {
                 return Object::Refused(Unverified::NotRecorded);
             }
             return match disk {
@@ -274,10 +293,13 @@ impl Symbols {
                         .build_id
                         .clone()
                         .and_then(|own| debuginfo::debug_file(&own, Some((p, &elf))));
+                    let aliases = debuginfo::perf_aliases(debug.as_deref().unwrap_or(p));
                     Object::Named {
+                        plt: debuginfo::plt_symbols(p),
                         elf,
                         elf_path: p.to_path_buf(),
                         debug,
+                        aliases,
                     }
                 }
                 None => Object::Refused(Unverified::Missing),
@@ -298,15 +320,36 @@ impl Symbols {
         match verified {
             Some((elf_path, elf)) => {
                 let debug = debuginfo::debug_file(id, Some((&elf_path, &elf)));
+                let aliases = debuginfo::perf_aliases(debug.as_deref().unwrap_or(&elf_path));
                 Object::Named {
+                    plt: debuginfo::plt_symbols(&elf_path),
                     elf,
                     elf_path,
                     debug,
+                    aliases,
                 }
             }
             None if p.exists() => Object::Refused(Unverified::Mismatch),
             None => Object::Refused(Unverified::Missing),
         }
+    }
+
+    /// Whether the file at `path` is the one an MMAP2 record named (same device and
+    /// inode) and its content has not been modified (mtime) since the recording was
+    /// written.
+    fn unchanged_since_recording(&self, machine: &Machine, path: &str) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let (Some((maj, min, ino)), Some(written)) = (machine.inode(path), self.written) else {
+            return false;
+        };
+        let Ok(meta) = std::fs::metadata(path) else {
+            return false;
+        };
+        let dev = meta.dev();
+        let same_file = meta.ino() == ino && libc::major(dev) == maj && libc::minor(dev) == min;
+        // mtime, not ctime: hard links into a build-id cache (perf's and ours) change
+        // the ctime of system libraries without changing a byte.
+        same_file && meta.modified().is_ok_and(|m| m <= written)
     }
 
     fn object_of<'s>(&'s mut self, machine: &Machine, path: &str) -> &'s Object {
@@ -355,11 +398,12 @@ impl Symbols {
             debug_syms: false,
             ..Default::default()
         });
-        Self::lookup(
-            &self.symbolizer,
-            &src,
-            Input::AbsAddr(addr.wrapping_add(delta)),
-        )
+        let at = addr.wrapping_add(delta);
+        let (name, off) = Self::lookup(&self.symbolizer, &src, Input::AbsAddr(at))?;
+        match self.kernel_aliases.get(&at.wrapping_sub(off)) {
+            Some(best) => Some((best.as_str().into(), off)),
+            None => Some((name, off)),
+        }
     }
 
     fn lookup_file(&self, path: &str, offset: u64) -> Found {
@@ -367,18 +411,34 @@ impl Symbols {
             elf,
             elf_path,
             debug,
+            aliases,
+            plt,
         }) = self.objects.get(path)
         else {
             return None;
         };
         let addr = elf.address_of(offset)?;
+        if let Some((start, _, name)) = plt
+            .iter()
+            .find(|(start, size, _)| addr >= *start && addr - start < *size)
+        {
+            return Some((name.as_str().into(), addr - start));
+        }
         let by = |file: &Path| {
             let mut src = Elf::new(file);
             src.debug_syms = false;
             Self::lookup(&self.symbolizer, &Source::Elf(src), Input::VirtOffset(addr))
         };
         // The debug file's full symbol table first (perf prefers it), then the file's.
-        debug.as_deref().and_then(by).or_else(|| by(elf_path))
+        let (name, off) = debug.as_deref().and_then(by).or_else(|| by(elf_path))?;
+        // Where symbols share the address, the one perf shows (a mangled name keeps
+        // blazesym's demangled spelling).
+        match aliases.get(&addr.wrapping_sub(off)) {
+            Some(best) if !best.starts_with("_Z") && !best.starts_with("_R") => {
+                Some((best.as_str().into(), off))
+            }
+            _ => Some((name, off)),
+        }
     }
 
     /// Whether `addr` of `pid` falls in an object (a file, or the kernel) whose symbols
@@ -415,6 +475,14 @@ impl Symbols {
     fn ensure_kernel_delta(&mut self, map: &Map) {
         if self.kernel_delta.is_none() {
             self.kernel_delta = Some(self.kernel_delta(map));
+            let table = match &self.kernel_syms {
+                KernelSyms::Live => Some(Path::new("/proc/kallsyms")),
+                KernelSyms::Copy(p) => Some(p.as_path()),
+                KernelSyms::Refused(_) => None,
+            };
+            if let Some(t) = table.filter(|_| matches!(self.kernel_delta, Some(Ok(_)))) {
+                self.kernel_aliases = debuginfo::kallsyms_aliases(t);
+            }
         }
     }
 

@@ -137,6 +137,9 @@ pub struct PerfData {
     header: FileHeader,
     attrs: Vec<AttrEntry>,
     features: BTreeMap<u32, FileSection>,
+    /// The file's mtime, when it was opened from a path: when the recording was last
+    /// written (the symbolizer trusts an object unchanged since then).
+    written: Option<std::time::SystemTime>,
 }
 
 /// One record of the data section.
@@ -200,8 +203,10 @@ impl PerfData {
     /// As [`PerfData::open`].
     pub fn open_with(path: &Path, opts: StreamOptions) -> Result<Self, PerfDataError> {
         let f = std::fs::File::open(path).map_err(|e| PerfDataError::io(path, e))?;
-        let len = f.metadata().map_err(|e| PerfDataError::io(path, e))?.len();
-        Self::from_source(Box::new(f), len, path, opts)
+        let meta = f.metadata().map_err(|e| PerfDataError::io(path, e))?;
+        let mut file = Self::from_source(Box::new(f), meta.len(), path, opts)?;
+        file.written = meta.modified().ok();
+        Ok(file)
     }
 
     /// Reads the whole file into memory first (`std::fs::read`), then checks it as
@@ -212,7 +217,9 @@ impl PerfData {
     /// As [`PerfData::open`].
     pub fn read_whole(path: &Path) -> Result<Self, PerfDataError> {
         let bytes = std::fs::read(path).map_err(|e| PerfDataError::io(path, e))?;
-        Self::from_bytes(bytes)
+        let mut file = Self::from_bytes(bytes)?;
+        file.written = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        Ok(file)
     }
 
     /// Opens a file of `len` bytes read through `src` for streaming, as
@@ -261,6 +268,7 @@ impl PerfData {
             header,
             attrs,
             features,
+            written: None,
         })
     }
 
@@ -293,7 +301,9 @@ impl PerfData {
         let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| PerfDataError::io(path, e))?;
         // Sequential access: let the kernel read ahead and fault around generously.
         let _ = map.advise(memmap2::Advice::Sequential);
-        Self::from_storage(Storage::Mapped(map))
+        let mut file = Self::from_storage(Storage::Mapped(map))?;
+        file.written = f.metadata().and_then(|m| m.modified()).ok();
+        Ok(file)
     }
 
     fn from_storage(bytes: Storage) -> Result<Self, PerfDataError> {
@@ -306,6 +316,7 @@ impl PerfData {
             header,
             attrs,
             features,
+            written: None,
         })
     }
 
@@ -407,6 +418,11 @@ impl PerfData {
             out.insert(bit, section);
         }
         Ok(out)
+    }
+
+    /// When the file was last written (its mtime), if it was opened from a path.
+    pub fn written(&self) -> Option<std::time::SystemTime> {
+        self.written
     }
 
     /// The header.

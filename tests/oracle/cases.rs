@@ -1,0 +1,262 @@
+//! The corpus: one test per kind of file.
+
+use std::path::{Path, PathBuf};
+
+use super::{check, compare_report, compare_script, gcc, run, Scratch};
+use crate::common::perf_client_bin;
+
+/// A program with a hot function of its own, frame pointers kept. With `-DPAD` a
+/// function is added before it, so a rebuild moves `hot`.
+const PROG: &str = r#"
+#include <stdio.h>
+#include <stdlib.h>
+#ifdef PAD
+__attribute__((noinline)) long pad_fn(long x) { long s = 0; for (long i = 0; i < x; i++) s += i * 7 ^ (s >> 3); return s; }
+#endif
+__attribute__((noinline)) long hot(long n) { long s = 0; for (long i = 0; i < n; i++) s += (i * 2654435761u) >> 7; return s; }
+int main(int argc, char **argv) { long n = argc > 1 ? atol(argv[1]) : 100000000; printf("%ld\n", hot(n)); return 0; }
+"#;
+
+/// A program that spends its time inside libc (qsort's merge sort, memcpy): its frames
+/// are named only from libc's detached debug file.
+const LIBC_PROG: &str = r#"
+#include <stdio.h>
+#include <stdlib.h>
+static int cmp(const void *a, const void *b) { int x = *(const int *)a, y = *(const int *)b; return (x > y) - (x < y); }
+int main(void) {
+    enum { N = 1 << 16 };
+    static int v[N];
+    unsigned s = 1;
+    long sum = 0;
+    for (int r = 0; r < 60; r++) {
+        for (int i = 0; i < N; i++) { s = s * 1103515245u + 12345u; v[i] = (int)(s >> 8); }
+        qsort(v, N, sizeof v[0], cmp);
+        sum += v[N / 2];
+    }
+    printf("%ld\n", sum);
+    return 0;
+}
+"#;
+
+fn perf_record(s: &Scratch, out: &Path, args: &[&str], cmd: &[&Path]) -> Option<()> {
+    let mut c = s.cmd("perf");
+    c.args(["record", "-q", "-o"]).arg(out).args(args).arg("--");
+    c.args(cmd);
+    run(&mut c, "perf record").map(|_| ())
+}
+
+fn pc_record(s: &Scratch, out: &Path, args: &[&str], cmd: &[&Path]) -> Option<()> {
+    let mut c = s.cmd(perf_client_bin());
+    c.args(["record", "-q", "-o"]).arg(out).args(args).arg("--");
+    c.args(cmd);
+    run(&mut c, "perf-client record").map(|_| ())
+}
+
+/// Records `cmd` with perf and with perf-client (same flags), compares both files.
+fn both(name: &str, args: &[&str], src: &str, cmd_args: &[&str]) {
+    let s = Scratch::new(name);
+    let Some(bin) = gcc(&s, src, "prog", &[]) else {
+        return;
+    };
+    let mut cmd: Vec<PathBuf> = vec![bin];
+    cmd.extend(cmd_args.iter().map(PathBuf::from));
+    let cmd: Vec<&Path> = cmd.iter().map(PathBuf::as_path).collect();
+    for (who, file) in [("perf", "perf.data"), ("perf-client", "pc.data")] {
+        let out = s.path(file);
+        let done = if who == "perf" {
+            perf_record(&s, &out, args, &cmd)
+        } else {
+            pc_record(&s, &out, args, &cmd)
+        };
+        if done.is_none() {
+            return;
+        }
+        let label = format!("{name} ({who})");
+        let Some(row) = compare_script(&s, &out, &label) else {
+            return;
+        };
+        check(&row);
+        compare_report(&s, &out, &label);
+    }
+}
+
+#[test]
+fn callchains_name_the_frames_perf_names() {
+    both(
+        "callchains-g",
+        &["-g", "-e", "cpu-clock", "-c", "100000"],
+        PROG,
+        &["100000000"],
+    );
+}
+
+#[test]
+fn tracepoint_samples_name_the_frames_perf_names() {
+    both(
+        "tracepoint",
+        &["-e", "raw_syscalls:sys_enter"],
+        PROG,
+        &["1000"],
+    );
+}
+
+#[test]
+fn two_events_name_the_frames_perf_names() {
+    both(
+        "two-events",
+        &["-g", "-e", "cpu-clock,page-faults", "-c", "100000"],
+        PROG,
+        &["50000000"],
+    );
+}
+
+#[test]
+fn perf_z_files_name_the_frames_perf_names() {
+    let s = Scratch::new("z");
+    let Some(bin) = gcc(&s, PROG, "prog", &[]) else {
+        return;
+    };
+    let out = s.path("z.data");
+    let args = ["-z", "-g", "-e", "cpu-clock", "-c", "100000"];
+    if perf_record(&s, &out, &args, &[&bin, Path::new("100000000")]).is_none() {
+        return;
+    }
+    if let Some(row) = compare_script(&s, &out, "-z (perf)") {
+        check(&row);
+        compare_report(&s, &out, "-z (perf)");
+    }
+}
+
+#[test]
+fn a_file_from_another_kernel_build_gets_no_wrong_kernel_names() {
+    // Recorded on kernel build e4f18d9d… (tests/fixtures/README.md): on another build
+    // perf prints [unknown] for its kernel frames, and so must we.
+    let s = Scratch::new("other-kernel");
+    let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sys-enter.data");
+    if let Some(row) = compare_script(&s, &file, "sys-enter.data (fixture)") {
+        check(&row);
+    }
+}
+
+#[test]
+fn a_rebuilt_binary_is_named_from_the_build_id_cache_or_not_at_all() {
+    let s = Scratch::new("rebuilt");
+    let Some(bin) = gcc(&s, PROG, "prog", &[]) else {
+        return;
+    };
+    let cmd = [bin.as_path(), Path::new("100000000")];
+    let args = ["-g", "-e", "cpu-clock", "-c", "100000"];
+    let (pf, of) = (s.path("perf.data"), s.path("pc.data"));
+    if perf_record(&s, &pf, &args, &cmd).is_none() || pc_record(&s, &of, &args, &cmd).is_none() {
+        return;
+    }
+    // Rebuild: `hot` moves, `pad_fn` takes its old place.
+    gcc(&s, PROG, "prog", &["-DPAD"]).unwrap();
+    // The build-id cache both recorders filled (perf reads ours too), kept aside.
+    let filled = s.path("home-filled");
+    super::run_ok(
+        std::process::Command::new("cp")
+            .arg("-a")
+            .arg(s.home())
+            .arg(&filled),
+        "cp -a",
+    );
+    let set_home = |with_cache: bool| {
+        std::fs::remove_dir_all(s.home()).unwrap();
+        if with_cache {
+            super::run_ok(
+                std::process::Command::new("cp")
+                    .arg("-a")
+                    .arg(&filled)
+                    .arg(s.home()),
+                "cp -a",
+            );
+        } else {
+            std::fs::create_dir_all(s.home()).unwrap();
+        }
+    };
+    for (who, file) in [("perf", &pf), ("perf-client", &of)] {
+        set_home(true);
+        let label = format!("rebuilt, cache ({who})");
+        let Some(row) = compare_script(&s, file, &label) else {
+            return;
+        };
+        check(&row);
+        compare_report(&s, file, &label);
+        let ours = super::run_ok(
+            s.cmd(perf_client_bin()).args(["report", "-i"]).arg(file),
+            "perf-client report",
+        );
+        let text = String::from_utf8_lossy(&ours.stdout);
+        assert!(
+            text.contains("[.] hot"),
+            "{label}: hot not named from the cache\n{text}"
+        );
+        // Without a cache: perf prints addresses, and we must not name the new code.
+        set_home(false);
+        let label = format!("rebuilt, no cache ({who})");
+        let Some(row) = compare_script(&s, file, &label) else {
+            return;
+        };
+        check(&row);
+        assert_eq!(row.named_by_us, 0, "{label}: named frames perf could not");
+        let ours = super::run_ok(
+            s.cmd(perf_client_bin()).args(["report", "-i"]).arg(file),
+            "perf-client report",
+        );
+        let text = String::from_utf8_lossy(&ours.stdout);
+        assert!(
+            !text.contains("pad_fn"),
+            "{label}: named the new build's code\n{text}"
+        );
+        let err = String::from_utf8_lossy(&ours.stderr);
+        assert!(
+            err.contains("could not be verified by build id"),
+            "{label}: {err}"
+        );
+    }
+}
+
+#[test]
+fn libc_and_loader_frames_are_named_from_the_debug_package_as_perf_names_them() {
+    if !Path::new("/usr/lib/debug/.build-id").is_dir() {
+        crate::common::skip("libc6-dbg is not installed (/usr/lib/debug/.build-id)");
+        return;
+    }
+    let s = Scratch::new("libc-dbg");
+    let Some(bin) = gcc(&s, LIBC_PROG, "prog", &[]) else {
+        return;
+    };
+    let args = ["-g", "-e", "cpu-clock", "-c", "50000"];
+    for (who, file) in [("perf", "perf.data"), ("perf-client", "pc.data")] {
+        let out = s.path(file);
+        let done = if who == "perf" {
+            perf_record(&s, &out, &args, &[&bin])
+        } else {
+            pc_record(&s, &out, &args, &[&bin])
+        };
+        if done.is_none() {
+            return;
+        }
+        let label = format!("libc + libc6-dbg ({who})");
+        let Some(row) = compare_script(&s, &out, &label) else {
+            return;
+        };
+        check(&row);
+        compare_report(&s, &out, &label);
+        // The frames only the debug file names: libc's static functions and the start.
+        let ours = super::run_ok(
+            s.cmd(perf_client_bin()).args(["script", "-i"]).arg(&out),
+            "perf-client script",
+        );
+        let text = String::from_utf8_lossy(&ours.stdout);
+        assert!(
+            text.contains("__libc_start_call_main"),
+            "{label}: __libc_start_call_main not named"
+        );
+        assert!(
+            text.contains("msort_with_tmp"),
+            "{label}: qsort's merge sort not named"
+        );
+    }
+}
