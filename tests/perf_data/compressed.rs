@@ -1,5 +1,6 @@
 //! `perf record -z` files: PERF_RECORD_COMPRESSED (zstd) read as the records they carry;
-//! what cannot be decoded is an error, never an empty table.
+//! what cannot be decoded is an error, never an empty table. Unfinished files (a killed
+//! recorder) are read to their end, and say so.
 
 use perf_client::analysis::{report, script};
 use perf_client::perf_data::compressed::COMPRESSED;
@@ -62,4 +63,36 @@ fn a_compressed_record_that_cannot_be_decoded_is_an_error_not_an_empty_table() {
     let err = script::script(&f, &mut Vec::new(), script::ScriptFormat::Text).unwrap_err();
     assert!(err.to_string().contains("COMPRESSED"), "{err}");
     assert!(report::build(&f).is_err());
+}
+
+/// A finished perf file made to look like one whose recorder was killed: data size 0 in
+/// the header, no feature sections, optionally half a record at the end.
+fn unfinished(name: &str, tail: &[u8]) -> (Vec<u8>, u64) {
+    let bytes = std::fs::read(fixture(name)).unwrap();
+    let f = PerfData::from_bytes(bytes.clone()).unwrap();
+    let samples = f.count_by_type().unwrap()[&9];
+    let data = f.header().data;
+    let mut cut = bytes[..usize::try_from(data.offset + data.size).unwrap()].to_vec();
+    cut[48..56].copy_from_slice(&0u64.to_ne_bytes());
+    cut[72..104].fill(0);
+    cut.extend_from_slice(tail);
+    (cut, samples)
+}
+
+#[test]
+fn an_unfinished_file_is_read_to_its_end_and_says_so() {
+    let (bytes, samples) = unfinished("cpu-clock.data", &[]);
+    let f = PerfData::from_bytes(bytes).unwrap();
+    let r = f.recovered().expect("the walk to the end is reported");
+    assert_eq!((r.declared, r.ignored), (0, 0));
+    assert_eq!(f.count_by_type().unwrap()[&9], samples);
+    assert!(r.to_string().contains("not finished"), "{r}");
+    // A record cut by the kill is left out, and counted.
+    let (bytes, samples) = unfinished("cpu-clock.data", &[9, 0, 0, 0, 0, 0, 48, 0, 1, 2, 3]);
+    let f = PerfData::from_bytes(bytes).unwrap();
+    assert_eq!(f.recovered().unwrap().ignored, 11);
+    assert_eq!(f.count_by_type().unwrap()[&9], samples);
+    // A finished file is not "recovered".
+    let f = PerfData::open(&fixture("cpu-clock.data")).unwrap();
+    assert!(f.recovered().is_none());
 }

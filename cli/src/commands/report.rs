@@ -23,6 +23,9 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let file = PerfData::open(&args.input).map_err(|e| super::input_error(&args.input, e))?;
+    if let Some(r) = file.recovered() {
+        eprintln!("perf-client report: {}: {r}", args.input.display());
+    }
     let rep = report::build(&file)?;
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     rep.print(&mut out)?;

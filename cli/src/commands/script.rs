@@ -23,6 +23,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let file = unsafe { PerfData::open_mapped(&args.input) }
         .or_else(|_| PerfData::open(&args.input))
         .map_err(|e| super::input_error(&args.input, e))?;
+    if let Some(r) = file.recovered() {
+        eprintln!("perf-client script: {}: {r}", args.input.display());
+    }
     let stdout = std::io::stdout().lock();
     let mut out = std::io::BufWriter::new(stdout);
     let format = if args.json {

@@ -20,6 +20,7 @@ mod error;
 pub mod features;
 pub mod header;
 pub mod reader;
+pub mod recover;
 pub mod source;
 mod staged;
 pub mod stream;

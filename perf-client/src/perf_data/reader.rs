@@ -140,6 +140,8 @@ pub struct PerfData {
     /// The file's mtime, when it was opened from a path: when the recording was last
     /// written (the symbolizer trusts an object unchanged since then).
     written: Option<std::time::SystemTime>,
+    /// Set when the file was not finished and its records were walked to its end.
+    recovered: Option<super::recover::Recovered>,
 }
 
 /// One record of the data section.
@@ -248,7 +250,9 @@ impl PerfData {
             },
             "perf_file_header",
         )?;
-        let header = FileHeader::decode_for_len(&head, len)?;
+        let mut header = FileHeader::decode_for_len(&head, len)?;
+        let recovered =
+            super::recover::recover(&mut header, len, |s| sections.section(s, "data section"))?;
         let attrs = Self::read_attrs(&sections, &header)?;
         let features = Self::read_feature_table(&sections, &header)?;
         let mut feature_bytes = BTreeMap::new();
@@ -269,6 +273,7 @@ impl PerfData {
             attrs,
             features,
             written: None,
+            recovered,
         })
     }
 
@@ -308,7 +313,10 @@ impl PerfData {
 
     fn from_storage(bytes: Storage) -> Result<Self, PerfDataError> {
         let whole = bytes.in_memory().unwrap_or(&[]);
-        let header = FileHeader::decode(whole)?;
+        let mut header = FileHeader::decode(whole)?;
+        let recovered = super::recover::recover(&mut header, whole.len() as u64, |s| {
+            slice_of(whole, s, "data section").map(Cow::Borrowed)
+        })?;
         let attrs = Self::read_attrs(whole, &header)?;
         let features = Self::read_feature_table(whole, &header)?;
         Ok(PerfData {
@@ -317,6 +325,7 @@ impl PerfData {
             attrs,
             features,
             written: None,
+            recovered,
         })
     }
 
@@ -418,6 +427,13 @@ impl PerfData {
             out.insert(bit, section);
         }
         Ok(out)
+    }
+
+    /// Set when the file was not finished (no feature section, records past the data
+    /// size its header gives: a killed recorder) and its data section was taken to be
+    /// the whole records up to the end of the file.
+    pub fn recovered(&self) -> Option<super::recover::Recovered> {
+        self.recovered
     }
 
     /// When the file was last written (its mtime), if it was opened from a path.
