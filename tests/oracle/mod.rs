@@ -51,7 +51,7 @@ pub struct Row {
 impl Row {
     pub fn line(&self) -> String {
         format!(
-            "| {:<31} | {:>7} | {:>6} | {:>6} | {:>6} | {:>9} | {:>5} |",
+            "| {:<31} | {:>7} | {:>6} | {:>6} | {:>7} | {:>9} | {:>5} |",
             self.file,
             self.samples,
             self.frames,

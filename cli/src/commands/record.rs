@@ -63,6 +63,12 @@ pub struct Args {
     /// No progress or summary.
     #[arg(short = 'q', long = "quiet")]
     quiet: bool,
+    /// Compress the records with zstd (PERF_RECORD_COMPRESSED), as perf's -z: -z alone is
+    /// level 1, --compression-level=N (or -z=N) levels 1-22.
+    #[arg(short = 'z', long = "compression-level", value_name = "N", num_args = 0..=1,
+          require_equals = true, default_missing_value = "1",
+          value_parser = clap::value_parser!(i32).range(1..=22))]
+    compression: Option<i32>,
     /// Do not add the recorded objects (and the kernel's kallsyms) to the build-id cache
     /// ($PERF_BUILDID_DIR, else ~/.debug), as perf's -N.
     #[arg(short = 'N', long = "no-buildid-cache")]
@@ -170,6 +176,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     opts.overwrite = args.overwrite;
     opts.realtime = args.realtime;
     opts.output = args.output.clone();
+    opts.compression = args.compression;
     opts.cmdline = std::env::args().collect();
     opts.stop =
         perf_client::kernel::capture::stop_on_interrupt().context("installing SIGINT handler")?;

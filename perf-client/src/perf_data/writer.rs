@@ -61,6 +61,9 @@ pub struct PerfDataWriter {
     /// Payload for TRACING_DATA, read when the file is created so that a missing format
     /// file fails before the capture.
     tracing: Option<Vec<u8>>,
+    /// `-z`: ring bytes go through zstd into COMPRESSED records; with the ring's
+    /// `mmap_len` for HEADER_COMPRESSED.
+    compress: Option<(super::compressed::Deflate, u32, Vec<u8>)>,
 }
 
 /// Renames an existing non-empty `path` to `path.old`, as `perf record` does.
@@ -179,6 +182,7 @@ impl PerfDataWriter {
             header,
             rounds: 0,
             tracing,
+            compress: None,
         })
     }
 
@@ -237,8 +241,37 @@ impl PerfDataWriter {
     /// As [`write_records`](Self::write_records).
     pub fn write_ring_bytes(&mut self, bytes: RecordBytes<'_>) -> Result<(), PerfDataError> {
         let (a, b) = bytes.parts();
+        if let Some((deflate, _, scratch)) = self.compress.as_mut() {
+            // One drain, whole records, compressed as one piece (perf's
+            // `record__pushfn`); a reader's buffer of `mmap_len` bytes holds its output.
+            let mut input = std::mem::take(scratch);
+            input.clear();
+            input.extend_from_slice(a);
+            input.extend_from_slice(b);
+            let mut out = Vec::with_capacity(input.len() / 4 + 64);
+            let done = deflate.compress(&input, &mut out);
+            if let Some((_, _, scratch)) = self.compress.as_mut() {
+                *scratch = input;
+            }
+            done?;
+            return self.put(&out);
+        }
         self.write_records(a)?;
         self.write_records(b)
+    }
+
+    /// Compresses the ring bytes from now on (`perf record -z`, `--compression-level`):
+    /// each drain becomes PERF_RECORD_COMPRESSED records of one zstd stream at `level`,
+    /// and the file gets HEADER_COMPRESSED with `mmap_len` (the ring's size with its
+    /// control page, what perf's reader allocates to decompress a record into).
+    ///
+    /// # Errors
+    ///
+    /// zstd refuses the level.
+    pub fn compress(&mut self, level: i32, mmap_len: u32) -> Result<(), PerfDataError> {
+        let d = super::compressed::Deflate::new(level)?;
+        self.compress = Some((d, mmap_len, Vec::new()));
+        Ok(())
     }
 
     /// Keeps up to `bytes` of records in memory instead of writing them as they come, for
@@ -300,6 +333,7 @@ impl PerfDataWriter {
             mut header,
             rounds,
             tracing,
+            compress,
         } = self;
         let io = |e| PerfDataError::io(&path, e);
         // Staged records go out first if they can (after a dead ring, they can).
@@ -325,6 +359,7 @@ impl PerfDataWriter {
             header,
             rounds,
             tracing,
+            compress,
         };
         match w.finish(info) {
             Ok(s) => Ok(s),
@@ -392,6 +427,12 @@ impl PerfDataWriter {
             })
             .collect();
         payloads.push((feature::EVENT_DESC, features::encode_event_desc(&desc)));
+        if let Some((d, mmap_len, _)) = &self.compress {
+            payloads.push((
+                super::compressed::FEATURE_COMPRESSED,
+                d.info(*mmap_len).encode(),
+            ));
+        }
         payloads.sort_by_key(|(bit, _)| *bit);
 
         let table_at = self.header.data.offset + self.header.data.size;
