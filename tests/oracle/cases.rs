@@ -254,3 +254,73 @@ fn libc_and_loader_frames_are_named_from_the_debug_package_as_perf_names_them() 
         );
     }
 }
+
+#[test]
+fn a_killed_recorder_leaves_a_readable_file_and_no_orphan() {
+    let s = Scratch::new("killed");
+    let Some(bin) = gcc(&s, PROG, "prog", &[]) else {
+        return;
+    };
+    let out = s.path("killed.data");
+    // A command that runs far longer than the test: only the kill ends it.
+    let mut rec = s
+        .cmd(perf_client_bin())
+        .args(["record", "-q", "-e", "cpu-clock", "-c", "100000", "-o"])
+        .arg(&out)
+        .arg("--")
+        .arg(&bin)
+        .arg("1000000000000")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait (bounded) until records have reached the file and the header says so.
+    let mut recorded = 0;
+    for _ in 0..600 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        if let Ok(b) = std::fs::read(&out) {
+            if b.len() >= 56 {
+                recorded = u64::from_ne_bytes(b[48..56].try_into().unwrap());
+                if recorded > 64 << 10 {
+                    break;
+                }
+            }
+        }
+        if rec.try_wait().unwrap().is_some() {
+            let _ = super::run(&mut s.cmd("false"), "perf-client record (ended early)");
+            return;
+        }
+    }
+    assert!(recorded > 0, "the header's data size grows while recording");
+    let child = std::fs::read_to_string(format!("/proc/{}/task/{}/children", rec.id(), rec.id()))
+        .unwrap_or_default();
+    rec.kill().unwrap();
+    rec.wait().unwrap();
+    // PR_SET_PDEATHSIG: the command dies with its recorder.
+    for pid in child.split_whitespace() {
+        let mut gone = false;
+        for _ in 0..200 {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // Gone, or a zombie waiting for init to reap it.
+            if stat.is_empty() || stat.split(") ").nth(1).is_some_and(|r| r.starts_with('Z')) {
+                gone = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(gone, "the recorded command {pid} outlived its recorder");
+    }
+    let ours = super::run_ok(
+        s.cmd(perf_client_bin()).args(["report", "-i"]).arg(&out),
+        "perf-client report",
+    );
+    let err = String::from_utf8_lossy(&ours.stderr);
+    assert!(err.contains("was not finished"), "{err}");
+    let text = String::from_utf8_lossy(&ours.stdout);
+    let samples: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# Samples: "))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    assert!(samples > 0, "{text}");
+    assert!(text.contains("[.] hot"), "{text}");
+}

@@ -96,3 +96,36 @@ fn an_unfinished_file_is_read_to_its_end_and_says_so() {
     let f = PerfData::open(&fixture("cpu-clock.data")).unwrap();
     assert!(f.recovered().is_none());
 }
+
+#[test]
+fn the_header_says_how_much_is_written_while_recording() {
+    use perf_client::perf_data::{EventEntry, PerfDataWriter};
+    let path = super::handmade::temp_path("unfinished-writer.data");
+    let attr = super::handmade::cpu_clock_attr();
+    let ev = vec![EventEntry {
+        attr,
+        name: "cpu-clock".into(),
+        ids: vec![42],
+    }];
+    let mut w = PerfDataWriter::create(&path, ev).unwrap();
+    let ip = 0x1234;
+    for i in 0..200u64 {
+        w.write_records(&super::handmade::sample(42, ip, 7, 1_000 + i))
+            .unwrap();
+    }
+    w.finished_round().unwrap();
+    w.write_pending(usize::MAX).unwrap();
+    let written = w.data_bytes();
+    // As a SIGKILL would leave it: no finish, no features.
+    let bytes = std::fs::read(&path).unwrap();
+    let size = u64::from_ne_bytes(bytes[48..56].try_into().unwrap());
+    assert_eq!(size, written, "the header's data.size is current");
+    drop(w);
+    let f = PerfData::open(&path).unwrap();
+    let r = f
+        .recovered()
+        .expect("a file without features says it was not finished");
+    assert_eq!((r.declared, r.walked, r.ignored), (written, written, 0));
+    assert_eq!(f.count_by_type().unwrap()[&9], 200);
+    let _ = std::fs::remove_file(&path);
+}

@@ -26,8 +26,8 @@ impl std::fmt::Display for Recovered {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "the file was not finished (its recorder was killed?): the header gives {} bytes \
-             of records, {} bytes of whole records follow it to the end of the file and were \
+            "the file was not finished (its recorder was killed?): its header gives {} bytes \
+             of records; {} bytes of whole records run to the end of the file, and were \
              read{}",
             self.declared,
             self.walked,
@@ -46,8 +46,8 @@ impl std::fmt::Display for Recovered {
 /// Bytes read at a time while walking.
 const BLOCK: u64 = 1 << 20;
 
-/// When `header` has no feature section and records follow its data section, walks
-/// them to the end of the file (`len` bytes, read through `read`) and sets
+/// When `header` has no feature section (an unfinished file), walks the records from
+/// its data section's start to the end of the file (`len` bytes, read through `read`) and sets
 /// `header.data.size` to the whole records found.
 ///
 /// # Errors
@@ -58,10 +58,9 @@ pub(crate) fn recover<'a>(
     len: u64,
     read: impl Fn(FileSection) -> Result<Cow<'a, [u8]>, PerfDataError>,
 ) -> Result<Option<Recovered>, PerfDataError> {
-    let Some(end) = header.data.end() else {
-        return Ok(None);
-    };
-    if header.feature_bits().next().is_some() || end >= len || header.data.offset >= len {
+    // Every finished file has feature sections (perf's and ours); one without is one
+    // whose recorder never got to write them.
+    if header.feature_bits().next().is_some() || header.data.offset >= len {
         return Ok(None);
     }
     let start = header.data.offset;

@@ -64,6 +64,12 @@ pub struct PerfDataWriter {
     /// `-z`: ring bytes go through zstd into COMPRESSED records; with the ring's
     /// `mmap_len` for HEADER_COMPRESSED.
     compress: Option<(super::compressed::Deflate, u32, Vec<u8>)>,
+    /// The file again, for the header's data size kept current while recording.
+    size_fd: Option<File>,
+    /// Data sizes at the end of each `put` still (partly) staged: whole-record points.
+    put_ends: std::collections::VecDeque<u64>,
+    /// The data size the header on disk says.
+    synced: u64,
 }
 
 /// Renames an existing non-empty `path` to `path.old`, as `perf record` does.
@@ -172,6 +178,7 @@ impl PerfDataWriter {
         head[..FILE_HEADER_SIZE].copy_from_slice(&header.encode());
         // Records are gathered up to 128 KiB, then the oldest are written (a `BufWriter`'s
         // behaviour); `stage_up_to` lets a recorder stage more and write between drains.
+        let size_fd = file.try_clone().ok();
         let mut out = StagedFile::new(file, 128 << 10);
         out.write_all(&head)
             .map_err(|e| PerfDataError::io(path, e))?;
@@ -183,6 +190,9 @@ impl PerfDataWriter {
             rounds: 0,
             tracing,
             compress: None,
+            size_fd,
+            put_ends: std::collections::VecDeque::new(),
+            synced: 0,
         })
     }
 
@@ -216,6 +226,34 @@ impl PerfDataWriter {
             .write_all(bytes)
             .map_err(|e| PerfDataError::io(&self.path, e))?;
         self.header.data.size += bytes.len() as u64;
+        self.put_ends.push_back(self.header.data.size);
+        self.sync_data_size()
+    }
+
+    /// Keeps the header's `data.size` current: at the last whole record that reached the
+    /// file, one 8-byte `pwrite` when it moved (so per write batch, not per record). A
+    /// recorder killed with SIGKILL then leaves a file that perf and our reader read up
+    /// to there; ours also walks any records after it ([`super::recover`]).
+    fn sync_data_size(&mut self) -> Result<(), PerfDataError> {
+        use std::os::unix::fs::FileExt;
+        // The header is staged first: no data byte is on disk before all of it is.
+        let on_disk = self
+            .header
+            .data
+            .size
+            .saturating_sub(self.out.pending() as u64);
+        let mut whole = None;
+        while self.put_ends.front().is_some_and(|&e| e <= on_disk) {
+            whole = self.put_ends.pop_front();
+        }
+        let (Some(whole), Some(fd)) = (whole, self.size_fd.as_ref()) else {
+            return Ok(());
+        };
+        if whole != self.synced {
+            fd.write_at(&whole.to_ne_bytes(), 48)
+                .map_err(|e| PerfDataError::io(&self.path, e))?;
+            self.synced = whole;
+        }
         Ok(())
     }
 
@@ -289,9 +327,12 @@ impl PerfDataWriter {
     ///
     /// I/O errors (the unwritten bytes stay staged).
     pub fn write_pending(&mut self, max: usize) -> Result<usize, PerfDataError> {
-        self.out
+        let n = self
+            .out
             .write_some(max)
-            .map_err(|e| PerfDataError::io(&self.path, e))
+            .map_err(|e| PerfDataError::io(&self.path, e))?;
+        self.sync_data_size()?;
+        Ok(n)
     }
 
     /// Bytes of records staged and not yet written to the file.
@@ -334,6 +375,7 @@ impl PerfDataWriter {
             rounds,
             tracing,
             compress,
+            ..
         } = self;
         let io = |e| PerfDataError::io(&path, e);
         // Staged records go out first if they can (after a dead ring, they can).
@@ -360,6 +402,9 @@ impl PerfDataWriter {
             rounds,
             tracing,
             compress,
+            size_fd: None,
+            put_ends: std::collections::VecDeque::new(),
+            synced: 0,
         };
         match w.finish(info) {
             Ok(s) => Ok(s),
