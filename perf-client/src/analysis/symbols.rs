@@ -385,7 +385,7 @@ impl Symbols {
     }
 
     fn lookup_kernel(&self, addr: u64) -> Found {
-        let delta = self.kernel_delta.clone()?.ok()?;
+        let delta = self.kernel_delta?.ok()?;
         let kallsyms = match &self.kernel_syms {
             KernelSyms::Live => MaybeDefault::Default,
             KernelSyms::Copy(p) => MaybeDefault::Some(p.clone()),
@@ -447,7 +447,7 @@ impl Symbols {
         let map = machine.find_map(pid, addr)?;
         if map.path.starts_with("[kernel.kallsyms]") {
             self.ensure_kernel_delta(map);
-            return self.kernel_delta.clone()?.err();
+            return self.kernel_delta?.err();
         }
         match self.object_of(machine, &map.path) {
             Object::Refused(why) => Some(*why),
