@@ -324,3 +324,66 @@ fn a_killed_recorder_leaves_a_readable_file_and_no_orphan() {
     assert!(samples > 0, "{text}");
     assert!(text.contains("[.] hot"), "{text}");
 }
+
+/// A hot loop whose body is an inlined function, built with `-g`.
+const INLINE_PROG: &str = r#"
+#include <stdio.h>
+#include <stdlib.h>
+static inline __attribute__((always_inline)) long mix(long s, long i) {
+    return s + ((i * 2654435761u) >> 7);
+}
+__attribute__((noinline)) long hot(long n) {
+    long s = 0;
+    for (long i = 0; i < n; i++)
+        s = mix(s, i);
+    return s;
+}
+int main(int argc, char **argv) { printf("%ld\n", hot(argc > 1 ? atol(argv[1]) : 100000000)); return 0; }
+"#;
+
+#[test]
+fn source_lines_and_inlined_calls_come_from_dwarf() {
+    use perf_client::analysis::machine::Machine;
+    use perf_client::analysis::symbols::Symbols;
+    use perf_client::perf_data::PerfData;
+    use perf_client::records::Record;
+    let s = Scratch::new("srcline");
+    let Some(bin) = gcc(&s, INLINE_PROG, "prog", &[]) else {
+        return;
+    };
+    let out = s.path("pc.data");
+    let args = ["-e", "cpu-clock", "-c", "100000"];
+    if pc_record(&s, &out, &args, &[&bin, Path::new("100000000")]).is_none() {
+        return;
+    }
+    let file = PerfData::open(&out).unwrap();
+    let ctx = file.parse_context().unwrap();
+    let mut machine = Machine::new();
+    let mut symbols = Symbols::for_file(&file);
+    let (mut in_hot, mut with_line, mut inlined) = (0, 0, 0);
+    perf_client::analysis::for_each_ordered(&file, &ctx, |rec| {
+        let Record::Sample(smp) = &rec.record else {
+            machine.apply(rec.header.misc, &rec.record);
+            return Ok(());
+        };
+        let (pid, ip) = (smp.pid.unwrap_or(0), smp.ip.unwrap_or(0));
+        if symbols.resolve(&machine, pid, ip).symbol.as_deref() != Some("hot") {
+            return Ok(());
+        }
+        in_hot += 1;
+        if let Some(l) = symbols.source_line(&machine, pid, ip) {
+            assert_eq!(l.function, "hot");
+            assert!(l.file.ends_with("prog.c"), "{l:?}");
+            with_line += 1;
+            if l.inlined.iter().any(|(name, _, _)| name == "mix") {
+                inlined += 1;
+            }
+        }
+        Ok(())
+    })
+    .unwrap();
+    println!("srcline: {in_hot} samples in hot, {with_line} with a line, {inlined} in inlined mix");
+    assert!(in_hot > 10, "{in_hot}");
+    assert_eq!(with_line, in_hot, "every sample in hot has its line");
+    assert!(inlined > 0, "the inlined call is named");
+}

@@ -100,6 +100,20 @@ impl FrameRef<'_> {
     }
 }
 
+/// Where one address is in the source, from the DWARF of a verified object (its debug
+/// file, or the object itself): perf's `srcline`, with the inlined calls at it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceLine {
+    /// The function the address is in (the outermost, not inlined, one).
+    pub function: String,
+    /// Its source file, and line when known.
+    pub file: PathBuf,
+    /// The line.
+    pub line: Option<u32>,
+    /// The calls inlined at the address, outermost first: name, file, line.
+    pub inlined: Vec<(String, Option<PathBuf>, Option<u32>)>,
+}
+
 /// Function name and offset of one address, or `None` when unknown.
 type Found = Option<(Box<str>, u64)>;
 
@@ -184,6 +198,8 @@ enum KernelSyms {
 #[derive(Debug)]
 pub struct Symbols {
     symbolizer: Symbolizer,
+    /// DWARF lines and inlined calls ([`Symbols::source_line`]), made on first use.
+    lines: Option<Symbolizer>,
     /// Build ids of the BUILD_ID feature, by path.
     recorded: HashMap<String, Vec<u8>>,
     /// Whether the recording has a BUILD_ID feature at all.
@@ -214,6 +230,7 @@ impl Symbols {
     pub fn new(running_kernel_verified: bool) -> Self {
         Symbols {
             symbolizer: Symbolizer::new(),
+            lines: None,
             recorded: HashMap::new(),
             has_build_ids: false,
             written: None,
@@ -261,6 +278,7 @@ impl Symbols {
             .collect();
         Symbols {
             symbolizer: Symbolizer::new(),
+            lines: None,
             recorded,
             has_build_ids,
             written: file.written(),
@@ -439,6 +457,64 @@ impl Symbols {
             }
             _ => Some((name, off)),
         }
+    }
+
+    /// The source line of `addr` of `pid` and the calls inlined there, from DWARF
+    /// (blazesym's reader), when it falls in a verified object with line information.
+    /// Kernel addresses have none here (kallsyms carries no lines).
+    pub fn source_line(&mut self, machine: &Machine, pid: u32, addr: u64) -> Option<SourceLine> {
+        let map = machine.find_map(pid, addr)?;
+        if map.path.starts_with("[kernel.kallsyms]") {
+            return None;
+        }
+        let offset = map.file_offset(addr);
+        self.object_of(machine, &map.path);
+        if self.lines.is_none() {
+            self.lines = Some(
+                Symbolizer::builder()
+                    .enable_code_info(true)
+                    .enable_inlined_fns(true)
+                    .build(),
+            );
+        }
+        let (
+            Some(Object::Named {
+                elf,
+                elf_path,
+                debug,
+                ..
+            }),
+            Some(lines),
+        ) = (self.objects.get(map.path.as_str()), self.lines.as_ref())
+        else {
+            return None;
+        };
+        let at = elf.address_of(offset)?;
+        let mut src = Elf::new(debug.as_deref().unwrap_or(elf_path));
+        src.debug_syms = true;
+        let Symbolized::Sym(sym) = lines
+            .symbolize_single(&Source::Elf(src), Input::VirtOffset(at))
+            .ok()?
+        else {
+            return None;
+        };
+        let code = sym.code_info.as_deref()?;
+        Some(SourceLine {
+            function: sym.name.to_string(),
+            file: code.to_path().into_owned(),
+            line: code.line,
+            inlined: sym
+                .inlined
+                .iter()
+                .map(|f| {
+                    (
+                        f.name.to_string(),
+                        f.code_info.as_ref().map(|c| c.to_path().into_owned()),
+                        f.code_info.as_ref().and_then(|c| c.line),
+                    )
+                })
+                .collect(),
+        })
     }
 
     /// Whether `addr` of `pid` falls in an object (a file, or the kernel) whose symbols
