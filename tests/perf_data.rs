@@ -1,8 +1,8 @@
 //! perf.data compatibility: files we write are read by `/usr/bin/perf` and by the
 //! `linux-perf-data` crate with the same counts; our reader reads real perf's files.
 
-mod compressed;
 mod fixtures;
 mod handmade;
+mod hard_files;
 mod recorded;
 mod streaming;

@@ -1,4 +1,5 @@
-//! `perf record -z` files: PERF_RECORD_COMPRESSED (zstd) read as the records they carry;
+//! Files that are hard to read right: `perf record -z` files (PERF_RECORD_COMPRESSED, zstd)
+//! read as the records they carry;
 //! what cannot be decoded is an error, never an empty table. Unfinished files (a killed
 //! recorder) are read to their end, and say so.
 
@@ -128,4 +129,61 @@ fn the_header_says_how_much_is_written_while_recording() {
     assert_eq!((r.declared, r.walked, r.ignored), (written, written, 0));
     assert_eq!(f.count_by_type().unwrap()[&9], 200);
     let _ = std::fs::remove_file(&path);
+}
+
+/// A file of `samples` samples followed by `unknown` records of kernel type 30, which the
+/// parser does not know.
+fn with_unknown_records(name: &str, samples: u64, unknown: u64) -> std::path::PathBuf {
+    use perf_client::perf_data::writer::FinishInfo;
+    use perf_client::perf_data::{EventEntry, HostFeatures, PerfDataWriter};
+    let path = super::handmade::temp_path(name);
+    let ev = vec![EventEntry {
+        attr: super::handmade::cpu_clock_attr(),
+        name: "cpu-clock".into(),
+        ids: vec![42],
+    }];
+    let mut w = PerfDataWriter::create(&path, ev).unwrap();
+    for i in 0..samples {
+        w.write_records(&super::handmade::sample(42, 0x1234, 7, 1_000 + i))
+            .unwrap();
+    }
+    let mut rec = Vec::new();
+    rec.extend_from_slice(&30u32.to_ne_bytes());
+    rec.extend_from_slice(&0u16.to_ne_bytes());
+    rec.extend_from_slice(&16u16.to_ne_bytes());
+    rec.extend_from_slice(&[0; 8]);
+    for _ in 0..unknown {
+        w.write_records(&rec).unwrap();
+    }
+    w.finished_round().unwrap();
+    let info = FinishInfo {
+        host: HostFeatures::of_this_host(vec!["test".into()]),
+        build_ids: Vec::new(),
+    };
+    w.finish(&info).unwrap();
+    path
+}
+
+#[test]
+fn records_the_reader_cannot_interpret_are_counted_and_a_file_of_only_them_is_an_error() {
+    let path = with_unknown_records("unknown-types.data", 5, 3);
+    let f = PerfData::open(&path).unwrap();
+    let sum = script::script(&f, &mut Vec::new(), script::ScriptFormat::Text).unwrap();
+    assert_eq!(sum.samples, 5);
+    assert_eq!(sum.unread.uninterpreted.get(&30), Some(&3));
+    assert!(sum.unread.describe(5)[0].contains("3 of type 30"));
+    let rep = report::build(&f).unwrap();
+    assert_eq!(rep.unread.uninterpreted.get(&30), Some(&3));
+    // No sample at all, only records we cannot read: the command fails, loudly.
+    let path = with_unknown_records("only-unknown.data", 0, 4);
+    for cmd in ["script", "report"] {
+        let o = std::process::Command::new(crate::common::perf_client_bin())
+            .args([cmd, "-i"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{cmd} exits non-zero: {err}");
+        assert!(err.contains("no sample could be read"), "{cmd}: {err}");
+    }
 }
