@@ -1,7 +1,7 @@
 //! Files that are hard to read right: `perf record -z` files (PERF_RECORD_COMPRESSED, zstd)
-//! read as the records they carry;
-//! what cannot be decoded is an error, never an empty table. Unfinished files (a killed
-//! recorder) are read to their end, and say so.
+//! read as the records they carry, and what cannot be decoded an error, never an empty
+//! table; unfinished files (a killed recorder) read to their end, saying so; records of
+//! types the reader does not interpret counted.
 
 use perf_client::analysis::{report, script};
 use perf_client::perf_data::compressed::COMPRESSED;
