@@ -62,6 +62,8 @@ pub struct ElfInfo {
     pub debuglink: Option<(String, u32)>,
     /// PT_LOAD segments with file bytes: (file offset, file size, address).
     pub loads: Vec<(u64, u64, u64)>,
+    /// The PLT entries perf names ([`plt_symbols`]): (address, size, name).
+    pub plt: Vec<(u64, u64, String)>,
 }
 
 impl ElfInfo {
@@ -96,6 +98,7 @@ pub fn read_elf(path: &Path) -> Option<ElfInfo> {
         build_id,
         debuglink,
         loads,
+        plt: plt_symbols(&file),
     })
 }
 
@@ -242,14 +245,8 @@ pub fn kallsyms_aliases(table: &Path) -> HashMap<u64, String> {
 /// named after its dynamic symbol (`@plt` alone for an IRELATIVE entry), after a
 /// 16-byte `.plt` header unless `.plt` holds exactly one entry per relocation; in
 /// `.plt.sec` when there is one. (address, size, name).
-pub fn plt_symbols(path: &Path) -> Vec<(u64, u64, String)> {
+fn plt_symbols(file: &object::File<'_>) -> Vec<(u64, u64, String)> {
     let mut out = Vec::new();
-    let Ok(data) = std::fs::read(path) else {
-        return out;
-    };
-    let Ok(file) = object::File::parse(&*data) else {
-        return out;
-    };
     if file.architecture() != object::Architecture::X86_64 {
         return out;
     }

@@ -125,6 +125,8 @@ pub enum Unverified {
     Mismatch,
     /// The file is gone, and no cache has the recorded build id.
     Missing,
+    /// The file is there but cannot be read as ELF (permissions, not ELF).
+    Unreadable,
     /// The recording lists build ids, but none for this file, and the file on disk is
     /// not the one mapped (device and inode of its MMAP2 record) unmodified since.
     NotRecorded,
@@ -148,6 +150,7 @@ impl Unverified {
             Unverified::Missing => {
                 "the file is gone and no build-id cache has the recorded build id"
             }
+            Unverified::Unreadable => "the file cannot be read as ELF",
             Unverified::NotRecorded => {
                 "the recording has no build id for it, and the file on disk is not the mapped \
                  one unmodified since the recording (device, inode, mtime)"
@@ -174,8 +177,6 @@ enum Object {
         debug: Option<PathBuf>,
         /// perf's pick where symbols share an address, in the symbol file.
         aliases: HashMap<u64, String>,
-        /// The PLT entries perf names (`name@plt`).
-        plt: Vec<(u64, u64, String)>,
     },
     /// Not a file (`[vdso]`, `//anon`, a relative path): no symbols, not counted.
     NotAFile,
@@ -239,7 +240,7 @@ impl Symbols {
             } else {
                 KernelSyms::Refused(Unverified::KernelNotRecorded)
             },
-            kernel_delta: running_kernel_verified.then_some(Ok(0)),
+            kernel_delta: None,
             kernel_aliases: HashMap::new(),
             kernel: HashMap::new(),
             objects: HashMap::new(),
@@ -313,16 +314,17 @@ impl Symbols {
                         .and_then(|own| debuginfo::debug_file(&own, Some((p, &elf))));
                     let aliases = debuginfo::perf_aliases(debug.as_deref().unwrap_or(p));
                     Object::Named {
-                        plt: debuginfo::plt_symbols(p),
                         elf,
                         elf_path: p.to_path_buf(),
                         debug,
                         aliases,
                     }
                 }
+                None if p.exists() => Object::Refused(Unverified::Unreadable),
                 None => Object::Refused(Unverified::Missing),
             };
         };
+        let readable = disk.is_some();
         let verified = disk
             .filter(|d| {
                 d.build_id
@@ -340,14 +342,14 @@ impl Symbols {
                 let debug = debuginfo::debug_file(id, Some((&elf_path, &elf)));
                 let aliases = debuginfo::perf_aliases(debug.as_deref().unwrap_or(&elf_path));
                 Object::Named {
-                    plt: debuginfo::plt_symbols(&elf_path),
                     elf,
                     elf_path,
                     debug,
                     aliases,
                 }
             }
-            None if p.exists() => Object::Refused(Unverified::Mismatch),
+            None if readable => Object::Refused(Unverified::Mismatch),
+            None if p.exists() => Object::Refused(Unverified::Unreadable),
             None => Object::Refused(Unverified::Missing),
         }
     }
@@ -430,13 +432,13 @@ impl Symbols {
             elf_path,
             debug,
             aliases,
-            plt,
         }) = self.objects.get(path)
         else {
             return None;
         };
         let addr = elf.address_of(offset)?;
-        if let Some((start, _, name)) = plt
+        if let Some((start, _, name)) = elf
+            .plt
             .iter()
             .find(|(start, size, _)| addr >= *start && addr - start < *size)
         {

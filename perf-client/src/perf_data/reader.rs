@@ -661,7 +661,7 @@ impl PerfData {
 
     /// Hands the data section to `f` in pieces of whole records, in file order, with
     /// `PERF_RECORD_COMPRESSED` records replaced by the records they carry
-    /// ([`super::compressed`]): a
+    /// ([`super::compressed`]; in a file with HEADER_COMPRESSED or without features): a
     /// file in memory or mapped as one piece, a streamed file one round at a time
     /// (each piece then ends with its FINISHED_ROUND record, or at the end of the
     /// section), read into one reused buffer that grows to the largest round.
@@ -676,25 +676,37 @@ impl PerfData {
         &self,
         mut f: impl FnMut(DataChunk<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
-        // COMPRESSED records (`perf record -z`) are inflated into the records they carry.
+        // COMPRESSED records (`perf record -z`) are inflated into the records they carry:
+        // in a file that says so (HEADER_COMPRESSED), or an unfinished one (no features
+        // yet); other files are handed out as they are, without a look at each record.
+        let compressed = self.features.is_empty()
+            || self
+                .features
+                .contains_key(&super::compressed::FEATURE_COMPRESSED);
         let mut inflate = super::compressed::Inflate::new();
+        let mut hand = |chunk: DataChunk<'_>| {
+            if compressed {
+                inflate.chunk(chunk, &mut f)
+            } else {
+                f(chunk)
+            }
+        };
         match &self.bytes {
             Storage::Streamed(s) => {
                 let mut rounds = RoundReader::new(&*s.src, &s.name, self.header.data, s.opts);
                 while let Some(chunk) = rounds.next_chunk()? {
-                    inflate.chunk(chunk, &mut f)?;
+                    hand(chunk)?;
                 }
                 Ok(())
             }
             other => {
                 let whole = other.in_memory().unwrap_or(&[]);
                 let data = slice_of(whole, self.header.data, "data section")?;
-                let chunk = DataChunk {
+                hand(DataChunk {
                     offset: self.header.data.offset,
                     bytes: data,
                     last: true,
-                };
-                inflate.chunk(chunk, &mut f)
+                })
             }
         }
     }
