@@ -12,7 +12,7 @@ use perf_ringbuf::emulation::handoff::{self, ProducerExit, RemoteBuffer};
 use perf_ringbuf::emulation::{
     smaps, BufferConfig, EmulationError, FaultMode, KernelBuffer, MapOptions, PageLayout, Strategy,
 };
-use perf_ringbuf::{RecordBytes, WaitOutcome, WriteError, Writer};
+use perf_ringbuf::{ReadError, RecordBytes, WaitOutcome, WriteError, Writer};
 use perf_ringbuf_tools::mm as sys;
 use perf_ringbuf_tools::probe::{self, ChildOutcome};
 
@@ -561,6 +561,10 @@ fn cross_process_producer_helper() {
     let mut writer = buf.writer(Default::default()).unwrap();
     let link = handoff::send(&buf, sock).unwrap();
     let written = produce(&mut writer, &link, die_after.unwrap_or(count));
+    if let Ok(head) = std::env::var("EMUL_HELPER_BAD_HEAD") {
+        // A broken producer: an impossible head, published.
+        writer.memory().store_head(head.parse().unwrap());
+    }
     if die_after.is_some() {
         // Die without a word, leaving what was published in the ring.
         // SAFETY: ends the process at once, as a crash would.
@@ -893,6 +897,156 @@ fn receive_refuses_a_buffer_the_consumer_could_write_or_that_lies_about_frames()
     send_raw_handoff(&a, 4, &[1, 2], &[ctrl, genuine.data_fd().as_raw_fd(), wake]);
     drop(a);
     assert!(RemoteBuffer::receive(b, Duration::from_secs(2)).is_err());
+}
+
+fn sealed_memfd(pages: i64, allocate: bool) -> OwnedFd {
+    // SAFETY: plain syscalls on a fresh descriptor we own.
+    unsafe {
+        let fd = libc::memfd_create(
+            c"fake".as_ptr(),
+            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
+        );
+        assert!(fd >= 0);
+        assert_eq!(libc::ftruncate(fd, pages * 4096), 0);
+        if allocate {
+            assert_eq!(libc::fallocate(fd, 0, 0, pages * 4096), 0);
+        }
+        let seals = libc::F_SEAL_FUTURE_WRITE | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW;
+        assert_eq!(libc::fcntl(fd, libc::F_ADD_SEALS, seals), 0);
+        OwnedFd::from_raw_fd(fd)
+    }
+}
+
+#[test]
+fn receive_refuses_a_wakeup_descriptor_that_is_not_an_eventfd() {
+    let genuine = buffer(4);
+    let ctrl = genuine.control_fd().as_raw_fd();
+    let data = genuine.data_fd().as_raw_fd();
+    let mut pipe = [0i32; 2];
+    // SAFETY: `pipe` has room for the two descriptors.
+    let r = unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) };
+    assert_eq!(r, 0);
+    // SAFETY: both ends are ours alone from here on.
+    let (rd, _wr) = unsafe { (OwnedFd::from_raw_fd(pipe[0]), OwnedFd::from_raw_fd(pipe[1])) };
+    let (a, b) = UnixStream::pair().unwrap();
+    send_raw_handoff(&a, 4, &[1, 2, 3, 4], &[ctrl, data, rd.as_raw_fd()]);
+    let err = RemoteBuffer::receive(b, Duration::from_secs(2)).unwrap_err();
+    assert!(
+        matches!(&err, EmulationError::BadHandoff(m) if m.contains("not an eventfd")),
+        "{err}"
+    );
+    // A genuine eventfd passes, and is made non-blocking whatever it was.
+    // SAFETY: eventfd takes no pointers; the descriptor is ours.
+    let blocking = unsafe { OwnedFd::from_raw_fd(libc::eventfd(0, libc::EFD_CLOEXEC)) };
+    let (a, b) = UnixStream::pair().unwrap();
+    send_raw_handoff(&a, 4, &[1, 2, 3, 4], &[ctrl, data, blocking.as_raw_fd()]);
+    let remote = RemoteBuffer::receive(b, Duration::from_secs(2)).unwrap();
+    // SAFETY: fcntl on a descriptor we hold.
+    let flags = unsafe { libc::fcntl(blocking.as_raw_fd(), libc::F_GETFL) };
+    assert_ne!(flags & libc::O_NONBLOCK, 0);
+    drop(remote);
+}
+
+#[test]
+fn receive_refuses_a_sparse_data_memfd_and_one_over_the_callers_limit() {
+    let genuine = buffer(4);
+    let ctrl = genuine.control_fd().as_raw_fd();
+    let wake = std::os::fd::AsFd::as_fd(genuine.wakeup_fd().unwrap()).as_raw_fd();
+    let frames: Vec<u32> = (1..=4).collect();
+    // Sealed, right size, but no page allocated: mapping it would charge the consumer.
+    let sparse = sealed_memfd(4, false);
+    let (a, b) = UnixStream::pair().unwrap();
+    send_raw_handoff(&a, 4, &frames, &[ctrl, sparse.as_raw_fd(), wake]);
+    let err = RemoteBuffer::receive(b, Duration::from_secs(2)).unwrap_err();
+    assert!(err.to_string().contains("allocated"), "{err}");
+    // The same memfd, allocated, is accepted.
+    let full = sealed_memfd(4, true);
+    let (a, b) = UnixStream::pair().unwrap();
+    send_raw_handoff(&a, 4, &frames, &[ctrl, full.as_raw_fd(), wake]);
+    assert!(RemoteBuffer::receive(b, Duration::from_secs(2)).is_ok());
+    // A genuine buffer over the caller's limit is refused before its frame list is read.
+    let (a, b) = UnixStream::pair().unwrap();
+    let link = handoff::send(&genuine, a).unwrap();
+    let options = handoff::ReceiveOptions::new(Duration::from_secs(2)).max_data_bytes(8192);
+    let err = RemoteBuffer::receive_with(b, options).unwrap_err();
+    assert!(err.to_string().contains("over the limit"), "{err}");
+    drop(link);
+}
+
+#[test]
+fn receive_bounds_the_whole_handoff_by_one_deadline() {
+    // A peer that sends the header, then the frame list one byte every 100 ms: each read
+    // returns within the timeout, the whole takes 1.6 s, the deadline is 0.5 s.
+    let genuine = buffer(4);
+    let ctrl = genuine.control_fd().as_raw_fd();
+    let data = genuine.data_fd().as_raw_fd();
+    let wake = std::os::fd::AsFd::as_fd(genuine.wakeup_fd().unwrap()).as_raw_fd();
+    let (a, b) = UnixStream::pair().unwrap();
+    send_raw_handoff(&a, 4, &[], &[ctrl, data, wake]);
+    let trickle = std::thread::spawn(move || {
+        let frames: Vec<u8> = [1u32, 2, 3, 4]
+            .iter()
+            .flat_map(|f| f.to_ne_bytes())
+            .collect();
+        for byte in frames {
+            std::thread::sleep(Duration::from_millis(100));
+            if std::io::Write::write_all(&mut &a, &[byte]).is_err() {
+                return;
+            }
+        }
+    });
+    let err = RemoteBuffer::receive(b, Duration::from_millis(500)).unwrap_err();
+    assert!(
+        matches!(&err, EmulationError::Io { source, .. } if source.kind() == std::io::ErrorKind::TimedOut),
+        "{err}"
+    );
+    trickle.join().unwrap();
+}
+
+#[test]
+fn a_producer_that_dies_with_a_misaligned_head_is_reported_gone_and_resync_is_terminal() {
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let env = [
+        ("EMUL_HELPER_FD", theirs.as_raw_fd().to_string()),
+        ("EMUL_HELPER_COUNT", "10".to_string()),
+        ("EMUL_HELPER_DIE_AFTER", "10".to_string()),
+        ("EMUL_HELPER_BAD_HEAD", (10 * 32 + 4).to_string()),
+    ];
+    let mut child = spawn_helper(
+        "emulation::cross_process_producer_helper",
+        &env,
+        Some(theirs.as_raw_fd()),
+    );
+    drop(theirs);
+    let remote = RemoteBuffer::receive(ours, Duration::from_secs(60)).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert_eq!(remote.producer(), ProducerExit::Died);
+    let m = Arc::new(remote.map(MapOptions::new(Strategy::InsertPages)).unwrap());
+    let mut reader = m.reader().unwrap();
+    // The documented loop: wait, drain, resync on a ring error. It must end and learn
+    // that the producer is gone, instead of spinning on the error (it used to: wait
+    // returned MisalignedHead before looking at the producer, and resync could not move
+    // past an unaligned head).
+    let mut steps = 0;
+    let gone = loop {
+        steps += 1;
+        assert!(steps < 10, "the consumer loop spins");
+        if let Ok(WaitOutcome::ProducerGone) = reader.wait(Some(Duration::from_millis(100))) {
+            break true;
+        }
+        if reader.drain().is_err() && reader.resync().is_err() {
+            break false;
+        }
+    };
+    assert!(gone, "the producer's death is reported");
+    assert_eq!(steps, 1, "at once, before the ring error");
+    assert_eq!(reader.drain().err(), Some(ReadError::MisalignedHead(324)));
+    assert_eq!(reader.resync(), Err(ReadError::CannotResync(324)));
+    assert_eq!(
+        reader.resync(),
+        Err(ReadError::CannotResync(324)),
+        "terminal"
+    );
 }
 
 #[test]

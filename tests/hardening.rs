@@ -15,7 +15,9 @@ use std::time::Duration;
 
 use perf_ringbuf::emulation::handoff::{self, RemoteBuffer};
 use perf_ringbuf::emulation::{BufferConfig, KernelBuffer, MapOptions, Strategy};
-use perf_ringbuf::layout::{DATA_SIZE_OFFSET, DATA_TAIL_OFFSET, PERF_RECORD_LOST};
+use perf_ringbuf::layout::{
+    DATA_HEAD_OFFSET, DATA_SIZE_OFFSET, DATA_TAIL_OFFSET, PERF_RECORD_LOST,
+};
 use perf_ringbuf::WriteError;
 use perf_ringbuf_tools::mm as sys;
 use perf_ringbuf_tools::probe::{self, ChildOutcome};
@@ -413,6 +415,172 @@ fn nonsense_layout_words_from_a_remote_consumer_stay_out_of_the_producers_bounds
     assert!(err.to_string().contains("1099511627776"), "{err}");
 }
 
+// ---- Hostile peers: nothing the other side does crashes, hangs or exhausts this side ----
+
+/// Runs `f` on a thread and returns its result, or panics if it has not returned after
+/// `limit` (a generous bound: the attacks below used to block for ever).
+fn returns_within<T: Send + 'static>(limit: Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(limit)
+        .expect("blocked: the call did not return")
+}
+
+/// A buffer handed to a consumer in this same process over a real socket: the
+/// consumer's side is what a remote consumer gets (same descriptors, same link).
+fn handed_to_ourselves(buf: &KernelBuffer) -> (handoff::ConsumerLink, RemoteBuffer) {
+    let (ours, theirs) = UnixStream::pair().unwrap();
+    let link = handoff::send(buf, ours).unwrap();
+    let remote = RemoteBuffer::receive(theirs, Duration::from_secs(10)).unwrap();
+    (link, remote)
+}
+
+fn store_word(ctrl: *mut u8, offset: usize, value: u64) {
+    let word = ctrl.wrapping_add(offset).cast::<u64>();
+    // SAFETY: the control page is mapped read-write and 8-aligned at every position word.
+    // ATOMICS: Release, as a peer's store of that word (the value is the attack).
+    unsafe { std::sync::atomic::AtomicU64::from_ptr(word) }
+        .store(value, std::sync::atomic::Ordering::Release);
+}
+
+#[test]
+fn a_misaligned_head_stored_by_a_remote_consumer_before_the_writer_exists_is_repaired_and_counted()
+{
+    // 4092 in a 4 KiB ring: a writer starting there framed records over the end of the
+    // data area (up to 7 bytes past it).
+    let buf = buffer(1);
+    let outcome = as_remote_consumer(&buf, |remote| {
+        let Ok(m) = remote.map(MapOptions::new(Strategy::InsertPages)) else {
+            return SETUP_FAILED;
+        };
+        store_word(m.control_ptr(), DATA_HEAD_OFFSET, 4092);
+        ALLOWED
+    });
+    assert_eq!(outcome, ChildOutcome::Exited(ALLOWED));
+    let mut writer = buf.writer(Default::default()).unwrap();
+    assert_eq!(writer.stats().head_repairs, 1);
+    assert_eq!(
+        writer.memory().load_head(),
+        4096,
+        "rounded up to a record boundary and published"
+    );
+    // data_tail is still 0: the hostile head claims a full ring, so the record is dropped
+    // (and counted) rather than written over what the consumer may still read.
+    assert!(matches!(
+        writer.write(SAMPLE, 0, &[1; 60]),
+        Err(WriteError::NoSpace { .. })
+    ));
+    // The consumer skips the garbage it made; from then on every record arrives intact,
+    // the drop reported first.
+    let m = Arc::new(buf.map(MapOptions::new(Strategy::InsertPages)).unwrap());
+    let mut reader = m.reader().unwrap();
+    assert_eq!(reader.resync(), Ok(4096));
+    let mut seen = Vec::new();
+    let mut lost = 0;
+    for i in 0u64..200 {
+        // Sizes that straddle the end of the data area at every offset.
+        let payload = vec![i as u8; 8 + (i as usize * 8) % 120];
+        writer.write(SAMPLE, 0, &payload).unwrap();
+        let mut d = reader.drain().unwrap();
+        while let Some(rec) = d.next_contiguous() {
+            let (h, bytes) = rec.unwrap();
+            if h.record_type == PERF_RECORD_LOST {
+                lost += u64::from_ne_bytes(bytes[16..24].try_into().unwrap());
+            } else {
+                assert_eq!(&bytes[8..8 + payload.len()], &payload[..]);
+                seen.push(i);
+            }
+        }
+    }
+    assert_eq!(seen, (0u64..200).collect::<Vec<_>>());
+    assert_eq!(lost, 1);
+    assert_eq!(writer.stats().lost, 1);
+}
+
+#[test]
+fn a_remote_consumer_that_fills_the_eventfd_and_clears_o_nonblock_cannot_block_the_producer() {
+    let buf = buffer(4);
+    let config = perf_ringbuf::WriterConfig {
+        wakeup: perf_ringbuf::WakeupPolicy::Events(1),
+        ..Default::default()
+    };
+    let writer = buf.writer(config).unwrap();
+    let outcome = as_remote_consumer(&buf, |remote| {
+        let Some(wake) = remote.wakeup_fd() else {
+            return SETUP_FAILED;
+        };
+        let fd = std::os::fd::AsFd::as_fd(wake).as_raw_fd();
+        let max = u64::MAX - 1;
+        let mut now = 0u64;
+        // SAFETY: plain syscalls on a descriptor we hold, with 8-byte buffers.
+        unsafe {
+            libc::read(fd, (&mut now as *mut u64).cast(), 8); // non-blocking still: empties
+            if libc::write(fd, (&max as *const u64).cast(), 8) != 8 {
+                return SETUP_FAILED;
+            }
+            let flags = libc::fcntl(fd, libc::F_GETFL);
+            errno_of(libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK))
+        }
+    });
+    assert_eq!(outcome, ChildOutcome::Exited(ALLOWED));
+    // Every record signals; none may block on the full, now blocking, eventfd.
+    let writer = returns_within(Duration::from_secs(60), move || {
+        let mut writer = writer;
+        for i in 0u64..10 {
+            writer.write(SAMPLE, 0, &i.to_ne_bytes()).unwrap();
+        }
+        writer
+    });
+    let stats = writer.stats();
+    assert_eq!(stats.records, 10);
+    assert_eq!(stats.wakeups, 10);
+    assert_eq!(
+        stats.wakeups_refused, 10,
+        "every signal refused and counted"
+    );
+    // The reader still finds the records (its wait never depended on the signal).
+    let m = Arc::new(buf.map(MapOptions::new(Strategy::InsertPages)).unwrap());
+    let mut reader = m.reader().unwrap();
+    let outcome = returns_within(Duration::from_secs(60), move || {
+        let o = reader.wait(Some(Duration::from_millis(10)));
+        (o, reader)
+    });
+    assert_eq!(outcome.0, Ok(perf_ringbuf::WaitOutcome::Ready));
+    assert_eq!(outcome.1.available(), Ok(10 * 16));
+    drop(writer); // its final wakeup is refused too, without blocking
+}
+
+#[test]
+fn a_producer_that_clears_o_nonblock_on_the_shared_eventfd_cannot_block_the_readers_wait() {
+    let buf = buffer(4);
+    let (link, remote) = handed_to_ourselves(&buf);
+    let m = Arc::new(remote.map(MapOptions::new(Strategy::InsertPages)).unwrap());
+    let mut reader = m.reader().unwrap();
+    let wake = std::os::fd::AsFd::as_fd(buf.wakeup_fd().unwrap()).as_raw_fd();
+    // The producer (a process holding the same open file description) makes it blocking
+    // after the consumer received it. Only fcntl runs in the forked child.
+    let outcome = probe::in_child(Duration::from_secs(20), move || {
+        // SAFETY: fcntl on an inherited descriptor; async-signal-safe.
+        unsafe {
+            let flags = libc::fcntl(wake, libc::F_GETFL);
+            errno_of(libc::fcntl(wake, libc::F_SETFL, flags & !libc::O_NONBLOCK))
+        }
+    })
+    .unwrap();
+    assert_eq!(outcome, ChildOutcome::Exited(ALLOWED));
+    // SAFETY: fcntl on a descriptor we hold.
+    let flags = unsafe { libc::fcntl(wake, libc::F_GETFL) };
+    assert_eq!(flags & libc::O_NONBLOCK, 0, "the description is shared");
+    let (outcome, reader) = returns_within(Duration::from_secs(60), move || {
+        let o = reader.wait(Some(Duration::from_millis(100)));
+        (o, reader)
+    });
+    assert_eq!(outcome, Ok(perf_ringbuf::WaitOutcome::TimedOut));
+    drop((reader, link));
+}
+
 // ---- The soak (perf-client soak), short ----
 
 #[test]
@@ -457,6 +625,65 @@ fn soak_with_killed_consumers_and_a_killed_producer_keeps_exact_accounting() {
 }
 
 // ---- Capture under pressure (perf-client record) ----
+
+/// Processes whose command line mentions `needle` (the soak's role processes carry its
+/// working directory).
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(needle))
+        .collect()
+}
+
+#[test]
+fn soak_of_zero_records_is_refused_at_once_and_leaves_no_directory() {
+    let dir = std::env::temp_dir().join(format!("perf-ringbuf-soak-n0-{}", std::process::id()));
+    let mut child = std::process::Command::new(common::perf_client_bin())
+        .args(["soak", "-n", "0", "--dir"])
+        .arg(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = wait_bounded(&mut child, Duration::from_secs(60));
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(!status.success());
+    assert!(err.contains("at least 1 record"), "{err}");
+    assert!(!dir.exists(), "{} left behind", dir.display());
+}
+
+#[test]
+fn soak_stopped_by_sigterm_kills_its_processes_and_removes_its_directory() {
+    let dir = std::env::temp_dir().join(format!("perf-ringbuf-soak-term-{}", std::process::id()));
+    let mut child = std::process::Command::new(common::perf_client_bin())
+        .args(["soak", "-n", "1000000000", "--dir"])
+        .arg(&dir)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Running: the producer has published its statistics file.
+    let until = std::time::Instant::now() + Duration::from_secs(60);
+    while !dir.join("producer.stats").exists() {
+        assert!(std::time::Instant::now() < until, "the soak never started");
+        assert!(child.try_wait().unwrap().is_none(), "the soak ended early");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // SAFETY: kill(2) on our own child, not yet waited for.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let status = wait_bounded(&mut child, Duration::from_secs(60));
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(!status.success());
+    assert!(err.contains("interrupted"), "{err}");
+    assert!(!dir.exists(), "{} left behind", dir.display());
+    let left = processes_mentioning(&dir.to_string_lossy());
+    assert!(left.is_empty(), "role processes left: {left:?}");
+}
 
 fn perf_report_samples(path: &std::path::Path) -> Result<u64, String> {
     let o = std::process::Command::new("perf")

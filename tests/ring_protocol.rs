@@ -578,7 +578,7 @@ fn hostile_head_behind_tail_too_far_ahead_or_misaligned_is_refused_and_resync_re
     // Recovery: the producer's real head comes back; resync skips the garbage.
     raw.set_head(u64::MAX - 7);
     assert!(r.drain().is_err());
-    r.resync();
+    r.resync().unwrap();
     raw.set_head(u64::MAX - 7);
     assert_eq!(r.available().unwrap(), 0);
 }
@@ -595,7 +595,7 @@ fn an_unaligned_tail_in_the_control_page_is_refused_before_any_record_is_read() 
     let mut r = raw.new_reader();
     assert_eq!(r.drain().err(), Some(ReadError::MisalignedTail(3)));
     assert_eq!(r.available().err(), Some(ReadError::MisalignedTail(3)));
-    r.resync();
+    r.resync().unwrap();
     w.write(SAMPLE, 0, &[1; 8]).unwrap();
     assert_eq!(drain_all(&mut r), 1);
 }

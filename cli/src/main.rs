@@ -1,5 +1,7 @@
 //! The `perf-client` command line: a thin layer over the `perf_client` library.
 
+#![deny(unsafe_code)]
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};

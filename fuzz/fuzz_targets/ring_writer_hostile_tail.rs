@@ -1,4 +1,7 @@
-//! A hostile consumer: between writes it stores arbitrary values into `data_tail`. The
+//! A hostile consumer: before the writer exists it stores arbitrary values into
+//! `data_head` and `data_tail` (the writer must repair an unaligned head, count it, and
+//! never write outside the data area — the buffer ends right after it, so AddressSanitizer
+//! sees any overrun), then between writes it stores arbitrary values into `data_tail`. The
 //! writer must never overwrite a record the honest reader has not consumed: after each
 //! step the real tail is restored and every unread record is checked against a shadow copy.
 #![no_main]
@@ -6,7 +9,7 @@
 use std::collections::VecDeque;
 
 use libfuzzer_sys::fuzz_target;
-use perf_ringbuf::layout::{DATA_TAIL_OFFSET, PERF_RECORD_LOST};
+use perf_ringbuf::layout::{DATA_HEAD_OFFSET, DATA_TAIL_OFFSET, PERF_RECORD_LOST};
 use perf_ringbuf::{Reader, WriteError, Writer, WriterConfig};
 
 #[path = "raw_ring.rs"]
@@ -18,13 +21,42 @@ const DATA_SIZE: usize = 512;
 fuzz_target!(|ops: &[u8]| {
     let buf = Buf::new(CONTROL + DATA_SIZE);
     let mem = buf.region().init_control(CONTROL as u64, DATA_SIZE as u64).unwrap();
+    // Hostile positions in the control page before the writer is created.
+    let (start, ops) = ops.split_at(ops.len().min(17));
+    let mut attempts = 0u64;
+    if start.len() == 17 {
+        let how = start[0];
+        let head = u64::from_le_bytes(start[1..9].try_into().unwrap());
+        let tail = u64::from_le_bytes(start[9..17].try_into().unwrap());
+        buf.poke(DATA_HEAD_OFFSET, &head.to_ne_bytes());
+        buf.poke(DATA_TAIL_OFFSET, &tail.to_ne_bytes());
+        // SAFETY: the only writer of this ring; `buf` outlives it.
+        let mut writer = unsafe { Writer::new(mem, WriterConfig::default(), None, buf.clone()) };
+        let fixed = head.wrapping_add(7) & !7;
+        assert_eq!(writer.stats().head_repairs, u64::from(head != fixed));
+        assert_eq!(mem.load_head(), fixed, "the repaired head is published");
+        // One write against the hostile tail: written, dropped or refused, never outside
+        // the data area.
+        attempts += 1;
+        let _ = writer.write(9, 0, &vec![0xee; how as usize % 200]);
+        let stats = writer.stats();
+        assert_eq!(stats.records + stats.lost, attempts);
+        assert_eq!(mem.load_head() % 8, 0);
+        // The honest consumer takes over from here; the writer is dropped and a new one
+        // resumes from its (now aligned) head.
+        drop(writer);
+        // SAFETY: as above.
+        let mut reader = unsafe { Reader::new(mem, buf.clone()) };
+        reader.resync().expect("an aligned head can always be resynced to");
+        attempts = 0;
+    }
     // SAFETY: the only writer and reader of this ring; `buf` outlives both.
     let mut writer = unsafe { Writer::new(mem, WriterConfig::default(), None, buf.clone()) };
+    assert_eq!(writer.stats().head_repairs, 0);
     // SAFETY: as above.
     let mut reader = unsafe { Reader::new(mem, buf.clone()) };
     let mut shadow: VecDeque<Vec<u8>> = VecDeque::new();
     let mut seq = 0u8;
-    let mut attempts = 0u64;
     let mut chunks = ops.chunks_exact(9);
     for op in &mut chunks {
         let arg = u64::from_le_bytes(op[1..9].try_into().unwrap());

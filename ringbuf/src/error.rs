@@ -93,6 +93,11 @@ pub enum ReadError {
     /// head.
     #[error("data_tail {0:#x} is not 8-byte aligned")]
     MisalignedTail(u64),
+    /// [`crate::Reader::resync`] found `data_head` off a record boundary: there is no
+    /// position to resync to, and none will appear until the producer publishes a sane
+    /// head (a dead producer never will). Terminal for a consumer: stop reading this ring.
+    #[error("data_head {0:#x} is not 8-byte aligned: no record boundary to resync to")]
+    CannotResync(u64),
     /// A record header is impossible.
     #[error("corrupt record at position {position:#x}: size {size}: {fault}")]
     CorruptRecord {

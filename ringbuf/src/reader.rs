@@ -235,8 +235,18 @@ impl Reader {
     /// Skips everything up to the current `data_head`, after a corrupt record or an
     /// impossible head. Returns the bytes skipped (counted in
     /// [`ReaderStats::discarded_bytes`]; at most `data_size`).
-    pub fn resync(&mut self) -> u64 {
-        let head = self.mem.load_head() & !(RECORD_ALIGN as u64 - 1);
+    ///
+    /// # Errors
+    ///
+    /// [`ReadError::CannotResync`] when `data_head` is not a multiple of 8: no record can
+    /// start there, so there is nothing to resync to. The reader is unchanged. This is
+    /// terminal — retrying cannot help until the producer publishes a sane head — so a
+    /// consumer should stop (and [`Reader::wait`] tells whether the producer is gone).
+    pub fn resync(&mut self) -> Result<u64, ReadError> {
+        let head = self.mem.load_head();
+        if !head.is_multiple_of(RECORD_ALIGN as u64) {
+            return Err(ReadError::CannotResync(head));
+        }
         let skipped = match span(head, self.tail, self.mem.data_size()) {
             Span::Readable(n) => n,
             Span::Behind | Span::TooFarAhead => self.mem.data_size(),
@@ -245,7 +255,7 @@ impl Reader {
         self.stored = head;
         self.mem.store_tail(head);
         self.stats.discarded_bytes += skipped;
-        skipped
+        Ok(skipped)
     }
 
     /// Waits until there is something to drain, the producer is gone, or `timeout` passes
@@ -256,7 +266,9 @@ impl Reader {
     ///
     /// # Errors
     ///
-    /// As [`Reader::drain`] for an impossible head; [`ReadError::Wait`] if `poll` fails.
+    /// As [`Reader::drain`] for an impossible head while the producer lives (once it is
+    /// gone, [`WaitOutcome::ProducerGone`] comes first); [`ReadError::Wait`] if `poll`
+    /// fails.
     pub fn wait(&mut self, timeout: Option<Duration>) -> Result<WaitOutcome, ReadError> {
         // A deferred release must not sit behind a sleep: the producer may need the space.
         self.release();
@@ -264,10 +276,16 @@ impl Reader {
         let mut nap = Duration::from_micros(10);
         loop {
             // The producer's status is read before the head, so that a producer that
-            // published and then left is seen with its last records.
+            // published and then left is seen with its last records. Its death is
+            // reported before a ring error: a consumer told only of an impossible head
+            // would resync and retry for ever; told the producer is gone, it stops (its
+            // next drain still reports the ring error).
             let gone = self.producer.as_ref().is_some_and(|p| p.is_gone());
-            if self.available()? > 0 {
-                return Ok(WaitOutcome::Ready);
+            match self.available() {
+                Ok(0) => {}
+                Ok(_) => return Ok(WaitOutcome::Ready),
+                Err(e) if !gone => return Err(e),
+                Err(_) => {}
             }
             if gone {
                 if !self.closed_accounted {

@@ -490,3 +490,12 @@ impl RingMemory {
         }
     }
 }
+
+// ---- Hostile peers (issue 16): lets an owner check the layout a control page declared. ----
+impl RingMemory {
+    /// `data_offset` as validated when this memory was made: where the data area starts
+    /// in the region.
+    pub(crate) fn data_offset(&self) -> u64 {
+        (self.data.as_ptr() as usize - self.region.base.as_ptr() as usize) as u64
+    }
+}

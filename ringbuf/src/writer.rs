@@ -54,6 +54,15 @@ pub struct WriterStats {
     pub lost_records: u64,
     /// Wakeups signalled.
     pub wakeups: u64,
+    /// Of those, wakeups the eventfd did not take: its counter was full, or a peer cleared
+    /// `O_NONBLOCK` on the shared descriptor (see [`crate::WakeupFd`]). The reader still
+    /// finds the records through its bounded wait.
+    pub wakeups_refused: u64,
+    /// 1 when the `data_head` found in the control page at creation could not have been
+    /// written by a writer (not a multiple of 8): the writer started from it rounded up to
+    /// the next record boundary instead, and stored that. Only a peer scribbling on the
+    /// shared control page can cause it.
+    pub head_repairs: u64,
 }
 
 /// Pauses a writer from another thread, like `PERF_EVENT_IOC_PAUSE_OUTPUT`: while paused,
@@ -121,6 +130,14 @@ impl core::fmt::Debug for Writer {
 impl Writer {
     /// Creates the writer of `mem`, resuming from the `data_head` in its control page.
     ///
+    /// The control page may be shared with an untrusted consumer, so what it holds is
+    /// validated before anything is written: a `data_head` that is not on a record
+    /// boundary is rounded up to the next one (stored, and counted in
+    /// [`WriterStats::head_repairs`]), so every record the writer frames starts 8-aligned
+    /// and lies inside the data area; and the free space is never assumed — the first
+    /// write loads `data_tail` and validates it against the head (an impossible pair gives
+    /// [`WriteError::CorruptTail`] until the consumer stores a sane tail).
+    ///
     /// # Safety
     ///
     /// This must be the only writer of the ring, and the data area must be writable through
@@ -131,12 +148,22 @@ impl Writer {
         wakeup_fd: Option<WakeupFd>,
         keep: Keepalive,
     ) -> Self {
-        let head = mem.load_head_relaxed();
+        let found = mem.load_head_relaxed();
+        let align = RECORD_ALIGN as u64;
+        // Round up to a record boundary (wrapping: positions are free-running).
+        let head = found.wrapping_add(align - 1) & !(align - 1);
+        let mut stats = WriterStats::default();
+        if head != found {
+            stats.head_repairs = 1;
+            mem.store_head(head);
+        }
         Writer {
             mem,
             head,
             published: head,
-            cached_tail: head,
+            // No room is known until `data_tail` has been loaded and validated: a cached
+            // tail one data area behind the head means "full" to the fast path.
+            cached_tail: head.wrapping_sub(mem.data_size()),
             unpublished_records: 0,
             published_records: 0,
             start_head: head,
@@ -147,7 +174,7 @@ impl Writer {
             wake: WakeupState::new(wakeup_fd, config.wakeup, mem.data_size()),
             config,
             paused: Arc::new(AtomicBool::new(false)),
-            stats: WriterStats::default(),
+            stats,
             on_close: None,
             _keep: keep,
         }
@@ -195,6 +222,7 @@ impl Writer {
                 - self.stats.lost_records,
             bytes: moved - lost_bytes,
             wakeups: self.wake.wakeups,
+            wakeups_refused: self.wake.refused,
             ..self.stats
         }
     }

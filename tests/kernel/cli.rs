@@ -2,13 +2,28 @@
 
 use super::*;
 
+/// Without a PMU, `cycles` fails with an error that says so; with one, it opens and counts
+/// (enabled time passes while it is on): true on both kinds of machine.
 #[test]
 fn hardware_events_give_a_clear_error_when_the_pmu_is_missing() {
     let cfg = event(EventKind::Hardware(
         perf_client::kernel::event::Hardware::CpuCycles,
     ));
     match cfg.open(0, -1, None) {
-        Ok(_) => eprintln!("this machine has a hardware PMU: nothing to check"),
+        Ok(fd) => {
+            fd.enable().expect("enable cycles");
+            let mut x = 0u64;
+            for i in 0..1_000_000u64 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+            }
+            fd.disable().expect("disable cycles");
+            let v = fd.read_values().expect("read cycles");
+            assert!(v.time_enabled.is_some_and(|t| t > 0), "{v:?}");
+            let running = v.time_running.unwrap_or(0);
+            let counted = v.values.first().map_or(0, |c| c.value);
+            // Counted while on the PMU; never counted when it was not.
+            assert_eq!(running > 0, counted > 0, "{v:?}");
+        }
         Err(e @ OpenError::NoHardware { .. }) => {
             assert!(e
                 .to_string()
@@ -82,7 +97,7 @@ fn stream_json(bin: &std::path::Path, extra: &[&str], cmd: &[OsString]) -> Vec<s
         .collect()
 }
 
-/// The issue's "done when": `stream -e page-faults -c 1 --json -- <N pages>` prints N
+/// `stream -e page-faults -c 1 --json -- <N pages>` prints N
 /// (± start-up) SAMPLE lines plus the program's COMM/MMAP2/EXIT, then a summary.
 #[test]
 fn stream_cli_prints_one_sample_line_per_fresh_page_plus_side_band_and_a_summary() {
@@ -125,7 +140,7 @@ fn stream_cli_prints_one_sample_line_per_fresh_page_plus_side_band_and_a_summary
 #[test]
 fn unprivileged_refusals_explain_paranoid_and_mlock_limits() {
     let bin = common::perf_client_bin();
-    if unsafe_euid() != 0 {
+    if euid() != 0 {
         return common::skip("needs root to switch to an unprivileged user");
     }
     // A copy nobody can reach (the build tree may sit under a private home directory).
@@ -160,17 +175,108 @@ fn unprivileged_refusals_explain_paranoid_and_mlock_limits() {
             "{err}"
         );
         assert!(err.contains("CAP_PERFMON"), "{err}");
+    } else {
+        // perf_event_paranoid < 1 lets every user trace CPU-wide.
+        assert!(out.status.success(), "paranoid {paranoid}: {err}");
     }
     // 1 + 4096 pages per CPU is beyond perf_event_mlock_kb (516 KiB/CPU) + 8 MiB memlock.
     let out = as_nobody(&["--user-only", "-e", "cpu-clock", "-m", "4096", "--", "true"]).unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    if !out.status.success() {
-        assert!(err.contains("perf_event_mlock_kb"), "{err}");
-        assert!(err.contains("RLIMIT_MEMLOCK"), "{err}");
-        assert!(err.contains("16388 KiB ring"), "{err}");
-    } else {
-        eprintln!("the memlock budget here allows 2 x 16 MiB rings: nothing to check");
+    if out.status.success() {
+        return common::skip("the memlock budget here allows 16 MiB rings: no refusal to check");
     }
+    assert!(err.contains("perf_event_mlock_kb"), "{err}");
+    assert!(err.contains("RLIMIT_MEMLOCK"), "{err}");
+    assert!(err.contains("16388 KiB ring"), "{err}");
+}
+
+/// `-c 100` on a software event samples about every 100th event. (With
+/// `PERF_SAMPLE_PERIOD` and a fixed period the kernel would sample every one:
+/// `perf_swevent_event`; perf sets that bit only in frequency mode.)
+#[test]
+fn a_count_on_a_software_event_samples_every_nth_event() {
+    let bin = common::perf_client_bin();
+    let lines = stream_json(
+        &bin,
+        &["-e", "page-faults", "-c", "100"],
+        &dd_touching(4000),
+    );
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["type"], "SUMMARY");
+    let faults = summary["counters"][0]["count"].as_u64().unwrap();
+    if faults == 0 {
+        return common::skip("no page faults counted: perf_event_open refused?");
+    }
+    assert!(faults >= 4000, "{faults} faults for 4000 pages");
+    let samples = lines.iter().filter(|l| l["type"] == "SAMPLE").count() as u64;
+    // About faults / 100 (each fd keeps its own remainder): far from `faults`.
+    assert!(
+        samples * 30 <= faults && samples * 300 >= faults,
+        "{samples} samples for {faults} faults at -c 100"
+    );
+}
+
+/// `-p PID -- CMD` runs CMD meanwhile and ends when CMD exits (as perf does), not when the
+/// traced process does.
+#[test]
+fn a_command_given_with_a_pid_runs_and_its_exit_ends_the_capture() {
+    let bin = common::perf_client_bin();
+    let mut traced = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .expect("start sleep");
+    let pid = traced.id().to_string();
+    let lines = stream_json(&bin, &["-p", &pid, "-e", "dummy"], &args(&["true"]));
+    let still_running = traced.try_wait().unwrap().is_none();
+    let _ = traced.kill();
+    let _ = traced.wait();
+    assert!(still_running, "the capture waited for the traced process");
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["type"], "SUMMARY");
+    assert_eq!(summary["exit"], "exit code 0");
+}
+
+/// `-C 0,0` names CPU 0 once: one fd per event on it, not two (which doubled samples).
+#[test]
+fn a_repeated_cpu_is_opened_once() {
+    use perf_client::kernel::select::TargetSpec;
+    let target = TargetSpec {
+        cpus: Some("0,0".into()),
+        ..Default::default()
+    }
+    .target()
+    .unwrap();
+    assert_eq!(
+        target,
+        Target::Cpus {
+            cpus: Some(vec![0]),
+            command: None
+        }
+    );
+    let ev = sw(Software::Dummy).sampling(Sampling::None);
+    let cap = match Capture::start(CaptureOptions::new(vec![ev], target)) {
+        Ok(c) => c,
+        Err(e) if is_refusal(&e) => return common::skip(&e.to_string()),
+        Err(e) => panic!("{e}"),
+    };
+    assert_eq!(cap.events().len(), 1);
+    assert_eq!(cap.ring_count(), 1);
+}
+
+/// A CPU list that names no CPU is refused with a message, not an internal dump.
+#[test]
+fn an_empty_cpu_list_is_refused_with_a_message() {
+    let bin = common::perf_client_bin();
+    let out = std::process::Command::new(&bin)
+        .args(["stream", "-C", ",,,", "--", "true"])
+        .output()
+        .expect("run perf-client");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        err.trim(),
+        r#"perf-client: error: empty CPU list ",,,": give CPUs such as 0-3,5"#
+    );
 }
 
 /// In a private mount namespace without tracefs, a tracepoint event mounts tracefs itself
@@ -178,7 +284,7 @@ fn unprivileged_refusals_explain_paranoid_and_mlock_limits() {
 #[test]
 fn tracepoints_mount_tracefs_when_root_and_it_is_missing() {
     let bin = common::perf_client_bin();
-    if unsafe_euid() != 0 {
+    if euid() != 0 {
         return common::skip("needs root to unmount tracefs in a private namespace");
     }
     let script = format!(

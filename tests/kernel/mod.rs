@@ -71,7 +71,7 @@ fn is_refusal(e: &CaptureError) -> bool {
         CaptureError::Open(OpenError::NotPermitted { .. } | OpenError::NoHardware { .. }) => true,
         CaptureError::Open(OpenError::Kernel { cause, .. }) => errno(cause),
         CaptureError::Open(OpenError::Tracepoint(_)) => true,
-        CaptureError::Ring(perf_client::kernel::ring::RingError::Mlock { .. }) => true,
+        CaptureError::Ring(perf_client::kernel::ring::KernelRingError::Mlock { .. }) => true,
         _ => false,
     }
 }
@@ -133,7 +133,7 @@ fn dd_touching(pages: usize) -> Vec<OsString> {
     ])
 }
 
-fn unsafe_euid() -> u32 {
+fn euid() -> u32 {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() }
 }

@@ -207,3 +207,53 @@ fn records_straddling_the_end_of_a_kernel_ring_arrive_split_and_parse() {
     assert_eq!(samples + lost, counted);
     assert!(lost_reported <= lost);
 }
+
+/// Waits up to 10 s for `fd` to be readable (an upper bound for a noisy machine, not a
+/// timing assertion); returns `revents`.
+fn poll_readable(fd: std::os::fd::BorrowedFd<'_>) -> i16 {
+    use std::os::fd::AsRawFd;
+    let mut pfd = libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd for the call; the fd is borrowed for its duration.
+    let n = unsafe { libc::poll(&mut pfd, 1, 10_000) };
+    assert_eq!(n, 1, "poll: {}", std::io::Error::last_os_error());
+    pfd.revents
+}
+
+/// An embedding event loop can wait on the capture (its epoll fd) and on a kernel ring
+/// (its event fd) through `AsFd`: both turn readable when samples wait.
+#[test]
+fn the_capture_and_a_kernel_ring_are_pollable_by_an_embedding_event_loop() {
+    use perf_client::kernel::ring::KernelRing;
+    use std::os::fd::AsFd;
+
+    let faults = || {
+        sw(Software::PageFaults)
+            .sampling(Sampling::Period(1))
+            .wakeup_events(1)
+    };
+    let mut capture =
+        match Capture::start(CaptureOptions::new(vec![faults()], Target::CurrentThread)) {
+            Ok(c) => c,
+            Err(e) if is_refusal(&e) => return common::skip(&e.to_string()),
+            Err(e) => panic!("{e}"),
+        };
+    let touched = vec![1u8; 4 << 20];
+    std::hint::black_box(&touched);
+    assert_ne!(poll_readable(capture.as_fd()) & libc::POLLIN, 0);
+    // (perf_poll hands out a wakeup once: what it announced is now in the ring.)
+    let drained = capture
+        .drain(&mut |_| -> Result<(), CaptureError> { Ok(()) })
+        .unwrap();
+    assert!(drained > 0);
+
+    let cfg = faults().enable_on_exec(false).disabled(false);
+    let ev = cfg.open(0, -1, None).expect("open page-faults");
+    let ring = KernelRing::map(&ev, 1, false, 0).expect("map one data page");
+    let touched = vec![1u8; 4 << 20];
+    std::hint::black_box(&touched);
+    assert_ne!(poll_readable(ring.as_fd()) & libc::POLLIN, 0);
+}

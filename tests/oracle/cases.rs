@@ -387,3 +387,19 @@ fn source_lines_and_inlined_calls_come_from_dwarf() {
     assert_eq!(with_line, in_hot, "every sample in hot has its line");
     assert!(inlined > 0, "the inlined call is named");
 }
+
+#[test]
+fn recordings_are_readable_by_their_owner_only_as_perf_writes_them() {
+    use std::os::unix::fs::PermissionsExt;
+    let s = Scratch::new("mode");
+    let t = Path::new("/bin/true");
+    let (pf, of) = (s.path("perf.data"), s.path("pc.data"));
+    if perf_record(&s, &pf, &["-e", "cpu-clock"], &[t]).is_none()
+        || pc_record(&s, &of, &["-e", "cpu-clock"], &[t]).is_none()
+    {
+        return;
+    }
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&pf), 0o600, "perf's own mode");
+    assert_eq!(mode(&of), mode(&pf));
+}

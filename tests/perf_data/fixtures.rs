@@ -17,15 +17,21 @@ const FIXTURES: [&str; 3] = ["cpu-clock.data", "cpu-clock-g.data", "sys-enter.da
 
 #[test]
 fn our_reader_counts_the_samples_perf_counts_in_real_perf_files() {
+    let mut perf_missing = false;
     for name in FIXTURES {
         let path = fixture(name);
         let ours = PerfData::open(&path).unwrap().count_by_type().unwrap();
-        let Some((perf_n, _)) = perf_sample_count(&path) else {
-            return;
-        };
-        assert_eq!(ours.get(&9).copied().unwrap_or(0), perf_n, "{name}");
-        assert!(perf_n > 0, "{name} has samples");
-        assert_eq!(linux_perf_data_counts(&path).0, perf_n, "{name}");
+        let ours = ours.get(&9).copied().unwrap_or(0);
+        assert!(ours > 0, "{name} has samples");
+        // linux-perf-data is an independent reader: it checks ours without perf too.
+        assert_eq!(linux_perf_data_counts(&path).0, ours, "{name}");
+        match perf_sample_count(&path) {
+            Some((perf_n, _)) => assert_eq!(ours, perf_n, "{name}"),
+            None => perf_missing = true,
+        }
+    }
+    if perf_missing {
+        crate::common::skip("perf is not installed: perf's own counts were not compared");
     }
 }
 

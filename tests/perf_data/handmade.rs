@@ -6,9 +6,9 @@ use std::process::Command;
 
 use perf_client::perf_data::attr::flag;
 use perf_client::perf_data::sample_type as st;
-use perf_client::perf_data::synth::Synthesizer;
 use perf_client::perf_data::writer::FinishInfo;
 use perf_client::perf_data::{EventEntry, FileAttr, HostFeatures, PerfData, PerfDataWriter};
+use perf_client::record::synth::Synthesizer;
 
 pub fn temp_path(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("perf-data-tests-{}", std::process::id()));
@@ -53,7 +53,7 @@ pub fn write_handmade(path: &Path, n: u64) -> perf_client::perf_data::WriteSumma
         name: "cpu-clock".into(),
         ids: vec![42],
     }];
-    let mut w = PerfDataWriter::create(path, ev).unwrap();
+    let mut w = PerfDataWriter::create(path, ev, None).unwrap();
     let syn = Synthesizer::new(&attr);
     let mut pre = Vec::new();
     syn.kernel(&mut pre);

@@ -108,7 +108,7 @@ fn the_header_says_how_much_is_written_while_recording() {
         name: "cpu-clock".into(),
         ids: vec![42],
     }];
-    let mut w = PerfDataWriter::create(&path, ev).unwrap();
+    let mut w = PerfDataWriter::create(&path, ev, None).unwrap();
     let ip = 0x1234;
     for i in 0..200u64 {
         w.write_records(&super::handmade::sample(42, ip, 7, 1_000 + i))
@@ -142,7 +142,7 @@ fn with_unknown_records(name: &str, samples: u64, unknown: u64) -> std::path::Pa
         name: "cpu-clock".into(),
         ids: vec![42],
     }];
-    let mut w = PerfDataWriter::create(&path, ev).unwrap();
+    let mut w = PerfDataWriter::create(&path, ev, None).unwrap();
     for i in 0..samples {
         w.write_records(&super::handmade::sample(42, 0x1234, 7, 1_000 + i))
             .unwrap();

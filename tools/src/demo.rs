@@ -37,6 +37,7 @@ impl DemoReport {
 
 /// Errors of the demo.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum DemoError {
     /// The ring could not be created.
     #[error(transparent)]

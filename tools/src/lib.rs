@@ -11,10 +11,16 @@
 //! | [`probe`] | runs a closure in a forked child and reports how it ended (signal, exit) |
 
 #![warn(missing_docs)]
+// Unsafe code only in the modules that allow it by name.
+#![deny(unsafe_code)]
 
 pub mod demo;
+#[allow(unsafe_code)] // memory probes: mmap, madvise, mincore, getrusage
 pub mod mm;
+#[allow(unsafe_code)] // fork
 pub mod probe;
 pub mod semantics;
+#[allow(unsafe_code)] // fork, kill, shared mappings
 pub mod soak;
+#[allow(unsafe_code)] // raw getppid syscalls
 pub mod storm;

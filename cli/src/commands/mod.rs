@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+mod args;
 pub mod demo;
 pub mod record;
 pub mod report;

@@ -3,56 +3,29 @@
 use std::ffi::OsString;
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
 
-use anyhow::{bail, Context};
-use perf_client::kernel::capture::Target;
-use perf_client::perf_data::features::parse_cpu_list;
+use anyhow::Context;
+use perf_client::kernel::capture;
+use perf_client::kernel::event::perf_event_max_sample_rate;
+use perf_client::kernel::select::Freq;
 use perf_client::record::{record, RecordOptions};
+
+use super::args::{EventArgs, RingArgs, TargetArgs};
 
 #[derive(Debug, clap::Args)]
 #[command(trailing_var_arg = true)]
 pub struct Args {
-    /// Event to record (repeat or comma-separate): cpu-clock, task-clock, page-faults,
-    /// minor-faults, major-faults, context-switches, dummy, or a tracepoint subsystem:name.
-    #[arg(
-        short = 'e',
-        long = "event",
-        value_delimiter = ',',
-        default_value = "cpu-clock"
-    )]
-    events: Vec<String>,
-    /// Sample about FREQ times a second (default 4000; tracepoints: every event).
-    #[arg(short = 'F', long = "freq", conflicts_with = "count")]
-    freq: Option<u64>,
-    /// Sample every COUNT events.
-    #[arg(short = 'c', long = "count")]
-    count: Option<u64>,
-    /// Record callchains.
-    #[arg(short = 'g')]
-    callgraph: bool,
-    /// Data pages per ring: a power of two, or a size with a B/K/M/G suffix (rounded up to
-    /// a power of two of pages).
-    #[arg(short = 'm', long = "mmap-pages", value_name = "PAGES", value_parser = parse_mmap_pages, default_value = "128")]
-    pages: usize,
-    /// System-wide: every task on every online CPU.
-    #[arg(short = 'a', long = "all-cpus")]
-    all_cpus: bool,
-    /// Only these CPUs (e.g. 0-1,3).
-    #[arg(short = 'C', long = "cpu", value_name = "CPUS")]
-    cpu: Option<String>,
-    /// Record an existing process (all its threads).
-    #[arg(short = 'p', long = "pid", conflicts_with_all = ["tid", "all_cpus", "cpu"])]
-    pid: Option<i32>,
-    /// Record an existing thread.
-    #[arg(short = 't', long = "tid", conflicts_with_all = ["all_cpus", "cpu"])]
-    tid: Option<i32>,
+    #[command(flatten)]
+    events: EventArgs,
+    #[command(flatten)]
+    target: TargetArgs,
+    #[command(flatten)]
+    ring: RingArgs,
     /// Output file (an existing one is kept as FILE.old).
     #[arg(short = 'o', long = "output", default_value = "perf.data")]
     output: PathBuf,
-    /// Flight recorder: overwrite rings, written at the end and on SIGUSR2 (to
-    /// FILE.<unix-ms>).
+    /// Flight recorder: overwrite rings, written at the end and on SIGUSR2 (to FILE.MS,
+    /// MS the Unix time in milliseconds).
     #[arg(long)]
     overwrite: bool,
     /// Run the recorder with this SCHED_FIFO priority (1-99), like perf's -r: its wakeups
@@ -73,66 +46,10 @@ pub struct Args {
     /// ($PERF_BUILDID_DIR, else ~/.debug), as perf's -N.
     #[arg(short = 'N', long = "no-buildid-cache")]
     no_buildid_cache: bool,
-    /// The command to run and record (after --).
+    /// The command to run and record (after --); with -p/-t it runs meanwhile, unrecorded,
+    /// and the recording ends when it exits (as perf does).
     #[arg(value_name = "COMMAND")]
     command: Vec<OsString>,
-}
-
-/// perf's `-m` syntax: a page count, or a size with a suffix.
-fn parse_mmap_pages(s: &str) -> Result<usize, String> {
-    let page = 4096u64;
-    let s = s.trim();
-    let (num, mult) = match s.chars().last().map(|c| c.to_ascii_uppercase()) {
-        Some('B') => (&s[..s.len() - 1], Some(1u64)),
-        Some('K') => (&s[..s.len() - 1], Some(1 << 10)),
-        Some('M') => (&s[..s.len() - 1], Some(1 << 20)),
-        Some('G') => (&s[..s.len() - 1], Some(1 << 30)),
-        _ => (s, None),
-    };
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("invalid mmap size {s:?}: expected pages or a size like 512K"))?;
-    let pages = match mult {
-        None => {
-            if n == 0 || !n.is_power_of_two() {
-                return Err(format!(
-                    "the number of mmap pages must be a power of two, got {n}"
-                ));
-            }
-            n
-        }
-        Some(m) => {
-            let bytes = n.checked_mul(m).ok_or("mmap size overflows")?;
-            let pages = bytes.div_ceil(page).max(1);
-            pages
-                .checked_next_power_of_two()
-                .ok_or("mmap size too large")?
-        }
-    };
-    usize::try_from(pages).map_err(|_| "mmap size too large".to_owned())
-}
-
-static DUMP: OnceLock<Arc<AtomicBool>> = OnceLock::new();
-
-extern "C" fn on_sigusr2(_sig: libc::c_int) {
-    // Only an atomic load and store: async-signal-safe.
-    if let Some(f) = DUMP.get() {
-        f.store(true, Ordering::Relaxed);
-    }
-}
-
-/// SIGUSR2 asks for a flight-recorder dump (SIGINT/SIGTERM stop: `capture::stop_on_interrupt`).
-fn install_dump_handler() {
-    for sig in [libc::SIGUSR2] {
-        // SAFETY: `on_sigusr2` only performs an atomic store, which is async-signal-safe; the
-        // sigaction struct is fully initialized.
-        unsafe {
-            let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_sigusr2 as *const () as usize;
-            sa.sa_flags = libc::SA_RESTART;
-            libc::sigaction(sig, &sa, std::ptr::null_mut());
-        }
-    }
 }
 
 fn human(bytes: u64) -> String {
@@ -147,41 +64,28 @@ fn human(bytes: u64) -> String {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let command = (!args.command.is_empty()).then(|| args.command.clone());
-    let target = if let Some(p) = args.pid {
-        Target::Process(p)
-    } else if let Some(t) = args.tid {
-        Target::Thread(t)
-    } else if args.all_cpus || args.cpu.is_some() {
-        let cpus = match &args.cpu {
-            Some(list) => {
-                Some(parse_cpu_list(list).map_err(|e| anyhow::anyhow!("-C {list}: {e}"))?)
-            }
-            None => None,
-        };
-        Target::Cpus { cpus, command }
-    } else if let Some(cmd) = command {
-        Target::Command(cmd)
-    } else {
-        bail!(
-            "nothing to record: give a command (perf-client record [OPTIONS] -- COMMAND), \
-             -p PID, -t TID, -a or -C CPUS"
-        );
+    let targets = args.target.spec(&args.command);
+    let target = targets.target()?;
+    let (spec, warning) = args.events.spec().resolved(perf_event_max_sample_rate())?;
+    if let Some(w) = warning {
+        eprintln!("{w}");
+    }
+    let mut opts = RecordOptions::new(spec.names.clone(), target);
+    opts.command = targets.side_command();
+    opts.period = spec.count;
+    opts.freq = match spec.freq {
+        Some(Freq::Hz(hz)) => Some(hz),
+        _ => None,
     };
-    let mut opts = RecordOptions::new(args.events.clone(), target);
-    opts.period = args.count;
-    opts.freq = args.freq;
-    opts.callchain = args.callgraph;
-    opts.data_pages = args.pages;
+    opts.callchain = spec.callchain;
+    opts.data_pages = args.ring.pages;
     opts.overwrite = args.overwrite;
     opts.realtime = args.realtime;
     opts.output = args.output.clone();
     opts.compression = args.compression;
     opts.cmdline = std::env::args().collect();
-    opts.stop =
-        perf_client::kernel::capture::stop_on_interrupt().context("installing SIGINT handler")?;
-    let _ = DUMP.set(Arc::clone(&opts.dump));
-    install_dump_handler();
+    opts.stop = capture::stop_on_interrupt().context("installing the SIGINT handler")?;
+    opts.dump = capture::dump_on_sigusr2().context("installing the SIGUSR2 handler")?;
 
     let tty = std::io::stderr().is_terminal() && !args.quiet;
     let s = record(&opts, |p| {
@@ -266,9 +170,14 @@ mod tests {
     fn mmap_pages_must_be_a_power_of_two_or_a_size() {
         let e = parse(&["-m", "3", "--", "true"]).unwrap_err().to_string();
         assert!(e.contains("power of two"), "{e}");
-        assert_eq!(parse(&["-m", "16", "--", "true"]).unwrap().pages, 16);
-        assert_eq!(parse(&["-m", "512K", "--", "true"]).unwrap().pages, 128);
-        assert_eq!(parse(&["-m", "5k", "--", "true"]).unwrap().pages, 2);
+        assert_eq!(parse(&["-m", "16", "--", "true"]).unwrap().ring.pages, 16);
+        // Sizes convert with this system's page size (the library's tests pin 4 KiB and
+        // 64 KiB pages).
+        let k512 = parse(&["-m", "512K", "--", "true"]).unwrap().ring.pages;
+        assert_eq!(
+            k512,
+            perf_client::kernel::select::parse_mmap_pages("512K").unwrap()
+        );
         assert!(parse(&["-m", "lots"]).is_err());
     }
 
@@ -291,8 +200,11 @@ mod tests {
             "-l",
         ])
         .unwrap();
-        assert_eq!(a.events, vec!["cpu-clock", "dummy", "sched:sched_switch"]);
-        assert!(a.callgraph);
+        assert_eq!(
+            a.events.events,
+            vec!["cpu-clock", "dummy", "sched:sched_switch"]
+        );
+        assert!(a.events.callgraph);
         assert_eq!(a.command, vec![OsString::from("ls"), OsString::from("-l")]);
         assert_eq!(a.output, PathBuf::from("perf.data"));
     }

@@ -17,12 +17,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    // SAFETY: perf.data files are finished before they are read (as `perf script`, which
-    // maps its input too); `script` does not run alongside a recorder writing its input.
-    // A file that cannot be mapped (a pipe) is read.
-    let file = unsafe { PerfData::open_mapped(&args.input) }
-        .or_else(|_| PerfData::open(&args.input))
-        .map_err(|e| super::input_error(&args.input, e))?;
+    // Read, not mapped: the binary has no unsafe code, and a mapping is sound only while
+    // nothing writes the file, which the command cannot know.
+    let file = PerfData::open(&args.input).map_err(|e| super::input_error(&args.input, e))?;
     if let Some(r) = file.recovered() {
         eprintln!("perf-client script: {}: {r}", args.input.display());
     }

@@ -86,6 +86,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 data_pages: args.pages,
                 seed,
                 dir,
+                // SIGINT/SIGTERM end the soak through its cleanup, not in the middle.
+                stop: Some(
+                    perf_client::kernel::capture::stop_on_interrupt()
+                        .context("install the SIGINT/SIGTERM handler")?,
+                ),
             };
             let r = soak::run(&config)?;
             let mut out = std::io::stdout().lock();

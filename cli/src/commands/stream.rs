@@ -4,54 +4,28 @@ use std::ffi::OsString;
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
 use clap::Args as ClapArgs;
 use serde_json::json;
 
 use perf_client::analysis::render;
-use perf_client::kernel::capture::{
-    parse_cpu_list, Capture, CaptureOptions, RunOptions, Summary, Target,
-};
-use perf_client::kernel::event::{EventConfig, EventKind, Sampling, Software, DEFAULT_SAMPLE_TYPE};
+use perf_client::kernel::capture::{Capture, CaptureOptions, RunOptions, Summary};
+use perf_client::kernel::event::EventConfig;
 use perf_client::records::bits::{self, sample as st};
+
+use super::args::{EventArgs, RingArgs, TargetArgs};
 
 /// Flags of `perf-client stream`.
 #[derive(Debug, ClapArgs)]
 pub struct Args {
-    /// Event to capture (repeat or comma-separate): cpu-clock, task-clock, page-faults,
-    /// minor-faults, major-faults, context-switches, dummy, cycles, ..., or a tracepoint
-    /// subsystem:name.
-    #[arg(
-        short = 'e',
-        long = "event",
-        value_delimiter = ',',
-        default_value = "cpu-clock"
-    )]
-    events: Vec<String>,
-    /// Sample every PERIOD events (attr.sample_period).
-    #[arg(short = 'c', long = "count", conflicts_with = "freq")]
-    period: Option<u64>,
-    /// Sample about FREQ times a second (attr.sample_freq).
-    #[arg(short = 'F', long = "freq")]
-    freq: Option<u64>,
-    /// Data pages per ring (a power of two; one control page is added).
-    #[arg(short = 'm', long = "mmap-pages", default_value_t = 128)]
-    pages: usize,
+    #[command(flatten)]
+    events: EventArgs,
+    #[command(flatten)]
+    target: TargetArgs,
+    #[command(flatten)]
+    ring: RingArgs,
     /// Print JSON lines instead of text.
     #[arg(long)]
     json: bool,
-    /// Trace every thread of this running process.
-    #[arg(short = 'p', long = "pid", conflicts_with_all = ["tid", "all_cpus", "cpu"])]
-    pid: Option<i32>,
-    /// Trace this running thread.
-    #[arg(short = 't', long = "tid", conflicts_with_all = ["all_cpus", "cpu"])]
-    tid: Option<i32>,
-    /// System-wide: every task on every online CPU.
-    #[arg(short = 'a', long = "all-cpus")]
-    all_cpus: bool,
-    /// Only these CPUs (e.g. 0-1,3), every task on them.
-    #[arg(short = 'C', long = "cpu")]
-    cpu: Option<String>,
     /// sample_type bits, comma-separated (ip,tid,time,addr,read,callchain,id,cpu,period,
     /// stream_id,raw,...,identifier,...,data_page_size,code_page_size,weight_struct).
     #[arg(long = "sample-type")]
@@ -59,9 +33,6 @@ pub struct Args {
     /// read_format bits, comma-separated (total_time_enabled,total_time_running,id,group,lost).
     #[arg(long = "read-format")]
     read_format: Option<String>,
-    /// Record callchains (PERF_SAMPLE_CALLCHAIN).
-    #[arg(short = 'g')]
-    callchain: bool,
     /// Record the data address (PERF_SAMPLE_ADDR).
     #[arg(short = 'd', long = "data")]
     addr: bool,
@@ -87,28 +58,21 @@ pub struct Args {
     /// Ctrl-C).
     #[arg(long)]
     duration: Option<f64>,
-    /// The command to run under the events.
+    /// The command to run under the events; with -p/-t it runs meanwhile, untraced, and the
+    /// capture ends when it exits.
     #[arg(last = true)]
     command: Vec<OsString>,
 }
 
-fn default_sampling(kind: &EventKind) -> Sampling {
-    match kind {
-        EventKind::Software(Software::CpuClock | Software::TaskClock) | EventKind::Hardware(_) => {
-            Sampling::Frequency(1000)
-        }
-        _ => Sampling::Period(1),
-    }
-}
-
+/// The events: perf's defaults (`kernel::select`), then what only `stream` adds.
 fn build_events(args: &Args) -> anyhow::Result<Vec<EventConfig>> {
-    let mut sample_type = match &args.sample_type {
-        Some(list) => bits::parse_names(list, bits::SAMPLE_NAMES)
-            .map_err(|n| anyhow::anyhow!("unknown sample_type bit {n:?}"))?,
-        None => DEFAULT_SAMPLE_TYPE,
-    };
-    if args.addr {
-        sample_type |= st::ADDR;
+    let mut spec = args.events.spec();
+    spec.exclude_kernel = args.user_only;
+    if let Some(list) = &args.sample_type {
+        spec.sample_type = Some(
+            bits::parse_names(list, bits::SAMPLE_NAMES)
+                .map_err(|n| anyhow::anyhow!("unknown sample_type bit {n:?}"))?,
+        );
     }
     let read_format = match &args.read_format {
         Some(list) => Some(
@@ -117,19 +81,16 @@ fn build_events(args: &Args) -> anyhow::Result<Vec<EventConfig>> {
         ),
         None => None,
     };
-    let mut out = Vec::new();
-    for (i, name) in args.events.iter().enumerate() {
-        let mut c = EventConfig::parse(name)?;
-        let sampling = match (args.period, args.freq) {
-            (Some(p), _) => Sampling::Period(p),
-            (None, Some(f)) => Sampling::Frequency(f),
-            (None, None) => default_sampling(c.kind()),
-        };
-        c = c
-            .sampling(sampling)
-            .sample_type(sample_type)
-            .callchain(args.callchain, 0)
-            .exclude_kernel(args.user_only);
+    let selected = spec.build()?;
+    for w in &selected.warnings {
+        eprintln!("{w}");
+    }
+    let mut out = Vec::with_capacity(selected.events.len());
+    for (i, mut c) in selected.events.into_iter().enumerate() {
+        if args.addr {
+            let t = c.attr().sample_type | st::ADDR;
+            c = c.sample_type(t);
+        }
         if let Some(rf) = read_format {
             c = c.read_format(rf);
         }
@@ -140,40 +101,20 @@ fn build_events(args: &Args) -> anyhow::Result<Vec<EventConfig>> {
             c = c.wakeup_watermark(n);
         }
         if i == 0 {
-            // Side-band on the first event, as perf record does.
-            c = c.tracking(true).context_switch(args.switch_events);
+            c = c.context_switch(args.switch_events);
         }
         out.push(c);
     }
     Ok(out)
 }
 
-fn target(args: &Args) -> anyhow::Result<Target> {
-    let command = (!args.command.is_empty()).then(|| args.command.clone());
-    Ok(if let Some(p) = args.pid {
-        Target::Process(p)
-    } else if let Some(t) = args.tid {
-        Target::Thread(t)
-    } else if args.all_cpus || args.cpu.is_some() {
-        let cpus = match &args.cpu {
-            Some(list) => {
-                Some(parse_cpu_list(list).with_context(|| format!("bad CPU list {list:?}"))?)
-            }
-            None => None,
-        };
-        Target::Cpus { cpus, command }
-    } else if let Some(argv) = command {
-        Target::Command(argv)
-    } else {
-        bail!("nothing to trace: give a command after --, or -p PID, -t TID, -a");
-    })
-}
-
 /// Runs the capture.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let events = build_events(&args)?;
-    let mut opts = CaptureOptions::new(events, target(&args)?);
-    opts.data_pages = args.pages;
+    let targets = args.target.spec(&args.command);
+    let mut opts = CaptureOptions::new(events, targets.target()?);
+    opts.command = targets.side_command();
+    opts.data_pages = args.ring.pages;
     opts.overwrite = args.overwrite;
     opts.inherit = !args.no_inherit;
     let mut capture = Capture::start(opts)?;

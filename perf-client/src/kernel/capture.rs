@@ -39,8 +39,9 @@ use std::time::{Duration, Instant};
 use perf_ringbuf::{ReadError, RecordIter};
 
 use crate::kernel::child::{Child, ExitStatus, PendingChild, SpawnError};
+pub use crate::kernel::cpus::online_cpus;
 use crate::kernel::event::{EventConfig, EventFd, OpenError};
-use crate::kernel::ring::{KernelRing, RingError, SnapshotError};
+use crate::kernel::ring::{KernelRing, KernelRingError, SnapshotError};
 use crate::kernel::sys::{Epoll, Ready};
 use crate::records::{FormatError, ParseContext, ReadValues};
 
@@ -83,6 +84,11 @@ pub struct CaptureOptions {
     pub overwrite: bool,
     /// `attr.inherit` for task targets (follow children created after the start).
     pub inherit: bool,
+    /// A command to run meanwhile with a task target (`Process`, `Thread`,
+    /// `CurrentThread`), as `perf record -p PID -- CMD`: started once the events are
+    /// enabled, not traced itself, and the capture ends when it exits. (`Target::Cpus`
+    /// carries its own; `Target::Command` is the command.)
+    pub command: Option<Vec<OsString>>,
 }
 
 impl CaptureOptions {
@@ -94,6 +100,7 @@ impl CaptureOptions {
             data_pages: 128,
             overwrite: false,
             inherit: true,
+            command: None,
         }
     }
 }
@@ -110,7 +117,7 @@ pub enum CaptureError {
     Open(#[from] OpenError),
     /// Mapping a ring.
     #[error(transparent)]
-    Ring(#[from] RingError),
+    Ring(#[from] KernelRingError),
     /// Starting the command.
     #[error(transparent)]
     Spawn(#[from] SpawnError),
@@ -216,6 +223,7 @@ pub struct EventTotals {
 
 /// What a capture did.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct Summary {
     /// Per ring.
     pub rings: Vec<RingTotals>,
@@ -245,6 +253,51 @@ impl Summary {
     /// Sum of the PERF_RECORD_LOST records read.
     pub fn lost_reported(&self) -> u64 {
         self.rings.iter().map(|r| r.lost_reported).sum()
+    }
+}
+
+/// What the caller of [`Capture::run_loop`] does at each step of the loop: how it drains
+/// the rings (parsed records, or raw bytes as they are), whether it may sleep, what it
+/// does when idle and at its periodic checks.
+pub trait RunHooks {
+    /// The caller's error (a capture error converts into it).
+    type Error: From<CaptureError>;
+
+    /// One pass over the rings (e.g. [`Capture::drain`] or [`Capture::drain_raw`]);
+    /// returns how much it drained, 0 for nothing.
+    ///
+    /// # Errors
+    /// The caller's.
+    fn pass(&mut self, capture: &mut Capture) -> Result<u64, Self::Error>;
+
+    /// After a pass that drained `n` (> 0), `since` the previous one: true to wait in
+    /// epoll before the next pass, false to pass again at once. Default: wait.
+    fn may_sleep(&mut self, n: u64, since: Duration) -> bool {
+        let _ = (n, since);
+        true
+    }
+
+    /// epoll timed out with nothing to read.
+    ///
+    /// # Errors
+    /// The caller's.
+    fn idle(&mut self) -> Result<(), Self::Error> {
+        Ok(())
+    }
+
+    /// How often [`RunHooks::check`] runs (and the target is checked); default: after
+    /// every pass.
+    fn check_interval(&self) -> Duration {
+        Duration::ZERO
+    }
+
+    /// The periodic check (dump requests, progress).
+    ///
+    /// # Errors
+    /// The caller's.
+    fn check(&mut self, capture: &mut Capture) -> Result<(), Self::Error> {
+        let _ = capture;
+        Ok(())
     }
 }
 
@@ -284,6 +337,15 @@ pub struct Capture {
     ready: Vec<Ready>,
 }
 
+/// The capture's epoll fd, for an embedding event loop: readable when a ring has data
+/// to drain or a traced task hung up (then call [`Capture::poll`] with a zero timeout and
+/// drain).
+impl AsFd for Capture {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.epoll.as_fd()
+    }
+}
+
 impl std::fmt::Debug for Capture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Capture")
@@ -292,33 +354,6 @@ impl std::fmt::Debug for Capture {
             .field("child", &self.child)
             .finish_non_exhaustive()
     }
-}
-
-/// Online CPUs from `/sys/devices/system/cpu/online` ("0-3,5").
-///
-/// # Errors
-/// The file cannot be read or parsed.
-pub fn online_cpus() -> io::Result<Vec<u32>> {
-    let s = std::fs::read_to_string("/sys/devices/system/cpu/online")?;
-    parse_cpu_list(s.trim()).ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, s))
-}
-
-/// Parses a CPU list such as `0-3,5`.
-pub fn parse_cpu_list(s: &str) -> Option<Vec<u32>> {
-    let mut out = Vec::new();
-    for part in s.split(',').filter(|p| !p.is_empty()) {
-        match part.split_once('-') {
-            Some((a, b)) => {
-                let (a, b): (u32, u32) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
-                if b < a || b - a > 65536 {
-                    return None;
-                }
-                out.extend(a..=b);
-            }
-            None => out.push(part.trim().parse().ok()?),
-        }
-    }
-    Some(out)
 }
 
 fn threads_of(pid: i32) -> Result<Vec<i32>, CaptureError> {
@@ -361,9 +396,9 @@ impl Capture {
         };
         let mut pending = None;
         let (pids, task_target, command) = match &opts.target {
-            Target::CurrentThread => (vec![0], true, None),
-            Target::Thread(t) => (vec![*t], true, None),
-            Target::Process(p) => (threads_of(*p)?, true, None),
+            Target::CurrentThread => (vec![0], true, opts.command.clone()),
+            Target::Thread(t) => (vec![*t], true, opts.command.clone()),
+            Target::Process(p) => (threads_of(*p)?, true, opts.command.clone()),
             Target::Command(argv) => {
                 let child = PendingChild::spawn(argv)?;
                 let pid = child.pid();
@@ -697,8 +732,61 @@ impl Capture {
         on_record: &mut impl FnMut(RecordRef<'_>) -> Result<(), E>,
         on_round: &mut impl FnMut() -> Result<(), E>,
     ) -> Result<(), E> {
+        struct Parsed<'a, R, F> {
+            on_record: &'a mut R,
+            on_round: &'a mut F,
+        }
+        impl<E, R, F> RunHooks for Parsed<'_, R, F>
+        where
+            E: From<CaptureError>,
+            R: FnMut(RecordRef<'_>) -> Result<(), E>,
+            F: FnMut() -> Result<(), E>,
+        {
+            type Error = E;
+            fn pass(&mut self, capture: &mut Capture) -> Result<u64, E> {
+                let n = capture.drain(self.on_record)?;
+                if n > 0 {
+                    (self.on_round)()?;
+                }
+                Ok(n)
+            }
+        }
+        self.run_loop(
+            opts,
+            &mut Parsed {
+                on_record,
+                on_round,
+            },
+        )
+    }
+
+    /// The capture loop, driven by `hooks`: a pass over the rings; then, when it found
+    /// nothing or [`RunHooks::may_sleep`] allows, a wait in epoll (at most
+    /// [`RunOptions::poll_timeout`], default 100 ms) and another pass; every
+    /// [`RunHooks::check_interval`] (or at once when every traced task hung up) a
+    /// [`RunHooks::check`]. It returns when `stop` is set, `duration` has passed, or the
+    /// target is gone. The events stay enabled: the final drain is the caller's
+    /// ([`Capture::run`] does it).
+    ///
+    /// # Errors
+    ///
+    /// The epoll error, or a hook's error.
+    pub fn run_loop<H: RunHooks>(
+        &mut self,
+        opts: &RunOptions,
+        hooks: &mut H,
+    ) -> Result<(), H::Error> {
         let started = Instant::now();
         let step = opts.poll_timeout.unwrap_or(Duration::from_millis(100));
+        let stopped = || {
+            opts.stop
+                .as_ref()
+                // Polled flag: Relaxed (set by a signal handler).
+                .is_some_and(|s| s.load(Ordering::Relaxed))
+        };
+        let interval = hooks.check_interval();
+        let mut last_pass = Instant::now();
+        let mut next_check = started;
         loop {
             let mut wait = step;
             if let Some(d) = opts.duration {
@@ -707,16 +795,27 @@ impl Capture {
                     None => return Ok(()),
                 }
             }
-            self.poll(wait)?;
-            if self.drain(on_record)? > 0 {
-                on_round()?;
+            let n = hooks.pass(self)?;
+            let now = Instant::now();
+            let since = now.duration_since(last_pass);
+            last_pass = now;
+            if n == 0 || hooks.may_sleep(n, since) {
+                if !self.poll(wait)? {
+                    hooks.idle()?;
+                }
+                hooks.pass(self)?;
             }
-            if self.target_gone()
-                || opts
-                    .stop
-                    .as_ref()
-                    .is_some_and(|s| s.load(Ordering::Relaxed))
-            {
+            // Between checks, only the stop flag (a load) and hang-ups (no syscall): a
+            // wakeup costs one epoll_wait, not also a waitpid.
+            if stopped() {
+                return Ok(());
+            }
+            if Instant::now() < next_check && !self.hung_up() {
+                continue;
+            }
+            next_check = Instant::now() + interval;
+            hooks.check(self)?;
+            if self.target_gone() || stopped() {
                 return Ok(());
             }
         }
@@ -835,7 +934,9 @@ impl Capture {
                 }
                 Err(source) => source,
             };
-            reader.resync();
+            // The error returned is the drain's; a failed resync (misaligned head) only
+            // means the next drain reports it again.
+            let _ = reader.resync();
             return Err(E::from(CaptureError::Read { ring: i, source }));
         }
         Ok(total)
@@ -882,18 +983,12 @@ pub fn stop_on_interrupt() -> io::Result<Arc<AtomicBool>> {
     crate::kernel::sys::install_stop_handler()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::parse_cpu_list;
-
-    #[test]
-    fn cpu_lists_parse_like_sysfs_writes_them() {
-        assert_eq!(parse_cpu_list("0"), Some(vec![0]));
-        assert_eq!(parse_cpu_list("0-3,5"), Some(vec![0, 1, 2, 3, 5]));
-        assert_eq!(parse_cpu_list("1,3-4"), Some(vec![1, 3, 4]));
-        assert_eq!(parse_cpu_list(""), Some(vec![]));
-        assert_eq!(parse_cpu_list("3-1"), None);
-        assert_eq!(parse_cpu_list("a"), None);
-        assert_eq!(parse_cpu_list("0-4000000000"), None);
-    }
+/// Installs a SIGUSR2 handler that sets the returned flag: a request to dump the
+/// flight-recorder (overwrite) rings now, for [`crate::record::RecordOptions::dump`]. The
+/// flag is process-wide; installing twice returns the same flag.
+///
+/// # Errors
+/// The `sigaction` error.
+pub fn dump_on_sigusr2() -> io::Result<Arc<AtomicBool>> {
+    crate::kernel::sys::install_dump_handler()
 }

@@ -8,6 +8,7 @@
 //! (SIGKILL): it does not outlive the thread that spawned it, so a recorder killed with
 //! SIGKILL leaves no command running on untraced.
 
+use crate::kernel::sys::check;
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -111,9 +112,7 @@ fn is_executable(p: &Path) -> bool {
 fn pipe() -> Result<(OwnedFd, OwnedFd), SpawnError> {
     let mut fds = [0i32; 2];
     // SAFETY: pipe2 writes two fds into the array, valid for the call.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(sys("pipe2")(io::Error::last_os_error()));
-    }
+    check(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }).map_err(sys("pipe2"))?;
     // SAFETY: two new fds that nothing else owns.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
@@ -152,10 +151,7 @@ impl PendingChild {
         let parent = unsafe { libc::getpid() };
         // SAFETY: fork has no memory-safety preconditions. The child branch below uses only
         // async-signal-safe calls on memory allocated before the fork (our copy of it).
-        let pid = unsafe { libc::fork() };
-        if pid < 0 {
-            return Err(sys("fork")(io::Error::last_os_error()));
-        }
+        let pid = check(unsafe { libc::fork() }).map_err(sys("fork"))?;
         if pid == 0 {
             // Child.
             // SAFETY: async-signal-safe calls only (prctl, getppid, read, close, execve,
@@ -213,11 +209,12 @@ impl PendingChild {
         if let Some(go) = &go {
             let one = [1u8];
             // SAFETY: writes one byte from a valid buffer to our pipe end.
-            let n = unsafe { libc::write(go.as_raw_fd(), one.as_ptr().cast(), 1) };
+            let n = check(unsafe { libc::write(go.as_raw_fd(), one.as_ptr().cast(), 1) })
+                .map_err(sys("write to the child's start pipe"))?;
             if n != 1 {
-                return Err(sys("write to the child's start pipe")(
-                    io::Error::last_os_error(),
-                ));
+                return Err(sys("write to the child's start pipe")(io::Error::from(
+                    io::ErrorKind::WriteZero,
+                )));
             }
         }
         drop(go);
@@ -274,14 +271,10 @@ impl Child {
         let mut status = 0;
         loop {
             // SAFETY: waits for our own child; `status` is valid for the call.
-            let r = unsafe { libc::waitpid(self.pid, &mut status, flags) };
-            if r < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(e);
-            }
+            let r = match check(unsafe { libc::waitpid(self.pid, &mut status, flags) }) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => r?,
+            };
             if r == 0 {
                 return Ok(None);
             }
@@ -317,9 +310,6 @@ impl Child {
             return Ok(());
         }
         // SAFETY: kill has no memory-safety preconditions; the pid is our unreaped child.
-        if unsafe { libc::kill(self.pid, signal) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
+        check(unsafe { libc::kill(self.pid, signal) }).map(drop)
     }
 }

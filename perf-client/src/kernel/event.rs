@@ -11,6 +11,7 @@ use perf_event_open_sys::bindings::perf_event_attr;
 
 use crate::kernel::sys;
 use crate::kernel::tracefs::{self, TracepointError};
+use crate::perf_data::{FileAttr, PerfDataError};
 use crate::records::bits::{read_format as rf, sample as st};
 use crate::records::{EventFormat, ReadValues};
 
@@ -274,6 +275,44 @@ pub enum OpenError {
 /// Reads `kernel.perf_event_paranoid`.
 pub fn perf_event_paranoid() -> Option<i32> {
     std::fs::read_to_string("/proc/sys/kernel/perf_event_paranoid")
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// The kernel's `perf_event_attr` seen by the formats: the record layout it gives, and
+/// the attr as a perf.data file stores it. (The formats do not depend on the kernel
+/// bindings; these conversions are the kernel layer's.)
+impl EventFormat {
+    /// The layout-relevant fields of a kernel attr.
+    pub fn from_attr(attr: &perf_event_attr) -> Self {
+        EventFormat {
+            sample_type: attr.sample_type,
+            read_format: attr.read_format,
+            sample_regs_user: attr.sample_regs_user,
+            sample_regs_intr: attr.sample_regs_intr,
+            branch_sample_type: attr.branch_sample_type,
+            sample_id_all: attr.sample_id_all() != 0,
+        }
+    }
+}
+
+impl FileAttr {
+    /// The attr the kernel was given (a bindgen `perf_event_attr`), as a file attr.
+    ///
+    /// # Errors
+    ///
+    /// As [`FileAttr::from_kernel_bytes`].
+    pub fn from_kernel_attr(attr: &perf_event_attr) -> Result<Self, PerfDataError> {
+        FileAttr::from_kernel_bytes(&sys::attr_bytes(attr))
+    }
+}
+
+/// Reads `kernel.perf_event_max_sample_rate`: the highest `attr.sample_freq` the kernel
+/// accepts (it lowers this itself when sampling interrupts take too long).
+pub fn perf_event_max_sample_rate() -> Option<u64> {
+    std::fs::read_to_string("/proc/sys/kernel/perf_event_max_sample_rate")
         .ok()?
         .trim()
         .parse()
@@ -760,6 +799,7 @@ impl EventFd {
 }
 
 #[cfg(test)]
+#[allow(unsafe_code)] // reading bindgen unions of the attr
 mod tests {
     use super::*;
 

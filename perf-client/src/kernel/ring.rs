@@ -3,7 +3,7 @@
 //! own.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::sync::Arc;
 
 use memmap2::{MmapOptions, MmapRaw};
@@ -15,7 +15,7 @@ use crate::kernel::sys;
 /// Why a ring could not be mapped.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum RingError {
+pub enum KernelRingError {
     /// The data area must be a power of two pages.
     #[error("ring size of {0} data pages is not a power of two (use 1, 2, 4, ..., e.g. -m 128)")]
     NotPowerOfTwo(usize),
@@ -57,13 +57,17 @@ pub enum RingError {
     Layout(#[from] perf_ringbuf::LayoutError),
 }
 
+/// The former name of [`KernelRingError`] (it clashed with `perf_ringbuf::RingError`).
+#[deprecated(note = "renamed KernelRingError")]
+pub type RingError = KernelRingError;
+
 /// Checks a user-chosen data-page count: a power of two, at least 1.
 ///
 /// # Errors
-/// [`RingError::NotPowerOfTwo`].
-pub fn check_data_pages(pages: usize) -> Result<usize, RingError> {
+/// [`KernelRingError::NotPowerOfTwo`].
+pub fn check_data_pages(pages: usize) -> Result<usize, KernelRingError> {
     if pages == 0 || !pages.is_power_of_two() {
-        return Err(RingError::NotPowerOfTwo(pages));
+        return Err(KernelRingError::NotPowerOfTwo(pages));
     }
     Ok(pages)
 }
@@ -71,9 +75,21 @@ pub fn check_data_pages(pages: usize) -> Result<usize, RingError> {
 /// A mapped perf ring and its reader.
 pub struct KernelRing {
     reader: Reader,
+    /// The event fd the ring is mapped on (a duplicate): readable when the kernel wakes
+    /// the reader, hung up when the traced tasks are gone.
+    fd: OwnedFd,
     map: Arc<MmapRaw>,
     overwrite: bool,
     snapshot_buf: Vec<u8>,
+}
+
+/// The event fd the ring is mapped on, for an embedding event loop (`poll`, epoll,
+/// tokio's `AsyncFd`): readable at the kernel's wakeup (`attr.wakeup_events` or
+/// `wakeup_watermark`), `POLLHUP` once every traced task is gone.
+impl AsFd for KernelRing {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
 }
 
 impl std::fmt::Debug for KernelRing {
@@ -93,19 +109,23 @@ impl KernelRing {
     /// already mapped, for the error message.
     ///
     /// # Errors
-    /// [`RingError`], EPERM explained with the mlock limits.
+    /// [`KernelRingError`], EPERM explained with the mlock limits.
     pub fn map(
         event: &EventFd,
         data_pages: usize,
         overwrite: bool,
         mapped_before: usize,
-    ) -> Result<Self, RingError> {
+    ) -> Result<Self, KernelRingError> {
         let pages = check_data_pages(data_pages)?;
         let page = sys::page_size();
+        let fd = event
+            .as_fd()
+            .try_clone_to_owned()
+            .map_err(|cause| KernelRingError::Map { ring_kib: 0, cause })?;
         let len = pages
             .checked_add(1)
             .and_then(|p| p.checked_mul(page))
-            .ok_or(RingError::TooLarge(pages))?;
+            .ok_or(KernelRingError::TooLarge(pages))?;
         let mut opts = MmapOptions::new();
         opts.len(len);
         let raw_fd = event.as_fd().as_raw_fd();
@@ -117,7 +137,7 @@ impl KernelRing {
         let map = match mapped {
             Ok(m) => Arc::new(m),
             Err(cause) if cause.raw_os_error() == Some(libc::EPERM) => {
-                return Err(RingError::Mlock {
+                return Err(KernelRingError::Mlock {
                     data_pages: pages,
                     ring_kib: len / 1024,
                     mapped_kib: mapped_before / 1024,
@@ -133,7 +153,7 @@ impl KernelRing {
                 })
             }
             Err(cause) => {
-                return Err(RingError::Map {
+                return Err(KernelRingError::Map {
                     ring_kib: len / 1024,
                     cause,
                 })
@@ -151,6 +171,7 @@ impl KernelRing {
         let reader = unsafe { Reader::new(mem, map.clone()) };
         Ok(KernelRing {
             reader,
+            fd,
             map,
             overwrite,
             snapshot_buf: Vec::new(),
@@ -169,9 +190,8 @@ impl KernelRing {
 
     /// The reader, for a forward ring (drain, wait, stats).
     ///
-    /// # Panics
-    /// Never; but for an overwrite ring use [`KernelRing::snapshot`]: draining would store
-    /// `data_tail` into a read-only page. This returns `None` then.
+    /// `None` for an overwrite ring (use [`KernelRing::snapshot`]): draining would store
+    /// `data_tail` into a read-only page.
     pub fn reader(&mut self) -> Option<&mut Reader> {
         (!self.overwrite).then_some(&mut self.reader)
     }
@@ -212,7 +232,9 @@ impl KernelRing {
         };
         if result.is_err() {
             // A corrupt record stops the drain; skip to the head so we do not spin on it.
-            self.reader.resync();
+            // (A kernel head is always 8-aligned; if not, the error already returned says
+            // what is wrong, and the next drain reports it again.)
+            let _ = self.reader.resync();
         }
         result.map(|()| n)
     }

@@ -4,6 +4,8 @@
 
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
+use std::sync::{Arc, OnceLock};
 
 use perf_event_open_sys as pes;
 use pes::bindings::perf_event_attr;
@@ -12,8 +14,9 @@ use pes::bindings::perf_event_attr;
 /// inherit it.
 const PERF_FLAG_FD_CLOEXEC: libc::c_ulong = 1 << 3;
 
-fn check(ret: libc::c_int) -> io::Result<libc::c_int> {
-    if ret < 0 {
+/// The one errno helper: a negative return is the thread's `errno` as an [`io::Error`].
+pub(crate) fn check<T: Copy + PartialOrd + Default>(ret: T) -> io::Result<T> {
+    if ret < T::default() {
         Err(io::Error::last_os_error())
     } else {
         Ok(ret)
@@ -42,6 +45,18 @@ pub(crate) fn perf_event_open(
     let fd = check(fd)?;
     // SAFETY: the syscall returned a new fd that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// The bytes of a `perf_event_attr`, as the kernel reads them.
+pub(crate) fn attr_bytes(attr: &perf_event_attr) -> Vec<u8> {
+    const N: usize = std::mem::size_of::<perf_event_attr>();
+    // SAFETY: `perf_event_attr` is a `repr(C)` struct of naturally aligned integer
+    // fields, unions of integers and bitfield bytes with no padding (its size is the
+    // sum of its fields, `PERF_ATTR_SIZE_VER*`), so all N bytes are initialized; the
+    // slice lives no longer than the borrow of `attr`.
+    let bytes =
+        unsafe { std::slice::from_raw_parts((attr as *const perf_event_attr).cast::<u8>(), N) };
+    bytes.to_vec()
 }
 
 /// `PERF_EVENT_IOC_ENABLE`.
@@ -120,6 +135,12 @@ pub(crate) struct Epoll {
 pub(crate) struct Ready {
     pub token: u64,
     pub events: u32,
+}
+
+impl std::os::fd::AsFd for Epoll {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(&self.fd)
+    }
 }
 
 impl Epoll {
@@ -212,50 +233,95 @@ pub(crate) fn mount_tracefs(target: &std::path::Path) -> io::Result<()> {
     .map(drop)
 }
 
+/// The real user and group ids.
+pub(crate) fn real_ids() -> (u32, u32) {
+    // SAFETY: getuid and getgid have no preconditions and cannot fail.
+    unsafe { (libc::getuid(), libc::getgid()) }
+}
+
 /// The effective user id.
 pub(crate) fn euid() -> u32 {
     // SAFETY: geteuid has no preconditions and cannot fail.
     unsafe { libc::geteuid() }
 }
 
-static STOP: std::sync::OnceLock<std::sync::Arc<std::sync::atomic::AtomicBool>> =
-    std::sync::OnceLock::new();
-/// The flag the handler sets; a plain static so the handler only does an atomic store.
-static STOP_FLAG: std::sync::atomic::AtomicPtr<std::sync::atomic::AtomicBool> =
-    std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+/// A process-wide flag that signal handlers set: the `Arc` handed out (kept alive forever
+/// in `owner`) and a plain pointer to it, so the handler does one atomic load and one
+/// atomic store (async-signal-safe).
+struct SignalFlag {
+    owner: OnceLock<Arc<AtomicBool>>,
+    ptr: AtomicPtr<AtomicBool>,
+}
 
-extern "C" fn on_stop_signal(_: libc::c_int) {
-    // ATOMICS: Acquire pairs with the Release store in `install_stop_handler`, so the
-    // pointer is seen fully initialised; the flag store is Relaxed (a polled flag).
-    let p = STOP_FLAG.load(std::sync::atomic::Ordering::Acquire);
-    if !p.is_null() {
-        // SAFETY: the pointer comes from an `Arc` kept alive forever in `STOP`.
-        unsafe { (*p).store(true, std::sync::atomic::Ordering::Relaxed) };
+impl SignalFlag {
+    const fn new() -> Self {
+        SignalFlag {
+            owner: OnceLock::new(),
+            ptr: AtomicPtr::new(std::ptr::null_mut()),
+        }
+    }
+
+    /// Called from the handler.
+    fn raise(&self) {
+        // ATOMICS: Acquire pairs with the Release store in `install_flag_handler`, so the
+        // pointer is seen fully initialised; the flag store is Relaxed (a polled flag).
+        let p = self.ptr.load(Ordering::Acquire);
+        if !p.is_null() {
+            // SAFETY: the pointer comes from an `Arc` kept alive forever in `owner`.
+            unsafe { (*p).store(true, Ordering::Relaxed) };
+        }
     }
 }
 
-/// SIGINT/SIGTERM set a flag (async-signal-safe: one atomic store) instead of killing us.
-pub(crate) fn install_stop_handler() -> io::Result<std::sync::Arc<std::sync::atomic::AtomicBool>> {
-    let flag = STOP
-        .get_or_init(|| std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)))
+static STOP: SignalFlag = SignalFlag::new();
+static DUMP: SignalFlag = SignalFlag::new();
+
+extern "C" fn on_stop_signal(_: libc::c_int) {
+    STOP.raise();
+}
+
+extern "C" fn on_dump_signal(_: libc::c_int) {
+    DUMP.raise();
+}
+
+/// Installs `handler` (which only raises `flag`) for `signals` with `sa_flags`, and
+/// returns the flag. Installing twice returns the same flag.
+fn install_flag_handler(
+    flag: &'static SignalFlag,
+    handler: extern "C" fn(libc::c_int),
+    signals: &[libc::c_int],
+    sa_flags: libc::c_int,
+) -> io::Result<Arc<AtomicBool>> {
+    let arc = flag
+        .owner
+        .get_or_init(|| Arc::new(AtomicBool::new(false)))
         .clone();
-    // ATOMICS: Release pairs with the handler's Acquire load.
-    STOP_FLAG.store(
-        std::sync::Arc::as_ptr(&flag).cast_mut(),
-        std::sync::atomic::Ordering::Release,
-    );
-    for sig in [libc::SIGINT, libc::SIGTERM] {
-        // SAFETY: a zeroed sigaction is valid; we set the handler and an empty mask, and
-        // the handler only performs an atomic store.
+    // ATOMICS: Release pairs with the handler's Acquire load in `SignalFlag::raise`.
+    flag.ptr
+        .store(Arc::as_ptr(&arc).cast_mut(), Ordering::Release);
+    for &sig in signals {
+        // SAFETY: a zeroed sigaction is valid; we set the handler, the flags and an empty
+        // mask, and the handler only performs atomic operations.
         let r = unsafe {
             let mut sa: libc::sigaction = std::mem::zeroed();
-            sa.sa_sigaction = on_stop_signal as *const () as libc::sighandler_t;
+            sa.sa_sigaction = handler as *const () as libc::sighandler_t;
+            sa.sa_flags = sa_flags;
             libc::sigemptyset(&mut sa.sa_mask);
             libc::sigaction(sig, &sa, std::ptr::null_mut())
         };
         check(r)?;
     }
-    Ok(flag)
+    Ok(arc)
+}
+
+/// SIGINT/SIGTERM set a flag (async-signal-safe: one atomic store) instead of killing us.
+pub(crate) fn install_stop_handler() -> io::Result<Arc<AtomicBool>> {
+    install_flag_handler(&STOP, on_stop_signal, &[libc::SIGINT, libc::SIGTERM], 0)
+}
+
+/// SIGUSR2 sets a flag (a flight-recorder dump request); interrupted system calls restart.
+pub(crate) fn install_dump_handler() -> io::Result<Arc<AtomicBool>> {
+    install_flag_handler(&DUMP, on_dump_signal, &[libc::SIGUSR2], libc::SA_RESTART)
 }
 
 /// Runs the calling thread under `SCHED_FIFO` at `priority` (`sched_setscheduler(2)`),

@@ -105,23 +105,6 @@ impl FileAttr {
         Ok(a)
     }
 
-    /// The attr the kernel was given (a bindgen `perf_event_attr`), as a file attr.
-    ///
-    /// # Errors
-    ///
-    /// As [`FileAttr::from_kernel_bytes`].
-    pub fn from_kernel_attr(
-        attr: &perf_event_open_sys::bindings::perf_event_attr,
-    ) -> Result<Self, PerfDataError> {
-        const N: usize = std::mem::size_of::<perf_event_open_sys::bindings::perf_event_attr>();
-        // SAFETY: `perf_event_attr` is a `repr(C)` struct of naturally aligned integer
-        // fields, unions of integers and bitfield bytes with no padding (its size is the
-        // sum of its fields, `PERF_ATTR_SIZE_VER*`), so all N bytes are initialized; the
-        // slice lives no longer than the borrow of `attr`.
-        let bytes = unsafe { std::slice::from_raw_parts((attr as *const _) as *const u8, N) };
-        Self::from_kernel_bytes(bytes)
-    }
-
     /// Decodes an attr of `size` bytes read from a file (fields past [`ATTR_SIZE`] are
     /// dropped, missing ones are zero).
     pub(crate) fn from_file_bytes(bytes: &[u8]) -> Self {
@@ -248,23 +231,7 @@ impl FileAttr {
     /// Size of the `sample_id` trailer of non-sample records (`struct sample_id`):
     /// TID, TIME, ID, STREAM_ID, CPU, IDENTIFIER, 8 bytes each when selected.
     pub fn sample_id_size(&self) -> usize {
-        if !self.sample_id_all() {
-            return 0;
-        }
-        use super::sample_type as st;
-        let t = self.sample_type();
-        [
-            st::TID,
-            st::TIME,
-            st::ID,
-            st::STREAM_ID,
-            st::CPU,
-            st::IDENTIFIER,
-        ]
-        .iter()
-        .filter(|&&b| t & b != 0)
-        .count()
-            * 8
+        self.event_format().sample_id_size()
     }
 }
 

@@ -7,7 +7,8 @@ use super::attr::FileAttr;
 use super::header::{read_u32, read_u64};
 use super::{misc, PerfDataError, NAME_ALIGN};
 
-/// Host facts written as HOSTNAME, OSRELEASE, ARCH, NRCPUS and CMDLINE.
+/// Host facts written as HOSTNAME, OSRELEASE, ARCH, NRCPUS and CMDLINE (gathered by the
+/// recorder: `HostFeatures::of_this_host` lives in `record::host`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HostFeatures {
     /// `uname -n`.
@@ -20,65 +21,6 @@ pub struct HostFeatures {
     pub nrcpus: (u32, u32),
     /// The command line of the recorder, program path first.
     pub cmdline: Vec<String>,
-}
-
-impl HostFeatures {
-    /// Reads this machine's facts from /proc and /sys; `cmdline` as given.
-    pub fn of_this_host(cmdline: Vec<String>) -> Self {
-        let read = |p: &str| {
-            std::fs::read_to_string(p)
-                .map(|s| s.trim().to_owned())
-                .unwrap_or_default()
-        };
-        let present = max_cpu_in_list(&read("/sys/devices/system/cpu/present"));
-        let online = cpu_list_len(&read("/sys/devices/system/cpu/online"));
-        let fallback = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
-        HostFeatures {
-            hostname: read("/proc/sys/kernel/hostname"),
-            osrelease: read("/proc/sys/kernel/osrelease"),
-            arch: std::env::consts::ARCH.to_owned(),
-            nrcpus: (
-                present.map_or(fallback, |m| m + 1),
-                online.unwrap_or(fallback),
-            ),
-            cmdline,
-        }
-    }
-}
-
-/// Highest CPU number in a kernel CPU list such as `0-3,8`.
-pub(crate) fn max_cpu_in_list(list: &str) -> Option<u32> {
-    parse_cpu_list(list).ok()?.into_iter().max()
-}
-
-fn cpu_list_len(list: &str) -> Option<u32> {
-    u32::try_from(parse_cpu_list(list).ok()?.len()).ok()
-}
-
-/// Parses a kernel/perf CPU list (`0-3,8`, as in `/sys/devices/system/cpu/online` and
-/// perf's `-C`) into sorted, deduplicated CPU numbers.
-///
-/// # Errors
-///
-/// A message naming the bad element.
-pub fn parse_cpu_list(list: &str) -> Result<Vec<u32>, String> {
-    let mut out = Vec::new();
-    for part in list.trim().split(',').filter(|p| !p.is_empty()) {
-        let bad = || format!("bad CPU list element {part:?}");
-        let (a, b) = match part.split_once('-') {
-            Some((a, b)) => (a, b),
-            None => (part, part),
-        };
-        let a: u32 = a.trim().parse().map_err(|_| bad())?;
-        let b: u32 = b.trim().parse().map_err(|_| bad())?;
-        if a > b || b - a > 65536 {
-            return Err(bad());
-        }
-        out.extend(a..=b);
-    }
-    out.sort_unstable();
-    out.dedup();
-    Ok(out)
 }
 
 /// One build-id record of the BUILD_ID feature
@@ -95,21 +37,8 @@ pub struct BuildId {
     pub filename: String,
 }
 
-impl BuildId {
-    /// The running kernel's build id from `/sys/kernel/notes` (an ELF note list).
-    pub fn running_kernel() -> Option<BuildId> {
-        let notes = std::fs::read("/sys/kernel/notes").ok()?;
-        Some(BuildId {
-            cpumode: misc::KERNEL,
-            pid: -1,
-            id: gnu_build_id_from_notes(&notes)?,
-            filename: "[kernel.kallsyms]".to_owned(),
-        })
-    }
-}
-
 /// Finds the `NT_GNU_BUILD_ID` (type 3, name "GNU") note in an ELF note list.
-pub(crate) fn gnu_build_id_from_notes(notes: &[u8]) -> Option<Vec<u8>> {
+pub fn gnu_build_id_from_notes(notes: &[u8]) -> Option<Vec<u8>> {
     let align4 = |n: usize| n.checked_add(3).map(|v| v & !3);
     let mut at = 0usize;
     while at.checked_add(12)? <= notes.len() {
@@ -339,13 +268,6 @@ mod tests {
         let e =
             decode_event_desc(&mut SectionCursor::new(&bytes[..bytes.len() - 4], 500)).unwrap_err();
         assert_eq!(e.offset(), Some(500 + bytes.len() as u64 - 8), "{e}");
-    }
-
-    #[test]
-    fn cpu_lists_parse_like_sysfs() {
-        assert_eq!(parse_cpu_list("0-2,5,5").unwrap(), vec![0, 1, 2, 5]);
-        assert!(parse_cpu_list("3-1").is_err());
-        assert!(parse_cpu_list("a").is_err());
     }
 
     #[test]

@@ -14,6 +14,8 @@
 //! ..                feature payloads
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod attr;
 pub mod compressed;
 mod error;
@@ -24,7 +26,6 @@ pub mod recover;
 pub mod source;
 mod staged;
 pub mod stream;
-pub mod synth;
 pub mod tracing_data;
 pub mod writer;
 
@@ -37,37 +38,38 @@ pub use source::ReadAt;
 pub use stream::{DataChunk, StreamOptions};
 pub use writer::{EventEntry, PerfDataWriter, WriteSummary};
 
-/// `PERF_RECORD_*` and perf-tool record types that this module writes or counts
-/// (`include/uapi/linux/perf_event.h`, `tools/lib/perf/include/perf/event.h`).
+/// `PERF_RECORD_*` types as `u32` (for matching `RecordHeader::record_type`): the record
+/// parser's table ([`crate::records::RecordType`]), plus perf-tool types of the file.
 pub mod record_type {
+    use crate::records::RecordType;
+
     /// `PERF_RECORD_MMAP`.
-    pub const MMAP: u32 = 1;
+    pub const MMAP: u32 = RecordType::MMAP.0;
     /// `PERF_RECORD_LOST`: `{ u64 id; u64 lost; }`.
-    pub const LOST: u32 = 2;
+    pub const LOST: u32 = RecordType::LOST.0;
     /// `PERF_RECORD_COMM`.
-    pub const COMM: u32 = 3;
+    pub const COMM: u32 = RecordType::COMM.0;
     /// `PERF_RECORD_EXIT`.
-    pub const EXIT: u32 = 4;
+    pub const EXIT: u32 = RecordType::EXIT.0;
     /// `PERF_RECORD_FORK`.
-    pub const FORK: u32 = 7;
+    pub const FORK: u32 = RecordType::FORK.0;
     /// `PERF_RECORD_SAMPLE`.
-    pub const SAMPLE: u32 = 9;
+    pub const SAMPLE: u32 = RecordType::SAMPLE.0;
     /// `PERF_RECORD_MMAP2`.
-    pub const MMAP2: u32 = 10;
+    pub const MMAP2: u32 = RecordType::MMAP2.0;
     /// `PERF_RECORD_LOST_SAMPLES`: `{ u64 lost; }`.
-    pub const LOST_SAMPLES: u32 = 13;
+    pub const LOST_SAMPLES: u32 = RecordType::LOST_SAMPLES.0;
     /// `PERF_RECORD_FINISHED_ROUND` (perf tool): everything before it may be sorted.
     pub const FINISHED_ROUND: u32 = 68;
 }
 
-/// `PERF_RECORD_MISC_*` bits used here.
+/// `PERF_RECORD_MISC_*` bits: the record parser's ([`crate::records::misc`]), plus the
+/// one the BUILD_ID feature gives a meaning of its own.
 pub mod misc {
-    /// `PERF_RECORD_MISC_KERNEL`.
-    pub const KERNEL: u16 = 1;
-    /// `PERF_RECORD_MISC_USER`.
-    pub const USER: u16 = 2;
-    /// `PERF_RECORD_MISC_BUILD_ID_SIZE`: the build-id record carries its size byte.
-    pub const BUILD_ID_SIZE: u16 = 1 << 15;
+    pub use crate::records::misc::*;
+    /// `PERF_RECORD_MISC_BUILD_ID_SIZE`: the build-id record carries its size byte (the
+    /// bit the kernel reserves as `EXT_RESERVED`).
+    pub const BUILD_ID_SIZE: u16 = EXT_RESERVED;
 }
 
 /// `PERF_SAMPLE_*` bits of `perf_event_attr.sample_type` (the record parser's table).

@@ -286,28 +286,14 @@ impl PerfData {
         Self::from_storage(Storage::Owned(bytes))
     }
 
-    /// Maps `path` read-only instead of reading it: no copy and no zeroed memory, which
-    /// is most of the cost of opening a large file (perf maps its input too).
-    ///
-    /// # Errors
-    ///
-    /// As [`PerfData::open`].
-    ///
-    /// # Safety
-    ///
-    /// Nothing may modify or truncate the file while the returned value lives: the
-    /// records are borrowed straight from the mapping (a truncation would raise SIGBUS,
-    /// a write would change bytes already checked). A finished perf.data that no
-    /// recorder is writing meets this.
-    pub unsafe fn open_mapped(path: &Path) -> Result<Self, PerfDataError> {
-        let f = std::fs::File::open(path).map_err(|e| PerfDataError::io(path, e))?;
-        // SAFETY: the caller promises that nothing modifies or truncates the file while
-        // the mapping (owned by the returned value) lives.
-        let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| PerfDataError::io(path, e))?;
-        // Sequential access: let the kernel read ahead and fault around generously.
-        let _ = map.advise(memmap2::Advice::Sequential);
+    /// A file mapped by the caller (`PerfData::open_mapped`, in `kernel::io`, holds the
+    /// one unsafe step: the promise that nothing changes the file); `written` is its mtime.
+    pub(crate) fn from_map(
+        map: memmap2::Mmap,
+        written: Option<std::time::SystemTime>,
+    ) -> Result<Self, PerfDataError> {
         let mut file = Self::from_storage(Storage::Mapped(map))?;
-        file.written = f.metadata().and_then(|m| m.modified()).ok();
+        file.written = written;
         Ok(file)
     }
 

@@ -11,57 +11,47 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
-use super::PerfDataError;
-
-/// Where tracefs is mounted: `/sys/kernel/tracing`, else the debugfs copy.
-///
-/// # Errors
-///
-/// [`PerfDataError::Invalid`] saying how to mount tracefs when neither has `events/`.
-pub fn tracefs_root() -> Result<PathBuf, PerfDataError> {
-    for p in ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"] {
-        if Path::new(p).join("events").is_dir() {
-            return Ok(PathBuf::from(p));
-        }
-    }
-    Err(PerfDataError::Invalid(
-        "tracefs is not mounted (run `mount -t tracefs nodev /sys/kernel/tracing` as root)"
-            .to_owned(),
-    ))
+/// The tracefs files TRACING_DATA carries, as the caller read them (the file format does
+/// no I/O: `perf_client::record::host::tracing_data` reads a live tracefs).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TracefsFiles {
+    /// The page size of the machine (`sysconf(_SC_PAGESIZE)`).
+    pub page_size: u32,
+    /// `events/header_page`.
+    pub header_page: Vec<u8>,
+    /// `events/header_event`.
+    pub header_event: Vec<u8>,
+    /// `(system, name, events/system/name/format)` per tracepoint.
+    pub formats: Vec<(String, String, Vec<u8>)>,
+    /// `printk_formats` (for bprint events; empty when missing).
+    pub printk_formats: Vec<u8>,
 }
 
-/// Builds the TRACING_DATA payload for the tracepoints `(system, name)` read from the
-/// tracefs mounted at `root`.
-///
-/// # Errors
-///
-/// [`PerfDataError::Io`] when a format file cannot be read (an unknown tracepoint).
-pub fn build(root: &Path, tracepoints: &[(String, String)]) -> Result<Vec<u8>, PerfDataError> {
-    let read = |p: PathBuf| read_tracefs_file(&p).map_err(|e| PerfDataError::io(p, e));
+/// Encodes the TRACING_DATA payload of `files` (a tracepoint given twice is written
+/// once; systems in name order).
+pub fn encode(files: &TracefsFiles) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(&[23, 8, 68]);
     out.extend_from_slice(b"tracing");
     out.extend_from_slice(b"0.6\0");
     out.push(u8::from(cfg!(target_endian = "big")));
     out.push(std::mem::size_of::<std::ffi::c_long>() as u8);
-    out.extend_from_slice(&page_size().to_ne_bytes());
-    for (tag, file) in [
-        (&b"header_page\0"[..], "events/header_page"),
-        (&b"header_event\0"[..], "events/header_event"),
+    out.extend_from_slice(&files.page_size.to_ne_bytes());
+    for (tag, body) in [
+        (&b"header_page\0"[..], &files.header_page),
+        (&b"header_event\0"[..], &files.header_event),
     ] {
-        let body = read(root.join(file))?;
         out.extend_from_slice(tag);
         out.extend_from_slice(&(body.len() as u64).to_ne_bytes());
-        out.extend_from_slice(&body);
+        out.extend_from_slice(body);
     }
     out.extend_from_slice(&0u32.to_ne_bytes()); // ftrace formats
-    let mut systems: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-    for (sys, name) in tracepoints {
+    let mut systems: BTreeMap<&str, Vec<(&str, &[u8])>> = BTreeMap::new();
+    for (sys, name, format) in &files.formats {
         let names = systems.entry(sys.as_str()).or_default();
-        if !names.contains(&name.as_str()) {
-            names.push(name);
+        if !names.iter().any(|(n, _)| n == name) {
+            names.push((name, format));
         }
     }
     out.extend_from_slice(&(systems.len() as u32).to_ne_bytes());
@@ -69,54 +59,23 @@ pub fn build(root: &Path, tracepoints: &[(String, String)]) -> Result<Vec<u8>, P
         out.extend_from_slice(sys.as_bytes());
         out.push(0);
         out.extend_from_slice(&(names.len() as u32).to_ne_bytes());
-        for name in names {
-            let body = read(root.join("events").join(sys).join(name).join("format"))?;
+        for (_, body) in names {
             out.extend_from_slice(&(body.len() as u64).to_ne_bytes());
-            out.extend_from_slice(&body);
+            out.extend_from_slice(body);
         }
     }
     out.extend_from_slice(&0u32.to_ne_bytes()); // kallsyms: perf resolves symbols itself
-                                                // printk formats (for bprint events); none when the file is missing.
-    let printk = read_tracefs_file(&root.join("printk_formats")).unwrap_or_default();
-    out.extend_from_slice(&u32::try_from(printk.len()).unwrap_or(0).to_ne_bytes());
-    if u32::try_from(printk.len()).is_ok() {
-        out.extend_from_slice(&printk);
+                                                // printk formats (for bprint events); none when too large to be counted.
+    let printk = &files.printk_formats;
+    match u32::try_from(printk.len()) {
+        Ok(n) => {
+            out.extend_from_slice(&n.to_ne_bytes());
+            out.extend_from_slice(printk);
+        }
+        Err(_) => out.extend_from_slice(&0u32.to_ne_bytes()),
     }
     out.extend_from_slice(&0u64.to_ne_bytes()); // saved cmdlines
-    Ok(out)
-}
-
-/// Reads a tracefs file to its end. tracefs reports sizes that are not the content's
-/// (`std::fs::read` trusts the size hint and stopped after 32 bytes of `header_page`
-/// here), so read in large chunks until `read` returns 0.
-fn read_tracefs_file(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path)?;
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        match f.read(&mut buf) {
-            Ok(0) => return Ok(out),
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-/// Splits `system:name`, the perf spelling of a tracepoint.
-pub fn split_tracepoint(event: &str) -> Option<(String, String)> {
-    let (sys, name) = event.split_once(':')?;
-    if sys.is_empty() || name.is_empty() || name.contains(':') {
-        return None;
-    }
-    Some((sys.to_owned(), name.to_owned()))
-}
-
-fn page_size() -> u32 {
-    // SAFETY: sysconf has no memory-safety preconditions.
-    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    u32::try_from(p).unwrap_or(4096)
+    out
 }
 
 #[cfg(test)]
@@ -124,30 +83,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tracing_data_from_a_fake_tracefs_has_perfs_layout() {
-        let dir = std::env::temp_dir().join(format!("tracefs-fake-{}", std::process::id()));
-        let fmt = dir.join("events/sched/sched_switch");
-        std::fs::create_dir_all(&fmt).unwrap();
-        std::fs::write(dir.join("events/header_page"), b"HP").unwrap();
-        std::fs::write(dir.join("events/header_event"), b"HEV").unwrap();
-        std::fs::write(fmt.join("format"), b"FORMAT").unwrap();
-        let tps = vec![("sched".to_owned(), "sched_switch".to_owned())];
-        let b = build(&dir, &tps).unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
+    fn tracing_data_has_perfs_layout() {
+        let files = TracefsFiles {
+            page_size: 4096,
+            header_page: b"HP".to_vec(),
+            header_event: b"HEV".to_vec(),
+            formats: vec![
+                ("sched".into(), "sched_switch".into(), b"FORMAT".to_vec()),
+                ("sched".into(), "sched_switch".into(), b"FORMAT".to_vec()),
+            ],
+            printk_formats: Vec::new(),
+        };
+        let b = encode(&files);
         assert_eq!(&b[..14], b"\x17\x08\x44tracing0.6\0");
         let tail = 4 + 4 + 8;
         let sys = 4 + b"sched\0".len() + 4 + 8 + 6;
         let headers = 12 + 8 + 2 + 13 + 8 + 3;
         assert_eq!(b.len(), 14 + 1 + 1 + 4 + headers + 4 + sys + tail);
         assert!(b.windows(6).any(|w| w == b"FORMAT"));
-    }
-
-    #[test]
-    fn tracepoint_names_split_at_the_colon() {
-        assert_eq!(
-            split_tracepoint("raw_syscalls:sys_enter"),
-            Some(("raw_syscalls".into(), "sys_enter".into()))
-        );
-        assert_eq!(split_tracepoint("cpu-clock"), None);
     }
 }

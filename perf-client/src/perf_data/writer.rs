@@ -9,12 +9,12 @@ use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use perf_ringbuf::RecordBytes;
+use perf_ringbuf::{RecordBytes, RecordHeader};
 
 use super::features::{self, BuildId, EventDesc, HostFeatures};
 use super::header::{FileHeader, FileSection, FILE_HEADER_SIZE, SECTION_SIZE};
 use super::staged::StagedFile;
-use super::{feature, record_type, tracing_data, FileAttr, PerfDataError, FILE_ATTR_SIZE};
+use super::{feature, record_type, FileAttr, PerfDataError, FILE_ATTR_SIZE};
 
 /// One event of the file: its attr, the name it was asked for by, and the kernel ids of
 /// its instances (`PERF_EVENT_IOC_ID`, one per CPU or thread).
@@ -72,6 +72,39 @@ pub struct PerfDataWriter {
     synced: u64,
 }
 
+/// Appends one record to `out` as the kernel and perf frame them: a header, what `body`
+/// appends, zero padding to 8 bytes, and the header's `size` set last.
+///
+/// # Errors
+///
+/// [`PerfDataError::Invalid`] when the record would exceed `header.size`'s 64 KiB; `out`
+/// is then left as it was.
+pub fn append_record(
+    out: &mut Vec<u8>,
+    record_type: u32,
+    misc: u16,
+    body: impl FnOnce(&mut Vec<u8>),
+) -> Result<(), PerfDataError> {
+    let start = out.len();
+    out.extend_from_slice(&[0u8; 8]);
+    body(out);
+    out.resize(start + (out.len() - start).next_multiple_of(8), 0);
+    let Ok(size) = u16::try_from(out.len() - start) else {
+        let len = out.len() - start;
+        out.truncate(start);
+        return Err(PerfDataError::Invalid(format!(
+            "a record of {len} bytes does not fit header.size"
+        )));
+    };
+    let h = RecordHeader {
+        record_type,
+        misc,
+        size,
+    };
+    out[start..start + 8].copy_from_slice(&h.to_u64().to_ne_bytes());
+    Ok(())
+}
+
 /// Renames an existing non-empty `path` to `path.old`, as `perf record` does.
 ///
 /// # Errors
@@ -90,62 +123,42 @@ pub fn keep_previous(path: &Path) -> Result<Option<PathBuf>, PerfDataError> {
     }
 }
 
-/// The user who asked for the file: `SUDO_UID`/`SUDO_GID` under sudo, else the real ids.
-pub fn invoking_user() -> (u32, u32) {
-    let env = |k: &str| std::env::var(k).ok();
-    // SAFETY: getuid/getgid cannot fail and touch no memory.
-    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-    owner_for(
-        uid,
-        gid,
-        env("SUDO_UID").as_deref(),
-        env("SUDO_GID").as_deref(),
-    )
-}
-
-/// The owner of the output: the sudo user when root runs under sudo, else `uid`/`gid`.
-fn owner_for(uid: u32, gid: u32, sudo_uid: Option<&str>, sudo_gid: Option<&str>) -> (u32, u32) {
-    let parse = |v: Option<&str>| v.and_then(|v| v.parse::<u32>().ok());
-    match (parse(sudo_uid), parse(sudo_gid)) {
-        (Some(u), Some(g)) if uid == 0 => (u, g),
-        _ => (uid, gid),
-    }
-}
-
 impl PerfDataWriter {
     /// Creates (truncates) `path` and writes the header, the ids and the attrs; records
     /// follow with [`write_records`](Self::write_records) and
-    /// [`write_ring_bytes`](Self::write_ring_bytes). The file is owned by
-    /// [`invoking_user`] (perf refuses files owned by someone else).
+    /// [`write_ring_bytes`](Self::write_ring_bytes). `tracing_data` is the TRACING_DATA
+    /// payload (see [`tracing_data::encode`](super::tracing_data::encode)), needed when an
+    /// event is a tracepoint. Who owns the file is the caller's business (see
+    /// [`PerfDataWriter::from_file`]).
     ///
     /// # Errors
     ///
-    /// [`PerfDataError::Invalid`] for no events, an event without ids while there are
-    /// several, or a tracepoint whose name is not `system:name`; I/O errors; a missing
-    /// tracefs format file.
-    pub fn create(path: &Path, events: Vec<EventEntry>) -> Result<Self, PerfDataError> {
+    /// [`PerfDataError::Invalid`] for no events; I/O errors.
+    pub fn create(
+        path: &Path,
+        events: Vec<EventEntry>,
+        tracing_data: Option<Vec<u8>>,
+    ) -> Result<Self, PerfDataError> {
+        let file = File::create(path).map_err(|e| PerfDataError::io(path, e))?;
+        Self::from_file(file, path, events, tracing_data)
+    }
+
+    /// As [`PerfDataWriter::create`], into a file the caller created (and gave the owner
+    /// it wants: perf refuses files owned by someone else). `path` names it in errors.
+    ///
+    /// # Errors
+    ///
+    /// As [`PerfDataWriter::create`].
+    pub fn from_file(
+        file: File,
+        path: &Path,
+        events: Vec<EventEntry>,
+        tracing_data: Option<Vec<u8>>,
+    ) -> Result<Self, PerfDataError> {
         if events.is_empty() {
             return Err(PerfDataError::Invalid("no events".into()));
         }
-        let tps: Vec<(String, String)> = events
-            .iter()
-            .filter(|e| e.attr.is_tracepoint())
-            .map(|e| {
-                tracing_data::split_tracepoint(&e.name).ok_or_else(|| {
-                    PerfDataError::Invalid(format!("tracepoint {:?} is not system:name", e.name))
-                })
-            })
-            .collect::<Result<_, _>>()?;
-        let tracing = if tps.is_empty() {
-            None
-        } else {
-            Some(tracing_data::build(&tracing_data::tracefs_root()?, &tps)?)
-        };
-        let file = File::create(path).map_err(|e| PerfDataError::io(path, e))?;
-        let (uid, gid) = invoking_user();
-        std::os::unix::fs::fchown(&file, Some(uid), Some(gid))
-            .map_err(|e| PerfDataError::io(path, e))?;
-
+        let tracing = tracing_data;
         let mut head = vec![0u8; FILE_HEADER_SIZE];
         let mut id_sections = Vec::with_capacity(events.len());
         for e in &events {
@@ -347,7 +360,7 @@ impl PerfDataWriter {
     ///
     /// I/O errors.
     pub fn finished_round(&mut self) -> Result<(), PerfDataError> {
-        let h = perf_ringbuf::RecordHeader {
+        let h = RecordHeader {
             record_type: record_type::FINISHED_ROUND,
             misc: 0,
             size: 8,
@@ -530,17 +543,4 @@ fn whole_records(file: &File, start: u64, len: u64, limit: u64) -> std::io::Resu
         }
     }
     Ok((at, below))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::owner_for;
-
-    #[test]
-    fn output_belongs_to_the_sudo_user_only_when_root_runs_under_sudo() {
-        assert_eq!(owner_for(0, 0, Some("1000"), Some("1001")), (1000, 1001));
-        assert_eq!(owner_for(0, 0, None, None), (0, 0));
-        assert_eq!(owner_for(0, 0, Some("x"), Some("1")), (0, 0));
-        assert_eq!(owner_for(500, 500, Some("1000"), Some("1000")), (500, 500));
-    }
 }

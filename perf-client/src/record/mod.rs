@@ -5,21 +5,27 @@
 //! lost counts as LOST_SAMPLES records and the feature sections.
 
 pub mod buildid_cache;
+pub mod host;
+pub mod synth;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::kernel::capture::{Capture, CaptureError, CaptureOptions, Summary, Target};
+use crate::kernel::capture::{
+    Capture, CaptureError, CaptureOptions, RunHooks, RunOptions, Summary, Target,
+};
 use crate::kernel::child::ExitStatus;
-use crate::kernel::event::{EventConfig, OpenError, Sampling};
-use crate::perf_data::synth::Synthesizer;
-use crate::perf_data::writer::{keep_previous, FinishInfo};
+use crate::kernel::event::{EventConfig, OpenError};
+use crate::kernel::select::{EventSpec, Freq, SelectError};
+use crate::perf_data::writer::{append_record, keep_previous, FinishInfo};
 use crate::perf_data::{
     record_type, sample_type as st, BuildId, EventEntry, FileAttr, HostFeatures, PerfDataError,
     PerfDataWriter,
 };
+use crate::records::SampleId;
+use synth::Synthesizer;
 
 /// Why a recording failed.
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +37,9 @@ pub enum RecordError {
     /// An event name or attr.
     #[error(transparent)]
     Event(#[from] OpenError),
+    /// An event choice (`-c`/`-F`) or name that cannot be used.
+    #[error(transparent)]
+    Select(#[from] SelectError),
     /// Writing the perf.data file.
     #[error(transparent)]
     PerfData(#[from] PerfDataError),
@@ -61,6 +70,9 @@ pub struct RecordOptions {
     pub callchain: bool,
     /// What to trace.
     pub target: Target,
+    /// A command to run meanwhile with a task target (`-p PID -- CMD`): the recording
+    /// ends when it exits (see [`CaptureOptions::command`]).
+    pub command: Option<Vec<std::ffi::OsString>>,
     /// `-m`: data pages per ring (power of two).
     pub data_pages: usize,
     /// `--overwrite`: flight recorder, dumped on request and at the end.
@@ -97,6 +109,7 @@ impl RecordOptions {
             freq: None,
             callchain: false,
             target,
+            command: None,
             data_pages: 128,
             overwrite: false,
             output: PathBuf::from("perf.data"),
@@ -151,28 +164,28 @@ pub struct RecordSummary {
 }
 
 fn build_configs(opts: &RecordOptions) -> Result<Vec<EventConfig>, RecordError> {
-    // SAFETY: geteuid cannot fail and touches no memory.
-    let root = unsafe { libc::geteuid() } == 0;
-    let user_only = !root && crate::kernel::event::perf_event_paranoid().is_some_and(|p| p >= 2);
-    let mut out = Vec::with_capacity(opts.events.len());
-    for (i, name) in opts.events.iter().enumerate() {
-        let mut c = EventConfig::parse(name)?;
-        let tracepoint = c.attr().type_ == crate::perf_data::attr::TYPE_TRACEPOINT;
-        let sampling = match (opts.period, opts.freq) {
-            (Some(p), _) => Sampling::Period(p),
-            (None, Some(f)) => Sampling::Frequency(f),
-            (None, None) if tracepoint => Sampling::Period(1),
-            (None, None) => Sampling::Frequency(4000),
-        };
-        c = c.sampling(sampling).callchain(opts.callchain, 0);
-        if tracepoint {
-            let t = c.attr().sample_type | st::RAW;
-            c = c.sample_type(t);
-        }
+    let user_only = crate::kernel::sys::euid() != 0
+        && crate::kernel::event::perf_event_paranoid().is_some_and(|p| p >= 2);
+    let spec = EventSpec {
+        count: opts.period,
+        freq: opts.freq.map(Freq::Hz),
+        callchain: opts.callchain,
+        exclude_kernel: user_only,
+        ..EventSpec::new(opts.events.clone())
+    };
+    let events = spec
+        .build()
+        .map_err(|e| match e {
+            SelectError::Event(e) => RecordError::Event(e),
+            e => RecordError::Select(e),
+        })?
+        .events;
+    let mut out = Vec::with_capacity(events.len());
+    for (i, mut c) in events.into_iter().enumerate() {
         if i == 0 {
             // MMAP2 records carry the file's build id (Linux 5.12+): files mapped during
             // the capture get their BUILD_ID entry without being read.
-            c = c.tracking(true).mmap_build_ids(true);
+            c = c.mmap_build_ids(true);
         }
         if let Some(bytes) = opts.wakeup_bytes {
             let ring = (opts.data_pages as u64).saturating_mul(page_size());
@@ -180,17 +193,10 @@ fn build_configs(opts: &RecordOptions) -> Result<Vec<EventConfig>, RecordError> 
             c = c.wakeup_watermark(u32::try_from(mark).unwrap_or(u32::MAX));
         }
         // Smaller samples, more of them per ring: the id is only needed to tell events
-        // apart, the period only when it varies (perf takes a fixed one from the attr).
-        let mut t = c.attr().sample_type;
+        // apart.
         if opts.events.len() == 1 {
-            t &= !st::IDENTIFIER;
-        }
-        if matches!(sampling, Sampling::Period(_)) {
-            t &= !st::PERIOD;
-        }
-        c = c.sample_type(t);
-        if user_only {
-            c = c.exclude_kernel(true);
+            let t = c.attr().sample_type & !st::IDENTIFIER;
+            c = c.sample_type(t);
         }
         out.push(c);
     }
@@ -201,8 +207,8 @@ fn build_configs(opts: &RecordOptions) -> Result<Vec<EventConfig>, RecordError> 
 /// ring, but not less than 4 KiB, nor (on rings under 16 KiB) 3/8 of the ring.
 ///
 /// What a ring loses is what arrives, beyond the free space left at the wakeup, before
-/// the recorder runs; on this project's 2-vCPU VM that delay is tens of microseconds
-/// and, when the host is busy, milliseconds. Waking at an eighth leaves 7/8 of the ring
+/// the recorder runs: tens of microseconds on an idle virtual machine, milliseconds when
+/// its host is busy. Waking at an eighth leaves 7/8 of the ring
 /// for it (the kernel's default, half, leaves half). Each wakeup costs the recorder about
 /// 10 µs of CPU, so none is taken for less than 4 KiB: on a syscall storm (80 MB/s of
 /// 112-byte samples) that keeps the recorder's CPU below `perf record`'s at every ring
@@ -240,38 +246,22 @@ fn synthesize(attr: &FileAttr, target: &Target) -> Vec<u8> {
 }
 
 /// A LOST_SAMPLES record `{ u64 lost; sample_id }` for the fd with id `id` on `cpu`.
-fn lost_samples_record(attr: &FileAttr, id: u64, cpu: i32, lost: u64) -> Vec<u8> {
-    let mut r = vec![0u8; 8];
-    r.extend_from_slice(&lost.to_ne_bytes());
-    if attr.sample_id_all() {
-        let t = attr.sample_type();
-        if t & st::TID != 0 {
-            r.extend_from_slice(&[0u8; 8]);
-        }
-        if t & st::TIME != 0 {
-            r.extend_from_slice(&[0u8; 8]);
-        }
-        if t & st::ID != 0 {
-            r.extend_from_slice(&id.to_ne_bytes());
-        }
-        if t & st::STREAM_ID != 0 {
-            r.extend_from_slice(&id.to_ne_bytes());
-        }
-        if t & st::CPU != 0 {
-            r.extend_from_slice(&(cpu.max(0) as u32).to_ne_bytes());
-            r.extend_from_slice(&0u32.to_ne_bytes());
-        }
-        if t & st::IDENTIFIER != 0 {
-            r.extend_from_slice(&id.to_ne_bytes());
-        }
-    }
-    let h = perf_ringbuf::RecordHeader {
-        record_type: record_type::LOST_SAMPLES,
-        misc: 0,
-        size: r.len() as u16,
+fn lost_samples_record(attr: &FileAttr, id: u64, cpu: i32, lost: u64, out: &mut Vec<u8>) {
+    let trailer = SampleId {
+        id: Some(id),
+        stream_id: Some(id),
+        cpu: Some(cpu.max(0) as u32),
+        identifier: Some(id),
+        ..SampleId::default()
     };
-    r[..8].copy_from_slice(&h.to_u64().to_ne_bytes());
-    r
+    let framed = append_record(out, record_type::LOST_SAMPLES, 0, |r| {
+        r.extend_from_slice(&lost.to_ne_bytes());
+        if attr.sample_id_all() {
+            trailer.write(attr.sample_type(), r);
+        }
+    });
+    // 8 bytes and a trailer of at most 48: it always fits.
+    debug_assert!(framed.is_ok());
 }
 
 fn entries(capture: &Capture, names: &[String]) -> Result<Vec<EventEntry>, RecordError> {
@@ -294,6 +284,14 @@ fn entries(capture: &Capture, names: &[String]) -> Result<Vec<EventEntry>, Recor
         .collect()
 }
 
+/// A perf.data writer on a new `path` owned by the invoking user, with the TRACING_DATA
+/// its tracepoints need.
+fn create_writer(path: &Path, events: Vec<EventEntry>) -> Result<PerfDataWriter, RecordError> {
+    let tracing = host::tracing_data(&events)?;
+    let file = host::create_output(path)?;
+    Ok(PerfDataWriter::from_file(file, path, events, tracing)?)
+}
+
 fn finish_info(cmdline: &[String]) -> FinishInfo {
     FinishInfo {
         host: HostFeatures::of_this_host(cmdline.to_vec()),
@@ -309,7 +307,7 @@ fn dump_snapshot(
     pre: &[u8],
     cmdline: &[String],
 ) -> Result<(), RecordError> {
-    let mut w = PerfDataWriter::create(path, entries(capture, names)?)?;
+    let mut w = create_writer(path, entries(capture, names)?)?;
     w.write_records(pre)?;
     w.finished_round()?;
     capture.snapshot(
@@ -324,9 +322,7 @@ fn dump_snapshot(
 }
 
 fn page_size() -> u64 {
-    // SAFETY: sysconf has no memory-safety preconditions.
-    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    u64::try_from(p).unwrap_or(4096)
+    crate::kernel::sys::page_size() as u64
 }
 
 /// How long the second half of a ring must take to fill, at the current rate, before the
@@ -476,6 +472,7 @@ pub fn record(
     let mut copts = CaptureOptions::new(configs, opts.target.clone());
     copts.data_pages = opts.data_pages;
     copts.overwrite = opts.overwrite;
+    copts.command = opts.command.clone();
     // The recorder thread runs real-time until `record` returns (the guard restores it).
     let _fifo = match opts.realtime {
         Some(priority) => Some(
@@ -491,28 +488,131 @@ pub fn record(
         capture.signal_child(libc::SIGKILL);
         capture.wait_child();
     }
-    let (summary, dumps, exit_status, counts) = result?;
+    let out = result?;
     Ok(RecordSummary {
-        path: summary.path,
+        path: out.written.path,
         previous,
-        data_bytes: summary.data_bytes,
-        file_bytes: summary.file_bytes,
-        records: counts.records,
-        samples: counts.samples,
-        lost: dumps.1.lost(),
-        lost_in_records: counts.lost_in_records,
-        capture: dumps.1,
-        dumps: dumps.0,
-        exit_status,
+        data_bytes: out.written.data_bytes,
+        file_bytes: out.written.file_bytes,
+        records: out.counts.records,
+        samples: out.counts.samples,
+        lost: out.summary.lost(),
+        lost_in_records: out.counts.lost_in_records,
+        capture: out.summary,
+        dumps: out.dumps,
+        exit_status: out.exit_status,
     })
 }
 
-type RunOut = (
-    crate::perf_data::WriteSummary,
-    (Vec<PathBuf>, Summary),
-    Option<ExitStatus>,
-    RecordCounts,
-);
+/// What [`run`] hands back to [`record`].
+struct RunOut {
+    /// What the writer wrote.
+    written: crate::perf_data::WriteSummary,
+    /// Flight-recorder dumps written on request.
+    dumps: Vec<PathBuf>,
+    /// The capture's totals.
+    summary: Summary,
+    /// The command's exit status.
+    exit_status: Option<ExitStatus>,
+    /// Records counted in the written file.
+    counts: RecordCounts,
+}
+
+/// The recorder's side of the capture loop ([`Capture::run_loop`]): each pass copies the
+/// rings' bytes as they are into the staged file (rings released before any write(2)),
+/// sleeps only when the rings fill slowly, writes the stage out when idle, and every
+/// 10 ms serves dump requests and progress.
+struct Recorder<'a, P> {
+    w: &'a mut PerfDataWriter,
+    opts: &'a RecordOptions,
+    pre: &'a [u8],
+    progress: &'a mut P,
+    dumps: Vec<PathBuf>,
+    started: Instant,
+    next_progress: Instant,
+    ring_bytes: u64,
+    /// Bytes written to the file per write(2), see [`Recorder::write_stage`].
+    piece: usize,
+}
+
+impl<P: FnMut(&Progress)> Recorder<'_, P> {
+    /// Drains are staged and the rings released before the file is written, in pieces
+    /// of `piece` bytes: about what one pass over the rings can hold, so the file keeps
+    /// pace; few enough write(2)s that a wakeup rarely pays one; and small enough that a
+    /// write returns well before a small ring fills (16 KiB at -m 1). A backlog (the file
+    /// slower than the rings for a while) is written down to one piece at once, still
+    /// after the rings were released.
+    fn write_stage(&mut self) -> Result<(), RecordError> {
+        let pending = self.w.pending_bytes();
+        if pending >= self.piece {
+            let chunk = if pending >= 4 * self.piece {
+                pending - self.piece
+            } else {
+                self.piece
+            };
+            self.w.write_pending(chunk)?;
+        }
+        Ok(())
+    }
+}
+
+impl<P: FnMut(&Progress)> RunHooks for Recorder<'_, P> {
+    type Error = RecordError;
+
+    fn pass(&mut self, c: &mut Capture) -> Result<u64, RecordError> {
+        let w = &mut *self.w;
+        let n = c.drain_raw(&mut |_, _, bytes| -> Result<(), RecordError> {
+            w.write_ring_bytes(bytes)?;
+            Ok(())
+        })?;
+        if n > 0 {
+            self.w.finished_round()?;
+        }
+        self.write_stage()?;
+        Ok(n)
+    }
+
+    /// Sleep when the ring fills slowly enough that the kernel's wakeup comes long
+    /// before it is full ([`can_sleep`]); spin otherwise.
+    fn may_sleep(&mut self, n: u64, since: Duration) -> bool {
+        can_sleep(n, since, self.ring_bytes)
+    }
+
+    /// Idle for a while: the file catches up with everything staged.
+    fn idle(&mut self) -> Result<(), RecordError> {
+        self.w.write_pending(usize::MAX)?;
+        Ok(())
+    }
+
+    fn check_interval(&self) -> Duration {
+        Duration::from_millis(10)
+    }
+
+    fn check(&mut self, capture: &mut Capture) -> Result<(), RecordError> {
+        let opts = self.opts;
+        // Polled flag: Relaxed (set by the SIGUSR2 handler).
+        if opts.dump.swap(false, Ordering::Relaxed) && opts.overwrite {
+            let stamp = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis());
+            let mut p = opts.output.as_os_str().to_owned();
+            p.push(format!(".{stamp}"));
+            let p = PathBuf::from(p);
+            dump_snapshot(capture, &p, &opts.events, self.pre, &opts.cmdline)?;
+            self.dumps.push(p);
+        }
+        let now = Instant::now();
+        if now >= self.next_progress {
+            self.next_progress = now + Duration::from_secs(1);
+            (self.progress)(&Progress {
+                elapsed: now - self.started,
+                bytes: self.w.data_bytes(),
+                wakeups: capture.wakeups(),
+            });
+        }
+        Ok(())
+    }
+}
 
 fn run(
     capture: &mut Capture,
@@ -520,105 +620,39 @@ fn run(
     pre: &[u8],
     progress: &mut impl FnMut(&Progress),
 ) -> Result<RunOut, RecordError> {
-    let names = &opts.events;
-    let mut w = PerfDataWriter::create(&opts.output, entries(capture, names)?)?;
+    let mut w = create_writer(&opts.output, entries(capture, &opts.events)?)?;
     if let Some(level) = opts.compression {
-        let mmap_len = (opts.data_pages.saturating_add(1)).saturating_mul(4096);
+        let mmap_len = (opts.data_pages.saturating_add(1)).saturating_mul(page_size() as usize);
         w.compress(level, u32::try_from(mmap_len).unwrap_or(u32::MAX))?;
     }
     w.write_records(pre)?;
     w.finished_round()?;
-    let mut dumps = Vec::new();
+    let ring_bytes = (opts.data_pages as u64).saturating_mul(page_size());
+    let all_rings = ring_bytes.saturating_mul(capture.ring_count().max(1) as u64);
+    let piece = usize::try_from(all_rings.clamp(16 << 10, 4 << 20)).unwrap_or(4 << 20);
+    w.stage_up_to(piece.saturating_mul(16));
+    let started = Instant::now();
+    let mut rec = Recorder {
+        w: &mut w,
+        opts,
+        pre,
+        progress,
+        dumps: Vec::new(),
+        started,
+        next_progress: started + Duration::from_secs(1),
+        ring_bytes,
+        piece,
+    };
+    let run_opts = RunOptions {
+        duration: opts.duration,
+        stop: Some(Arc::clone(&opts.stop)),
+        ..RunOptions::default()
+    };
     let body = (|| -> Result<(Summary, Option<ExitStatus>), RecordError> {
-        let started = Instant::now();
-        let mut next_progress = started + Duration::from_secs(1);
-        let ring_bytes = (opts.data_pages as u64).saturating_mul(page_size());
-        let all_rings = ring_bytes.saturating_mul(capture.ring_count().max(1) as u64);
-        let piece = usize::try_from(all_rings.clamp(16 << 10, 4 << 20)).unwrap_or(4 << 20);
-        let write = |w: &mut PerfDataWriter, c: &mut Capture| -> Result<u64, RecordError> {
-            let n = c.drain_raw(&mut |_, _, bytes| -> Result<(), RecordError> {
-                w.write_ring_bytes(bytes)?;
-                Ok(())
-            })?;
-            if n > 0 {
-                w.finished_round()?;
-            }
-            // Drains are staged and the rings released before the file is written, in
-            // pieces of `piece` bytes: about what one pass over the rings can hold, so
-            // the file keeps pace; few enough write(2)s that a wakeup rarely pays one;
-            // and small enough that a write returns well before a small ring fills
-            // (16 KiB at -m 1).
-            // A backlog (the file slower than the rings for a while) is written down to
-            // one piece at once, still after the rings were released.
-            let pending = w.pending_bytes();
-            if pending >= piece {
-                let chunk = if pending >= 4 * piece {
-                    pending - piece
-                } else {
-                    piece
-                };
-                w.write_pending(chunk)?;
-            }
-            Ok(n)
-        };
-        w.stage_up_to(piece.saturating_mul(16));
-        let mut last_pass = Instant::now();
-        let mut next_check = started;
-        loop {
-            let mut wait = Duration::from_millis(100);
-            if let Some(d) = opts.duration {
-                match d.checked_sub(started.elapsed()) {
-                    Some(left) => wait = wait.min(left),
-                    None => break,
-                }
-            }
-            let n = write(&mut w, capture)?;
-            let now = Instant::now();
-            let since = now.duration_since(last_pass);
-            last_pass = now;
-            if n == 0 || can_sleep(n, since, ring_bytes) {
-                // Idle, or the ring fills slowly enough that the kernel's half-ring wakeup
-                // comes long before it is full: sleep in epoll instead of spinning.
-                if !capture.poll(wait)? {
-                    // Idle for a while: the file catches up with everything staged.
-                    w.write_pending(usize::MAX)?;
-                }
-                write(&mut w, capture)?;
-            }
-            // Between checks, only the stop flag (a load) and hang-ups (no syscall): a
-            // wakeup costs one epoll_wait, not also a waitpid.
-            if opts.stop.load(Ordering::Relaxed) {
-                break;
-            }
-            if Instant::now() < next_check && !capture.hung_up() {
-                continue;
-            }
-            next_check = Instant::now() + Duration::from_millis(10);
-            if opts.dump.swap(false, Ordering::Relaxed) && opts.overwrite {
-                let stamp = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis());
-                let mut p = opts.output.as_os_str().to_owned();
-                p.push(format!(".{stamp}"));
-                let p = PathBuf::from(p);
-                dump_snapshot(capture, &p, names, pre, &opts.cmdline)?;
-                dumps.push(p);
-            }
-            let now = Instant::now();
-            if now >= next_progress {
-                next_progress = now + Duration::from_secs(1);
-                progress(&Progress {
-                    elapsed: now - started,
-                    bytes: w.data_bytes(),
-                    wakeups: capture.wakeups(),
-                });
-            }
-            if capture.target_gone() || opts.stop.load(Ordering::Relaxed) {
-                break;
-            }
-        }
+        capture.run_loop(&run_opts, &mut rec)?;
         capture.disable()?;
-        write(&mut w, capture)?;
+        rec.pass(capture)?;
+        let w = &mut *rec.w;
         capture.snapshot(
             &mut |r: crate::kernel::capture::RecordRef<'_>| -> Result<(), RecordError> {
                 w.write_records(r.bytes)?;
@@ -637,7 +671,7 @@ fn run(
         for t in &summary.events {
             for v in &t.values.values {
                 if let (Some(id), Some(lost)) = (v.id, v.lost.filter(|&l| l > 0)) {
-                    tail.extend(lost_samples_record(&attr, id, t.cpu, lost));
+                    lost_samples_record(&attr, id, t.cpu, lost, &mut tail);
                 }
             }
         }
@@ -648,6 +682,7 @@ fn run(
         w.write_pending(usize::MAX)?;
         Ok((summary, exit_status))
     })();
+    let dumps = std::mem::take(&mut rec.dumps);
     let (summary, exit_status) = match body {
         Ok(v) => v,
         Err(e) => {
@@ -674,9 +709,15 @@ fn run(
     if let Ok((_, ids)) = &scanned {
         info.build_ids.extend(ids.iter().cloned());
     }
-    let ws = w.finish(&info)?;
+    let written = w.finish(&info)?;
     let (counts, _) = scanned?;
-    Ok((ws, (dumps, summary), exit_status, counts))
+    Ok(RunOut {
+        written,
+        dumps,
+        summary,
+        exit_status,
+        counts,
+    })
 }
 
 #[cfg(test)]

@@ -25,18 +25,6 @@ pub struct EventFormat {
 }
 
 impl EventFormat {
-    /// The layout-relevant fields of a kernel attr.
-    pub fn from_attr(attr: &perf_event_open_sys::bindings::perf_event_attr) -> Self {
-        EventFormat {
-            sample_type: attr.sample_type,
-            read_format: attr.read_format,
-            sample_regs_user: attr.sample_regs_user,
-            sample_regs_intr: attr.sample_regs_intr,
-            branch_sample_type: attr.branch_sample_type,
-            sample_id_all: attr.sample_id_all() != 0,
-        }
-    }
-
     /// Checks that the layout is one the kernel can produce.
     ///
     /// # Errors
@@ -59,18 +47,7 @@ impl EventFormat {
         if !self.sample_id_all {
             return 0;
         }
-        [
-            st::TID,
-            st::TIME,
-            st::ID,
-            st::STREAM_ID,
-            st::CPU,
-            st::IDENTIFIER,
-        ]
-        .iter()
-        .filter(|&&b| self.has(b))
-        .count()
-            * 8
+        super::SampleId::size(self.sample_type)
     }
 
     /// Byte offset of the sample id in a SAMPLE record (from the record start, header

@@ -30,6 +30,8 @@
 //! Untrusted input (a ring, a file) never panics the parser: every length is checked and
 //! a bad record gives a [`ParseError`] naming the record type, the field and the offset.
 
+#![forbid(unsafe_code)]
+
 pub mod bits;
 mod cursor;
 mod error;
@@ -113,34 +115,41 @@ pub enum Record<'a> {
 }
 
 impl Record<'_> {
+    /// The record's type; `None` for [`Record::Raw`] (the header has it).
+    pub fn known_type(&self) -> Option<RecordType> {
+        Some(match self {
+            Record::Mmap(_) => RecordType::MMAP,
+            Record::Lost(_) => RecordType::LOST,
+            Record::Comm(_) => RecordType::COMM,
+            Record::Exit(_) => RecordType::EXIT,
+            Record::Throttle(_) => RecordType::THROTTLE,
+            Record::Unthrottle(_) => RecordType::UNTHROTTLE,
+            Record::Fork(_) => RecordType::FORK,
+            Record::Read(_) => RecordType::READ,
+            Record::Sample(_) => RecordType::SAMPLE,
+            Record::Mmap2(_) => RecordType::MMAP2,
+            Record::Aux(_) => RecordType::AUX,
+            Record::ItraceStart(_) => RecordType::ITRACE_START,
+            Record::LostSamples(_) => RecordType::LOST_SAMPLES,
+            Record::Switch(_) => RecordType::SWITCH,
+            Record::SwitchCpuWide(_) => RecordType::SWITCH_CPU_WIDE,
+            Record::Namespaces(_) => RecordType::NAMESPACES,
+            Record::Ksymbol(_) => RecordType::KSYMBOL,
+            Record::BpfEvent(_) => RecordType::BPF_EVENT,
+            Record::Cgroup(_) => RecordType::CGROUP,
+            Record::TextPoke(_) => RecordType::TEXT_POKE,
+            Record::AuxOutputHwId(_) => RecordType::AUX_OUTPUT_HW_ID,
+            Record::CallchainDeferred(_) => RecordType::CALLCHAIN_DEFERRED,
+            Record::Raw(_) => return None,
+        })
+    }
+
     /// The short uapi name of the record's type (`"SAMPLE"`, `"MMAP2"`, ...), `"RAW"` for
     /// an unknown type.
     pub fn kind_name(&self) -> &'static str {
-        match self {
-            Record::Mmap(_) => "MMAP",
-            Record::Lost(_) => "LOST",
-            Record::Comm(_) => "COMM",
-            Record::Exit(_) => "EXIT",
-            Record::Throttle(_) => "THROTTLE",
-            Record::Unthrottle(_) => "UNTHROTTLE",
-            Record::Fork(_) => "FORK",
-            Record::Read(_) => "READ",
-            Record::Sample(_) => "SAMPLE",
-            Record::Mmap2(_) => "MMAP2",
-            Record::Aux(_) => "AUX",
-            Record::ItraceStart(_) => "ITRACE_START",
-            Record::LostSamples(_) => "LOST_SAMPLES",
-            Record::Switch(_) => "SWITCH",
-            Record::SwitchCpuWide(_) => "SWITCH_CPU_WIDE",
-            Record::Namespaces(_) => "NAMESPACES",
-            Record::Ksymbol(_) => "KSYMBOL",
-            Record::BpfEvent(_) => "BPF_EVENT",
-            Record::Cgroup(_) => "CGROUP",
-            Record::TextPoke(_) => "TEXT_POKE",
-            Record::AuxOutputHwId(_) => "AUX_OUTPUT_HW_ID",
-            Record::CallchainDeferred(_) => "CALLCHAIN_DEFERRED",
-            Record::Raw(_) => "RAW",
-        }
+        self.known_type()
+            .and_then(RecordType::name)
+            .unwrap_or("RAW")
     }
 }
 
@@ -211,18 +220,9 @@ impl ParseContext {
     /// record; bytes left over after the fields the attr announces; a sample id that no
     /// event of the context has.
     pub fn parse<'a>(&self, bytes: &'a [u8]) -> Result<ParsedRecord<'a>, ParseError> {
-        let header =
-            RecordHeader::parse(bytes).ok_or(ParseError::ShortHeader { len: bytes.len() })?;
+        let (header, rec) = framed(bytes)?;
         let rtype = RecordType(header.record_type);
-        let size = usize::from(header.size);
-        if size < 8 || size > bytes.len() {
-            return Err(ParseError::BadSize {
-                record: rtype,
-                size: header.size,
-                len: bytes.len(),
-            });
-        }
-        let rec = &bytes[..size];
+        let size = rec.len();
         if !rtype.is_kernel() {
             return Ok(ParsedRecord {
                 header,
@@ -306,21 +306,11 @@ impl ParseContext {
     /// As [`ParseContext::parse`] for other records; for a SAMPLE, a bad size, an unknown
     /// id or a record too short to hold its time (the rest is checked when it is parsed).
     pub fn record_time(&self, bytes: &[u8]) -> Result<Option<u64>, ParseError> {
-        let header =
-            RecordHeader::parse(bytes).ok_or(ParseError::ShortHeader { len: bytes.len() })?;
+        let (header, rec) = framed(bytes)?;
         let rtype = RecordType(header.record_type);
         if rtype != RecordType::SAMPLE {
             return Ok(self.parse(bytes)?.time());
         }
-        let size = usize::from(header.size);
-        if size < 8 || size > bytes.len() {
-            return Err(ParseError::BadSize {
-                record: rtype,
-                size: header.size,
-                len: bytes.len(),
-            });
-        }
-        let rec = &bytes[..size];
         let (_, format) = self.event_of(rtype, rec)?;
         let t = format.sample_type;
         if t & bits::sample::TIME == 0 {
@@ -332,7 +322,7 @@ impl ParseContext {
             bits::sample::TID,
         ];
         let at = 8 + 8 * before.iter().filter(|&&b| t & b != 0).count();
-        let mut c = Cursor::new(rec, at, size, rtype);
+        let mut c = Cursor::new(rec, at, rec.len(), rtype);
         Ok(Some(c.u64("time")?))
     }
 
@@ -390,4 +380,22 @@ impl ParseContext {
             .ok_or(ParseError::UnknownId { record: rtype, id })?;
         Ok((Some(event), format))
     }
+}
+
+/// The header of the record at the start of `bytes`, and the record's `header.size`
+/// bytes.
+///
+/// # Errors
+/// A header shorter than 8 bytes, or a size below 8 or beyond `bytes`.
+fn framed(bytes: &[u8]) -> Result<(RecordHeader, &[u8]), ParseError> {
+    let header = RecordHeader::parse(bytes).ok_or(ParseError::ShortHeader { len: bytes.len() })?;
+    let size = usize::from(header.size);
+    if size < 8 || size > bytes.len() {
+        return Err(ParseError::BadSize {
+            record: RecordType(header.record_type),
+            size: header.size,
+            len: bytes.len(),
+        });
+    }
+    Ok((header, &bytes[..size]))
 }

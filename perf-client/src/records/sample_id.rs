@@ -24,7 +24,53 @@ pub struct SampleId {
     pub identifier: Option<u64>,
 }
 
+/// The fields of `struct sample_id` in their order: the `sample_type` bit that selects
+/// each, and its size in bytes. Reading, sizing and writing the trailer all follow it.
+const LAYOUT: [(u64, usize); 6] = [
+    (st::TID, 8),
+    (st::TIME, 8),
+    (st::ID, 8),
+    (st::STREAM_ID, 8),
+    (st::CPU, 8),
+    (st::IDENTIFIER, 8),
+];
+
 impl SampleId {
+    /// Bytes of the trailer for `sample_type`.
+    pub fn size(sample_type: u64) -> usize {
+        LAYOUT
+            .iter()
+            .filter(|(bit, _)| sample_type & bit != 0)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Appends the trailer for `sample_type` (absent fields as zero), as the kernel lays
+    /// it out: what [`SampleId`]'s reader takes back.
+    pub fn write(&self, sample_type: u64, out: &mut Vec<u8>) {
+        let start = out.len();
+        for (bit, _) in LAYOUT {
+            if sample_type & bit == 0 {
+                continue;
+            }
+            match bit {
+                st::TID => {
+                    out.extend_from_slice(&self.pid.unwrap_or(0).to_ne_bytes());
+                    out.extend_from_slice(&self.tid.unwrap_or(0).to_ne_bytes());
+                }
+                st::TIME => out.extend_from_slice(&self.time.unwrap_or(0).to_ne_bytes()),
+                st::ID => out.extend_from_slice(&self.id.unwrap_or(0).to_ne_bytes()),
+                st::STREAM_ID => out.extend_from_slice(&self.stream_id.unwrap_or(0).to_ne_bytes()),
+                st::CPU => {
+                    out.extend_from_slice(&self.cpu.unwrap_or(0).to_ne_bytes());
+                    out.extend_from_slice(&0u32.to_ne_bytes());
+                }
+                _ => out.extend_from_slice(&self.identifier.unwrap_or(0).to_ne_bytes()),
+            }
+        }
+        debug_assert_eq!(out.len() - start, Self::size(sample_type));
+    }
+
     pub(crate) fn read(c: &mut Cursor<'_>, sample_type: u64) -> Result<Self, ParseError> {
         let has = |b: u64| sample_type & b != 0;
         let mut s = SampleId::default();

@@ -802,6 +802,23 @@ const TRAILER: SampleId = SampleId {
     identifier: Some(7),
 };
 
+#[test]
+fn a_written_trailer_reads_back_and_has_its_size() {
+    let all = st::TID | st::TIME | st::ID | st::STREAM_ID | st::CPU | st::IDENTIFIER;
+    for t in [all, st::TID | st::CPU, st::IDENTIFIER, 0] {
+        let mut out = Vec::new();
+        TRAILER.write(t, &mut out);
+        assert_eq!(out.len(), SampleId::size(t));
+        let mut c = super::cursor::Cursor::new(&out, 0, out.len(), RecordType(0));
+        let back = SampleId::read(&mut c, t).unwrap();
+        assert_eq!(back.tid.is_some(), t & st::TID != 0);
+        assert_eq!(back.identifier.is_some(), t & st::IDENTIFIER != 0);
+        if t == all {
+            assert_eq!(back, TRAILER);
+        }
+    }
+}
+
 /// Parses `rec` with the trailer context, checks the trailer, and that every shorter
 /// size is an error; returns the body.
 fn parse_kind(rec: &[u8]) -> Record<'_> {

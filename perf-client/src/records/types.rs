@@ -8,85 +8,75 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RecordType(pub u32);
 
-impl RecordType {
+/// Defines the named record types and their names from one table.
+macro_rules! record_types {
+    ($($(#[$doc:meta])* $name:ident = $n:literal,)*) => {
+        impl RecordType {
+            $($(#[$doc])* pub const $name: Self = Self($n);)*
+
+            /// The uapi name without the `PERF_RECORD_` prefix, or `None` for a type this
+            /// crate does not know.
+            pub fn name(self) -> Option<&'static str> {
+                match self {
+                    $(Self::$name => Some(stringify!($name)),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+record_types! {
     /// `PERF_RECORD_MMAP`: an executable mapping (`attr.mmap`).
-    pub const MMAP: Self = Self(1);
+    MMAP = 1,
     /// `PERF_RECORD_LOST`: records the kernel dropped because the ring was full.
-    pub const LOST: Self = Self(2);
+    LOST = 2,
     /// `PERF_RECORD_COMM`: a task changed its name (`attr.comm`; exec sets `COMM_EXEC`).
-    pub const COMM: Self = Self(3);
+    COMM = 3,
     /// `PERF_RECORD_EXIT`: a task exited (`attr.task`).
-    pub const EXIT: Self = Self(4);
+    EXIT = 4,
     /// `PERF_RECORD_THROTTLE`: sampling was throttled (`perf_event_max_sample_rate`).
-    pub const THROTTLE: Self = Self(5);
+    THROTTLE = 5,
     /// `PERF_RECORD_UNTHROTTLE`: sampling resumed.
-    pub const UNTHROTTLE: Self = Self(6);
+    UNTHROTTLE = 6,
     /// `PERF_RECORD_FORK`: a task was created (`attr.task`).
-    pub const FORK: Self = Self(7);
+    FORK = 7,
     /// `PERF_RECORD_READ`: counter values of an exiting inherited task (`attr.inherit_stat`).
-    pub const READ: Self = Self(8);
+    READ = 8,
     /// `PERF_RECORD_SAMPLE`: a sample laid out by `attr.sample_type`.
-    pub const SAMPLE: Self = Self(9);
+    SAMPLE = 9,
     /// `PERF_RECORD_MMAP2`: a mapping with inode or build id (`attr.mmap2`).
-    pub const MMAP2: Self = Self(10);
+    MMAP2 = 10,
     /// `PERF_RECORD_AUX`: new data in the AUX area.
-    pub const AUX: Self = Self(11);
+    AUX = 11,
     /// `PERF_RECORD_ITRACE_START`: instruction tracing started for a task.
-    pub const ITRACE_START: Self = Self(12);
+    ITRACE_START = 12,
     /// `PERF_RECORD_LOST_SAMPLES`: samples lost inside the PMU driver (or, in perf.data,
     /// synthesized from `PERF_FORMAT_LOST`).
-    pub const LOST_SAMPLES: Self = Self(13);
+    LOST_SAMPLES = 13,
     /// `PERF_RECORD_SWITCH`: a context switch of the traced task (`attr.context_switch`).
-    pub const SWITCH: Self = Self(14);
+    SWITCH = 14,
     /// `PERF_RECORD_SWITCH_CPU_WIDE`: a context switch seen by a per-CPU event, with the
     /// other task's pid/tid.
-    pub const SWITCH_CPU_WIDE: Self = Self(15);
+    SWITCH_CPU_WIDE = 15,
     /// `PERF_RECORD_NAMESPACES`: the namespaces of a new task (`attr.namespaces`).
-    pub const NAMESPACES: Self = Self(16);
+    NAMESPACES = 16,
     /// `PERF_RECORD_KSYMBOL`: a kernel symbol was (un)registered (`attr.ksymbol`).
-    pub const KSYMBOL: Self = Self(17);
+    KSYMBOL = 17,
     /// `PERF_RECORD_BPF_EVENT`: a BPF program was loaded or unloaded (`attr.bpf_event`).
-    pub const BPF_EVENT: Self = Self(18);
+    BPF_EVENT = 18,
     /// `PERF_RECORD_CGROUP`: a cgroup was created (`attr.cgroup`).
-    pub const CGROUP: Self = Self(19);
+    CGROUP = 19,
     /// `PERF_RECORD_TEXT_POKE`: kernel text was modified (`attr.text_poke`).
-    pub const TEXT_POKE: Self = Self(20);
+    TEXT_POKE = 20,
     /// `PERF_RECORD_AUX_OUTPUT_HW_ID`: the hardware id of an AUX output event.
-    pub const AUX_OUTPUT_HW_ID: Self = Self(21);
+    AUX_OUTPUT_HW_ID = 21,
     /// `PERF_RECORD_CALLCHAIN_DEFERRED`: a user callchain delivered after the sample
     /// (`attr.defer_callchain`, Linux 6.19).
-    pub const CALLCHAIN_DEFERRED: Self = Self(22);
+    CALLCHAIN_DEFERRED = 22,
+}
 
-    /// The uapi name without the `PERF_RECORD_` prefix, or `None` for a type this crate
-    /// does not know.
-    pub fn name(self) -> Option<&'static str> {
-        Some(match self.0 {
-            1 => "MMAP",
-            2 => "LOST",
-            3 => "COMM",
-            4 => "EXIT",
-            5 => "THROTTLE",
-            6 => "UNTHROTTLE",
-            7 => "FORK",
-            8 => "READ",
-            9 => "SAMPLE",
-            10 => "MMAP2",
-            11 => "AUX",
-            12 => "ITRACE_START",
-            13 => "LOST_SAMPLES",
-            14 => "SWITCH",
-            15 => "SWITCH_CPU_WIDE",
-            16 => "NAMESPACES",
-            17 => "KSYMBOL",
-            18 => "BPF_EVENT",
-            19 => "CGROUP",
-            20 => "TEXT_POKE",
-            21 => "AUX_OUTPUT_HW_ID",
-            22 => "CALLCHAIN_DEFERRED",
-            _ => return None,
-        })
-    }
-
+impl RecordType {
     /// True for the types the kernel writes into rings (1..=22). Only these carry a
     /// `sample_id` trailer when `attr.sample_id_all` is set (SAMPLE excepted: its fields
     /// are already the sample's).

@@ -20,7 +20,7 @@ use super::smaps::{self, BackingPages};
 use super::sys::{self, HUGE_PAGE_SIZE, PAGE_SIZE};
 use crate::layout::CONTROL_PAGE_SIZE;
 use crate::reader::ProducerStatus;
-use crate::region::RingRegion;
+use crate::region::{RingMemory, RingRegion};
 use crate::wakeup::WakeupFd;
 use crate::writer::{Writer, WriterConfig};
 
@@ -136,6 +136,23 @@ pub(crate) struct BufferInner {
 impl BufferInner {
     pub(crate) fn data_size(&self) -> usize {
         self.data_pfns.len() * PAGE_SIZE
+    }
+
+    /// Checks that `mem`, read from a control page any peer may have written, has this
+    /// buffer's layout: data at one page, `data_size` the buffer's (the region bounds were
+    /// already checked by [`RingRegion::memory`]).
+    pub(crate) fn check_layout(&self, mem: &RingMemory) -> Result<(), EmulationError> {
+        let (offset, size) = (mem.data_offset(), mem.data_size());
+        let (want_offset, want_size) = (PAGE_SIZE as u64, self.data_size() as u64);
+        if offset != want_offset || size != want_size {
+            return Err(EmulationError::LayoutMismatch {
+                data_offset: offset,
+                data_size: size,
+                expected_offset: want_offset,
+                expected_size: want_size,
+            });
+        }
+        Ok(())
     }
 
     /// File offset of a frame in its memfd.
@@ -455,7 +472,9 @@ impl KernelBuffer {
     /// # Errors
     ///
     /// [`EmulationError::AlreadyTaken`] for a second writer; [`EmulationError::Layout`]
-    /// if the control page was damaged.
+    /// or [`EmulationError::LayoutMismatch`] if a consumer damaged the control page's
+    /// layout fields. A damaged `data_head` is repaired and counted instead
+    /// ([`crate::WriterStats::head_repairs`]).
     pub fn writer(&self, config: WriterConfig) -> Result<Writer, EmulationError> {
         let inner = &self.owner.0;
         // ATOMICS: AcqRel makes the claim a single winner; nothing else is published.
@@ -477,7 +496,10 @@ impl KernelBuffer {
         // while `token` holds a buffer reference; the data memfd seal does not affect this
         // mapping (made before sealing).
         let region = unsafe { RingRegion::new(ptr, len)? };
+        // The control page is shared with every consumer: its layout is checked against
+        // the buffer's own, and `Writer::new` validates `data_head`.
         let mem = region.memory()?;
+        inner.check_layout(&mem)?;
         // SAFETY: the single writer (claimed above); `token` keeps the view mapped.
         Ok(unsafe { Writer::new(mem, config, inner.wakeup.clone(), Arc::new(token)) })
     }

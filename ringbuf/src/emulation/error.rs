@@ -37,6 +37,19 @@ pub enum EmulationError {
     /// The ring layout written in the control page is invalid.
     #[error(transparent)]
     Layout(#[from] LayoutError),
+    /// The control page declares a layout other than the buffer's own: a peer wrote
+    /// `data_offset` or `data_size` (`perf_event_mmap_page`), which only the producer sets.
+    #[error("the control page declares data_offset {data_offset} and data_size {data_size}; the buffer has {expected_offset} and {expected_size}")]
+    LayoutMismatch {
+        /// `data_offset` found in the control page.
+        data_offset: u64,
+        /// `data_size` found in the control page.
+        data_size: u64,
+        /// The buffer's data offset (one page).
+        expected_offset: u64,
+        /// The buffer's data size.
+        expected_size: u64,
+    },
     /// The buffer already has its writer (or, in this process, its reader).
     #[error("the buffer already has a {0}")]
     AlreadyTaken(&'static str),

@@ -9,7 +9,7 @@
 //! cleanly says so first ([`ConsumerLink::finish`]) with its exact record counts, so a
 //! consumer can tell "finished, N records" from "died" and nothing is lost silently.
 
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex};
@@ -246,24 +246,69 @@ pub struct RemoteBuffer {
     link: Arc<ProducerLink>,
 }
 
+/// What a consumer accepts from a producer in [`RemoteBuffer::receive_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReceiveOptions {
+    /// The longest the whole handoff may take, from the first byte to the last of the
+    /// frame list (a total deadline: a peer trickling bytes cannot stretch it).
+    pub timeout: Duration,
+    /// The largest data area accepted, in bytes; larger buffers are refused before
+    /// anything is mapped or the frame list is read. The default is what
+    /// [`super::BufferConfig`] allows (2^24 pages).
+    pub max_data_bytes: u64,
+}
+
+impl ReceiveOptions {
+    /// A total deadline of `timeout` and the largest data area a producer can allocate.
+    pub fn new(timeout: Duration) -> Self {
+        ReceiveOptions {
+            timeout,
+            max_data_bytes: (MAX_DATA_PAGES * PAGE_SIZE) as u64,
+        }
+    }
+
+    /// Refuses data areas larger than `bytes`.
+    pub fn max_data_bytes(mut self, bytes: u64) -> Self {
+        self.max_data_bytes = bytes;
+        self
+    }
+}
+
 impl RemoteBuffer {
-    /// Receives a buffer sent by [`send`], validating everything the peer said: page
-    /// count, frame numbers, file sizes and seals (`F_SEAL_FUTURE_WRITE` and
-    /// `F_SEAL_SHRINK` on the data: the consumer can never write it, the producer can
-    /// never truncate it under the consumer).
+    /// Receives a buffer sent by [`send`] with a total deadline of `timeout` and the
+    /// default limits: [`RemoteBuffer::receive_with`] with [`ReceiveOptions::new`].
     ///
     /// # Errors
     ///
-    /// [`EmulationError::BadHandoff`] for anything inconsistent; [`EmulationError::Io`]
-    /// if the socket fails or closes early (waits at most `timeout` for the message).
+    /// As [`RemoteBuffer::receive_with`].
     pub fn receive(sock: UnixStream, timeout: Duration) -> Result<RemoteBuffer, EmulationError> {
-        sock.set_read_timeout(Some(timeout))
-            .map_err(EmulationError::io("SO_RCVTIMEO"))?;
+        Self::receive_with(sock, ReceiveOptions::new(timeout))
+    }
+
+    /// Receives a buffer sent by [`send`], validating everything the peer said and sent
+    /// before anything is mapped: page count (against `options.max_data_bytes`), frame
+    /// numbers, file sizes and seals (`F_SEAL_FUTURE_WRITE` and `F_SEAL_SHRINK` on the
+    /// data: the consumer can never write it, the producer can never truncate it or punch
+    /// holes in it under the consumer); that the data memfd is fully allocated
+    /// (`st_blocks`: the producer paid for every page, so mapping it costs this process
+    /// nothing; sealed, it cannot give pages back); and that the wakeup descriptor is an
+    /// eventfd (see [`WakeupFd`] for how it is used so that the peer cannot block this
+    /// side through it).
+    ///
+    /// # Errors
+    ///
+    /// [`EmulationError::BadHandoff`] for anything inconsistent or over the limits;
+    /// [`EmulationError::Io`] if the socket fails, closes early, or the whole message has
+    /// not arrived by `options.timeout` (`TimedOut`).
+    pub fn receive_with(
+        sock: UnixStream,
+        options: ReceiveOptions,
+    ) -> Result<RemoteBuffer, EmulationError> {
+        let deadline = Instant::now() + options.timeout;
         let mut header = [0u8; HEADER_LEN];
         let (got, fds) =
-            recv_with_fds(&sock, &mut header).map_err(EmulationError::io("recvmsg"))?;
-        (&sock)
-            .read_exact(&mut header[got..])
+            recv_with_fds(&sock, &mut header, deadline).map_err(EmulationError::io("recvmsg"))?;
+        recv_exact(&sock, &mut header[got..], deadline)
             .map_err(EmulationError::io("read handoff header"))?;
         let bad = |s: String| EmulationError::BadHandoff(s);
         let [ctrl_fd, data_fd, wake_fd]: [OwnedFd; 3] = fds
@@ -283,15 +328,19 @@ impl RemoteBuffer {
                 "{n} data pages is not a power of two up to 2^24"
             )));
         }
+        let data_bytes = (n * PAGE_SIZE) as u64;
+        if data_bytes > options.max_data_bytes {
+            return Err(bad(format!(
+                "a data area of {data_bytes} bytes is over the limit of {} bytes",
+                options.max_data_bytes
+            )));
+        }
         let huge_aligned = word32(16) & FLAG_HUGE_ALIGNED != 0;
         let mut raw = vec![0u8; 4 * n];
-        (&sock)
-            .read_exact(&mut raw)
-            .map_err(EmulationError::io("read frame list"))?;
-        sock.set_read_timeout(None)
-            .map_err(EmulationError::io("SO_RCVTIMEO"))?;
+        recv_exact(&sock, &mut raw, deadline).map_err(EmulationError::io("read frame list"))?;
 
-        let data_len = sys::file_len(data_fd.as_fd()).map_err(EmulationError::io("fstat data"))?;
+        let (data_len, allocated) =
+            crate::sys::allocation(data_fd.as_fd()).map_err(EmulationError::io("fstat data"))?;
         let frames = usize::try_from(data_len / PAGE_SIZE as u64)
             .map_err(|_| bad("data memfd too large".into()))?;
         // Exactly the data pages: no hidden frames, no huge sparse file to keep records for.
@@ -307,6 +356,14 @@ impl RemoteBuffer {
                 "data memfd seals {seals:#x} lack F_SEAL_FUTURE_WRITE|F_SEAL_SHRINK"
             )));
         }
+        // Checked after the seals: F_SEAL_FUTURE_WRITE refuses FALLOC_FL_PUNCH_HOLE (and
+        // MADV_REMOVE), so the pages counted now stay allocated.
+        if allocated < data_len {
+            return Err(bad(format!(
+                "data memfd of {data_len} bytes has only {allocated} bytes allocated: \
+                 mapping it would charge the rest to this process"
+            )));
+        }
         let ctrl_len =
             sys::file_len(ctrl_fd.as_fd()).map_err(EmulationError::io("fstat control"))?;
         let ctrl_seals = sys::seals(ctrl_fd.as_fd()).map_err(EmulationError::io("F_GET_SEALS"))?;
@@ -315,6 +372,13 @@ impl RemoteBuffer {
                 "control memfd is smaller than a page or not sealed against shrinking".into(),
             ));
         }
+        let wakeup = WakeupFd::from_owned(wake_fd).map_err(|e| match e.kind() {
+            io::ErrorKind::InvalidInput => bad(e.to_string()),
+            _ => EmulationError::Io {
+                what: "check the wakeup descriptor",
+                source: e,
+            },
+        })?;
         let mut seen = vec![false; frames + 1];
         let mut pfns: Vec<Pfn> = Vec::with_capacity(n);
         for chunk in raw.chunks_exact(4) {
@@ -348,7 +412,7 @@ impl RemoteBuffer {
             PhysMemory::new(ctrl_fd, data_fd, frames),
             pfns.into_boxed_slice(),
             None,
-            Some(WakeupFd::from_owned(wake_fd)),
+            Some(wakeup),
             huge_aligned,
             info,
             Some(status),
@@ -381,6 +445,11 @@ impl RemoteBuffer {
     /// The local bookkeeping of this process's mappings.
     pub fn watch(&self) -> BufferWatch {
         BufferWatch(self.owner.0.clone())
+    }
+
+    /// The received wakeup eventfd (checked to be one when it was received).
+    pub fn wakeup_fd(&self) -> Option<&WakeupFd> {
+        self.owner.0.wakeup.as_ref()
     }
 
     /// The received data memfd (to show that it cannot be mapped writable).
@@ -447,8 +516,66 @@ fn send_with_fds(sock: &UnixStream, bytes: &[u8], fds: &[RawFd]) -> io::Result<u
     }
 }
 
-/// `recvmsg` into `buf`, taking ownership of any descriptors that came with it.
-fn recv_with_fds(sock: &UnixStream, buf: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>)> {
+/// Waits until `sock` is readable or `deadline` passes (`TimedOut`).
+fn readable_by(sock: &UnixStream, deadline: Instant) -> io::Result<()> {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the handoff did not arrive in time",
+            ));
+        }
+        // Rounded up to whole milliseconds, so that a sub-millisecond rest does not spin.
+        let step = left.max(Duration::from_millis(1));
+        if crate::sys::poll_one(sock.as_fd(), libc::POLLIN, Some(step))? != 0 {
+            return Ok(());
+        }
+    }
+}
+
+/// Fills `buf` from `sock` by `deadline`: every wait is bounded by what is left of the
+/// one deadline, so a peer that trickles bytes cannot stretch it. `recv(MSG_DONTWAIT)`
+/// after each poll never blocks, whatever the socket's flags.
+fn recv_exact(sock: &UnixStream, buf: &mut [u8], deadline: Instant) -> io::Result<()> {
+    let mut at = 0;
+    while at < buf.len() {
+        readable_by(sock, deadline)?;
+        let rest = &mut buf[at..];
+        // SAFETY: `rest` is `rest.len()` writable bytes.
+        let r = unsafe {
+            libc::recv(
+                sock.as_raw_fd(),
+                rest.as_mut_ptr().cast(),
+                rest.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if r > 0 {
+            at += r as usize;
+            continue;
+        }
+        if r == 0 {
+            return Err(io::Error::from(io::ErrorKind::UnexpectedEof));
+        }
+        let e = io::Error::last_os_error();
+        if !matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+        ) {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// `recvmsg` into `buf` by `deadline`, taking ownership of any descriptors that came
+/// with it.
+fn recv_with_fds(
+    sock: &UnixStream,
+    buf: &mut [u8],
+    deadline: Instant,
+) -> io::Result<(usize, Vec<OwnedFd>)> {
     const MAX_FDS: usize = 8;
     // SAFETY: CMSG_SPACE is arithmetic.
     let space = unsafe { libc::CMSG_SPACE((MAX_FDS * 4) as u32) } as usize;
@@ -464,13 +591,23 @@ fn recv_with_fds(sock: &UnixStream, buf: &mut [u8]) -> io::Result<(usize, Vec<Ow
     msg.msg_control = control.as_mut_ptr().cast();
     msg.msg_controllen = space;
     let got = loop {
+        readable_by(sock, deadline)?;
         // SAFETY: `msg` describes valid buffers for the call.
-        let r = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        let r = unsafe {
+            libc::recvmsg(
+                sock.as_raw_fd(),
+                &mut msg,
+                libc::MSG_CMSG_CLOEXEC | libc::MSG_DONTWAIT,
+            )
+        };
         if r >= 0 {
             break r as usize;
         }
         let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
+        if !matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+        ) {
             return Err(e);
         }
     };

@@ -488,7 +488,8 @@ impl Mapping {
     /// # Errors
     ///
     /// [`EmulationError::AlreadyTaken`] if this process already has a reader of the
-    /// buffer; [`EmulationError::Layout`] for a damaged control page.
+    /// buffer; [`EmulationError::Layout`] or [`EmulationError::LayoutMismatch`] for a
+    /// damaged control page.
     pub fn reader(self: &Arc<Self>) -> Result<Reader, EmulationError> {
         let buffer = &self.buffer;
         // ATOMICS: AcqRel: one winner; cleared by `ReaderToken::drop`.
@@ -506,7 +507,10 @@ impl Mapping {
                 RingRegion::new(self.ctrl.as_ptr(), self.len)?
             }
         };
+        // The control page may have been written by a hostile producer: its layout must be
+        // the buffer's (as received and validated), not whatever it declares.
         let mem = region.memory()?;
+        buffer.check_layout(&mem)?;
         // SAFETY: the single reader (claimed above); `token` keeps the mapping.
         let mut reader = unsafe { Reader::new(mem, Arc::new(token)) };
         if let Some(fd) = &buffer.wakeup {

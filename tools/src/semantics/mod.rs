@@ -8,7 +8,9 @@
 //! says "not reproducible" next to the kernel's measured value. Nothing is filled in.
 
 mod emulated;
+#[allow(unsafe_code)] // perf_event_open and mmap of a live ring
 mod kernel;
+#[allow(unsafe_code)] // mappings probed in forked children
 mod probe;
 
 use std::time::Duration;
@@ -197,6 +199,7 @@ pub struct Report {
 
 /// Errors that stop the whole report (a row that fails is reported in its notes instead).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SemanticsError {
     /// N must be a power of two.
     #[error("--pages {0}: need a power of two of at least 1 (1 + N pages are mapped)")]

@@ -33,6 +33,7 @@ use self::slots::Slots;
 
 /// What can stop a soak (a failed accounting is not an error: see [`SoakReport::exact`]).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SoakError {
     /// A system call or file operation failed.
     #[error("{0}: {1}")]
@@ -49,6 +50,13 @@ pub enum SoakError {
     /// A role process misbehaved.
     #[error("{0}")]
     Process(String),
+    /// The settings cannot make a soak.
+    #[error("{0}")]
+    Config(&'static str),
+    /// SIGINT or SIGTERM arrived ([`SoakConfig::stop`]); the role processes were killed
+    /// and the working directory removed.
+    #[error("interrupted: the role processes were killed and the working directory removed")]
+    Interrupted,
 }
 
 /// Settings of a soak.
@@ -64,8 +72,21 @@ pub struct SoakConfig {
     pub data_pages: usize,
     /// Seed of the kill timing.
     pub seed: u64,
-    /// Working directory for the socket and state files (created, then removed).
+    /// Working directory for the socket and state files (created, then removed on every
+    /// way out of [`run`]).
     pub dir: PathBuf,
+    /// Set (by a SIGINT/SIGTERM handler) to stop the soak early, cleaning up.
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+}
+
+/// Removes the soak's working directory when dropped: on success, on error, and when a
+/// stop signal ends the soak.
+struct RemoveDir<'a>(&'a Path);
+
+impl Drop for RemoveDir<'_> {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(self.0);
+    }
 }
 
 /// Figures of a finished soak.
@@ -180,7 +201,21 @@ pub fn run(config: &SoakConfig) -> Result<SoakReport, SoakError> {
     let orchestrator_before = Resources::now();
     let started = Instant::now();
     let io_err = |what: &'static str| move |e: std::io::Error| SoakError::Io(what, e);
+    if config.records == 0 {
+        return Err(SoakError::Config(
+            "a soak needs at least 1 record (-n 0 has nothing to exchange)",
+        ));
+    }
     std::fs::create_dir_all(&config.dir).map_err(io_err("create soak directory"))?;
+    // Declared before the children: dropped after them, once they are killed.
+    let _dir = RemoveDir(&config.dir);
+    // ATOMICS: Acquire pairs with the signal handler's store.
+    let stopped_by_signal = || {
+        config
+            .stop
+            .as_ref()
+            .is_some_and(|s| s.load(std::sync::atomic::Ordering::Acquire))
+    };
     for p in [
         socket_path(&config.dir),
         producer_stats_path(&config.dir),
@@ -218,6 +253,9 @@ pub fn run(config: &SoakConfig) -> Result<SoakReport, SoakError> {
     let mut stopped: Option<Instant> = None;
     let final_counts = loop {
         std::thread::sleep(Duration::from_millis(1));
+        if stopped_by_signal() {
+            return Err(SoakError::Interrupted);
+        }
         if stats.is_none() && producer_stats_path(&config.dir).exists() {
             stats = Some(
                 Slots::open(&producer_stats_path(&config.dir))
@@ -310,7 +348,7 @@ pub fn run(config: &SoakConfig) -> Result<SoakReport, SoakError> {
         .map_err(|e| SoakError::Process(format!("bad consumer report {out:?}: {e}")))?;
     drop(c);
     drop(stats);
-    let _ = std::fs::remove_dir_all(&config.dir);
+    drop(_dir);
     let orchestrator_after = Resources::now();
     Ok(check(
         config,

@@ -5,7 +5,8 @@
 //! Non-sample records carry a `sample_id` trailer when `sample_id_all` is set; perf fills
 //! it with zeros for synthesized records (time 0 sorts them first), and so do we.
 
-use super::{misc, record_type, FileAttr};
+use crate::perf_data::writer::append_record;
+use crate::perf_data::{misc, record_type, FileAttr};
 
 /// Builds synthesized records with the trailer layout of one attr.
 #[derive(Debug, Clone)]
@@ -97,18 +98,14 @@ impl Synthesizer {
     }
 
     fn frame(&self, out: &mut Vec<u8>, kind: u32, misc: u16, body: impl FnOnce(&mut Vec<u8>)) {
-        let start = out.len();
-        out.extend_from_slice(&[0u8; 8]);
-        body(out);
-        out.resize(out.len() + self.trailer, 0);
-        let size = out.len() - start;
-        let h = perf_ringbuf::RecordHeader {
-            record_type: kind,
-            misc,
-            // Bodies are bounded (names cut at 4096 bytes): far below 64 KiB.
-            size: size as u16,
-        };
-        out[start..start + 8].copy_from_slice(&h.to_u64().to_ne_bytes());
+        let trailer = self.trailer;
+        let framed = append_record(out, kind, misc, |o| {
+            body(o);
+            // The `sample_id` trailer, zero as perf writes it for synthesized records.
+            o.resize(o.len() + trailer, 0);
+        });
+        // Bodies are bounded (names cut at 4096 bytes): far below 64 KiB.
+        debug_assert!(framed.is_ok());
     }
 
     /// Appends a `PERF_RECORD_COMM`.
