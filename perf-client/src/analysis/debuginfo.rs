@@ -62,7 +62,7 @@ pub struct ElfInfo {
     pub debuglink: Option<(String, u32)>,
     /// PT_LOAD segments with file bytes: (file offset, file size, address).
     pub loads: Vec<(u64, u64, u64)>,
-    /// The PLT entries perf names ([`plt_symbols`]): (address, size, name).
+    /// The PLT entries perf names (`dso__synthesize_plt_symbols`): (address, size, name).
     pub plt: Vec<(u64, u64, String)>,
 }
 

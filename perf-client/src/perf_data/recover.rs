@@ -10,7 +10,7 @@ use super::header::{FileHeader, FileSection};
 use super::stream::{step, Step};
 use super::PerfDataError;
 
-/// What [`recover`] found: the header's data size, and the records walked instead.
+/// What the walk of an unfinished file found: the header's data size, and the records walked instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Recovered {
     /// `data.size` as the header gave it.
