@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use perf_ringbuf::emulation::handoff::{self, ProducerExit, RemoteBuffer};
 use perf_ringbuf::emulation::{
-    smaps, BufferConfig, EmulationError, FaultMode, KernelBuffer, MapOptions, PageLayout, Strategy,
+    BufferConfig, EmulationError, FaultMode, KernelBuffer, MapOptions, PageLayout, Strategy,
 };
 use perf_ringbuf::{ReadError, RecordBytes, WaitOutcome, WriteError, Writer};
 use perf_ringbuf_tools::mm as sys;
@@ -129,7 +129,7 @@ fn data_view_can_never_become_writable() {
         };
         let err = r.expect_err("data must not become writable");
         assert_eq!(err.raw_os_error(), Some(libc::EACCES), "{strategy:?}");
-        let vmas = smaps::vmas_in(m.control_ptr() as usize, m.len()).unwrap();
+        let vmas = sys::vmas_in(m.control_ptr() as usize, m.len()).unwrap();
         let data_vma = vmas
             .iter()
             .find(|v| v.start == m.data_ptr() as usize)
@@ -562,8 +562,17 @@ fn cross_process_producer_helper() {
     let link = handoff::send(&buf, sock).unwrap();
     let written = produce(&mut writer, &link, die_after.unwrap_or(count));
     if let Ok(head) = std::env::var("EMUL_HELPER_BAD_HEAD") {
-        // A broken producer: an impossible head, published.
-        writer.memory().store_head(head.parse().unwrap());
+        // A broken producer: an impossible head, published. Written through the control
+        // page's memfd, out of band, as another process would: the writer itself cannot
+        // store a head it did not write.
+        let head: u64 = head.parse().unwrap();
+        let ctrl = std::fs::File::from(buf.control_fd().try_clone_to_owned().unwrap());
+        std::os::unix::fs::FileExt::write_all_at(
+            &ctrl,
+            &head.to_ne_bytes(),
+            perf_ringbuf::layout::DATA_HEAD_OFFSET as u64,
+        )
+        .unwrap();
     }
     if die_after.is_some() {
         // Die without a word, leaving what was published in the ring.

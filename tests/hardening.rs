@@ -816,3 +816,28 @@ fn record_to_a_full_disk_says_so_and_leaves_a_truncated_file_perf_reads() {
         Err(e) => panic!("the truncated file is unreadable: {e}"),
     }
 }
+
+#[test]
+fn a_writer_refused_for_a_damaged_layout_can_be_made_once_the_layout_is_restored() {
+    let buf = buffer(4);
+    let m = buf.map(MapOptions::new(Strategy::InsertPages)).unwrap();
+    store_word(m.control_ptr(), DATA_SIZE_OFFSET, 2 * 4096);
+    let err = buf.writer(Default::default()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            perf_ringbuf::emulation::EmulationError::LayoutMismatch { .. }
+        ),
+        "{err}"
+    );
+    // A refused writer neither keeps the claim nor tells readers the producer is gone.
+    let reader_side = Arc::new(buf.map(MapOptions::new(Strategy::InsertPages)).unwrap());
+    store_word(m.control_ptr(), DATA_SIZE_OFFSET, 4 * 4096);
+    let mut reader = reader_side.reader().unwrap();
+    assert_eq!(
+        reader.wait(Some(Duration::from_millis(1))).unwrap(),
+        perf_ringbuf::WaitOutcome::TimedOut
+    );
+    let mut writer = buf.writer(Default::default()).unwrap();
+    writer.write(SAMPLE, 0, &7u64.to_ne_bytes()).unwrap();
+}

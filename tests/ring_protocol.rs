@@ -9,8 +9,8 @@ use std::time::Duration;
 use memmap2::{MmapOptions, MmapRaw};
 use perf_ringbuf::layout::PERF_RECORD_LOST;
 use perf_ringbuf::{
-    ReadError, Reader, RecordBytes, RecordFault, RecordIter, Ring, RingRegion, WaitOutcome,
-    WakeupPolicy, WriteError, WriteMode, Writer,
+    LayoutError, ReadError, Reader, RecordBytes, RecordFault, RecordIter, Ring, RingError,
+    RingRegion, WaitOutcome, WakeupPolicy, WriteError, WriteMode, Writer,
 };
 use proptest::prelude::*;
 
@@ -299,26 +299,8 @@ fn losses_the_writer_could_not_report_reach_the_reader_when_it_closes() {
     assert_eq!(reader.stats().lost_at_close, 5);
 }
 
-#[test]
-fn batch_commit_publishes_data_head_once() {
-    let (mut writer, mut reader) = Ring::builder(4096).wakeup_fd(false).build().unwrap();
-    for i in 0..10u8 {
-        writer.write_deferred(SAMPLE, 0, &[i; 8]).unwrap();
-    }
-    assert_eq!(
-        reader.available().unwrap(),
-        0,
-        "nothing visible before publish"
-    );
-    writer.publish();
-    assert_eq!(reader.available().unwrap(), 160);
-    let mut d = reader.drain().unwrap();
-    let mut n = 0;
-    while d.next().is_some() {
-        n += 1;
-    }
-    assert_eq!(n, 10);
-}
+// `batch_commit_publishes_data_head_once` is a unit test of perf-ringbuf (writer.rs), where
+// the `data_head` stores can be counted.
 
 #[test]
 fn reservation_filled_in_place_commits_and_an_abandoned_one_gives_space_back() {
@@ -405,6 +387,20 @@ fn overwrite_ring_that_never_wrapped_returns_every_record() {
     let mut out = Vec::new();
     let snap = reader.read_overwrite(&mut out).unwrap();
     assert_eq!(snap.records, 7);
+    // Which records, in which order: newest first, each intact.
+    let records: Vec<_> = RecordIter::new(&out[..snap.bytes])
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(records.len(), 7);
+    for (i, (header, bytes)) in records.iter().enumerate() {
+        let seq = 6 - i as u64;
+        assert_eq!(header.record_type, SAMPLE);
+        assert_eq!(
+            &bytes[8..],
+            &seq_payload(seq, 32)[..],
+            "record {i} is seq {seq}"
+        );
+    }
 }
 
 #[test]
@@ -477,9 +473,15 @@ fn oversized_records_are_refused_and_not_counted_as_lost() {
 
 #[test]
 fn ring_sizes_must_be_powers_of_two() {
-    assert!(Ring::with_data_size(3000).is_err());
-    assert!(Ring::with_data_size(0).is_err());
-    assert!(Ring::with_data_size(4).is_err());
+    for size in [3000, 0, 4] {
+        assert!(
+            matches!(
+                Ring::with_data_size(size),
+                Err(RingError::Layout(LayoutError::DataSizeNotPowerOfTwo(s))) if s == size
+            ),
+            "data size {size}"
+        );
+    }
 }
 
 fn first_error(reader: &mut Reader) -> ReadError {
@@ -630,27 +632,40 @@ fn hostile_consumer_tail_cannot_make_the_writer_overwrite_unread_records() {
 }
 
 #[test]
+fn hostile_head_past_a_deferred_data_tail_is_refused() {
+    // With the release deferred, the reader has consumed 640 bytes but stored no
+    // data_tail: the producer may not write past 0 + data_size. A head that claims it did
+    // would put bytes the reader still owns under the producer.
+    let (raw, mut w, mut r) = RawRing::new(4096);
+    r.set_release_every(1024);
+    for _ in 0..10 {
+        w.write(SAMPLE, 0, &[1; 56]).unwrap();
+    }
+    assert_eq!(drain_all(&mut r), 10);
+    assert_eq!((r.position(), r.memory().load_tail()), (640, 0));
+    let head = 640 + 4096 - 8; // within data_size of the reader's position, not of data_tail
+    raw.set_head(head);
+    let expected = ReadError::HeadTooFarAhead {
+        head,
+        tail: 0,
+        data_size: 4096,
+    };
+    assert_eq!(r.available(), Err(expected));
+    assert_eq!(r.drain().err(), Some(expected));
+}
+
+#[test]
 fn hostile_layout_in_the_control_page_is_refused() {
     let len = 4096 + 4096;
     let map = MmapRaw::from(MmapOptions::new().len(len).map_anon().unwrap());
     // SAFETY: the mapping is `len` bytes and outlives `region` (same scope).
     let region = unsafe { RingRegion::new(map.as_mut_ptr(), len) }.unwrap();
-    assert!(
-        region.init_control(4096, 3000).is_err(),
-        "not a power of two"
-    );
-    assert!(
-        region.init_control(4096, 8192).is_err(),
-        "outside the region"
-    );
-    assert!(
-        region.init_control(8, 1024).is_err(),
-        "overlaps the control fields"
-    );
-    assert!(
-        region.init_control(u64::MAX - 7, 4096).is_err(),
-        "overflowing offset"
-    );
+    // SAFETY: no reader or writer of this ring exists while it is re-initialised.
+    let init = |offset: u64, size: u64| unsafe { region.init_control(offset, size) };
+    assert!(init(4096, 3000).is_err(), "not a power of two");
+    assert!(init(4096, 8192).is_err(), "outside the region");
+    assert!(init(8, 1024).is_err(), "overlaps the control fields");
+    assert!(init(u64::MAX - 7, 4096).is_err(), "overflowing offset");
     assert!(region.memory().is_err(), "a zeroed control page is no ring");
 }
 

@@ -33,8 +33,9 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use perf_ringbuf::emulation::{
-    sys, BufferConfig, FaultMode, KernelBuffer, MapOptions, PageLayout, Strategy,
+    BufferConfig, FaultMode, KernelBuffer, MapOptions, PageLayout, Strategy,
 };
+use perf_ringbuf_tools::mm as sys;
 
 use super::subjects::Role;
 

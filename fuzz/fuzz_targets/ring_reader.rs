@@ -21,7 +21,8 @@ fuzz_target!(|input: &[u8]| {
     let tail = u64::from_le_bytes(input[10..18].try_into().unwrap());
     let data = &input[18..];
     let buf = Buf::new(CONTROL + data_size);
-    let mem = buf.region().init_control(CONTROL as u64, data_size as u64).unwrap();
+    // SAFETY: a fresh buffer: its reader and writer are made below.
+    let mem = unsafe { buf.region().init_control(CONTROL as u64, data_size as u64) }.unwrap();
     buf.poke(CONTROL, &data[..data.len().min(data_size)]);
     buf.poke(DATA_TAIL_OFFSET, &tail.to_ne_bytes());
     buf.poke(DATA_HEAD_OFFSET, &head.to_ne_bytes());

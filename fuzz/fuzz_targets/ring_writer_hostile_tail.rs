@@ -20,7 +20,8 @@ const DATA_SIZE: usize = 512;
 
 fuzz_target!(|ops: &[u8]| {
     let buf = Buf::new(CONTROL + DATA_SIZE);
-    let mem = buf.region().init_control(CONTROL as u64, DATA_SIZE as u64).unwrap();
+    // SAFETY: a fresh buffer: its reader and writer are made below.
+    let mem = unsafe { buf.region().init_control(CONTROL as u64, DATA_SIZE as u64) }.unwrap();
     // Hostile positions in the control page before the writer is created.
     let (start, ops) = ops.split_at(ops.len().min(17));
     let mut attempts = 0u64;

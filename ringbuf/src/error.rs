@@ -80,7 +80,8 @@ pub enum ReadError {
     HeadTooFarAhead {
         /// The `data_head` snapshot.
         head: u64,
-        /// The reader's position.
+        /// The position it is too far ahead of: the reader's, or the last `data_tail` it
+        /// stored when a release is deferred ([`crate::Reader::set_release_every`]).
         tail: u64,
         /// The data area size.
         data_size: u64,

@@ -4,12 +4,9 @@ use std::io;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use memmap2::{MmapOptions, MmapRaw};
-
 use crate::error::LayoutError;
-use crate::layout::CONTROL_PAGE_SIZE;
 use crate::reader::{ProducerStatus, Reader};
-use crate::region::RingRegion;
+use crate::region::anonymous_ring;
 use crate::wakeup::{WakeupFd, WakeupPolicy};
 use crate::writer::{WriteMode, Writer, WriterConfig};
 
@@ -104,23 +101,7 @@ impl Ring {
         if self.data_size < 8 || !self.data_size.is_power_of_two() {
             return Err(LayoutError::DataSizeNotPowerOfTwo(self.data_size).into());
         }
-        let len = usize::try_from(self.data_size)
-            .ok()
-            .and_then(|d| d.checked_add(CONTROL_PAGE_SIZE))
-            .ok_or(LayoutError::DataSizeNotPowerOfTwo(self.data_size))?;
-        let map = MmapOptions::new()
-            .len(len)
-            .map_anon()
-            .map_err(|source| RingError::Io {
-                what: "mmap",
-                source,
-            })?;
-        let map: Arc<MmapRaw> = Arc::new(MmapRaw::from(map));
-        // SAFETY: the mapping is `len` bytes, read-write, page-aligned, and both sides keep
-        // it alive through their keepalive `Arc`; the writer and reader built below are
-        // its only producer and consumer.
-        let region = unsafe { RingRegion::new(map.as_mut_ptr(), len)? };
-        let mem = region.init_control(CONTROL_PAGE_SIZE as u64, self.data_size)?;
+        let (producer, consumer) = anonymous_ring(self.data_size)?;
         let fd = if self.wakeup {
             Some(WakeupFd::new().map_err(|source| RingError::Io {
                 what: "eventfd",
@@ -136,18 +117,15 @@ impl Ring {
         });
         let token = Arc::new(WriterToken {
             shared: shared.clone(),
-            _map: map.clone(),
         });
-        // SAFETY: the single writer of this fresh ring; `token` keeps the map.
-        let mut writer = unsafe { Writer::new(mem, self.config, fd.clone(), token) };
+        let mut writer = Writer::from_producer(producer, self.config, fd.clone()).keeping(token);
         let sink = shared.clone();
         writer.on_close(move |lost| {
             // ATOMICS: Relaxed; published by the Release store of `gone` that follows when
             // the writer's token drops, and read after the Acquire load in `is_gone`.
             sink.unreported_lost.store(lost, Ordering::Relaxed);
         });
-        // SAFETY: the single reader of this fresh ring; the `Arc` keeps the map.
-        let mut reader = unsafe { Reader::new(mem, map) }.with_producer_status(shared);
+        let mut reader = Reader::from_consumer(consumer).with_producer_status(shared);
         if self.config.mode == WriteMode::Overwrite {
             reader = reader.with_writer_seqlock();
         }
@@ -183,7 +161,6 @@ impl ProducerStatus for Shared {
 #[derive(Debug)]
 struct WriterToken {
     shared: Arc<Shared>,
-    _map: Arc<MmapRaw>,
 }
 
 impl Drop for WriterToken {

@@ -46,6 +46,11 @@
 //! reusing space and stores `data_head` with Release after writing the records.
 
 #![warn(missing_docs)]
+// Unsafe code lives only in the modules marked `#[allow(unsafe_code)]` below: ring memory
+// and the claims of its one writer and one reader (`region`), system calls (`sys`), and the
+// emulation's buffer, mappings, userfaultfd and fd passing. The reader and the writer have
+// none: they reach ring memory through `region`'s `Consumer` and `Producer`.
+#![deny(unsafe_code)]
 
 pub mod emulation;
 mod error;
@@ -55,12 +60,16 @@ mod overwrite;
 mod position;
 mod reader;
 mod record;
+#[allow(unsafe_code)] // ring memory: atomics, copies and record slices through raw pointers;
+// the claims and public constructors of its one writer and one reader
 mod region;
+#[allow(unsafe_code)] // every system call of the crate
 mod sys;
 mod wakeup;
 mod writer;
 
 #[cfg(all(test, loom))]
+#[allow(unsafe_code)] // the model's data area is loom `UnsafeCell`s
 mod loom_model;
 
 pub use error::{LayoutError, ReadError, RecordFault, WriteError};
@@ -68,7 +77,7 @@ pub use heap_ring::{Ring, RingError};
 pub use overwrite::OverwriteSnapshot;
 pub use reader::{Drain, ProducerStatus, Reader, ReaderStats, WaitOutcome};
 pub use record::{Record, RecordBytes, RecordHeader, RecordIter};
-pub use region::{RingMemory, RingRegion};
+pub use region::{RingMemory, RingRegion, RingView};
 pub use wakeup::{WakeupFd, WakeupPolicy};
 pub use writer::{
     Keepalive, PauseHandle, Reservation, WriteMode, Writer, WriterConfig, WriterStats,
@@ -78,3 +87,8 @@ pub use writer::{
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
+
+/// This crate's README example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct CrateReadmeDoctests;

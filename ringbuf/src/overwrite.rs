@@ -10,6 +10,7 @@ use crate::Reader;
 
 /// What [`Reader::read_overwrite`] recovered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct OverwriteSnapshot {
     /// The `data_head` the snapshot was taken at.
     pub head: u64,
@@ -42,8 +43,37 @@ impl Reader {
     ///
     /// This method never stores to the control page (it does not move `data_tail`), so it
     /// may be used on a ring mapped read-only, as the kernel's overwrite rings are.
+    ///
+    /// # Examples
+    ///
+    /// A flight recorder: the writer never waits and keeps overwriting the oldest records;
+    /// the reader takes the newest ones while the writer is paused.
+    ///
+    /// ```
+    /// use perf_ringbuf::{Ring, RecordIter, WriteMode};
+    ///
+    /// let (mut writer, mut reader) = Ring::builder(256).mode(WriteMode::Overwrite).build()?;
+    /// for i in 0u64..100 {
+    ///     writer.write(9, 0, &i.to_ne_bytes())?; // 16-byte records, 16 fit
+    /// }
+    /// let pause = writer.pause_handle();
+    /// pause.set_paused(true);
+    /// let mut out = Vec::new();
+    /// let snapshot = reader.read_overwrite(&mut out)?;
+    /// pause.set_paused(false);
+    ///
+    /// let newest: Vec<u64> = RecordIter::new(&out[..snapshot.bytes])
+    ///     .map(|r| {
+    ///         let (_header, bytes) = r.unwrap(); // header included
+    ///         u64::from_ne_bytes(bytes[8..16].try_into().unwrap())
+    ///     })
+    ///     .collect();
+    /// assert_eq!(newest.first(), Some(&99), "newest first");
+    /// assert!(newest.windows(2).all(|w| w[0] == w[1] + 1), "then older, none missing");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn read_overwrite(&mut self, out: &mut Vec<u8>) -> Result<OverwriteSnapshot, ReadError> {
-        let mem = *self.memory();
+        let mem = *self.mem();
         let seq = self.seqlock.then(|| mem.seq_read_begin());
         // ATOMICS: Acquire pairs with the writer's Release store of `data_head`.
         let head = mem.load_head();
@@ -53,7 +83,9 @@ impl Reader {
         let size = mem.data_size() as usize;
         out.clear();
         out.resize(size, 0);
-        mem.copy_out(head, out);
+        // Word-sized atomic reads, validated after by the head and seqlock recheck below
+        // (see `RingMemory::snapshot_out`): an unpaused writer may be storing meanwhile.
+        mem.snapshot_out(head, out);
         // ATOMICS: the fence orders the copy above before the second head load (seqlock
         // pattern): if the head did not move, no write overlapped the copy.
         fence(Ordering::Acquire);

@@ -1,5 +1,6 @@
 //! The consumer side: drains records between `data_tail` and a `data_head` snapshot.
 
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -7,9 +8,8 @@ use crate::error::{ReadError, RecordFault};
 use crate::layout::{HEADER_SIZE, MAX_RECORD_SIZE, PERF_RECORD_LOST, RECORD_ALIGN};
 use crate::position::{span, Span};
 use crate::record::{Record, RecordBytes, RecordHeader};
-use crate::region::RingMemory;
+use crate::region::{Consumer, RingMemory, RingView};
 use crate::wakeup::WakeupFd;
-use crate::writer::Keepalive;
 
 /// Tells a reader whether its producer still exists (a thread that dropped its writer, a
 /// process that died). Implemented by whoever set the ring up.
@@ -37,6 +37,7 @@ pub enum WaitOutcome {
 
 /// What a reader has done so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ReaderStats {
     /// Records handed out (including `PERF_RECORD_LOST` records).
     pub records: u64,
@@ -54,11 +55,11 @@ pub struct ReaderStats {
 
 /// The consumer of a ring: it owns `data_tail`.
 pub struct Reader {
-    mem: RingMemory,
+    /// The ring's consumer side: it stores `data_tail` (the last value stored is behind
+    /// `tail` by at most `release_every` bytes) and makes the record slices.
+    pub(crate) consumer: Consumer,
     /// The reader's position; `data_tail` is this value once published.
     tail: u64,
-    /// The last `data_tail` stored (behind `tail` by at most `release_every` bytes).
-    stored: u64,
     /// A drain stores `data_tail` only once it has consumed this many bytes since the last
     /// store (0: after every drain). See [`Reader::set_release_every`].
     release_every: u64,
@@ -70,35 +71,30 @@ pub struct Reader {
     closed_accounted: bool,
     /// The writer keeps the overwrite seqlock in `lock` (writers of this crate do).
     pub(crate) seqlock: bool,
-    _keep: Keepalive,
 }
 
 impl core::fmt::Debug for Reader {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Reader")
             .field("tail", &self.tail)
-            .field("data_size", &self.mem.data_size())
-            .field("mirrored", &self.mem.is_mirrored())
+            .field("data_size", &self.mem().data_size())
+            .field("mirrored", &self.mem().is_mirrored())
             .field("stats", &self.stats)
             .finish_non_exhaustive()
     }
 }
 
 impl Reader {
-    /// Creates the reader of `mem`, starting at the `data_tail` in its control page.
-    ///
-    /// # Safety
-    ///
-    /// This must be the only reader of the ring (it owns `data_tail`), and `mem` must stay
-    /// mapped for as long as `keep` lives.
-    pub unsafe fn new(mem: RingMemory, keep: Keepalive) -> Self {
-        // ATOMICS: Acquire is more than needed (only this reader stores the tail) but costs
-        // nothing once.
-        let tail = mem.load_tail();
+    // `Reader::new`, the public constructor, is in `region.rs` with the other contracts on
+    // ring memory.
+
+    /// Creates the reader of the claimed ring, starting at the `data_tail` in its control
+    /// page.
+    pub(crate) fn from_consumer(consumer: Consumer) -> Self {
+        let tail = consumer.released();
         Reader {
-            mem,
+            consumer,
             tail,
-            stored: tail,
             release_every: 0,
             scratch: Vec::with_capacity(MAX_RECORD_SIZE + HEADER_SIZE),
             wakeup: None,
@@ -106,8 +102,12 @@ impl Reader {
             stats: ReaderStats::default(),
             closed_accounted: false,
             seqlock: false,
-            _keep: keep,
         }
+    }
+
+    #[inline]
+    pub(crate) fn mem(&self) -> &RingMemory {
+        self.consumer.mem()
     }
 
     /// Sets the eventfd the producer signals (see [`crate::WakeupPolicy`]).
@@ -131,9 +131,9 @@ impl Reader {
         self
     }
 
-    /// The ring memory this reader drains.
-    pub fn memory(&self) -> &RingMemory {
-        &self.mem
+    /// A read-only view of the ring memory this reader drains: its size and positions.
+    pub fn memory(&self) -> RingView<'_> {
+        RingView::new(self.mem())
     }
 
     /// The eventfd to register with `poll`/`epoll`, if any.
@@ -163,15 +163,14 @@ impl Reader {
     /// [`Reader::wait`] sleeps, and when the reader is dropped, so a waiting producer is
     /// never left without the space.
     pub fn set_release_every(&mut self, bytes: u64) {
-        self.release_every = bytes.min(self.mem.data_size() / 2);
+        self.release_every = bytes.min(self.mem().data_size() / 2);
     }
 
     /// Stores `data_tail` for everything consumed, if a deferred release is pending.
     /// ATOMICS: Release, pairs with the producer's Acquire load of `data_tail`.
     pub fn release(&mut self) {
-        if self.stored != self.tail {
-            self.mem.store_tail(self.tail);
-            self.stored = self.tail;
+        if self.consumer.released() != self.tail {
+            self.consumer.store_tail(self.tail);
         }
     }
 
@@ -181,7 +180,7 @@ impl Reader {
     ///
     /// As [`Reader::drain`].
     pub fn available(&self) -> Result<u64, ReadError> {
-        self.check_head(self.mem.load_head())
+        self.check_head(self.mem().load_head())
     }
 
     fn check_head(&self, head: u64) -> Result<u64, ReadError> {
@@ -193,7 +192,18 @@ impl Reader {
         if !self.tail.is_multiple_of(RECORD_ALIGN as u64) {
             return Err(ReadError::MisalignedTail(self.tail));
         }
-        match span(head, self.tail, self.mem.data_size()) {
+        let data_size = self.mem().data_size();
+        match span(head, self.tail, data_size) {
+            // The producer may not pass the last `data_tail` stored either (it is behind
+            // `tail` while a release is deferred): a head that did would put bytes the
+            // reader has not released under the producer.
+            Span::Readable(_) if head.wrapping_sub(self.consumer.released()) > data_size => {
+                Err(ReadError::HeadTooFarAhead {
+                    head,
+                    tail: self.consumer.released(),
+                    data_size,
+                })
+            }
             Span::Readable(n) => Ok(n),
             Span::Behind => Err(ReadError::HeadBehindTail {
                 head,
@@ -202,7 +212,7 @@ impl Reader {
             Span::TooFarAhead => Err(ReadError::HeadTooFarAhead {
                 head,
                 tail: self.tail,
-                data_size: self.mem.data_size(),
+                data_size,
             }),
         }
     }
@@ -219,16 +229,18 @@ impl Reader {
     pub fn drain(&mut self) -> Result<Drain<'_>, ReadError> {
         // ATOMICS: Acquire (in `load_head`) pairs with the producer's Release store of
         // `data_head`: every record before `head` is fully written and visible.
-        let head = self.mem.load_head();
+        let head = self.consumer.load_head();
         self.check_head(head)?;
         self.stats.drains += 1;
         let pos = self.tail;
         Ok(Drain {
             reader: self,
-            head,
-            pos,
+            cur: Cursor {
+                head,
+                pos,
+                failed: false,
+            },
             released: pos,
-            failed: false,
         })
     }
 
@@ -243,17 +255,17 @@ impl Reader {
     /// terminal — retrying cannot help until the producer publishes a sane head — so a
     /// consumer should stop (and [`Reader::wait`] tells whether the producer is gone).
     pub fn resync(&mut self) -> Result<u64, ReadError> {
-        let head = self.mem.load_head();
+        let head = self.mem().load_head();
         if !head.is_multiple_of(RECORD_ALIGN as u64) {
             return Err(ReadError::CannotResync(head));
         }
-        let skipped = match span(head, self.tail, self.mem.data_size()) {
+        let data_size = self.mem().data_size();
+        let skipped = match span(head, self.tail, data_size) {
             Span::Readable(n) => n,
-            Span::Behind | Span::TooFarAhead => self.mem.data_size(),
+            Span::Behind | Span::TooFarAhead => data_size,
         };
         self.tail = head;
-        self.stored = head;
-        self.mem.store_tail(head);
+        self.consumer.store_tail(head);
         self.stats.discarded_bytes += skipped;
         Ok(skipped)
     }
@@ -321,40 +333,77 @@ impl Reader {
     }
 }
 
+/// The reader's wakeup eventfd, for `poll`/`epoll` or an async runtime: it becomes
+/// readable when the writer signals (see [`crate::WakeupPolicy`]) and when it goes away.
+/// `examples/tokio_reader.rs` drives a reader from tokio's `AsyncFd` this way.
+///
+/// The signal is a hint, like the kernel's: drain after a timeout as well, because records
+/// below the wakeup threshold do not signal. Consume the signal with
+/// [`WakeupFd::wait`]`(Some(Duration::ZERO))` (on [`Reader::wakeup_fd`]) before draining.
+///
+/// # Panics
+///
+/// If the reader has no wakeup eventfd (a [`crate::Ring`] built with `wakeup_fd(false)`, or
+/// a reader made without [`Reader::with_wakeup`]): check [`Reader::wakeup_fd`] first.
+///
+/// ```
+/// use std::os::fd::AsFd;
+///
+/// let (_writer, reader) = perf_ringbuf::Ring::with_data_size(4096)?;
+/// let fd = reader.as_fd(); // register with poll/epoll
+/// # let _ = fd;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+impl AsFd for Reader {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        match &self.wakeup {
+            Some(fd) => fd.as_fd(),
+            None => panic!("this reader has no wakeup eventfd to poll"),
+        }
+    }
+}
+
+/// As [`AsFd`] (tokio's `AsyncFd` asks for `AsRawFd`).
+///
+/// # Panics
+///
+/// As [`Reader::as_fd`](#impl-AsFd-for-Reader): without a wakeup eventfd.
+impl AsRawFd for Reader {
+    fn as_raw_fd(&self) -> RawFd {
+        self.as_fd().as_raw_fd()
+    }
+}
+
 /// One pass over the records published when it started.
 ///
 /// Records borrow the drain, so none can outlive the release of its bytes.
 #[derive(Debug)]
 pub struct Drain<'r> {
     reader: &'r mut Reader,
+    cur: Cursor,
+    /// The last `data_tail` stored.
+    released: u64,
+}
+
+/// Where a drain stands: kept apart from the reader so that records can borrow the ring
+/// (through [`Reader::consumer`]) while the drain moves on.
+#[derive(Debug, Clone, Copy)]
+struct Cursor {
     /// The `data_head` snapshot: this drain never reads past it.
     head: u64,
     /// Next record position; `[reader.tail, pos)` is consumed but maybe not released.
     pos: u64,
-    /// The last `data_tail` stored.
-    released: u64,
     /// A corrupt record was found: the drain yields nothing more.
     failed: bool,
 }
 
-impl<'r> Drain<'r> {
-    /// The `data_head` snapshot.
-    pub fn head(&self) -> u64 {
-        self.head
-    }
-
-    /// Bytes not yet handed out in this drain.
-    pub fn remaining(&self) -> u64 {
-        self.head.wrapping_sub(self.pos)
-    }
-
+impl Cursor {
     /// Validates the header at `pos` and returns it.
     #[inline]
-    fn header(&mut self) -> Option<Result<RecordHeader, ReadError>> {
+    fn header(&mut self, mem: &RingMemory) -> Option<Result<RecordHeader, ReadError>> {
         if self.failed || self.pos == self.head {
             return None;
         }
-        let mem = &self.reader.mem;
         let header = RecordHeader::from_u64(mem.read_u64(self.pos));
         let size = header.size as u64;
         // `pos` and `head` are 8-aligned and differ, so `left >= 8`; and `left <=
@@ -375,30 +424,103 @@ impl<'r> Drain<'r> {
         Some(Ok(header))
     }
 
-    #[inline]
-    fn account(&mut self, header: RecordHeader, pos: u64) {
-        let stats = &mut self.reader.stats;
-        stats.records += 1;
-        stats.bytes += header.size as u64;
-        if header.record_type == PERF_RECORD_LOST && header.size as usize >= 24 {
-            let lost = self.reader.mem.read_u64(pos.wrapping_add(16));
-            stats.lost = stats.lost.saturating_add(lost);
-        }
-    }
-
     /// Validates and accounts the next record and moves past it: its header, position and
     /// size. The caller turns `[position, position + size)` into slices.
     #[inline]
-    fn advance(&mut self) -> Option<Result<(RecordHeader, u64, usize), ReadError>> {
-        let header = match self.header()? {
+    fn advance(
+        &mut self,
+        mem: &RingMemory,
+        stats: &mut ReaderStats,
+    ) -> Option<Result<(RecordHeader, u64, usize), ReadError>> {
+        let header = match self.header(mem)? {
             Ok(h) => h,
             Err(e) => return Some(Err(e)),
         };
         let pos = self.pos;
         let size = header.size as usize;
         self.pos = pos.wrapping_add(size as u64);
-        self.account(header, pos);
+        stats.records += 1;
+        stats.bytes += header.size as u64;
+        if header.record_type == PERF_RECORD_LOST && size >= 24 {
+            let lost = mem.read_u64(pos.wrapping_add(16));
+            stats.lost = stats.lost.saturating_add(lost);
+        }
         Some(Ok((header, pos, size)))
+    }
+
+    /// The next record, as [`Drain::next`] hands it out, borrowing `consumer`.
+    #[inline]
+    fn next_record<'a>(
+        &mut self,
+        consumer: &'a Consumer,
+        stats: &mut ReaderStats,
+    ) -> Option<Result<Record<'a>, ReadError>> {
+        let (header, pos, size) = match self.advance(consumer.mem(), stats)? {
+            Ok(r) => r,
+            Err(e) => return Some(Err(e)),
+        };
+        // `[pos, pos + size)` lies inside `[tail, head)` (checked in `header`).
+        let (a, b) = consumer.slice(pos, size);
+        Some(Ok(Record {
+            header,
+            position: pos,
+            bytes: RecordBytes::from_pair(a, b),
+        }))
+    }
+
+    /// The end of a run of [`Drain::for_each_record`]: accounts for it, then hands out
+    /// the record that ended it through the one-record path (a record straddling the end
+    /// of the data area, or the error of a corrupt one), or starts the next run — from
+    /// `pos` to `head` or to the end of the data area — or finds the drain done.
+    #[cold]
+    #[inline(never)]
+    fn end_run<'a>(
+        &mut self,
+        consumer: &'a Consumer,
+        stats: &mut ReaderStats,
+        mut run: Run<'a>,
+        count: u64,
+    ) -> (RunEnd<'a>, Run<'a>) {
+        stats.records += count - run.count;
+        stats.bytes += self.pos.wrapping_sub(run.start);
+        stats.lost = stats.lost.saturating_add(run.lost);
+        run.lost = 0;
+        if !run.rest.is_empty() {
+            run.rest = &[];
+            let end = match self.next_record(consumer, stats) {
+                Some(Ok(record)) => {
+                    // Accounted by `next_record`: the next run starts after it.
+                    run.start = record.position.wrapping_add(record.header.size as u64);
+                    run.count = count + 1;
+                    RunEnd::Straddling(record)
+                }
+                Some(Err(e)) => RunEnd::Done(Err(e)),
+                None => RunEnd::Done(Ok(())),
+            };
+            return (end, run);
+        }
+        if self.failed || self.pos == self.head {
+            return (RunEnd::Done(Ok(())), run);
+        }
+        run.start = self.pos;
+        run.count = count;
+        let left = self.head.wrapping_sub(run.start) as usize; // <= data_size
+        let len = consumer.mem().contiguous_len(run.start, left);
+        // `[pos, pos + len)` lies inside `[tail, head)` (`len <= left`).
+        run.rest = consumer.slice(run.start, len).0;
+        (RunEnd::NextRun, run)
+    }
+}
+
+impl<'r> Drain<'r> {
+    /// The `data_head` snapshot.
+    pub fn head(&self) -> u64 {
+        self.cur.head
+    }
+
+    /// Bytes not yet handed out in this drain.
+    pub fn remaining(&self) -> u64 {
+        self.cur.head.wrapping_sub(self.cur.pos)
     }
 
     /// The next record, zero-copy: one slice, or two when it straddles the end of a data
@@ -408,19 +530,8 @@ impl<'r> Drain<'r> {
     #[allow(clippy::should_implement_trait)] // a lending iterator: items borrow the drain
     #[inline]
     pub fn next(&mut self) -> Option<Result<Record<'_>, ReadError>> {
-        let (header, pos, size) = match self.advance()? {
-            Ok(r) => r,
-            Err(e) => return Some(Err(e)),
-        };
-        // SAFETY: `[pos, pos + size)` lies inside `[tail, head)` (checked in `header`),
-        // which the producer does not write until `data_tail` passes it; the tail is
-        // released only through `&mut self`, which the returned record borrows.
-        let (a, b) = unsafe { self.reader.mem.data_slice(pos, size) };
-        Some(Ok(Record {
-            header,
-            position: pos,
-            bytes: RecordBytes::from_pair(a, b),
-        }))
+        let reader = &mut *self.reader;
+        self.cur.next_record(&reader.consumer, &mut reader.stats)
     }
 
     /// Hands every remaining record of this drain to `f`, zero-copy, in order: the batch
@@ -441,12 +552,40 @@ impl<'r> Drain<'r> {
     ///
     /// If `f` panics, the records already handed to it are consumed, but the record and
     /// byte counters of [`ReaderStats`] may miss those of the current run.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use perf_ringbuf::Ring;
+    ///
+    /// let (mut writer, mut reader) = Ring::with_data_size(4096)?;
+    /// for i in 0u64..100 {
+    ///     writer.write_deferred(9, 0, &i.to_ne_bytes())?;
+    /// }
+    /// writer.publish();
+    ///
+    /// let (mut sum, mut scratch) = (0u64, Vec::new());
+    /// let mut drain = reader.drain()?;
+    /// let n = drain.for_each_record(|record| {
+    ///     // Zero-copy: the payload borrows the ring; only a record split by the end of
+    ///     // the data area is copied into `scratch`.
+    ///     let payload = record.payload().contiguous(&mut scratch);
+    ///     sum += u64::from_ne_bytes(payload[..8].try_into().unwrap());
+    /// })?;
+    /// drop(drain); // one data_tail store for the whole batch
+    /// assert_eq!((n, sum), (100, 4950));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[inline]
     pub fn for_each_record<F: FnMut(Record<'_>)>(&mut self, mut f: F) -> Result<u64, ReadError> {
+        // The records borrow the consumer; the cursor and the counters move beside them.
+        let reader = &mut *self.reader;
+        let (consumer, stats) = (&reader.consumer, &mut reader.stats);
+        let cur = &mut self.cur;
         let mut count = 0u64;
         let mut run = Run {
             rest: &[],
-            start: self.pos,
+            start: cur.pos,
             count: 0,
             lost: 0,
         };
@@ -473,8 +612,8 @@ impl<'r> Drain<'r> {
                     if header.record_type == PERF_RECORD_LOST && size >= 24 {
                         run.lost = run.lost.saturating_add(lost_field(bytes));
                     }
-                    let position = self.pos;
-                    self.pos = position.wrapping_add(size as u64);
+                    let position = cur.pos;
+                    cur.pos = position.wrapping_add(size as u64);
                     Record {
                         header,
                         position,
@@ -483,7 +622,7 @@ impl<'r> Drain<'r> {
                 }
                 None => {
                     // By value, so that the hot loop keeps the run in registers.
-                    let (end, next) = self.end_run(run, count);
+                    let (end, next) = cur.end_run(consumer, stats, run, count);
                     run = next;
                     match end {
                         RunEnd::Straddling(record) => record,
@@ -497,58 +636,18 @@ impl<'r> Drain<'r> {
         }
     }
 
-    /// The end of a run of [`Drain::for_each_record`]: accounts for it, then hands out
-    /// the record that ended it through the one-record path (a record straddling the end
-    /// of the data area, or the error of a corrupt one), or starts the next run — from
-    /// `pos` to `head` or to the end of the data area — or finds the drain done.
-    #[cold]
-    #[inline(never)]
-    fn end_run<'d, 'a>(&'d mut self, mut run: Run<'a>, count: u64) -> (RunEnd<'d>, Run<'a>) {
-        let stats = &mut self.reader.stats;
-        stats.records += count - run.count;
-        stats.bytes += self.pos.wrapping_sub(run.start);
-        stats.lost = stats.lost.saturating_add(run.lost);
-        run.lost = 0;
-        if !run.rest.is_empty() {
-            run.rest = &[];
-            let end = match self.next() {
-                Some(Ok(record)) => {
-                    // Accounted by `next`: the next run starts after it.
-                    run.start = record.position.wrapping_add(record.header.size as u64);
-                    run.count = count + 1;
-                    RunEnd::Straddling(record)
-                }
-                Some(Err(e)) => RunEnd::Done(Err(e)),
-                None => RunEnd::Done(Ok(())),
-            };
-            return (end, run);
-        }
-        if self.failed || self.pos == self.head {
-            return (RunEnd::Done(Ok(())), run);
-        }
-        run.start = self.pos;
-        run.count = count;
-        let left = self.head.wrapping_sub(run.start) as usize; // <= data_size
-        let mem = self.reader.mem;
-        let len = mem.contiguous_len(run.start, left);
-        // SAFETY: `[pos, pos + len)` lies inside `[tail, head)` (`len <= left`), which the
-        // producer does not write until `data_tail` passes it; the tail is released only
-        // through `&mut Drain`, which `for_each_record` holds while the run is in use, and
-        // the records handed to its `f` cannot outlive the call.
-        run.rest = unsafe { mem.data_slice(run.start, len) }.0;
-        (RunEnd::NextRun, run)
-    }
-
     /// The next record as one slice: borrowed from the ring when contiguous, copied once
     /// into the reader's scratch buffer (sized for the largest record) when it straddles.
     pub fn next_contiguous(&mut self) -> Option<Result<(RecordHeader, &[u8]), ReadError>> {
-        let (header, pos, size) = match self.advance()? {
-            Ok(r) => r,
-            Err(e) => return Some(Err(e)),
-        };
-        // SAFETY: as in `next`.
-        let (a, b) = unsafe { self.reader.mem.data_slice(pos, size) };
-        let bytes = RecordBytes::from_pair(a, b).contiguous(&mut self.reader.scratch);
+        let reader = &mut *self.reader;
+        let (header, pos, size) =
+            match self.cur.advance(reader.consumer.mem(), &mut reader.stats)? {
+                Ok(r) => r,
+                Err(e) => return Some(Err(e)),
+            };
+        // `[pos, pos + size)` lies inside `[tail, head)` (checked in `header`).
+        let (a, b) = reader.consumer.slice(pos, size);
+        let bytes = RecordBytes::from_pair(a, b).contiguous(&mut reader.scratch);
         Some(Ok((header, bytes)))
     }
 
@@ -556,31 +655,33 @@ impl<'r> Drain<'r> {
     /// without looking at the records (for writing a ring straight to a file). The
     /// records are not validated or counted as records.
     pub fn take_remaining(&mut self) -> RecordBytes<'_> {
-        if self.failed {
+        if self.cur.failed {
             return RecordBytes::Single(&[]);
         }
-        let pos = self.pos;
-        let len = self.remaining() as usize; // <= data_size, checked when the drain began
-                                             // SAFETY: `[pos, head)` is inside `[tail, head)`; released only through `&mut self`.
-        let (a, b) = unsafe { self.reader.mem.data_slice(pos, len) };
-        self.pos = self.head;
-        self.reader.stats.bytes += len as u64;
+        let pos = self.cur.pos;
+        // At most `data_size`: checked when the drain began.
+        let len = self.remaining() as usize;
+        let reader = &mut *self.reader;
+        // `[pos, head)` is inside `[tail, head)`.
+        let (a, b) = reader.consumer.slice(pos, len);
+        self.cur.pos = self.cur.head;
+        reader.stats.bytes += len as u64;
         RecordBytes::from_pair(a, b)
     }
 
     /// Publishes `data_tail` now for everything handed out so far (a batch release in the
     /// middle of a long drain). ATOMICS: Release, pairs with the producer's Acquire load.
     pub fn release(&mut self) {
-        if self.pos != self.released {
-            self.released = self.pos;
-            self.reader.tail = self.pos;
+        if self.cur.pos != self.released {
+            self.released = self.cur.pos;
+            self.reader.tail = self.cur.pos;
         }
         self.reader.release();
     }
 }
 
 /// The current run of [`Drain::for_each_record`]: `rest` holds its bytes not yet handed
-/// out (from `Drain::pos`); the run began at position `start`, after `count` records of
+/// out (from `Cursor::pos`); the run began at position `start`, after `count` records of
 /// the call, and the `lost` fields of its `PERF_RECORD_LOST` records add up to `lost`.
 struct Run<'a> {
     rest: &'a [u8],
@@ -589,10 +690,10 @@ struct Run<'a> {
     lost: u64,
 }
 
-/// What [`Drain::end_run`] found.
-enum RunEnd<'d> {
-    /// The record after the run, handed out by `next`.
-    Straddling(Record<'d>),
+/// What [`Cursor::end_run`] found.
+enum RunEnd<'a> {
+    /// The record after the run, handed out by `next_record`.
+    Straddling(Record<'a>),
     /// `Run::rest` holds the next run.
     NextRun,
     /// The drain is done, or failed.
@@ -636,8 +737,8 @@ impl Drop for Drain<'_> {
     fn drop(&mut self) {
         // One `data_tail` store per drain, or per `release_every` bytes when deferred.
         let reader = &mut *self.reader;
-        reader.tail = self.pos;
-        if self.pos.wrapping_sub(reader.stored) >= reader.release_every.max(1) {
+        reader.tail = self.cur.pos;
+        if self.cur.pos.wrapping_sub(reader.consumer.released()) >= reader.release_every.max(1) {
             reader.release();
         }
     }

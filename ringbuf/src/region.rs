@@ -3,17 +3,37 @@
 //! This is the one module of the protocol that touches ring memory. Concurrently written
 //! memory is never turned into a Rust reference here: the control words are accessed with
 //! atomics made from raw pointers, and record bytes are copied with raw-pointer copies.
-//! The only references handed out are [`RingMemory::data_slice`], for byte ranges that the
-//! head/tail protocol gives to the reader alone (see its `# Safety`).
+//! The only references handed out are record slices, by [`Consumer::slice`], for byte ranges
+//! that the head/tail protocol gives to the reader alone: it checks each against the
+//! `data_tail` the consumer stored and the `data_head` it loaded, and the slices borrow the
+//! consumer, whose `data_tail` store takes `&mut`.
+//!
+//! The public constructors of [`crate::Writer`] and [`crate::Reader`] are here too: their
+//! contracts (the only writer, the only reader, memory that stays mapped) are about this
+//! memory, and they become the crate-private claims [`Producer`] and [`Consumer`] that
+//! the writer and the reader hold, so neither of them needs unsafe code.
+//!
+//! Nothing public and safe here writes ring memory, moves a position or re-initialises a
+//! control page: the writes are crate-private (the [`crate::Writer`] and [`crate::Reader`]
+//! use them under the protocol's ownership rules), [`RingRegion::init_control`] is an
+//! `unsafe fn`, and what a reader or writer shows of its memory is a borrowed, read-only
+//! [`RingView`] (whose documentation pins this with `compile_fail` examples).
 
 use core::ptr::NonNull;
 use core::sync::atomic::{fence, AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use memmap2::{MmapOptions, MmapRaw};
 
 use crate::error::LayoutError;
+use crate::heap_ring::RingError;
 use crate::layout::{
-    CONTROL_FIELDS_END, DATA_HEAD_OFFSET, DATA_OFFSET_OFFSET, DATA_SIZE_OFFSET, DATA_TAIL_OFFSET,
-    LOCK_OFFSET, RECORD_ALIGN,
+    CONTROL_FIELDS_END, CONTROL_PAGE_SIZE, DATA_HEAD_OFFSET, DATA_OFFSET_OFFSET, DATA_SIZE_OFFSET,
+    DATA_TAIL_OFFSET, LOCK_OFFSET, RECORD_ALIGN,
 };
+use crate::reader::Reader;
+use crate::wakeup::WakeupFd;
+use crate::writer::{Keepalive, Writer, WriterConfig};
 
 /// Ordering of the producer's `data_head` store. Pairs with [`HEAD_LOAD`]: everything the
 /// producer wrote into the data area before the store is visible to a consumer that loads
@@ -129,7 +149,14 @@ impl RingRegion {
     /// # Errors
     ///
     /// Any [`LayoutError`] the resulting layout would have.
-    pub fn init_control(
+    ///
+    /// # Safety
+    ///
+    /// The ring must not be in use: no [`crate::Reader`] or [`crate::Writer`] of it may be
+    /// alive, here or in another process, and no record slice of it held. Moving
+    /// `data_head` or `data_tail` under a live reader lets the producer overwrite bytes
+    /// that a record's `&[u8]` still points to. The control page must be writable.
+    pub unsafe fn init_control(
         &self,
         data_offset: u64,
         data_size: u64,
@@ -165,6 +192,193 @@ impl RingRegion {
             data_size,
             mask: data_size - 1,
         })
+    }
+}
+
+/// The producer's claim on a ring: whoever holds it is the ring's only writer, the data area
+/// is writable, and `keep` keeps the memory mapped. Only `unsafe` code makes one
+/// ([`Producer::new`]), so the safe crate-private constructor that takes one
+/// (`Writer::from_producer`) needs no contract of its own.
+#[derive(Debug)]
+pub(crate) struct Producer {
+    mem: RingMemory,
+    _keep: Keepalive,
+}
+
+impl Producer {
+    /// # Safety
+    ///
+    /// The holder is the only writer of the ring (nothing else stores `data_head` or writes
+    /// the data area), and the data area is writable through `mem` for as long as `keep`
+    /// lives.
+    pub(crate) unsafe fn new(mem: RingMemory, keep: Keepalive) -> Self {
+        Producer { mem, _keep: keep }
+    }
+
+    /// The memory, to write under the protocol's rules.
+    pub(crate) fn mem(&self) -> RingMemory {
+        self.mem
+    }
+}
+
+/// The consumer's side of a ring: the one place that stores `data_tail`, and the one that
+/// turns ring bytes into slices. It remembers the last `data_tail` it stored and the last
+/// `data_head` it loaded, and hands out only bytes between the two, which the producer does
+/// not write; storing the tail takes `&mut self`, so no slice outlives the release of its
+/// bytes. Only `unsafe` code makes one ([`Consumer::new`]).
+#[derive(Debug)]
+pub(crate) struct Consumer {
+    mem: RingMemory,
+    /// The last `data_tail` stored (or found at creation).
+    released: u64,
+    /// The last `data_head` loaded that lies at most `data_size` past `released` (else
+    /// `released`): `[released, head)` is the consumer's.
+    head: u64,
+    _keep: Keepalive,
+}
+
+impl Consumer {
+    /// # Safety
+    ///
+    /// The holder is the only consumer of the ring (nothing else stores `data_tail`), and
+    /// `mem` stays mapped readable for as long as `keep` lives.
+    pub(crate) unsafe fn new(mem: RingMemory, keep: Keepalive) -> Self {
+        // ATOMICS: Acquire is more than needed (only this consumer stores the tail) but
+        // costs nothing once.
+        let tail = mem.load_tail();
+        Consumer {
+            mem,
+            released: tail,
+            head: tail,
+            _keep: keep,
+        }
+    }
+
+    /// The memory, for loads.
+    #[inline]
+    pub(crate) fn mem(&self) -> &RingMemory {
+        &self.mem
+    }
+
+    /// The last `data_tail` stored.
+    #[inline]
+    pub(crate) fn released(&self) -> u64 {
+        self.released
+    }
+
+    /// Loads `data_head` (ATOMICS: Acquire, pairs with the producer's Release store) and,
+    /// if it lies at most `data_size` past the released tail, takes the bytes up to it.
+    #[inline]
+    pub(crate) fn load_head(&mut self) -> u64 {
+        let head = self.mem.load_head();
+        if head.wrapping_sub(self.released) <= self.mem.data_size {
+            self.head = head;
+        }
+        head
+    }
+
+    /// Stores `data_tail` (ATOMICS: Release, pairs with the producer's Acquire load): the
+    /// bytes before it go back to the producer.
+    #[inline]
+    pub(crate) fn store_tail(&mut self, tail: u64) {
+        self.mem.store_tail(tail);
+        self.released = tail;
+        if self.head.wrapping_sub(tail) > self.mem.data_size {
+            self.head = tail;
+        }
+    }
+
+    /// The bytes `[pos, pos + len)` as one or two slices (two when they straddle the end of
+    /// a data area that is not mirrored), borrowed from `self`.
+    ///
+    /// # Panics
+    ///
+    /// If the bytes are not inside `[data_tail, data_head)` as last stored and loaded here:
+    /// a bug of the reader (it validates every position against its head first).
+    #[inline]
+    pub(crate) fn slice(&self, pos: u64, len: usize) -> (&[u8], &[u8]) {
+        let owned = self.head.wrapping_sub(self.released);
+        let from = pos.wrapping_sub(self.released);
+        assert!(
+            from <= owned && len as u64 <= owned - from,
+            "slice of {len} bytes at {pos:#x} outside [{:#x}, {:#x})",
+            self.released,
+            self.head
+        );
+        // SAFETY: `[pos, pos + len)` lies inside `[released, head)` (checked above), with
+        // `head - released <= data_size` (kept by `load_head` and `store_tail`): the producer
+        // does not write those bytes until `data_tail` passes them, and `data_tail` is
+        // stored only through `&mut self`, which the returned slices borrow. The memory is
+        // mapped while `self` lives (contract of `new`).
+        unsafe { self.mem.data_slice(pos, len) }
+    }
+}
+
+/// Makes a ring in a fresh anonymous mapping: a control page of [`CONTROL_PAGE_SIZE`]
+/// bytes, then `data_size` bytes of data; returns its producer's and consumer's claims.
+///
+/// # Errors
+///
+/// The mmap error, or the layout's (`data_size` not a power of two of at least 8).
+pub(crate) fn anonymous_ring(data_size: u64) -> Result<(Producer, Consumer), RingError> {
+    let len = usize::try_from(data_size)
+        .ok()
+        .and_then(|d| d.checked_add(CONTROL_PAGE_SIZE))
+        .ok_or(LayoutError::DataSizeNotPowerOfTwo(data_size))?;
+    let map = MmapOptions::new()
+        .len(len)
+        .map_anon()
+        .map_err(|source| RingError::Io {
+            what: "mmap",
+            source,
+        })?;
+    let map: Arc<MmapRaw> = Arc::new(MmapRaw::from(map));
+    // SAFETY: the mapping is `len` bytes, read-write, page-aligned, and lives as long as the
+    // claims below, which hold it.
+    let region = unsafe { RingRegion::new(map.as_mut_ptr(), len)? };
+    // SAFETY: a fresh mapping: nobody reads or writes this ring yet.
+    let mem = unsafe { region.init_control(CONTROL_PAGE_SIZE as u64, data_size)? };
+    // SAFETY: the one producer and the one consumer of this new ring; each holds the map.
+    unsafe { Ok((Producer::new(mem, map.clone()), Consumer::new(mem, map))) }
+}
+
+impl Writer {
+    /// Creates the writer of `mem`, resuming from the `data_head` in its control page.
+    ///
+    /// The control page may be shared with an untrusted consumer, so what it holds is
+    /// validated before anything is written: a `data_head` that is not on a record
+    /// boundary is rounded up to the next one (stored, and counted in
+    /// [`WriterStats::head_repairs`](crate::WriterStats::head_repairs)), so every record the
+    /// writer frames starts 8-aligned and lies inside the data area; and the free space is
+    /// never assumed — the first write loads `data_tail` and validates it against the head
+    /// (an impossible pair gives [`WriteError::CorruptTail`](crate::WriteError::CorruptTail)
+    /// until the consumer stores a sane tail).
+    ///
+    /// # Safety
+    ///
+    /// This must be the only writer of the ring, and the data area must be writable through
+    /// `mem` for as long as `keep` lives.
+    pub unsafe fn new(
+        mem: RingMemory,
+        config: WriterConfig,
+        wakeup_fd: Option<WakeupFd>,
+        keep: Keepalive,
+    ) -> Self {
+        // SAFETY: our contract is the claim's.
+        Writer::from_producer(unsafe { Producer::new(mem, keep) }, config, wakeup_fd)
+    }
+}
+
+impl Reader {
+    /// Creates the reader of `mem`, starting at the `data_tail` in its control page.
+    ///
+    /// # Safety
+    ///
+    /// This must be the only reader of the ring (it owns `data_tail`), and `mem` must stay
+    /// mapped for as long as `keep` lives.
+    pub unsafe fn new(mem: RingMemory, keep: Keepalive) -> Self {
+        // SAFETY: our contract is the claim's.
+        Reader::from_consumer(unsafe { Consumer::new(mem, keep) })
     }
 }
 
@@ -224,10 +438,119 @@ fn validate(region: &RingRegion, data_offset: u64, data_size: u64) -> Result<(),
     }
 }
 
+/// A read-only view of a ring's memory, borrowed from its [`crate::Reader`] or
+/// [`crate::Writer`]: the layout and the two positions. It cannot write records, move a
+/// position, or outlive the reader or writer that keeps the memory mapped.
+///
+/// ```
+/// let (mut writer, _reader) = perf_ringbuf::Ring::with_data_size(4096)?;
+/// writer.write(9, 0, b"hello")?;
+/// let view = writer.memory();
+/// assert_eq!(view.data_size(), 4096);
+/// assert_eq!(view.load_head() - view.load_tail(), 16); // one 16-byte record unread
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Safe code cannot write a live ring through its view (these examples must not compile):
+///
+/// ```compile_fail,E0599
+/// let (writer, _reader) = perf_ringbuf::Ring::with_data_size(4096).unwrap();
+/// writer.memory().copy_in(0, b"XXXXXXXX"); // no such method on a view
+/// ```
+///
+/// nor move `data_tail` under a live record:
+///
+/// ```compile_fail,E0599
+/// let (_writer, reader) = perf_ringbuf::Ring::with_data_size(4096).unwrap();
+/// reader.memory().store_tail(0);
+/// ```
+///
+/// nor write through the [`RingMemory`] that a region yields, whose writes and position
+/// stores are crate-private:
+///
+/// ```compile_fail,E0624
+/// # use memmap2::{MmapOptions, MmapRaw};
+/// # let map = MmapRaw::from(MmapOptions::new().len(8192).map_anon().unwrap());
+/// // SAFETY: the mapping is 8192 bytes and outlives `region`.
+/// let region = unsafe { perf_ringbuf::RingRegion::new(map.as_mut_ptr(), 8192) }.unwrap();
+/// let mem = region.memory().unwrap();
+/// mem.store_head(0);
+/// ```
+///
+/// ```compile_fail,E0624
+/// # use memmap2::{MmapOptions, MmapRaw};
+/// # let map = MmapRaw::from(MmapOptions::new().len(8192).map_anon().unwrap());
+/// // SAFETY: the mapping is 8192 bytes and outlives `region`.
+/// let region = unsafe { perf_ringbuf::RingRegion::new(map.as_mut_ptr(), 8192) }.unwrap();
+/// let mem = region.memory().unwrap();
+/// mem.copy_in(0, b"XXXXXXXX");
+/// ```
+///
+/// nor keep a view past the reader that keeps the memory mapped:
+///
+/// ```compile_fail,E0505
+/// let (_writer, reader) = perf_ringbuf::Ring::with_data_size(4096).unwrap();
+/// let view = reader.memory();
+/// drop(reader);
+/// view.load_head();
+/// ```
+///
+/// and re-initialising a control page takes `unsafe`:
+///
+/// ```compile_fail,E0133
+/// # use memmap2::{MmapOptions, MmapRaw};
+/// # let map = MmapRaw::from(MmapOptions::new().len(8192).map_anon().unwrap());
+/// // SAFETY: the mapping is 8192 bytes and outlives `region`.
+/// let region = unsafe { perf_ringbuf::RingRegion::new(map.as_mut_ptr(), 8192) }.unwrap();
+/// region.init_control(4096, 4096).unwrap(); // error: call to unsafe function
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct RingView<'a> {
+    mem: &'a RingMemory,
+}
+
+impl<'a> RingView<'a> {
+    pub(crate) fn new(mem: &'a RingMemory) -> Self {
+        RingView { mem }
+    }
+
+    /// Size of the data area (`perf_event_mmap_page::data_size`).
+    #[inline]
+    pub fn data_size(&self) -> u64 {
+        self.mem.data_size
+    }
+
+    /// Whether the data area is double-mapped.
+    #[inline]
+    pub fn is_mirrored(&self) -> bool {
+        self.mem.region.mirrored
+    }
+
+    /// Offset in the data area of a free-running position.
+    #[inline]
+    pub fn offset(&self, pos: u64) -> usize {
+        self.mem.offset(pos)
+    }
+
+    /// Loads `data_head`. ATOMICS: Acquire, pairs with the producer's Release store.
+    #[inline]
+    pub fn load_head(&self) -> u64 {
+        self.mem.load_head()
+    }
+
+    /// Loads `data_tail`. ATOMICS: Acquire, pairs with the consumer's Release store.
+    #[inline]
+    pub fn load_tail(&self) -> u64 {
+        self.mem.load_tail()
+    }
+}
+
 /// A validated ring: the control words and a data area of `data_size` bytes.
 ///
 /// All record-byte access goes through this type; offsets are always masked, so no
-/// position — however hostile — can reach outside the data area.
+/// position — however hostile — can reach outside the data area. Its public methods only
+/// read the layout and the positions; writing records and moving positions belong to the
+/// one [`crate::Writer`] and the one [`crate::Reader`] made from it (`unsafe` constructors).
 #[derive(Debug, Clone, Copy)]
 pub struct RingMemory {
     region: RingRegion,
@@ -267,7 +590,7 @@ impl RingMemory {
         (pos & self.mask) as usize
     }
 
-    /// Loads `data_head`. ATOMICS: Acquire, pairs with the producer's [`Self::store_head`].
+    /// Loads `data_head`. ATOMICS: Acquire, pairs with the producer's Release store.
     #[inline]
     pub fn load_head(&self) -> u64 {
         self.region.word(DATA_HEAD_OFFSET).load(HEAD_LOAD)
@@ -281,20 +604,24 @@ impl RingMemory {
     }
 
     /// Stores `data_head`. ATOMICS: Release, pairs with the consumer's [`Self::load_head`].
+    /// Producer side only (the [`crate::Writer`] owns `data_head`).
     #[inline]
-    pub fn store_head(&self, head: u64) {
+    pub(crate) fn store_head(&self, head: u64) {
+        #[cfg(test)]
+        test_counters::HEAD_STORES.with(|n| n.set(n.get() + 1));
         self.region.word(DATA_HEAD_OFFSET).store(head, HEAD_STORE)
     }
 
-    /// Loads `data_tail`. ATOMICS: Acquire, pairs with the consumer's [`Self::store_tail`].
+    /// Loads `data_tail`. ATOMICS: Acquire, pairs with the consumer's Release store.
     #[inline]
     pub fn load_tail(&self) -> u64 {
         self.region.word(DATA_TAIL_OFFSET).load(TAIL_LOAD)
     }
 
     /// Stores `data_tail`. ATOMICS: Release, pairs with the producer's [`Self::load_tail`].
+    /// Consumer side only (the [`crate::Reader`] owns `data_tail`).
     #[inline]
-    pub fn store_tail(&self, tail: u64) {
+    pub(crate) fn store_tail(&self, tail: u64) {
         self.region.word(DATA_TAIL_OFFSET).store(tail, TAIL_STORE)
     }
 
@@ -351,8 +678,9 @@ impl RingMemory {
     }
 
     /// Copies `dst.len()` bytes starting at position `pos` out of the data area, wrapping
-    /// at the end. `dst.len()` must not exceed `data_size`.
-    pub fn copy_out(&self, pos: u64, dst: &mut [u8]) {
+    /// at the end. `dst.len()` must not exceed `data_size`. Plain reads: consumer side, for
+    /// bytes the protocol gives it (`[data_tail, data_head)`).
+    pub(crate) fn copy_out(&self, pos: u64, dst: &mut [u8]) {
         let (first, second) = self.split(pos, dst.len());
         let off = self.offset(pos);
         // SAFETY: `split` keeps `off + first <= data_size` (or `2 * data_size` when
@@ -365,10 +693,44 @@ impl RingMemory {
         }
     }
 
+    /// Copies `dst.len()` bytes (a multiple of 8, at most `data_size`) starting at the
+    /// 8-aligned position `pos` out of the data area, for a snapshot that a writer may be
+    /// racing (the overwrite read, [`crate::Reader::read_overwrite`]).
+    ///
+    /// Atomic-width reads, not a `memcpy`: every 8-byte word is one Relaxed `AtomicU64`
+    /// load, the reader half of crossbeam's `AtomicCell` seqlock. A writer that missed the
+    /// pause may store into these bytes while they are copied; the copy is then detected
+    /// afterwards (the caller re-reads `data_head` and the seqlock behind an Acquire fence)
+    /// and thrown away. With word loads the copy can tear only between words, never inside
+    /// a header, and the compiler may not assume the bytes are stable while it copies them
+    /// as it may for a plain `memcpy`. The writer's own stores are plain (records are
+    /// copied with `memcpy`), so against a writer that ignores the pause the Rust model
+    /// still calls the pair a race, as it does crossbeam's; the words read are never
+    /// trusted before the recheck says no write overlapped them.
+    pub(crate) fn snapshot_out(&self, pos: u64, dst: &mut [u8]) {
+        debug_assert!(pos.is_multiple_of(8) && dst.len().is_multiple_of(8));
+        assert!(
+            dst.len() as u64 <= self.data_size,
+            "snapshot exceeds the data area"
+        );
+        for (i, chunk) in dst.chunks_exact_mut(8).enumerate() {
+            let off = self.offset(pos.wrapping_add(8 * i as u64));
+            // SAFETY: `off` is 8-aligned (`pos` and `data_size` are multiples of 8, and the
+            // data area starts at an 8-aligned `data_offset` of an 8-aligned base) and
+            // `off + 8 <= data_size`, so the word is in bounds and aligned; the memory lives
+            // as long as `self` (contract of `RingRegion::new`). A Relaxed load of at most
+            // 8 bytes is allowed on read-only memory (a kernel overwrite ring).
+            let word = unsafe { AtomicU64::from_ptr(self.data.as_ptr().add(off).cast::<u64>()) };
+            // ATOMICS: Relaxed; ordered before the caller's head and seqlock recheck by its
+            // Acquire fence, which pairs with the writer's Release fence in `seq_begin`.
+            chunk.copy_from_slice(&word.load(Ordering::Relaxed).to_ne_bytes());
+        }
+    }
+
     /// Copies `src` into the data area at position `pos`, wrapping at the end. Producer
     /// side: `[pos, pos + src.len())` must be space the producer owns (past `data_head`,
     /// not yet reached again by `data_tail`), and `src.len() <= data_size`.
-    pub fn copy_in(&self, pos: u64, src: &[u8]) {
+    pub(crate) fn copy_in(&self, pos: u64, src: &[u8]) {
         let (first, second) = self.split(pos, src.len());
         let off = self.offset(pos);
         // SAFETY: bounds as in `copy_out`; the bytes are the producer's by protocol.
@@ -478,7 +840,7 @@ impl RingMemory {
     /// `[data_tail, data_head)` as last loaded by this consumer, and `data_tail` must not be
     /// released past them while the slices live. `len <= data_size`.
     #[inline]
-    pub unsafe fn data_slice<'a>(&self, pos: u64, len: usize) -> (&'a [u8], &'a [u8]) {
+    unsafe fn data_slice<'a>(&self, pos: u64, len: usize) -> (&'a [u8], &'a [u8]) {
         let (first, second) = self.split(pos, len);
         let off = self.offset(pos);
         // SAFETY: in bounds by `split`; unaliased by writes for `'a` by the caller's contract.
@@ -497,5 +859,81 @@ impl RingMemory {
     /// in the region.
     pub(crate) fn data_offset(&self) -> u64 {
         (self.data.as_ptr() as usize - self.region.base.as_ptr() as usize) as u64
+    }
+}
+
+/// Counters of the shared-memory stores, per thread, that the unit tests read.
+#[cfg(test)]
+pub(crate) mod test_counters {
+    use std::cell::Cell;
+
+    std::thread_local! {
+        /// `data_head` stores by this thread ([`super::RingMemory::store_head`]).
+        pub(crate) static HEAD_STORES: Cell<u64> = const { Cell::new(0) };
+    }
+
+    /// `data_head` stores this thread made so far.
+    pub(crate) fn head_stores() -> u64 {
+        HEAD_STORES.with(Cell::get)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::Ring;
+
+    fn payload(len: usize, seed: u64) -> Vec<u8> {
+        (0..len)
+            .map(|i| (i as u64).wrapping_mul(131).wrapping_add(seed) as u8 | 1)
+            .collect()
+    }
+
+    /// Moved from `tests/ring_fast_path.rs`: `copy_in` and `copy_out` are crate-private.
+    #[test]
+    fn copy_in_and_copy_out_round_trip_short_lengths_across_the_wrap() {
+        let (writer, _reader) = Ring::builder(64).wakeup_fd(false).build().unwrap();
+        // The writer is idle and the reader never drains: nobody else touches the bytes.
+        let mem = writer.mem;
+        for len in 0..=40usize {
+            for pos in [0u64, 8, 40, 56, 60, 63, 64 + 50] {
+                let src = payload(len, pos);
+                mem.copy_in(pos, &src);
+                let mut dst = vec![0u8; len];
+                mem.copy_out(pos, &mut dst);
+                assert_eq!(dst, src, "len {len} at position {pos}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_consumer_slices_only_bytes_between_its_tail_and_head() {
+        use std::panic::{catch_unwind, AssertUnwindSafe};
+        let (mut writer, mut reader) = Ring::builder(64).wakeup_fd(false).build().unwrap();
+        let consumer = &mut reader.consumer;
+        let refused = |c: &super::Consumer, pos, len| {
+            catch_unwind(AssertUnwindSafe(|| c.slice(pos, len).0.len())).is_err()
+        };
+        writer.write(9, 0, &[1; 8]).unwrap(); // 16 bytes at 0
+        assert!(refused(consumer, 0, 8), "head not loaded yet");
+        assert_eq!(consumer.load_head(), 16);
+        assert_eq!(consumer.slice(0, 16).0.len(), 16);
+        assert_eq!(consumer.slice(8, 8).0.len(), 8);
+        assert!(refused(consumer, 8, 16), "past head");
+        consumer.store_tail(16);
+        assert!(refused(consumer, 0, 8), "released");
+        assert_eq!(consumer.slice(16, 0).0.len(), 0);
+    }
+
+    #[test]
+    fn snapshot_out_reads_whole_words_across_the_wrap() {
+        let (writer, _reader) = Ring::builder(64).wakeup_fd(false).build().unwrap();
+        let mem = writer.mem;
+        let src = payload(64, 7);
+        mem.copy_in(40, &src);
+        for len in (0..=64usize).step_by(8) {
+            let mut dst = vec![0u8; len];
+            mem.snapshot_out(40, &mut dst);
+            assert_eq!(dst, src[..len], "len {len} from position 40");
+        }
     }
 }

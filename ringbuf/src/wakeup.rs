@@ -2,7 +2,7 @@
 //! `perf_output_wakeup` (`wakeup_events` / `wakeup_watermark`, `perf_event_open(2)`).
 
 use std::io;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -193,6 +193,13 @@ impl AsFd for WakeupFd {
         // ATOMICS: Relaxed: see `signal`.
         self.0.exposed.store(true, Ordering::Relaxed);
         self.0.fd.as_fd()
+    }
+}
+
+impl AsRawFd for WakeupFd {
+    /// As [`AsFd::as_fd`] (the descriptor counts as handed out).
+    fn as_raw_fd(&self) -> RawFd {
+        self.as_fd().as_raw_fd()
     }
 }
 

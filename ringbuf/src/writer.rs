@@ -10,7 +10,7 @@ use crate::layout::{
 };
 use crate::position::free_space;
 use crate::record::RecordHeader;
-use crate::region::RingMemory;
+use crate::region::{Producer, RingMemory, RingView};
 use crate::wakeup::{WakeupFd, WakeupPolicy, WakeupState};
 
 /// Keeps the memory behind a writer or reader mapped for as long as it lives.
@@ -42,6 +42,7 @@ pub struct WriterConfig {
 
 /// What a writer has done so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct WriterStats {
     /// Records written (not counting `PERF_RECORD_LOST` records).
     pub records: u64,
@@ -83,7 +84,7 @@ impl PauseHandle {
 
 /// The producer of a ring: it owns `data_head`.
 pub struct Writer {
-    mem: RingMemory,
+    pub(crate) mem: RingMemory,
     /// Local head: free-running, ahead of `published` by the unpublished records.
     head: u64,
     /// The last `data_head` stored to the control page.
@@ -112,7 +113,10 @@ pub struct Writer {
     stats: WriterStats,
     /// Told at drop how many drops no `PERF_RECORD_LOST` could report.
     on_close: Option<Box<dyn FnOnce(u64) + Send>>,
-    _keep: Keepalive,
+    /// The claim `mem` came from: this is the only writer, and it keeps the memory mapped.
+    _claim: Producer,
+    /// More to keep alive with the writer and drop after it (see [`Writer::keeping`]).
+    _also: Option<Keepalive>,
 }
 
 impl core::fmt::Debug for Writer {
@@ -128,26 +132,17 @@ impl core::fmt::Debug for Writer {
 }
 
 impl Writer {
-    /// Creates the writer of `mem`, resuming from the `data_head` in its control page.
-    ///
-    /// The control page may be shared with an untrusted consumer, so what it holds is
-    /// validated before anything is written: a `data_head` that is not on a record
-    /// boundary is rounded up to the next one (stored, and counted in
-    /// [`WriterStats::head_repairs`]), so every record the writer frames starts 8-aligned
-    /// and lies inside the data area; and the free space is never assumed — the first
-    /// write loads `data_tail` and validates it against the head (an impossible pair gives
-    /// [`WriteError::CorruptTail`] until the consumer stores a sane tail).
-    ///
-    /// # Safety
-    ///
-    /// This must be the only writer of the ring, and the data area must be writable through
-    /// `mem` for as long as `keep` lives.
-    pub unsafe fn new(
-        mem: RingMemory,
+    // `Writer::new`, the public constructor, is in `region.rs` with the other contracts on
+    // ring memory.
+
+    /// Creates the writer of the claimed ring, resuming from the `data_head` in its control
+    /// page.
+    pub(crate) fn from_producer(
+        claim: Producer,
         config: WriterConfig,
         wakeup_fd: Option<WakeupFd>,
-        keep: Keepalive,
     ) -> Self {
+        let mem = claim.mem();
         let found = mem.load_head_relaxed();
         let align = RECORD_ALIGN as u64;
         // Round up to a record boundary (wrapping: positions are free-running).
@@ -176,9 +171,17 @@ impl Writer {
             paused: Arc::new(AtomicBool::new(false)),
             stats,
             on_close: None,
-            _keep: keep,
+            _claim: claim,
+            _also: None,
         }
         .with_fast_limit()
+    }
+
+    /// Keeps `also` alive as long as the writer, dropping it after the writer's final
+    /// publish (the in-process ring's "producer gone" token).
+    pub(crate) fn keeping(mut self, also: Keepalive) -> Self {
+        self._also = Some(also);
+        self
     }
 
     fn with_fast_limit(mut self) -> Self {
@@ -202,9 +205,9 @@ impl Writer {
         self.on_close = Some(Box::new(hook));
     }
 
-    /// The ring memory this writer fills.
-    pub fn memory(&self) -> &RingMemory {
-        &self.mem
+    /// A read-only view of the ring memory this writer fills: its size and positions.
+    pub fn memory(&self) -> RingView<'_> {
+        RingView::new(&self.mem)
     }
 
     /// Counters so far.
@@ -249,6 +252,24 @@ impl Writer {
     ///
     /// [`WriteError::RecordTooLarge`]; or the record was dropped and counted:
     /// [`WriteError::NoSpace`], [`WriteError::Paused`], [`WriteError::CorruptTail`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use perf_ringbuf::{Ring, WriteError};
+    ///
+    /// let (mut writer, mut reader) = Ring::builder(64).wakeup_fd(false).build()?;
+    /// writer.write(9, 0, b"hello")?; // 8-byte header + 5 bytes, padded to 16
+    /// // A record that does not fit is dropped and counted, never blocks.
+    /// assert!(matches!(writer.write(9, 0, &[0; 56]), Err(WriteError::NoSpace { .. })));
+    /// assert_eq!(writer.stats().lost, 1);
+    ///
+    /// let mut drain = reader.drain()?;
+    /// let record = drain.next().unwrap()?;
+    /// assert_eq!((record.header.record_type, record.header.size), (9, 16));
+    /// assert_eq!(&record.payload().parts().0[..5], b"hello");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     #[inline]
     pub fn write(&mut self, record_type: u32, misc: u16, payload: &[u8]) -> Result<(), WriteError> {
         let r = if self.append_fast(record_type, misc, payload) {
@@ -377,6 +398,26 @@ impl Writer {
     /// # Errors
     ///
     /// As [`Writer::write`].
+    ///
+    /// # Examples
+    ///
+    /// Fill a record in place, without building the payload elsewhere first:
+    ///
+    /// ```
+    /// use perf_ringbuf::Ring;
+    ///
+    /// let (mut writer, mut reader) = Ring::with_data_size(4096)?;
+    /// let mut record = writer.reserve(9, 0, 16)?;
+    /// record.write_at(0, &42u64.to_ne_bytes());
+    /// record.write_at(8, &7u64.to_ne_bytes());
+    /// assert!(reader.available()? == 0, "nothing visible before commit");
+    /// record.commit(); // one data_head store
+    ///
+    /// let mut drain = reader.drain()?;
+    /// let (_, bytes) = drain.next_contiguous().unwrap()?;
+    /// assert_eq!(&bytes[8..16], &42u64.to_ne_bytes()); // after the 8-byte header
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn reserve(
         &mut self,
         record_type: u32,
@@ -693,6 +734,19 @@ impl Reservation<'_> {
     }
 
     /// Makes the record visible: publishes `data_head`.
+    ///
+    /// ```
+    /// let (mut writer, mut reader) = perf_ringbuf::Ring::with_data_size(4096)?;
+    /// let mut record = writer.reserve(9, 0, 5)?;
+    /// record.write_at(0, b"hello");
+    /// record.commit();
+    /// assert_eq!(reader.available()?, 16);
+    ///
+    /// // Dropping a reservation instead abandons it: nothing is published.
+    /// drop(writer.reserve(9, 0, 5)?);
+    /// assert_eq!(reader.available()?, 16);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn commit(mut self) {
         self.mark_committed();
         self.writer.publish();
@@ -719,5 +773,56 @@ impl Drop for Reservation<'_> {
                 WriteMode::Overwrite => self.pos.wrapping_add(self.size as u64),
             };
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::region::test_counters::head_stores;
+    use crate::Ring;
+
+    const SAMPLE: u32 = 9;
+
+    /// Moved from `tests/ring_protocol.rs`, where it could only see visibility: here the
+    /// `data_head` stores themselves are counted (a per-thread counter in
+    /// `RingMemory::store_head`, compiled into unit tests only).
+    #[test]
+    fn batch_commit_publishes_data_head_once() {
+        let (mut writer, mut reader) = Ring::builder(4096).wakeup_fd(false).build().unwrap();
+        let before = head_stores();
+        for i in 0..10u8 {
+            writer.write_deferred(SAMPLE, 0, &[i; 8]).unwrap();
+        }
+        assert_eq!(head_stores(), before, "no data_head store before publish");
+        assert_eq!(
+            reader.available().unwrap(),
+            0,
+            "nothing visible before publish"
+        );
+        writer.publish();
+        assert_eq!(
+            head_stores(),
+            before + 1,
+            "one data_head store for the batch"
+        );
+        writer.publish();
+        assert_eq!(head_stores(), before + 1, "nothing new: no second store");
+        assert_eq!(reader.available().unwrap(), 160);
+        let mut d = reader.drain().unwrap();
+        let mut n = 0;
+        while d.next().is_some() {
+            n += 1;
+        }
+        assert_eq!(n, 10);
+    }
+
+    #[test]
+    fn each_write_publishes_data_head_once() {
+        let (mut writer, _reader) = Ring::builder(4096).wakeup_fd(false).build().unwrap();
+        let before = head_stores();
+        for i in 0..10u8 {
+            writer.write(SAMPLE, 0, &[i; 8]).unwrap();
+        }
+        assert_eq!(head_stores(), before + 10);
     }
 }

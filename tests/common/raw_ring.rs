@@ -22,7 +22,8 @@ impl RawRing {
         // SAFETY: the anonymous mapping is `len` bytes and outlives both sides via the
         // Arcs; the test thread is the only producer and consumer.
         let region = unsafe { RingRegion::new(map.as_mut_ptr(), len) }.unwrap();
-        let mem = region.init_control(4096, data_size).unwrap();
+        // SAFETY: the ring is new: its writer and reader are made below.
+        let mem = unsafe { region.init_control(4096, data_size) }.unwrap();
         // SAFETY: the only writer and reader of this ring.
         let writer = unsafe { Writer::new(mem, WriterConfig::default(), None, map.clone()) };
         // SAFETY: as above.

@@ -158,6 +158,22 @@ fn wakeup_events_wake_the_poller_and_timeouts_drain_what_stays_below_the_waterma
 /// as two slices, parse once joined, and nothing is miscounted: read + lost == counted.
 #[test]
 fn records_straddling_the_end_of_a_kernel_ring_arrive_split_and_parse() {
+    // Whether a record straddles depends on the reader keeping up with the kernel: on a
+    // loaded machine the one-page ring may fill before the first drain and everything after
+    // it be lost. Every attempt checks the accounting; up to 5 attempts to see a straddle.
+    for attempt in 1..=5 {
+        match straddle_attempt() {
+            None => return,
+            Some(split) if split > 0 => return,
+            Some(_) => eprintln!("attempt {attempt}: no record straddled (reader fell behind)"),
+        }
+    }
+    panic!("no record straddled the end of the ring in 5 attempts");
+}
+
+/// One capture into a one-data-page ring; the number of records read split at the wrap,
+/// or `None` after a counted skip.
+fn straddle_attempt() -> Option<u64> {
     use perf_client::kernel::child::PendingChild;
     use perf_client::kernel::ring::KernelRing;
     use perf_ringbuf::RecordBytes;
@@ -172,7 +188,10 @@ fn records_straddling_the_end_of_a_kernel_ring_arrive_split_and_parse() {
         .wakeup_events(8);
     let ev = match cfg.open(child.pid(), -1, None) {
         Ok(fd) => fd,
-        Err(e) => return common::skip(&e.to_string()),
+        Err(e) => {
+            common::skip(&e.to_string());
+            return None;
+        }
     };
     let mut ring = KernelRing::map(&ev, 1, false, 0).expect("map one data page");
     let ctx = ParseContext::single(cfg.format()).unwrap();
@@ -203,9 +222,9 @@ fn records_straddling_the_end_of_a_kernel_ring_arrive_split_and_parse() {
     let v = ev.read_values().unwrap();
     let (counted, lost) = (v.values[0].value, v.lost().unwrap());
     eprintln!("split ring: {samples} read, {split} straddled, {lost} lost ({lost_reported} reported) of {counted}");
-    assert!(split > 0, "no record straddled the end in {samples}");
     assert_eq!(samples + lost, counted);
     assert!(lost_reported <= lost);
+    Some(split)
 }
 
 /// Waits up to 10 s for `fd` to be readable (an upper bound for a noisy machine, not a

@@ -109,3 +109,79 @@ pub fn max_map_count() -> Option<usize> {
 pub fn vma_count() -> io::Result<usize> {
     Ok(std::fs::read_to_string("/proc/self/maps")?.lines().count())
 }
+
+/// One VMA of `/proc/self/smaps` (`Documentation/filesystems/proc.rst`), with the fields
+/// the experiments and tests look at.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Vma {
+    /// First address.
+    pub start: usize,
+    /// One past the last address.
+    pub end: usize,
+    /// The permission column (`r--s`, `rw-s`, ...).
+    pub perms: String,
+    /// `VmFlags:` mnemonics (`rd sh mr ms dc dd`, ...).
+    pub vm_flags: String,
+    /// `Rss:` in KiB.
+    pub rss_kb: u64,
+}
+
+impl Vma {
+    /// Whether `flag` (a two-letter mnemonic) is set.
+    pub fn has_flag(&self, flag: &str) -> bool {
+        self.vm_flags.split_whitespace().any(|f| f == flag)
+    }
+}
+
+/// Every VMA of this process that intersects `addr..addr + len`, read from
+/// `/proc/self/smaps` (independently of perf-ringbuf's own reading, which is private).
+///
+/// # Errors
+///
+/// Reading `/proc/self/smaps` failed.
+pub fn vmas_in(addr: usize, len: usize) -> io::Result<Vec<Vma>> {
+    let end = addr.saturating_add(len);
+    let text = std::fs::read_to_string("/proc/self/smaps")?;
+    let mut out = Vec::new();
+    let mut cur: Option<Vma> = None;
+    for line in text.lines() {
+        // A VMA block starts with `start-end perms offset dev inode [path]`.
+        let mut words = line.split_whitespace();
+        let header = words
+            .next()
+            .and_then(|r| r.split_once('-'))
+            .and_then(|(a, b)| {
+                let a = usize::from_str_radix(a, 16).ok()?;
+                let b = usize::from_str_radix(b, 16).ok()?;
+                let perms = words.next().filter(|p| p.len() == 4)?;
+                Some((a, b, perms))
+            });
+        if let Some((start, stop, perms)) = header {
+            out.extend(cur.take().filter(|v| v.start < end && v.end > addr));
+            cur = Some(Vma {
+                start,
+                end: stop,
+                perms: perms.to_owned(),
+                ..Vma::default()
+            });
+            continue;
+        }
+        let (Some(v), Some((key, value))) = (cur.as_mut(), line.split_once(':')) else {
+            continue;
+        };
+        match key {
+            "Rss" => {
+                v.rss_kb = value
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse()
+                    .unwrap_or(0);
+            }
+            "VmFlags" => v.vm_flags = value.trim().to_owned(),
+            _ => {}
+        }
+    }
+    out.extend(cur.filter(|v| v.start < end && v.end > addr));
+    Ok(out)
+}

@@ -140,6 +140,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             eprintln!("[ perf-client record: Lost 0 samples ]");
         }
     }
+    let unreadable = s.capture.snapshot_unreadable_bytes();
+    if unreadable > 0 {
+        eprintln!(
+            "perf-client record: warning: {unreadable} bytes of overwrite snapshots followed a corrupt record and were not written"
+        );
+    }
     match s.exit_status {
         Some(perf_client::kernel::child::ExitStatus::Exited(0)) | None => Ok(()),
         Some(st) => {

@@ -200,6 +200,7 @@ fn print_summary(
             "{}",
             json!({ "type": "SUMMARY", "records": s.records(), "lost": s.lost(),
                     "lost_reported": s.lost_reported(), "parse_errors": parse_errors,
+                    "snapshot_unreadable_bytes": s.snapshot_unreadable_bytes(),
                     "wakeups": s.wakeups, "timeouts": s.timeouts, "rings": rings,
                     "counters": counters, "exit": exit })
         )
@@ -224,12 +225,13 @@ fn print_summary(
             .collect();
         writeln!(
             out,
-            "SUMMARY records={} lost={} lost_reported={} parse_errors={} rings=[{}] wakeups={} \
-             timeouts={} counters=[{}] exit={}",
+            "SUMMARY records={} lost={} lost_reported={} parse_errors={} \
+             snapshot_unreadable_bytes={} rings=[{}] wakeups={} timeouts={} counters=[{}] exit={}",
             s.records(),
             s.lost(),
             s.lost_reported(),
             parse_errors,
+            s.snapshot_unreadable_bytes(),
             rings.join(" "),
             s.wakeups,
             s.timeouts,

@@ -206,6 +206,9 @@ pub struct RingTotals {
     /// Sum of `PERF_FORMAT_LOST` over the events writing to this ring (the kernel's count
     /// of every record it could not write; reports may lag it).
     pub lost_kernel: Option<u64>,
+    /// Overwrite snapshots only: bytes after a corrupt record, which could not be split
+    /// into records and were not handed out (0 for an intact ring).
+    pub snapshot_unreadable_bytes: u64,
 }
 
 /// Per-event totals read at the end.
@@ -254,6 +257,27 @@ impl Summary {
     pub fn lost_reported(&self) -> u64 {
         self.rings.iter().map(|r| r.lost_reported).sum()
     }
+
+    /// Bytes of overwrite snapshots that followed a corrupt record and could not be read
+    /// (see [`RingTotals::snapshot_unreadable_bytes`]).
+    pub fn snapshot_unreadable_bytes(&self) -> u64 {
+        self.rings.iter().map(|r| r.snapshot_unreadable_bytes).sum()
+    }
+}
+
+/// Splits an overwrite snapshot (newest record first) into records, and counts the bytes
+/// that could not be split. A corrupt record ends the walk, since the framing of everything
+/// older is lost: the records before it are kept, the bytes from it on are counted as
+/// unreadable, never dropped silently.
+fn split_snapshot(bytes: &[u8]) -> (Vec<&[u8]>, usize) {
+    let mut recs = Vec::new();
+    let mut framed = 0usize;
+    for r in RecordIter::new(bytes) {
+        let Ok((_, b)) = r else { break };
+        framed += b.len();
+        recs.push(b);
+    }
+    (recs, bytes.len() - framed)
 }
 
 /// What the caller of [`Capture::run_loop`] does at each step of the loop: how it drains
@@ -319,6 +343,8 @@ struct RingSlot {
     /// Records handed out from overwrite snapshots (the reader's stats count drains).
     snapshot_records: u64,
     snapshot_bytes: u64,
+    /// Bytes of snapshots past a corrupt record: counted, not handed out.
+    snapshot_unreadable: u64,
     /// Index in `events` of the fd the ring is mapped on.
     owner: usize,
 }
@@ -463,6 +489,7 @@ impl Capture {
                                 cpu,
                                 snapshot_records: 0,
                                 snapshot_bytes: 0,
+                                snapshot_unreadable: 0,
                                 owner: index,
                             });
                             ring_of_cpu.insert(cpu, rings.len() - 1);
@@ -648,12 +675,10 @@ impl Capture {
                 .ring
                 .snapshot(owner)
                 .map_err(|source| E::from(CaptureError::Snapshot { ring: i, source }))?;
-            // Newest first in the snapshot: hand them out oldest first.
-            let recs: Vec<&[u8]> = RecordIter::new(bytes)
-                .filter_map(|r| r.ok().map(|(_, b)| b))
-                .collect();
+            let (recs, unreadable) = split_snapshot(bytes);
             slot.snapshot_records += recs.len() as u64;
-            slot.snapshot_bytes += bytes.len() as u64;
+            slot.snapshot_bytes += (bytes.len() - unreadable) as u64;
+            slot.snapshot_unreadable += unreadable as u64;
             for bytes in recs.into_iter().rev() {
                 n += 1;
                 f(RecordRef {
@@ -866,6 +891,7 @@ impl Capture {
                     bytes: stats.bytes + slot.snapshot_bytes,
                     lost_reported: stats.lost,
                     lost_kernel,
+                    snapshot_unreadable_bytes: slot.snapshot_unreadable,
                 }
             })
             .collect();
@@ -991,4 +1017,39 @@ pub fn stop_on_interrupt() -> io::Result<Arc<AtomicBool>> {
 /// The `sigaction` error.
 pub fn dump_on_sigusr2() -> io::Result<Arc<AtomicBool>> {
     crate::kernel::sys::install_dump_handler()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_snapshot;
+
+    fn record(kind: u32, size: u16) -> Vec<u8> {
+        let mut r = Vec::with_capacity(usize::from(size));
+        r.extend_from_slice(&kind.to_ne_bytes());
+        r.extend_from_slice(&0u16.to_ne_bytes());
+        r.extend_from_slice(&size.to_ne_bytes());
+        r.resize(usize::from(size).max(8), 0xab);
+        r
+    }
+
+    #[test]
+    fn a_corrupt_snapshot_record_keeps_the_newer_records_and_counts_the_rest() {
+        let mut bytes = record(9, 16);
+        bytes.extend(record(9, 24));
+        let corrupt_at = bytes.len();
+        bytes.extend(record(9, 3)); // size below the header: corrupt
+        bytes.extend(record(9, 16));
+        let (recs, unreadable) = split_snapshot(&bytes);
+        assert_eq!(recs.iter().map(|r| r.len()).collect::<Vec<_>>(), [16, 24]);
+        assert_eq!(unreadable, bytes.len() - corrupt_at);
+    }
+
+    #[test]
+    fn an_intact_snapshot_has_no_unreadable_bytes() {
+        let mut bytes = record(9, 16);
+        bytes.extend(record(2, 40));
+        let (recs, unreadable) = split_snapshot(&bytes);
+        assert_eq!(recs.len(), 2);
+        assert_eq!(unreadable, 0);
+    }
 }

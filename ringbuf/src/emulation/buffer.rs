@@ -17,8 +17,7 @@ use std::time::{Duration, Instant};
 use super::error::EmulationError;
 use super::pages::{contiguous_runs, scattered_order, PageCounts, Pfn, PhysMemory, CONTROL_PFN};
 use super::smaps::{self, BackingPages};
-use super::sys::{self, HUGE_PAGE_SIZE, PAGE_SIZE};
-use crate::layout::CONTROL_PAGE_SIZE;
+use super::sys::{self, page_size, HUGE_PAGE_SIZE};
 use crate::reader::ProducerStatus;
 use crate::region::{RingMemory, RingRegion};
 use crate::wakeup::WakeupFd;
@@ -74,6 +73,7 @@ pub enum BackingSource {
 
 /// What a buffer is, once allocated.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct BufferInfo {
     /// Data pages.
     pub data_pages: usize,
@@ -135,7 +135,7 @@ pub(crate) struct BufferInner {
 
 impl BufferInner {
     pub(crate) fn data_size(&self) -> usize {
-        self.data_pfns.len() * PAGE_SIZE
+        self.data_pfns.len() * page_size()
     }
 
     /// Checks that `mem`, read from a control page any peer may have written, has this
@@ -143,7 +143,7 @@ impl BufferInner {
     /// already checked by [`RingRegion::memory`]).
     pub(crate) fn check_layout(&self, mem: &RingMemory) -> Result<(), EmulationError> {
         let (offset, size) = (mem.data_offset(), mem.data_size());
-        let (want_offset, want_size) = (PAGE_SIZE as u64, self.data_size() as u64);
+        let (want_offset, want_size) = (page_size() as u64, self.data_size() as u64);
         if offset != want_offset || size != want_size {
             return Err(EmulationError::LayoutMismatch {
                 data_offset: offset,
@@ -160,7 +160,7 @@ impl BufferInner {
         if pfn == CONTROL_PFN {
             0
         } else {
-            u64::from(pfn - 1) * PAGE_SIZE as u64
+            u64::from(pfn - 1) * page_size() as u64
         }
     }
 
@@ -312,11 +312,11 @@ impl KernelBuffer {
             return Err(EmulationError::HugeNeedsContiguous);
         }
         let started = Instant::now();
-        let data_len = n * PAGE_SIZE;
+        let data_len = n * page_size();
         let ctrl_fd =
             sys::memfd(c"perf-ringbuf-control", 0).map_err(EmulationError::io("memfd_create"))?;
-        sys::set_len(ctrl_fd.as_fd(), PAGE_SIZE).map_err(EmulationError::io("ftruncate"))?;
-        sys::allocate(ctrl_fd.as_fd(), PAGE_SIZE).map_err(EmulationError::io("fallocate"))?;
+        sys::set_len(ctrl_fd.as_fd(), page_size()).map_err(EmulationError::io("ftruncate"))?;
+        sys::allocate(ctrl_fd.as_fd(), page_size()).map_err(EmulationError::io("fallocate"))?;
         sys::add_seals(
             ctrl_fd.as_fd(),
             libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL,
@@ -337,29 +337,29 @@ impl KernelBuffer {
         let align = if huge_aligned {
             HUGE_PAGE_SIZE
         } else {
-            PAGE_SIZE
+            page_size()
         };
 
         // The producer's view: control RW, data RW in ring order (like vmap of the pages).
         let ctrl = reserve_ring(data_len, align).map_err(EmulationError::io("mmap reserve"))?;
         let view = View {
             ctrl,
-            len: PAGE_SIZE + data_len,
+            len: page_size() + data_len,
         };
         let rw = libc::PROT_READ | libc::PROT_WRITE;
         // SAFETY: `ctrl..ctrl + len` is the reservation just made, owned by `view`.
         unsafe {
-            sys::map_fixed(ctrl.as_ptr(), PAGE_SIZE, rw, true, ctrl_fd.as_fd(), 0)
+            sys::map_fixed(ctrl.as_ptr(), page_size(), rw, true, ctrl_fd.as_fd(), 0)
                 .map_err(EmulationError::io("mmap control page"))?;
         }
-        let data = ctrl.as_ptr().wrapping_add(PAGE_SIZE);
+        let data = ctrl.as_ptr().wrapping_add(page_size());
         for (first, len) in contiguous_runs(&data_pfns) {
             let offset = BufferInner::frame_offset(data_pfns[first]);
             // SAFETY: the run lies inside the view's reservation.
             unsafe {
                 sys::map_fixed(
-                    data.wrapping_add(first * PAGE_SIZE),
-                    len * PAGE_SIZE,
+                    data.wrapping_add(first * page_size()),
+                    len * page_size(),
                     rw,
                     true,
                     data_fd.as_fd(),
@@ -392,7 +392,8 @@ impl KernelBuffer {
         // long as the buffer, which outlives every user of this region (writers hold a
         // buffer reference).
         let region = unsafe { RingRegion::new(ctrl.as_ptr(), view.len)? };
-        region.init_control(CONTROL_PAGE_SIZE as u64, data_len as u64)?;
+        // SAFETY: the buffer is being created: no reader or writer of this ring exists yet.
+        unsafe { region.init_control(page_size() as u64, data_len as u64)? };
 
         let wakeup = WakeupFd::new().map_err(EmulationError::io("eventfd"))?;
         let info = BufferInfo {
@@ -442,8 +443,8 @@ impl KernelBuffer {
             .lock()
             .map_err(|_| EmulationError::Released)?;
         let v = view.as_ref().ok_or(EmulationError::Released)?;
-        let data = v.ctrl.as_ptr() as usize + PAGE_SIZE;
-        smaps::backing_pages(data, v.len - PAGE_SIZE).map_err(EmulationError::io("read smaps"))
+        let data = v.ctrl.as_ptr() as usize + page_size();
+        smaps::backing_pages(data, v.len - page_size()).map_err(EmulationError::io("read smaps"))
     }
 
     /// A handle that observes the buffer's bookkeeping without keeping it alive.
@@ -481,25 +482,40 @@ impl KernelBuffer {
         if inner.writer_taken.swap(true, Ordering::AcqRel) {
             return Err(EmulationError::AlreadyTaken("writer"));
         }
-        let (ptr, len) = {
-            let view = inner
-                .producer_view
-                .lock()
-                .map_err(|_| EmulationError::Released)?;
-            let v = view.as_ref().ok_or(EmulationError::Released)?;
-            (v.ctrl.as_ptr(), v.len)
+        let checked = (|| {
+            let (ptr, len) = {
+                let view = inner
+                    .producer_view
+                    .lock()
+                    .map_err(|_| EmulationError::Released)?;
+                let v = view.as_ref().ok_or(EmulationError::Released)?;
+                (v.ctrl.as_ptr(), v.len)
+            };
+            let buffer = ScamemRef::get(inner)?;
+            // SAFETY: the producer view is mapped read-write for `len` bytes and stays
+            // mapped while `buffer` (moved into the writer's token below) holds a buffer
+            // reference; the data memfd seal does not affect this mapping (made before
+            // sealing).
+            let region = unsafe { RingRegion::new(ptr, len)? };
+            // The control page is shared with every consumer: its layout is checked
+            // against the buffer's own, and `Writer::new` validates `data_head`.
+            let mem = region.memory()?;
+            inner.check_layout(&mem)?;
+            Ok((mem, buffer))
+        })();
+        let (mem, buffer) = match checked {
+            Ok(ok) => ok,
+            Err(e) => {
+                // No writer was made: give the claim back, so a later call may succeed
+                // (and readers are not told that a producer went away).
+                // ATOMICS: Release pairs with the AcqRel claim above.
+                inner.writer_taken.store(false, Ordering::Release);
+                return Err(e);
+            }
         };
-        let token = WriterToken {
-            buffer: ScamemRef::get(inner)?,
-        };
-        // SAFETY: the producer view is mapped read-write for `len` bytes and stays mapped
-        // while `token` holds a buffer reference; the data memfd seal does not affect this
-        // mapping (made before sealing).
-        let region = unsafe { RingRegion::new(ptr, len)? };
-        // The control page is shared with every consumer: its layout is checked against
-        // the buffer's own, and `Writer::new` validates `data_head`.
-        let mem = region.memory()?;
-        inner.check_layout(&mem)?;
+        // The token is made only for a writer that exists: its drop tells readers the
+        // producer is gone.
+        let token = WriterToken { buffer };
         // SAFETY: the single writer (claimed above); `token` keeps the view mapped.
         Ok(unsafe { Writer::new(mem, config, inner.wakeup.clone(), Arc::new(token)) })
     }
@@ -565,12 +581,12 @@ impl BufferWatch {
 /// Reserves room for a control page followed by `data_len` bytes, the data starting at a
 /// multiple of `align`; returns where the control page goes.
 pub(crate) fn reserve_ring(data_len: usize, align: usize) -> std::io::Result<NonNull<u8>> {
-    if align <= PAGE_SIZE {
-        return sys::reserve(PAGE_SIZE + data_len, PAGE_SIZE);
+    if align <= page_size() {
+        return sys::reserve(page_size() + data_len, page_size());
     }
     // [align - 4096 bytes of slack][control page][data...]: data lands on `base + align`.
     let base = sys::reserve(align + data_len, align)?;
-    let slack = align - PAGE_SIZE;
+    let slack = align - page_size();
     // SAFETY: the slack is the head of our own fresh reservation.
     unsafe { sys::unmap(base.as_ptr(), slack) };
     // SAFETY: inside the reservation, hence non-null.

@@ -19,7 +19,7 @@ use super::buffer::{BackingSource, BufferInfo, BufferInner, BufferWatch, KernelB
 use super::error::EmulationError;
 use super::mapping::{MapOptions, Mapping};
 use super::pages::{contiguous_runs, Pfn, PhysMemory};
-use super::sys::{self, PAGE_SIZE};
+use super::sys::{self, page_size};
 use crate::error::WriteError;
 use crate::reader::ProducerStatus;
 use crate::wakeup::WakeupFd;
@@ -137,6 +137,7 @@ impl ConsumerLink {
 
 /// Why [`ConsumerLink::wait_for_room`] gave up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum RoomError {
     /// The consumer closed its end: nobody will ever free space.
     #[error("the consumer is gone")]
@@ -263,7 +264,7 @@ impl ReceiveOptions {
     pub fn new(timeout: Duration) -> Self {
         ReceiveOptions {
             timeout,
-            max_data_bytes: (MAX_DATA_PAGES * PAGE_SIZE) as u64,
+            max_data_bytes: (MAX_DATA_PAGES * page_size()) as u64,
         }
     }
 
@@ -328,7 +329,7 @@ impl RemoteBuffer {
                 "{n} data pages is not a power of two up to 2^24"
             )));
         }
-        let data_bytes = (n * PAGE_SIZE) as u64;
+        let data_bytes = (n * page_size()) as u64;
         if data_bytes > options.max_data_bytes {
             return Err(bad(format!(
                 "a data area of {data_bytes} bytes is over the limit of {} bytes",
@@ -341,10 +342,10 @@ impl RemoteBuffer {
 
         let (data_len, allocated) =
             crate::sys::allocation(data_fd.as_fd()).map_err(EmulationError::io("fstat data"))?;
-        let frames = usize::try_from(data_len / PAGE_SIZE as u64)
+        let frames = usize::try_from(data_len / page_size() as u64)
             .map_err(|_| bad("data memfd too large".into()))?;
         // Exactly the data pages: no hidden frames, no huge sparse file to keep records for.
-        if frames != n || !data_len.is_multiple_of(PAGE_SIZE as u64) {
+        if frames != n || !data_len.is_multiple_of(page_size() as u64) {
             return Err(bad(format!(
                 "data memfd of {data_len} bytes for {n} data pages"
             )));
@@ -367,7 +368,7 @@ impl RemoteBuffer {
         let ctrl_len =
             sys::file_len(ctrl_fd.as_fd()).map_err(EmulationError::io("fstat control"))?;
         let ctrl_seals = sys::seals(ctrl_fd.as_fd()).map_err(EmulationError::io("F_GET_SEALS"))?;
-        if ctrl_len < PAGE_SIZE as u64 || ctrl_seals & libc::F_SEAL_SHRINK == 0 {
+        if ctrl_len < page_size() as u64 || ctrl_seals & libc::F_SEAL_SHRINK == 0 {
             return Err(bad(
                 "control memfd is smaller than a page or not sealed against shrinking".into(),
             ));
@@ -393,7 +394,7 @@ impl RemoteBuffer {
         let hugetlb = is_hugetlbfs(&data_fd);
         let info = BufferInfo {
             data_pages: n,
-            data_size: (n * PAGE_SIZE) as u64,
+            data_size: (n * page_size()) as u64,
             contiguous_runs: contiguous_runs(&pfns).len(),
             source: if hugetlb {
                 BackingSource::Hugetlb

@@ -33,7 +33,7 @@ use super::buffer::{reserve_ring, BackingSource, BufferInner, ScamemRef};
 use super::error::EmulationError;
 use super::pages::{contiguous_runs, Pfn, CONTROL_PFN};
 use super::smaps::{self, BackingPages};
-use super::sys::{self, HUGE_PAGE_SIZE, PAGE_SIZE};
+use super::sys::{self, page_size, HUGE_PAGE_SIZE};
 use super::uffd::{FaultHandler, FaultMode, FaultState};
 use crate::reader::{ProducerStatus, Reader};
 use crate::region::RingRegion;
@@ -101,6 +101,7 @@ impl MapOptions {
 
 /// What a mapping did, for reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MapReport {
     /// The strategy.
     pub strategy: Strategy,
@@ -191,7 +192,7 @@ impl Mapping {
         let n = pfns.len();
         let copies = if options.mirrored { 2 } else { 1 };
         let data_len = buffer.data_size();
-        let len = PAGE_SIZE + data_len * copies;
+        let len = page_size() + data_len * copies;
         let runs = contiguous_runs(pfns);
 
         let batches: Vec<(usize, usize)> = match options.strategy {
@@ -203,7 +204,7 @@ impl Mapping {
         let align = if buffer.huge_aligned {
             HUGE_PAGE_SIZE
         } else {
-            PAGE_SIZE
+            page_size()
         };
         let ctrl =
             reserve_ring(data_len * copies, align).map_err(EmulationError::io("mmap reserve"))?;
@@ -252,7 +253,7 @@ impl Mapping {
             unsafe {
                 sys::map_fixed(
                     ctrl.as_ptr(),
-                    PAGE_SIZE,
+                    page_size(),
                     libc::PROT_READ | libc::PROT_WRITE,
                     populate,
                     phys.ctrl_fd.as_fd(),
@@ -261,15 +262,15 @@ impl Mapping {
                 .map_err(EmulationError::io("mmap control page"))?;
             }
             map_calls += 1;
-            let data = ctrl.as_ptr().wrapping_add(PAGE_SIZE);
+            let data = ctrl.as_ptr().wrapping_add(page_size());
             for copy in 0..copies {
                 let base = data.wrapping_add(copy * data_len);
                 for &(first, count) in &batches {
                     // SAFETY: the batch lies inside the reservation `guard` owns.
                     unsafe {
                         sys::map_fixed(
-                            base.wrapping_add(first * PAGE_SIZE),
-                            count * PAGE_SIZE,
+                            base.wrapping_add(first * page_size()),
+                            count * page_size(),
                             libc::PROT_READ,
                             populate_each,
                             phys.data_fd.as_fd(),
@@ -359,7 +360,7 @@ impl Mapping {
 
     /// The first data page (read-only).
     pub fn data_ptr(&self) -> *const u8 {
-        self.ctrl.as_ptr().wrapping_add(PAGE_SIZE)
+        self.ctrl.as_ptr().wrapping_add(page_size())
     }
 
     /// Bytes of one copy of the data.
@@ -379,7 +380,7 @@ impl Mapping {
 
     /// Data pages in this mapping (both copies when mirrored).
     pub fn data_pages(&self) -> usize {
-        self.len / PAGE_SIZE - 1
+        self.len / page_size() - 1
     }
 
     /// Page references this mapping holds (its pages, faulted pages, pins).
@@ -423,7 +424,7 @@ impl Mapping {
         let vmas = smaps::vmas_in(self.ctrl.as_ptr() as usize, self.len)
             .map_err(EmulationError::io("read smaps"))?;
         let data_backing =
-            smaps::backing_pages(self.data_ptr() as usize, self.len - PAGE_SIZE).ok();
+            smaps::backing_pages(self.data_ptr() as usize, self.len - page_size()).ok();
         Ok(MapReport {
             strategy: self.options.strategy,
             mirrored: self.options.mirrored,
@@ -465,7 +466,7 @@ impl Mapping {
                     if let Hold::Faulted { .. } = self.hold {
                         // GUP faults a missing page in, as `faultin_page` does.
                         // SAFETY: data page `i` is inside the readable mapping.
-                        unsafe { sys::touch_pages(self.data_ptr().add(i * PAGE_SIZE), 1) };
+                        unsafe { sys::touch_pages(self.data_ptr().add(i * page_size()), 1) };
                     }
                     let pfn = self.buffer.data_pfns[i % n];
                     self.buffer.phys.get_page(pfn);
@@ -584,7 +585,7 @@ impl Drop for Pin {
 /// `vm_insert_pages` batches per page table: splits runs at 2 MiB (PMD) boundaries of the
 /// data's offset in the mapping.
 fn split_at_page_tables(runs: &[(usize, usize)]) -> Vec<(usize, usize)> {
-    let per_table = HUGE_PAGE_SIZE / PAGE_SIZE;
+    let per_table = HUGE_PAGE_SIZE / page_size();
     let mut out = Vec::with_capacity(runs.len());
     for &(first, len) in runs {
         let mut i = first;

@@ -12,14 +12,20 @@
 //! This module knows nothing of records: it hands the ring protocol ([`crate::Reader`],
 //! [`crate::Writer`]) memory, as a real perf mmap would.
 
+#[allow(unsafe_code)] // memfd views, the ring region and writer of a buffer
 mod buffer;
 mod error;
+#[allow(unsafe_code)] // SCM_RIGHTS messages and the remote mapping
 pub mod handoff;
+#[allow(unsafe_code)] // fixed mappings into a reservation, the ring region
 mod mapping;
 mod pages;
-pub mod smaps;
-pub mod sys;
+mod smaps;
+#[allow(unsafe_code)] // userfaultfd ioctls and fault resolution
 mod uffd;
+
+/// The crate's one system-call module, under the name the emulation's modules use.
+use crate::sys;
 
 pub use buffer::{BackingSource, BufferConfig, BufferInfo, BufferWatch, KernelBuffer, PageLayout};
 pub use error::EmulationError;

@@ -28,6 +28,7 @@ pub(crate) struct PageRecord {
 
 /// A snapshot of one page's counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct PageCounts {
     /// `page_ref_count()`.
     pub refcount: u32,
@@ -203,7 +204,7 @@ mod tests {
 
     #[test]
     fn page_counters_free_on_the_last_put() {
-        let dummy = || crate::emulation::sys::memfd(c"t", 0).expect("memfd");
+        let dummy = || crate::sys::memfd(c"t", 0).expect("memfd");
         let phys = PhysMemory::new(dummy(), dummy(), 2);
         phys.get_page(1);
         phys.get_page(1);

@@ -4,9 +4,10 @@
 
 use std::io;
 
-/// One VMA of `/proc/self/smaps`, with the fields this crate reports.
+/// One VMA of `/proc/self/smaps`, with the fields this crate reports. (Crate-private: the
+/// experiments in `perf-ringbuf-tools` and the tests read smaps themselves.)
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct VmaInfo {
+pub(crate) struct VmaInfo {
     /// First address.
     pub start: usize,
     /// One past the last address.
@@ -27,19 +28,12 @@ pub struct VmaInfo {
     pub hugetlb_kb: u64,
 }
 
-impl VmaInfo {
-    /// Whether `flag` (a two-letter mnemonic) is set.
-    pub fn has_flag(&self, flag: &str) -> bool {
-        self.vm_flags.split_whitespace().any(|f| f == flag)
-    }
-}
-
 /// Every VMA of this process that intersects `addr..addr + len`.
 ///
 /// # Errors
 ///
 /// Reading `/proc/self/smaps` failed.
-pub fn vmas_in(addr: usize, len: usize) -> io::Result<Vec<VmaInfo>> {
+pub(crate) fn vmas_in(addr: usize, len: usize) -> io::Result<Vec<VmaInfo>> {
     let end = addr.saturating_add(len);
     let text = std::fs::read_to_string("/proc/self/smaps")?;
     let mut out = Vec::new();
@@ -105,6 +99,7 @@ fn vma_header(line: &str) -> Option<((usize, usize), &str)> {
 
 /// The page size that backs a range, as smaps reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct BackingPages {
     /// The page size that maps *every* byte of the range: 2 MiB when all of it is PMD-mapped
     /// (shmem THP) or hugetlb, otherwise the smallest `KernelPageSize` seen (4 KiB).
@@ -120,7 +115,7 @@ pub struct BackingPages {
 /// # Errors
 ///
 /// Reading smaps failed, or no VMA covers the range.
-pub fn backing_pages(addr: usize, len: usize) -> io::Result<BackingPages> {
+pub(crate) fn backing_pages(addr: usize, len: usize) -> io::Result<BackingPages> {
     let vmas = vmas_in(addr, len)?;
     if vmas.is_empty() {
         return Err(io::Error::new(
@@ -140,7 +135,7 @@ pub fn backing_pages(addr: usize, len: usize) -> io::Result<BackingPages> {
     let page_size = if huge >= total {
         super::sys::HUGE_PAGE_SIZE
     } else {
-        usize::try_from(smallest * 1024).unwrap_or(super::sys::PAGE_SIZE)
+        usize::try_from(smallest * 1024).unwrap_or(super::sys::page_size())
     };
     Ok(BackingPages {
         page_size: page_size.max(usize::try_from(smallest * 1024).unwrap_or(0)),
@@ -166,12 +161,14 @@ mod tests {
 
     #[test]
     fn own_anonymous_mapping_is_found_with_its_flags() {
-        let p = crate::emulation::sys::reserve(8192, 4096).unwrap();
-        let vmas = vmas_in(p.as_ptr() as usize, 8192).unwrap();
+        let page = crate::sys::page_size();
+        let map = memmap2::MmapOptions::new()
+            .len(2 * page)
+            .map_anon()
+            .unwrap();
+        let vmas = vmas_in(map.as_ptr() as usize, 2 * page).unwrap();
         assert_eq!(vmas.len(), 1);
-        assert_eq!(vmas[0].perms, "---p");
-        assert!(vmas[0].has_flag("mr"));
-        // SAFETY: our own reservation, unused.
-        unsafe { crate::emulation::sys::unmap(p.as_ptr(), 8192) };
+        assert_eq!(vmas[0].perms, "rw-p");
+        assert!(vmas[0].vm_flags.split_whitespace().any(|f| f == "mr"));
     }
 }

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use super::buffer::BufferInner;
-use super::sys::{self, cvt, PAGE_SIZE};
+use super::sys::{self, cvt, page_size};
 
 const UFFD_API: u64 = 0xAA;
 const UFFD_USER_MODE_ONLY: libc::c_int = 1;
@@ -172,8 +172,8 @@ impl FaultHandler {
         // SAFETY: `base..base + len` is the caller's fresh reservation (anonymous,
         // private); nothing refers to it yet.
         unsafe {
-            sys::mprotect(base, PAGE_SIZE, libc::PROT_READ | libc::PROT_WRITE)?;
-            sys::mprotect(base.add(PAGE_SIZE), len - PAGE_SIZE, libc::PROT_READ)?;
+            sys::mprotect(base, page_size(), libc::PROT_READ | libc::PROT_WRITE)?;
+            sys::mprotect(base.add(page_size()), len - page_size(), libc::PROT_READ)?;
         }
         let (uffd, user_mode_only) = open_uffd()?;
         let mut api = UffdioApi {
@@ -293,11 +293,11 @@ fn serve(uffd: &OwnedFd, stop: libc::c_int, state: &FaultState, len: usize) {
                 continue;
             }
             let addr = u64::from_ne_bytes(msg[16..24].try_into().unwrap_or([0; 8])) as usize;
-            let page = addr & !(PAGE_SIZE - 1);
+            let page = addr & !(page_size() - 1);
             let Some(off) = page.checked_sub(state.base).filter(|o| *o < len) else {
                 continue;
             };
-            let index = off / PAGE_SIZE;
+            let index = off / page_size();
             if !state.is_inserted(index) {
                 match insert_page(state, page, index) {
                     Ok(()) => {
@@ -313,7 +313,7 @@ fn serve(uffd: &OwnedFd, stop: libc::c_int, state: &FaultState, len: usize) {
             }
             let mut range = UffdioRange {
                 start: page as u64,
-                len: PAGE_SIZE as u64,
+                len: page_size() as u64,
             };
             // SAFETY: a valid uffdio_range; waking needs no registration of the range.
             unsafe { libc::ioctl(uffd.as_raw_fd(), UFFDIO_WAKE, &mut range) };
@@ -339,9 +339,9 @@ fn insert_page(state: &FaultState, page: usize, index: usize) -> io::Result<()> 
     // SAFETY: `page` is a page of our registered placeholder range; the faulting thread
     // waits in the kernel (without the mmap lock) until we wake it.
     unsafe {
-        sys::map_fixed(page as *mut u8, PAGE_SIZE, prot, true, fd, offset)?;
-        sys::madvise(page as *mut u8, PAGE_SIZE, libc::MADV_DONTFORK)?;
-        sys::madvise(page as *mut u8, PAGE_SIZE, libc::MADV_DONTDUMP)?;
+        sys::map_fixed(page as *mut u8, page_size(), prot, true, fd, offset)?;
+        sys::madvise(page as *mut u8, page_size(), libc::MADV_DONTFORK)?;
+        sys::madvise(page as *mut u8, page_size(), libc::MADV_DONTDUMP)?;
     }
     Ok(())
 }

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use crate::mm as sys;
 use crate::probe::{self, ChildOutcome};
-use perf_ringbuf::emulation::smaps;
 
 use super::Cell;
 
@@ -54,7 +53,7 @@ pub(crate) fn vm_flags(s: &Subject) -> Cell {
     let mut parts = Vec::new();
     let mut seen = Vec::new();
     for &(a, l) in &s.ranges {
-        match smaps::vmas_in(a, l) {
+        match sys::vmas_in(a, l) {
             Ok(vmas) => {
                 for v in vmas {
                     if !seen.contains(&v.vm_flags) {
@@ -90,7 +89,7 @@ pub(crate) fn vm_flags(s: &Subject) -> Cell {
 pub(crate) fn rss_kb(s: &Subject) -> Cell {
     let mut total = 0u64;
     for &(a, l) in &s.ranges {
-        match smaps::vmas_in(a, l) {
+        match sys::vmas_in(a, l) {
             Ok(vmas) => total += vmas.iter().map(|v| v.rss_kb).sum::<u64>(),
             Err(e) => return Cell::error(format!("smaps: {e}")),
         }
