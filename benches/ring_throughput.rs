@@ -1,6 +1,7 @@
 //! Criterion: ring throughput for 16-, 64-, 256- and 4096-byte records, `perf-ringbuf`
-//! against rtrb, crossbeam and the cross-core copy limit, producer and consumer pinned to
-//! different CPUs. Every subject is verified byte for byte before it is timed.
+//! against rtrb, crossbeam, bbqueue, the disruptor crate, the commit-word variant of our
+//! framing and the cross-core copy limits, producer and consumer pinned to different CPUs.
+//! Every subject is verified byte for byte before it is timed.
 //!
 //! `cargo bench --bench ring_throughput [-- <filter>]`. The side-by-side table with
 //! same-run ratios is `cargo bench --bench compare`.

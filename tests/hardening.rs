@@ -721,6 +721,27 @@ fn wait_bounded(child: &mut std::process::Child, limit: Duration) -> std::proces
     }
 }
 
+/// Waits (at most 10 s, a bound for a loaded machine) until process `pid` has a handler
+/// for `sig` (its bit in `SigCgt:` of /proc/PID/status).
+fn wait_until_catching(pid: u32, sig: libc::c_int) {
+    let bit = 1u64 << (sig - 1);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        let caught = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|st| {
+                st.lines()
+                    .find_map(|l| l.strip_prefix("SigCgt:"))
+                    .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+            });
+        if caught.is_some_and(|mask| mask & bit != 0) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    panic!("process {pid} installed no handler for signal {sig} within 10 s");
+}
+
 #[test]
 fn record_stopped_by_sigint_or_sigterm_ends_its_command_and_leaves_a_file_perf_reads() {
     let bin = common::perf_client_bin();
@@ -752,6 +773,10 @@ fn record_stopped_by_sigint_or_sigterm_ends_its_command_and_leaves_a_file_perf_r
             .stderr(std::process::Stdio::piped())
             .spawn()
             .unwrap();
+        // The delay counts from when the recorder catches the signal: before its handler
+        // is installed (a loaded machine may take longer than 20 ms to exec it), the
+        // signal's default action would end it, which says nothing about the recorder.
+        wait_until_catching(child.id(), sig);
         std::thread::sleep(Duration::from_millis(after_ms));
         // SAFETY: kill(2) on our own child, not yet waited for.
         unsafe { libc::kill(child.id() as libc::pid_t, sig) };

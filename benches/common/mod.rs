@@ -15,7 +15,11 @@
 #![allow(dead_code)]
 
 pub mod affinity;
+pub mod commit_word;
+pub mod latency;
+pub mod limits;
 pub mod mapping;
+pub mod peers;
 pub mod subjects;
 
 use std::time::Duration;

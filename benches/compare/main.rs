@@ -5,7 +5,7 @@
 //! cargo bench --bench compare                  # print the table (a few minutes)
 //! cargo bench --bench compare -- --json        # rows {group, subject, value, unit, peer, ratio}
 //! cargo bench --bench compare -- --write       # also write BENCHMARKS.md and the SVG plots
-//! cargo bench --bench compare -- --only mapping  # one group: `throughput` or `mapping`
+//! cargo bench --bench compare -- --only mapping  # one group: `throughput`, `latency` or `mapping`
 //! cargo bench --bench compare -- --only mapping --mapping-svg /tmp/m.svg --markdown-to /tmp/m.md
 //!                                               # its plot and a Markdown preview, BENCHMARKS.md untouched
 //! ```
@@ -22,15 +22,22 @@
 //! `--run-ms`; each round runs every subject once, starting at a rotating position; before
 //! a round the harness waits (bounded) for the machine to be idle; a run in which either
 //! thread spent 0.5% or more of its time runnable but not running is rejected and re-run
-//! (up to 3 times; the least-disturbed attempt is kept and counted as noisy).
+//! (up to 3 times; the least-disturbed attempt is kept and counted as noisy). Per group,
+//! two rows are derived per round: the fastest limit (`cross-core limit (best handoff)`)
+//! and the fastest peer. A moving subject whose median same-round ratio to that limit is
+//! above 1.05 is a measurement error: the command then exits with status 2 and leaves
+//! BENCHMARKS.md alone (the run's report goes to `target/compare-failed.md`).
 //!
-//! The `mapping` group (time to map 1 + 2^n pages, see `mapping.rs`) runs after the
-//! throughput rounds, in its own interleaved rounds, in well under a minute.
+//! The `latency` group (round trip and one-way, see `latency.rs`) and the `mapping` group
+//! (time to map 1 + 2^n pages, see `mapping.rs`) run after the throughput rounds, each in
+//! its own interleaved rounds, in a few minutes together.
 
 #[path = "../common/mod.rs"]
 mod common;
 // Parsing and capture rows measured by their own commands, from benches/results/.
 mod external;
+// Round-trip and one-way latency: perf-ringbuf (heap, across processes), rtrb, ArrayQueue.
+mod latency;
 // Time to map 1 + 2^n pages: emulation strategies, perf ring, BPF ringbuf, MAP_POPULATE.
 mod mapping;
 mod report;
@@ -38,7 +45,7 @@ mod stats;
 
 use std::time::{Duration, Instant};
 
-use common::subjects::{Kind, BEST_COPY};
+use common::subjects::{Role, BEST_LIMIT, FASTEST_PEER};
 use common::{catalogue, Check, Sample, Subject};
 
 use report::{Measured, RatioRow};
@@ -52,7 +59,7 @@ pub struct Options {
     pub rounds: usize,
     pub run: Duration,
     pub filter: Option<String>,
-    /// Run one group only: `throughput` or `mapping`.
+    /// Run one group only: `throughput`, `latency` or `mapping`.
     pub only: Option<String>,
     /// Also write the mapping plot here (without touching BENCHMARKS.md).
     pub mapping_svg: Option<String>,
@@ -107,8 +114,8 @@ fn parse_args() -> Options {
             "--only" => {
                 let g = value("--only");
                 assert!(
-                    g == "throughput" || g == "mapping",
-                    "--only throughput|mapping, not {g:?}"
+                    g == "throughput" || g == "latency" || g == "mapping",
+                    "--only throughput|latency|mapping, not {g:?}"
                 );
                 o.only = Some(g);
             }
@@ -172,31 +179,45 @@ fn calibrate(subject: &mut Subject, target: Duration) -> u64 {
     }
 }
 
-/// Adds, for each group with copy rows, a row holding the per-round maximum over them:
-/// the fastest the machine moved these bytes from one core to the other in that round.
-fn add_best_copy_rows(measured: &mut Vec<Measured>) {
+/// Adds, for each group with rows of `role`, a row named `name` holding the per-round
+/// maximum over them: the fastest limit (the fastest these bytes crossed between the cores
+/// in that round), or the fastest peer.
+fn add_max_rows(
+    measured: &mut Vec<Measured>,
+    role: Role,
+    name: &'static str,
+    family: &'static str,
+) {
     let mut groups: Vec<usize> = measured.iter().map(|m| m.spec.group).collect();
     groups.dedup();
     for g in groups {
-        let copies: Vec<&Measured> = measured
+        let rows: Vec<&Measured> = measured
             .iter()
-            .filter(|m| m.spec.group == g && matches!(m.spec.kind, Kind::CrossCoreCopy { .. }))
+            .filter(|m| m.spec.group == g && m.spec.role == role)
             .collect();
-        let Some(first) = copies.first() else {
+        let Some(first) = rows.first() else {
             continue;
         };
         let rounds = first.per_round.len();
         let best = |f: &dyn Fn(&Measured) -> &[f64]| -> Vec<f64> {
             (0..rounds)
-                .map(|r| copies.iter().map(|m| f(m)[r]).fold(f64::MIN, f64::max))
+                .map(|r| rows.iter().map(|m| f(m)[r]).fold(f64::MIN, f64::max))
                 .collect()
         };
         let per_round = best(&|m| &m.per_round);
         let rec = best(&|m| &m.per_round_mrec);
         let gbs = best(&|m| &m.per_round_gbs);
+        // Which row was the fastest, per round.
+        let winners: Vec<&'static str> = (0..rounds)
+            .map(|r| {
+                rows.iter()
+                    .max_by(|a, b| a.per_round[r].total_cmp(&b.per_round[r]))
+                    .map_or("", |m| m.spec.name)
+            })
+            .collect();
         let mut spec = first.spec.clone();
-        spec.name = BEST_COPY;
-        spec.family = "cross-core copy, best handoff (limit)";
+        spec.name = name;
+        spec.family = family;
         spec.peers = Vec::new();
         let row = Measured {
             spec,
@@ -208,22 +229,67 @@ fn add_best_copy_rows(measured: &mut Vec<Measured>) {
             per_round_mrec: rec,
             per_round_gbs: gbs,
             records_per_run: 0,
-            noisy: copies.iter().map(|m| m.noisy).max().unwrap_or(0),
+            noisy: rows.iter().map(|m| m.noisy).max().unwrap_or(0),
             retries: 0,
+            derived_from: winners,
         };
         let at = measured
             .iter()
-            .rposition(|m| m.spec.group == g && matches!(m.spec.kind, Kind::CrossCoreCopy { .. }))
-            .expect("a copy row");
+            .rposition(|m| m.spec.group == g && m.spec.role == role)
+            .expect("a row of the role");
         measured.insert(at + 1, row);
     }
+}
+
+/// Median same-round ratio above which a subject "beats" the limit: a measurement error.
+const LIMIT_TOLERANCE: f64 = 1.05;
+
+/// Every moving subject (ours, peers, the variant) against the best limit of its group:
+/// `(group, subject, median ratio)` for those above [`LIMIT_TOLERANCE`].
+fn beaten_limits(measured: &[Measured]) -> Vec<(usize, &'static str, f64)> {
+    let mut out = Vec::new();
+    for m in measured {
+        if !matches!(m.spec.role, Role::Ours | Role::Peer | Role::Variant)
+            || !m.derived_from.is_empty()
+        {
+            continue;
+        }
+        let Some(limit) = measured
+            .iter()
+            .find(|o| o.spec.group == m.spec.group && o.spec.name == BEST_LIMIT)
+        else {
+            continue;
+        };
+        let ratios: Vec<f64> = m
+            .per_round
+            .iter()
+            .zip(&limit.per_round)
+            .map(|(a, b)| a / b)
+            .collect();
+        let median = Summary::of(&ratios).expect("ratios").median;
+        if median > LIMIT_TOLERANCE {
+            out.push((m.spec.group, m.spec.name, median));
+        }
+    }
+    out
 }
 
 const MAX_ATTEMPTS: usize = 3;
 const MAX_DELAY_FRACTION: f64 = 0.005;
 
 fn main() {
+    if let Ok(fds) = std::env::var(common::latency::ECHO_ENV) {
+        // This process is the responder of the cross-process latency subject.
+        common::latency::echo_process(&fds);
+        return;
+    }
     let opts = parse_args();
+    let loadavg = || {
+        std::fs::read_to_string("/proc/loadavg")
+            .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default()
+    };
+    let load_before = loadavg();
     let run_group = |g: &str| opts.only.as_deref().is_none_or(|o| o == g);
     let specs: Vec<_> = catalogue()
         .into_iter()
@@ -364,11 +430,24 @@ fn main() {
                 records_per_run: *n,
                 noisy: noisy[i],
                 retries: retries[i],
+                derived_from: Vec::new(),
             }
         })
         .collect();
     let mut measured = measured;
-    add_best_copy_rows(&mut measured);
+    add_max_rows(
+        &mut measured,
+        Role::Limit,
+        BEST_LIMIT,
+        "cross-core limit (best handoff of the round)",
+    );
+    add_max_rows(
+        &mut measured,
+        Role::Peer,
+        FASTEST_PEER,
+        "fastest peer of the round",
+    );
+    let beaten = beaten_limits(&measured);
     let mut ratios = Vec::new();
     for m in &measured {
         for p in &m.spec.peers {
@@ -389,12 +468,19 @@ fn main() {
                 group: m.spec.group,
                 subject: m.spec.name,
                 peer: p.peer,
-                peer_role: peer.spec.role,
                 ratio: summary,
                 target: p.min,
             });
         }
     }
+    let run_latency = run_group("latency")
+        && common::latency::lat_catalogue()
+            .iter()
+            .any(|s| map_filter.is_none_or(|f| format!("{}B {}", s.size, s.name).contains(f)));
+    let latency = run_latency.then(|| {
+        eprintln!("compare: latency group");
+        latency::run(opts.rounds, map_filter)
+    });
     let mapping = run_mapping.then(|| {
         eprintln!("compare: mapping group");
         mapping::run(opts.rounds, map_filter)
@@ -408,6 +494,8 @@ fn main() {
         cpus: (cpu_p, cpu_c),
         rtt_ns,
         mapping,
+        latency,
+        load: (load_before, loadavg()),
     };
     if opts.json {
         println!("{}", report::json(&run));
@@ -422,11 +510,28 @@ fn main() {
         std::fs::write(path, report::markdown(&run)).expect("write the Markdown preview");
         eprintln!("wrote {path}");
     }
+    if !beaten.is_empty() {
+        // A subject faster than the fastest bare copy of the same bytes is a harness that
+        // does not reach the machine's limit (or a subject that skips work): nothing from
+        // this run goes into BENCHMARKS.md.
+        let path = format!("{}/target/compare-failed.md", env!("CARGO_MANIFEST_DIR"));
+        let _ = std::fs::write(&path, report::markdown(&run));
+        eprintln!("\ncompare: MEASUREMENT ERROR: a subject beat the cross-core limit by more than {:.0}%:", (LIMIT_TOLERANCE - 1.0) * 100.0);
+        for (g, name, r) in &beaten {
+            eprintln!("  {g} B {name}: {r:.2}x the best limit of the round (median)");
+        }
+        eprintln!("BENCHMARKS.md not written; this run's report is in {path}");
+        std::process::exit(2);
+    }
     if opts.write {
         let root = env!("CARGO_MANIFEST_DIR");
         let md = format!("{root}/BENCHMARKS.md");
         let svg = format!("{root}/benches/throughput.svg");
         let map_svg = format!("{root}/benches/mapping.svg");
+        let lat_svg = format!("{root}/benches/latency.svg");
+        if let Some(l) = &run.latency {
+            std::fs::write(&lat_svg, latency::svg(l)).expect("write the latency SVG plot");
+        }
         std::fs::write(&md, report::markdown(&run)).expect("write BENCHMARKS.md");
         std::fs::write(&svg, report::svg(&run)).expect("write the SVG plot");
         if let Some(m) = &run.mapping {

@@ -311,6 +311,7 @@ fn role(r: Role) -> &'static str {
         Role::Peer => "kernel",
         Role::Limit => "baseline",
         Role::Scale => "scale",
+        Role::Variant => "variant",
     }
 }
 

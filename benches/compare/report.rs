@@ -24,6 +24,8 @@ pub struct Measured {
     pub noisy: usize,
     /// Extra attempts made because a run was disturbed.
     pub retries: usize,
+    /// For a derived row (best limit, fastest peer): the row that was fastest, per round.
+    pub derived_from: Vec<&'static str>,
 }
 
 /// A same-round ratio.
@@ -32,19 +34,14 @@ pub struct RatioRow {
     pub group: usize,
     pub subject: &'static str,
     pub peer: &'static str,
-    pub peer_role: Role,
     pub ratio: Summary,
     pub target: Option<f64>,
 }
 
 impl RatioRow {
     fn verdict(&self) -> &'static str {
-        // Only where the issue holds a subject to a limit (>= 256-byte records) is the
-        // copy a ceiling; below that it is a reference whose own regime can be slower.
-        let limit = self.peer_role == Role::Limit && self.target.is_some();
-        if limit && self.ratio.median > 1.05 {
-            return "SUSPECT (>1.05x a physical limit)";
-        }
+        // A subject above the limit never gets here: `compare` refuses the run (main.rs,
+        // `beaten_limits`).
         match self.target {
             Some(t) if self.ratio.median >= t => "met",
             Some(_) => "MISSED",
@@ -66,14 +63,19 @@ pub struct Run {
     pub rtt_ns: f64,
     /// The mapping group, when it ran.
     pub mapping: Option<crate::mapping::MappingRun>,
+    /// The latency group, when it ran.
+    pub latency: Option<crate::latency::LatencyRun>,
+    /// `/proc/loadavg` (1, 5, 15 minutes) when the run started and when it ended.
+    pub load: (String, String),
 }
 
-fn role(r: Role) -> &'static str {
+pub(crate) fn role(r: Role) -> &'static str {
     match r {
         Role::Ours => "ours",
         Role::Peer => "peer",
         Role::Limit => "limit",
         Role::Scale => "scale",
+        Role::Variant => "variant",
     }
 }
 
@@ -101,6 +103,9 @@ pub fn text_table(run: &Run) -> String {
     let mut out = String::new();
     if !run.measured.is_empty() {
         out.push_str(&throughput_text(run));
+    }
+    if let Some(l) = &run.latency {
+        out.push_str(&crate::latency::text(l));
     }
     if let Some(m) = &run.mapping {
         out.push_str(&crate::mapping::text(m));
@@ -248,6 +253,9 @@ pub fn json(run: &Run) -> String {
             json_str(r.verdict()),
         ));
     }
+    if let Some(l) = &run.latency {
+        rows.extend(crate::latency::json_rows(l));
+    }
     if let Some(m) = &run.mapping {
         rows.extend(crate::mapping::json_rows(m));
     }
@@ -293,7 +301,7 @@ fn machine() -> String {
 }
 
 /// A name for a Markdown table cell (`ArrayQueue<u64>` would otherwise be read as HTML).
-fn md(name: &str) -> String {
+pub(crate) fn md(name: &str) -> String {
     name.replace('<', "&lt;").replace('>', "&gt;")
 }
 
@@ -318,7 +326,7 @@ pub fn markdown(run: &Run) -> String {
     let _ = writeln!(
         o,
         "Producer pinned to CPU {}, consumer to CPU {}; cache-line ping-pong between them: \
-         {:.0} ns round trip. Machine busy before each round: {}.\n",
+         {:.0} ns round trip. Machine busy before each round: {}.  ",
         run.cpus.0,
         run.cpus.1,
         run.rtt_ns,
@@ -326,9 +334,16 @@ pub fn markdown(run: &Run) -> String {
     );
     let _ = writeln!(
         o,
+        "Load average (1, 5, 15 min) when the run started: {}; when it ended: {}. {}\n",
+        run.load.0,
+        run.load.1,
+        shared_note(&run.load.0)
+    );
+    let _ = writeln!(
+        o,
         "![throughput against record size](benches/throughput.svg)\n"
     );
-    let _ = writeln!(o, "## Same-round ratios and the targets of issue 6\n");
+    let _ = writeln!(o, "## Same-round ratios and the targets of issue 15\n");
     let _ = writeln!(
         o,
         "| record | subject | vs peer | ratio (median) | IQR | min–max | target | verdict |"
@@ -350,6 +365,9 @@ pub fn markdown(run: &Run) -> String {
             r.target.map_or(String::new(), |t| format!("≥ {t}×")),
             r.verdict()
         );
+    }
+    if let Some(l) = &run.latency {
+        o.push_str(&crate::latency::markdown_target_rows(l));
     }
     if let Some(m) = &run.mapping {
         o.push_str(&crate::mapping::markdown_target_rows(m));
@@ -404,22 +422,49 @@ pub fn markdown(run: &Run) -> String {
          with one `data_head` load and one `data_tail` store per drain. Record bytes include \
          the 8-byte `perf_event_header`, so a 16-byte record carries 8 payload bytes.\n\
          * Peers: rtrb 0.4 `push`/`pop` of `u64` and `push_entire_slice`/`pop_entire_slice` \
-         of one record's bytes; crossbeam `ArrayQueue` and `channel::bounded` with \
-         `try_send`/`try_recv`. Every ring and queue holds {} KiB of items.\n\
-         * `cross-core copy` (the limit): one core copies chunks of the record size into a \
-         shared {} KiB buffer and publishes them (after every chunk, or every {BATCH} chunks \
-         like the batch commit), the other copies every published chunk out and releases \
-         them once per pass — the ring protocol without headers or validation, at the same \
-         handoff granularity. `cross-core copy, best handoff` is, per round, the faster of the \
-         two: the fastest these bytes crossed between the cores in that round, and the \
-         ceiling the ≥256-byte targets are held to. `memcpy, 1 thread` copies an L1-resident buffer (1 MiB: L2) on \
-         one core, for scale only.\n\
+         of one record's bytes; crossbeam `ArrayQueue<u64>`, `ArrayQueue<[u8; N]>` at every \
+         record size N, and `channel::bounded` with `try_send`/`try_recv`; bbqueue 0.7 \
+         (bip buffer: one `grant_exact` per record, copied in and committed; one read grant \
+         of everything contiguous per drain, released once); disruptor 4 (`[u8; N]` events \
+         written in place, {BATCH} per `try_batch_publish`, polled in batches with \
+         `EventPoller::poll`). `fastest peer` is, per round, the fastest of them: the row \
+         the ≥ 1× target holds our rows to. Every ring and queue holds {} KiB of items.\n\
+         * `commit-word ring` (variant, `benches/common/commit_word.rs`): our framing \
+         (8-byte `perf_event_header`, 8-byte aligned records, padding at the wrap) with the \
+         BPF-ringbuf / Agrona commit — the header word stored last with Release is the \
+         commit flag, the consumer's position alone on its 128-byte line and loaded by the \
+         producer only when its cached copy says full, consumed records zeroed before \
+         release. It is what perf's ABI layout (`data_head` and `data_tail` on one line, a \
+         head store per commit) costs; not a peer, since no perf ring can have it.\n\
+         * Limits: `cross-core copy` copies chunks of the record size into a shared \
+         {} KiB buffer with a `memcpy` call and publishes them after every chunk or every \
+         {BATCH} chunks; `tuned copy` writes each record in place with a copy whose size is \
+         known at compile time, hands off every 4, 64 or 256 KiB (one Release store), with \
+         plain or streaming (non-temporal) stores, into a page-aligned buffer, and the \
+         consumer copies each record out to a line-aligned buffer. All check every \
+         sequence number. `cross-core limit (best handoff)` is, per round, the fastest of \
+         these six: the fastest this harness moved these bytes from one core to the other \
+         in that round. Every moving subject is held to it: one that beats it by more than \
+         5% (median of the same-round ratios) is a measurement error, and `compare` then \
+         exits non-zero without writing BENCHMARKS.md. `memcpy, 1 thread` copies an \
+         L1-resident buffer (1 MiB: L2) on one core, for scale only.\n\
          * Rounds are interleaved (every subject once per round, rotating start); ratios are \
          taken per round, then the median. A run in which either thread waited for a CPU \
          for 0.5% of its time or more is re-run.",
         CAPACITY_BYTES >> 10,
         CAPACITY_BYTES >> 10
     );
+    let winners = derived_winners(run);
+    if !winners.is_empty() {
+        let _ = writeln!(
+            o,
+            "\nThe fastest row behind each derived row, counted over the rounds:\n"
+        );
+        o.push_str(&winners);
+    }
+    if let Some(l) = &run.latency {
+        o.push_str(&crate::latency::markdown(l));
+    }
     if let Some(m) = &run.mapping {
         o.push_str(&crate::mapping::markdown(m));
     }
@@ -429,13 +474,56 @@ pub fn markdown(run: &Run) -> String {
     o
 }
 
+/// "The machine was shared" when the 1-minute load average at the start says so.
+fn shared_note(load: &str) -> &'static str {
+    let one: f64 = load
+        .split_whitespace()
+        .next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    if one >= 0.5 {
+        "**The machine was shared with other work** (a load of 0.5 or more on 2 CPUs): \
+         absolute figures are disturbed; read the same-round ratios."
+    } else {
+        "The machine was otherwise idle at the start."
+    }
+}
+
+/// For each derived row (best limit, fastest peer): which row was the fastest, how many
+/// rounds, as Markdown list items.
+fn derived_winners(run: &Run) -> String {
+    let mut o = String::new();
+    for m in run.measured.iter().filter(|m| !m.derived_from.is_empty()) {
+        let mut counts: Vec<(&str, usize)> = Vec::new();
+        for w in &m.derived_from {
+            match counts.iter_mut().find(|(n, _)| n == w) {
+                Some((_, c)) => *c += 1,
+                None => counts.push((w, 1)),
+            }
+        }
+        counts.sort_by_key(|c| std::cmp::Reverse(c.1));
+        let list: Vec<String> = counts
+            .iter()
+            .map(|(n, c)| format!("{} ×{c}", md(n)))
+            .collect();
+        let _ = writeln!(
+            o,
+            "* {} B, {}: {}",
+            m.spec.group,
+            md(m.spec.name),
+            list.join(", ")
+        );
+    }
+    o
+}
+
 /// Analysis that the numbers alone do not say. Kept with the generator so that a
 /// regenerated BENCHMARKS.md keeps it.
 const NOTES: &str = include_str!("notes.md");
 
-const COLORS: [&str; 14] = [
-    "#d62728", "#ff7f0e", "#1f77b4", "#17becf", "#2ca02c", "#9467bd", "#8c564b", "#e377c2",
-    "#bcbd22", "#7f7f7f", "#393b79", "#637939", "#843c39", "#000000",
+const COLORS: [&str; 16] = [
+    "#d62728", "#ff7f0e", "#e377c2", "#8c564b", "#1f77b4", "#17becf", "#2ca02c", "#9467bd",
+    "#bcbd22", "#7f7f7f", "#393b79", "#637939", "#843c39", "#7b4173", "#000000", "#555555",
 ];
 
 /// The plot: bytes per second against record size, one series per family, log-log.
@@ -491,7 +579,11 @@ pub fn svg(run: &Run) -> String {
     );
     let mut families: Vec<&'static str> = Vec::new();
     for m in &run.measured {
-        if !families.contains(&m.spec.family) {
+        // The plot shows the best limit, not each handoff behind it, and each peer, not
+        // the derived fastest-peer row.
+        let hidden = (m.spec.role == Role::Limit && m.derived_from.is_empty())
+            || m.spec.name == crate::common::subjects::FASTEST_PEER;
+        if !hidden && !families.contains(&m.spec.family) {
             families.push(m.spec.family);
         }
     }

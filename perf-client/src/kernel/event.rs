@@ -799,9 +799,21 @@ impl EventFd {
 }
 
 #[cfg(test)]
-#[allow(unsafe_code)] // reading bindgen unions of the attr
 mod tests {
     use super::*;
+
+    /// The u64 at `offset` of the attr as the kernel reads it (the bindgen unions read
+    /// without unsafe): 16 is `sample_period`/`sample_freq`.
+    fn attr_u64(a: &perf_event_attr, offset: usize) -> u64 {
+        let bytes = crate::kernel::sys::attr_bytes(a);
+        u64::from_ne_bytes(bytes[offset..offset + 8].try_into().unwrap())
+    }
+
+    /// The u32 at `offset`: 48 is `wakeup_events`/`wakeup_watermark`.
+    fn attr_u32(a: &perf_event_attr, offset: usize) -> u32 {
+        let bytes = crate::kernel::sys::attr_bytes(a);
+        u32::from_ne_bytes(bytes[offset..offset + 4].try_into().unwrap())
+    }
 
     #[test]
     fn perf_event_names_parse_to_their_kinds() {
@@ -847,13 +859,11 @@ mod tests {
             )
         );
         assert_eq!(a.freq(), 1);
-        // SAFETY: reading the union member the builder just wrote.
-        assert_eq!(unsafe { a.__bindgen_anon_1.sample_freq }, 99);
+        assert_eq!(attr_u64(a, 16), 99);
         assert_eq!(a.sample_type & st::CALLCHAIN, st::CALLCHAIN);
         assert_eq!(a.sample_max_stack, 16);
         assert_eq!(a.watermark(), 1);
-        // SAFETY: as above.
-        assert_eq!(unsafe { a.__bindgen_anon_2.wakeup_watermark }, 4096);
+        assert_eq!(attr_u32(a, 48), 4096);
         assert_eq!(
             (
                 a.inherit(),
@@ -869,8 +879,7 @@ mod tests {
         assert_eq!(c.format().sample_type, a.sample_type);
         let c = c.sampling(Sampling::Period(7));
         assert_eq!(c.attr().freq(), 0);
-        // SAFETY: as above.
-        assert_eq!(unsafe { c.attr().__bindgen_anon_1.sample_period }, 7);
+        assert_eq!(attr_u64(c.attr(), 16), 7);
     }
 
     #[test]
