@@ -2,6 +2,7 @@
 
 mod common;
 mod emulation;
+mod export;
 mod hardening;
 mod kernel;
 mod oracle;

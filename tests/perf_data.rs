@@ -2,7 +2,7 @@
 //! `linux-perf-data` crate with the same counts; our reader reads real perf's files.
 
 mod fixtures;
-mod handmade;
+pub(crate) mod handmade;
 mod hard_files;
-mod recorded;
+pub(crate) mod recorded;
 mod streaming;

@@ -26,6 +26,8 @@ enum Command {
     Script(commands::script::Args),
     /// Overhead by command, shared object and symbol of a perf.data file (like `perf report`).
     Report(commands::report::Args),
+    /// Writes a perf.data as pprof, Firefox Profiler JSON or folded stacks; pushes pprof to Pyroscope.
+    Export(commands::export::Args),
     /// A tight getppid loop (the capture yardstick's workload).
     #[command(hide = true)]
     Storm(commands::storm::Args),
@@ -44,6 +46,7 @@ fn main() -> ExitCode {
         Command::Record(args) => commands::record::run(args),
         Command::Script(args) => commands::script::run(args),
         Command::Report(args) => commands::report::run(args),
+        Command::Export(args) => commands::export::run(args),
         Command::Storm(args) => commands::storm::run(args),
         Command::Stream(args) => commands::stream::run(args),
         Command::Semantics(args) => commands::semantics::run(args),

@@ -17,7 +17,7 @@ fn cmd(args: &[&str]) -> Target {
 }
 
 /// Records, or skips when the kernel refuses (no privilege, no tracefs).
-fn try_record(opts: &RecordOptions) -> Option<RecordSummary> {
+pub(crate) fn try_record(opts: &RecordOptions) -> Option<RecordSummary> {
     match record(opts, |_| {}) {
         Ok(s) => Some(s),
         // Only a missing privilege or a missing PMU/tracepoint may skip; any other

@@ -4,7 +4,10 @@ use std::process::ExitCode;
 
 mod args;
 pub mod demo;
+pub mod export;
+pub mod push_args;
 pub mod record;
+pub mod record_out;
 pub mod report;
 pub mod script;
 pub mod semantics;
@@ -40,4 +43,15 @@ pub fn input_error(
         e @ perf_client::perf_data::PerfDataError::Io { .. } => e.into(),
         e => anyhow::Error::new(e).context(format!("reading {}", path.display())),
     }
+}
+
+/// Opens the input of report/script/export: `-` reads stdin (perf's pipe format, as
+/// `perf record -o -` writes it, or a whole file-mode perf.data), anything else is
+/// opened for streaming.
+pub fn open_input(path: &std::path::Path) -> anyhow::Result<perf_client::perf_data::PerfData> {
+    if path == std::path::Path::new("-") {
+        return perf_client::perf_data::pipe::read_any(std::io::stdin().lock())
+            .map_err(|e| input_error(path, e));
+    }
+    perf_client::perf_data::PerfData::open(path).map_err(|e| input_error(path, e))
 }

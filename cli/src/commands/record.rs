@@ -21,7 +21,8 @@ pub struct Args {
     target: TargetArgs,
     #[command(flatten)]
     ring: RingArgs,
-    /// Output file (an existing one is kept as FILE.old).
+    /// Output file (an existing one is kept as FILE.old); `-`: perf's pipe format on
+    /// stdout, written when the capture ends.
     #[arg(short = 'o', long = "output", default_value = "perf.data")]
     output: PathBuf,
     /// Flight recorder: overwrite rings, written at the end and on SIGUSR2 (to FILE.MS,
@@ -46,6 +47,8 @@ pub struct Args {
     /// ($PERF_BUILDID_DIR, else ~/.debug), as perf's -N.
     #[arg(short = 'N', long = "no-buildid-cache")]
     no_buildid_cache: bool,
+    #[command(flatten)]
+    continuous: super::record_out::ContinuousArgs,
     /// The command to run and record (after --); with -p/-t it runs meanwhile, unrecorded,
     /// and the recording ends when it exits (as perf does).
     #[arg(value_name = "COMMAND")]
@@ -86,6 +89,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     opts.cmdline = std::env::args().collect();
     opts.stop = capture::stop_on_interrupt().context("installing the SIGINT handler")?;
     opts.dump = capture::dump_on_sigusr2().context("installing the SIGUSR2 handler")?;
+    let consumer = args.continuous.start(&mut opts, args.quiet)?;
+    let staged = (args.output.as_os_str() == "-").then(super::record_out::Staged::new);
+    if let Some(s) = &staged {
+        opts.output = s.path.clone();
+    }
 
     let tty = std::io::stderr().is_terminal() && !args.quiet;
     let s = record(&opts, |p| {
@@ -115,12 +123,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Err(e) => eprintln!("perf-client record: build-id cache not updated: {e}"),
         }
     }
+    if let Some(staged) = &staged {
+        staged.stream_to_stdout()?;
+    }
     if !args.quiet {
         eprintln!(
             "[ perf-client record: Woken up {} times to write data ]",
             s.capture.wakeups
         );
-        for d in &s.dumps {
+        // With --switch-output the consumer announces dumps with the rotated files.
+        for d in s.dumps.iter().filter(|_| consumer.is_none()) {
             eprintln!("[ perf-client record: Dump {} ]", d.display());
         }
         eprintln!(
@@ -145,6 +157,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         eprintln!(
             "perf-client record: warning: {unreadable} bytes of overwrite snapshots followed a corrupt record and were not written"
         );
+    }
+    if let Some(c) = consumer {
+        c.finish(opts, s.samples)?;
     }
     match s.exit_status {
         Some(perf_client::kernel::child::ExitStatus::Exited(0)) | None => Ok(()),

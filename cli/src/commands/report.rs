@@ -6,11 +6,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use perf_client::analysis::report;
-use perf_client::perf_data::PerfData;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Input file.
+    /// Input file (`-`: perf's pipe format on stdin).
     #[arg(short = 'i', long = "input", default_value = "perf.data")]
     input: PathBuf,
     /// Also write a flame graph (SVG) of the callchains (record with -g) to this file.
@@ -22,7 +21,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let file = PerfData::open(&args.input).map_err(|e| super::input_error(&args.input, e))?;
+    let file = super::open_input(&args.input)?;
     if let Some(r) = file.recovered() {
         eprintln!("perf-client report: {}: {r}", args.input.display());
     }

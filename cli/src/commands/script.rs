@@ -4,11 +4,10 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use perf_client::analysis::script::{script, ScriptFormat};
-use perf_client::perf_data::PerfData;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Input file.
+    /// Input file (`-`: perf's pipe format on stdin).
     #[arg(short = 'i', long = "input", default_value = "perf.data")]
     input: PathBuf,
     /// One JSON object per line instead of text.
@@ -18,8 +17,8 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     // Read, not mapped: the binary has no unsafe code, and a mapping is sound only while
-    // nothing writes the file, which the command cannot know.
-    let file = PerfData::open(&args.input).map_err(|e| super::input_error(&args.input, e))?;
+    // nothing writes the file, which the command cannot know. `-` reads stdin.
+    let file = super::open_input(&args.input)?;
     if let Some(r) = file.recovered() {
         eprintln!("perf-client script: {}: {r}", args.input.display());
     }

@@ -1,8 +1,9 @@
 //! Reading a capture back: who ran where ([`machine`]), address → symbol
 //! ([`symbols`]), per-event lines like `perf script` ([`script`]), and overhead tables and
-//! flame graphs like `perf report` ([`report`]).
+//! flame graphs like `perf report` ([`report`]), and exports for other tools ([`export`]).
 
 pub mod debuginfo;
+pub mod export;
 mod line;
 pub mod machine;
 pub mod render;

@@ -21,6 +21,7 @@ pub mod compressed;
 mod error;
 pub mod features;
 pub mod header;
+pub mod pipe;
 pub mod reader;
 pub mod recover;
 pub mod source;

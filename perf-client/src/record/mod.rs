@@ -6,6 +6,7 @@
 
 pub mod buildid_cache;
 pub mod host;
+pub mod rotate;
 pub mod synth;
 
 use std::path::{Path, PathBuf};
@@ -90,6 +91,8 @@ pub struct RecordOptions {
     pub stop: Arc<AtomicBool>,
     /// Dump the overwrite rings now (SIGUSR2); cleared when done.
     pub dump: Arc<AtomicBool>,
+    /// `--switch-output`: close the file and start a new one when due ([`rotate`]).
+    pub switch_output: Option<rotate::Rotation>,
     /// Stop after this long.
     pub duration: Option<Duration>,
     /// Wake the recorder when at most this many bytes wait in a ring
@@ -117,6 +120,7 @@ impl RecordOptions {
             cmdline: Vec::new(),
             stop: Arc::new(AtomicBool::new(false)),
             dump: Arc::new(AtomicBool::new(false)),
+            switch_output: None,
             duration: None,
             wakeup_bytes: Some(64 << 10),
             compression: None,
@@ -533,6 +537,8 @@ struct Recorder<'a, P> {
     ring_bytes: u64,
     /// Bytes written to the file per write(2), see [`Recorder::write_stage`].
     piece: usize,
+    /// `--switch-output` state.
+    rotator: rotate::Rotator,
 }
 
 impl<P: FnMut(&Progress)> Recorder<'_, P> {
@@ -591,14 +597,16 @@ impl<P: FnMut(&Progress)> RunHooks for Recorder<'_, P> {
     fn check(&mut self, capture: &mut Capture) -> Result<(), RecordError> {
         let opts = self.opts;
         // Polled flag: Relaxed (set by the SIGUSR2 handler).
+        if let Some(r) = &opts.switch_output {
+            if self.rotator.due(r, opts, self.w.data_bytes()) {
+                let stage = self.piece.saturating_mul(16);
+                self.rotator.switch(self.w, capture, opts, r, stage)?;
+            }
+        }
         if opts.dump.swap(false, Ordering::Relaxed) && opts.overwrite {
-            let stamp = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis());
-            let mut p = opts.output.as_os_str().to_owned();
-            p.push(format!(".{stamp}"));
-            let p = PathBuf::from(p);
+            let p = rotate::dump_path(opts);
             dump_snapshot(capture, &p, &opts.events, self.pre, &opts.cmdline)?;
+            rotate::announce(opts, &p)?;
             self.dumps.push(p);
         }
         let now = Instant::now();
@@ -642,6 +650,7 @@ fn run(
         next_progress: started + Duration::from_secs(1),
         ring_bytes,
         piece,
+        rotator: rotate::Rotator::new(),
     };
     let run_opts = RunOptions {
         duration: opts.duration,

@@ -1,0 +1,40 @@
+//! Folded stacks (`comm;outer;...;inner PERIOD`, one per line), the input of inferno's
+//! and FlameGraph's `flamegraph.pl`. The lines are `report`'s own (the ones its
+//! `--flamegraph` draws): the command first, kernel frames suffixed `_[k]`, weighted by
+//! period.
+
+use std::io::Write;
+
+use super::ExportError;
+use crate::analysis::report;
+use crate::perf_data::PerfData;
+
+/// What an export wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FoldedSummary {
+    /// Distinct stacks (lines).
+    pub stacks: usize,
+    /// Sum of the weights.
+    pub period: u64,
+}
+
+/// Writes the folded stacks of `file` to `out`.
+///
+/// # Errors
+///
+/// A corrupt capture ([`ExportError::Analysis`]), [`ExportError::NoSamples`], or a failed
+/// write.
+pub fn write(file: &PerfData, mut out: impl Write) -> Result<FoldedSummary, ExportError> {
+    let rep = report::build(file)?;
+    if rep.folded.is_empty() {
+        return Err(ExportError::NoSamples);
+    }
+    let mut sum = FoldedSummary::default();
+    for (stack, n) in &rep.folded {
+        writeln!(out, "{stack} {n}")?;
+        sum.stacks += 1;
+        sum.period = sum.period.saturating_add(*n);
+    }
+    out.flush()?;
+    Ok(sum)
+}

@@ -1,0 +1,413 @@
+//! perf's pipe mode (`perf record -o -`, `perf report -i -`;
+//! `tools/perf/Documentation/perf.data-file-format.txt`, "Pipe-mode data", and
+//! `tools/perf/util/header.c`): a 16-byte `perf_pipe_file_header { u64 magic
+//! ("PERFILE2"); u64 size (16); }`, then records only. What file mode keeps in its
+//! header and sections travels as synthesized records ahead of the data:
+//!
+//! | record | type | body |
+//! |---|---|---|
+//! | `HEADER_ATTR` | 64 | `perf_event_attr` (its own `size`), then the ids (u64 each) |
+//! | `HEADER_EVENT_TYPE` | 65 | obsolete; skipped |
+//! | `HEADER_TRACING_DATA` | 66 | `{u32 size; u32 pad}`; then `size` bytes *after* the record |
+//! | `HEADER_BUILD_ID` | 67 | a BUILD_ID feature entry (`pid`, 24-byte id, file name) |
+//! | `HEADER_FEATURE` | 80 | `u64 feat_id`, then the feature section's bytes |
+//!
+//! [`pipe_to_file`] turns a pipe stream into a file-mode image that [`PerfData`] reads
+//! (so `report`, `script` and `export` read `-i -`), and [`file_to_pipe`] writes a
+//! file-mode [`PerfData`] as a pipe stream that `perf report -i -` reads.
+//!
+//! [`PerfData`]: super::PerfData
+
+use std::collections::BTreeMap;
+use std::io::{self, Read, Write};
+
+use super::header::{read_u32, read_u64, FileHeader, FileSection, FILE_HEADER_SIZE, MAGIC};
+use super::{feature, PerfData, PerfDataError, ATTR_SIZE_VER0};
+
+/// Size of `struct perf_pipe_file_header`.
+pub const PIPE_HEADER_SIZE: u64 = 16;
+
+/// Pipe-mode record types (`enum perf_user_event_type`, `tools/lib/perf/include/perf/event.h`).
+pub mod user_type {
+    /// `PERF_RECORD_HEADER_ATTR`.
+    pub const HEADER_ATTR: u32 = 64;
+    /// `PERF_RECORD_HEADER_EVENT_TYPE` (obsolete).
+    pub const HEADER_EVENT_TYPE: u32 = 65;
+    /// `PERF_RECORD_HEADER_TRACING_DATA`.
+    pub const HEADER_TRACING_DATA: u32 = 66;
+    /// `PERF_RECORD_HEADER_BUILD_ID`.
+    pub const HEADER_BUILD_ID: u32 = 67;
+    /// `PERF_RECORD_AUXTRACE`: followed by `size` bytes of AUX data.
+    pub const AUXTRACE: u32 = 71;
+    /// `PERF_RECORD_HEADER_FEATURE`.
+    pub const HEADER_FEATURE: u32 = 80;
+}
+
+/// What [`pipe_to_file`] found in a stream.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PipeSummary {
+    /// Attrs (`HEADER_ATTR`).
+    pub attrs: usize,
+    /// Features (`HEADER_FEATURE`, plus TRACING_DATA and BUILD_ID when present).
+    pub features: usize,
+    /// Data records passed through.
+    pub records: u64,
+    /// Bytes of AUX data skipped (`PERF_RECORD_AUXTRACE` payloads are not kept).
+    pub aux_bytes_skipped: u64,
+}
+
+/// Reads exactly `buf.len()` bytes; `Ok(false)` on a clean end before the first byte.
+fn read_full(r: &mut impl Read, buf: &mut [u8], at: u64) -> Result<bool, PerfDataError> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) if got == 0 => return Ok(false),
+            Ok(0) => {
+                return Err(PerfDataError::corrupt(
+                    at,
+                    format!(
+                        "the stream ends inside a record ({got} of {} bytes)",
+                        buf.len()
+                    ),
+                ))
+            }
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(PerfDataError::io(std::path::Path::new("-"), e)),
+        }
+    }
+    Ok(true)
+}
+
+/// Reads `n` bytes that must be there.
+fn read_payload(r: &mut impl Read, n: u64, at: u64) -> Result<Vec<u8>, PerfDataError> {
+    let mut v = Vec::new();
+    let got = r
+        .take(n)
+        .read_to_end(&mut v)
+        .map_err(|e| PerfDataError::io(std::path::Path::new("-"), e))?;
+    if got as u64 != n {
+        return Err(PerfDataError::corrupt(
+            at,
+            format!("the stream ends inside a {n}-byte payload ({got} read)"),
+        ));
+    }
+    Ok(v)
+}
+
+/// Reads a pipe-mode stream to its end and returns a file-mode image of it (header,
+/// attrs with their ids, data section, feature sections) for [`PerfData::from_bytes`].
+///
+/// The whole stream is held in memory: pipe mode has no index to seek by.
+///
+/// # Errors
+///
+/// A stream that is not pipe mode (wrong magic or header size), a record whose size is
+/// below 8 (or a kernel record's not a multiple of 8), an attr record shorter than its attr, a stream that
+/// ends inside a record, and read errors.
+/// Kernel records (types below 64) must be 8-byte multiples; synthesized ones need not.
+pub fn pipe_to_file(mut r: impl Read) -> Result<(Vec<u8>, PipeSummary), PerfDataError> {
+    let mut head = [0u8; 16];
+    if !read_full(&mut r, &mut head, 0)? {
+        return Err(PerfDataError::corrupt(0, "the stream is empty"));
+    }
+    if read_u64(&head, 0) != MAGIC {
+        return Err(PerfDataError::corrupt(0, "not a perf.data stream (magic)"));
+    }
+    let size = read_u64(&head, 8);
+    if size != PIPE_HEADER_SIZE {
+        return Err(PerfDataError::corrupt(
+            8,
+            format!("header size {size}: not pipe mode (16)"),
+        ));
+    }
+    let mut at = PIPE_HEADER_SIZE;
+    let mut attrs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut features: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
+    let mut build_ids: Vec<u8> = Vec::new();
+    let mut data: Vec<u8> = Vec::new();
+    let mut sum = PipeSummary::default();
+    let mut hdr = [0u8; 8];
+    while read_full(&mut r, &mut hdr, at)? {
+        let kind = read_u32(&hdr, 0);
+        let rec_size = u16::from_ne_bytes([hdr[6], hdr[7]]) as u64;
+        // Synthesized records need not be 8-byte multiples (perf writes a HEADER_FEATURE
+        // of 84 bytes); kernel records always are.
+        if rec_size < 8 || (kind < user_type::HEADER_ATTR && !rec_size.is_multiple_of(8)) {
+            return Err(PerfDataError::corrupt(
+                at + 6,
+                format!("record size {rec_size} (type {kind})"),
+            ));
+        }
+        let body = read_payload(&mut r, rec_size - 8, at + 8)?;
+        match kind {
+            user_type::HEADER_ATTR => {
+                let attr_size = match body.get(4..8).map(|b| read_u32(b, 0)) {
+                    Some(0) => ATTR_SIZE_VER0,
+                    Some(n) => n as usize,
+                    None => usize::MAX,
+                };
+                if attr_size > body.len() || attr_size < ATTR_SIZE_VER0 {
+                    return Err(PerfDataError::corrupt(
+                        at + 12,
+                        format!("attr.size {attr_size} in a {rec_size}-byte HEADER_ATTR"),
+                    ));
+                }
+                let (attr, ids) = body.split_at(attr_size);
+                attrs.push((attr.to_vec(), ids.to_vec()));
+            }
+            user_type::HEADER_EVENT_TYPE => {}
+            user_type::HEADER_TRACING_DATA => {
+                let n = body
+                    .first_chunk::<4>()
+                    .map_or(0, |b| u32::from_ne_bytes(*b));
+                let payload = read_payload(&mut r, u64::from(n), at + rec_size)?;
+                at += u64::from(n);
+                features.insert(feature::TRACING_DATA, payload);
+            }
+            user_type::HEADER_BUILD_ID => {
+                // The feature's entries are the same records, `type` unused.
+                build_ids.extend_from_slice(&0u32.to_ne_bytes());
+                build_ids.extend_from_slice(&hdr[4..8]);
+                build_ids.extend_from_slice(&body);
+            }
+            user_type::HEADER_FEATURE => {
+                let id = body
+                    .first_chunk::<8>()
+                    .map_or(u64::MAX, |b| u64::from_ne_bytes(*b));
+                if id < u64::from(feature::BITS) {
+                    features.insert(id as u32, body[8..].to_vec());
+                }
+            }
+            user_type::AUXTRACE => {
+                let n = body
+                    .first_chunk::<8>()
+                    .map_or(0, |b| u64::from_ne_bytes(*b));
+                // Skipped, not stored: AUX data is not analysed here.
+                io::copy(&mut (&mut r).take(n), &mut io::sink())
+                    .map_err(|e| PerfDataError::io(std::path::Path::new("-"), e))?;
+                at += n;
+                sum.aux_bytes_skipped += n;
+            }
+            _ => {
+                data.extend_from_slice(&hdr);
+                data.extend_from_slice(&body);
+                sum.records += 1;
+            }
+        }
+        at += rec_size;
+    }
+    if attrs.is_empty() {
+        return Err(PerfDataError::corrupt(
+            at,
+            "the stream has no HEADER_ATTR record",
+        ));
+    }
+    if !build_ids.is_empty() {
+        features.insert(feature::BUILD_ID, build_ids);
+    }
+    sum.attrs = attrs.len();
+    sum.features = features.len();
+    Ok((assemble(&attrs, &data, &features), sum))
+}
+
+/// Lays out a file-mode image: header, ids, attrs (every attr zero-extended to the
+/// largest `attr.size`, which file mode needs to be one size), data, feature table and
+/// feature sections.
+fn assemble(
+    attrs: &[(Vec<u8>, Vec<u8>)],
+    data: &[u8],
+    features: &BTreeMap<u32, Vec<u8>>,
+) -> Vec<u8> {
+    let attr_size = attrs
+        .iter()
+        .map(|(a, _)| a.len())
+        .max()
+        .unwrap_or(ATTR_SIZE_VER0);
+    let mut out = vec![0u8; FILE_HEADER_SIZE];
+    let mut id_sections = Vec::with_capacity(attrs.len());
+    for (_, ids) in attrs {
+        id_sections.push(FileSection {
+            offset: out.len() as u64,
+            size: ids.len() as u64,
+        });
+        out.extend_from_slice(ids);
+    }
+    let attrs_at = out.len() as u64;
+    for ((attr, _), ids) in attrs.iter().zip(&id_sections) {
+        let start = out.len();
+        out.extend_from_slice(attr);
+        out.resize(start + attr_size, 0);
+        out[start + 4..start + 8].copy_from_slice(&(attr_size as u32).to_ne_bytes());
+        ids.encode(&mut out);
+    }
+    let mut header = FileHeader {
+        attr_size: (attr_size + 16) as u64,
+        attrs: FileSection {
+            offset: attrs_at,
+            size: out.len() as u64 - attrs_at,
+        },
+        data: FileSection::default(),
+        features: [0; 4],
+    };
+    let data_at = out.len() as u64;
+    out.extend_from_slice(data);
+    header.data = FileSection {
+        offset: data_at,
+        size: data.len() as u64,
+    };
+    let table_at = out.len();
+    out.resize(table_at + features.len() * 16, 0);
+    for (i, (&bit, bytes)) in features.iter().enumerate() {
+        header.set_feature(bit);
+        let section = FileSection {
+            offset: out.len() as u64,
+            size: bytes.len() as u64,
+        };
+        let mut s = Vec::with_capacity(16);
+        section.encode(&mut s);
+        out[table_at + i * 16..table_at + (i + 1) * 16].copy_from_slice(&s);
+        out.extend_from_slice(bytes);
+    }
+    out[..FILE_HEADER_SIZE].copy_from_slice(&header.encode());
+    out
+}
+
+/// Reads perf.data from `r` whatever its mode: a pipe-mode stream is converted
+/// ([`pipe_to_file`]); a file-mode image (`perf-client record -o - ` never writes one,
+/// but `cat perf.data |` does) is read as it is.
+///
+/// # Errors
+///
+/// As [`pipe_to_file`] and [`PerfData::from_bytes`].
+pub fn read_any(mut r: impl Read) -> Result<PerfData, PerfDataError> {
+    let mut head = [0u8; 16];
+    if !read_full(&mut r, &mut head, 0)? {
+        return Err(PerfDataError::corrupt(0, "the input is empty"));
+    }
+    if read_u64(&head, 8) == FILE_HEADER_SIZE as u64 {
+        let mut all = head.to_vec();
+        r.read_to_end(&mut all)
+            .map_err(|e| PerfDataError::io(std::path::Path::new("-"), e))?;
+        return PerfData::from_bytes(all);
+    }
+    let (bytes, _) = pipe_to_file(io::Cursor::new(head).chain(r))?;
+    PerfData::from_bytes(bytes)
+}
+
+/// Writes `file` as a pipe-mode stream: the pipe header, one `HEADER_FEATURE` per
+/// feature (but TRACING_DATA and BUILD_ID), one `HEADER_ATTR` per attr with its ids,
+/// `HEADER_TRACING_DATA` with its payload, one `HEADER_BUILD_ID` per build id, then the
+/// data section's records as they are.
+///
+/// # Errors
+///
+/// A corrupt file (a record or section that does not fit) and write errors
+/// ([`PerfDataError::Io`]; a broken pipe is `io::ErrorKind::BrokenPipe` inside).
+pub fn file_to_pipe(file: &PerfData, out: &mut impl Write) -> Result<(), PerfDataError> {
+    let io_err = |e| PerfDataError::io(std::path::Path::new("-"), e);
+    let mut head = Vec::with_capacity(16);
+    head.extend_from_slice(&MAGIC.to_le_bytes());
+    head.extend_from_slice(&PIPE_HEADER_SIZE.to_ne_bytes());
+    out.write_all(&head).map_err(io_err)?;
+    let record = |kind: u32, misc: u16, body: &[u8]| -> Result<Vec<u8>, PerfDataError> {
+        let size = u16::try_from(8 + body.len()).map_err(|_| {
+            PerfDataError::corrupt(0, format!("a {}-byte type {kind} record", body.len()))
+        })?;
+        let mut v = Vec::with_capacity(8 + body.len());
+        v.extend_from_slice(&kind.to_ne_bytes());
+        v.extend_from_slice(&misc.to_ne_bytes());
+        v.extend_from_slice(&size.to_ne_bytes());
+        v.extend_from_slice(body);
+        Ok(v)
+    };
+    for bit in file.feature_bits().collect::<Vec<_>>() {
+        if bit == feature::TRACING_DATA || bit == feature::BUILD_ID {
+            continue;
+        }
+        let Some(bytes) = file.feature(bit)? else {
+            continue;
+        };
+        let mut body = (u64::from(bit)).to_ne_bytes().to_vec();
+        body.extend_from_slice(bytes);
+        body.resize(body.len().next_multiple_of(8), 0);
+        out.write_all(&record(user_type::HEADER_FEATURE, 0, &body)?)
+            .map_err(io_err)?;
+    }
+    for a in file.attrs() {
+        let mut body = a.attr.as_bytes().to_vec();
+        for id in &a.ids {
+            body.extend_from_slice(&id.to_ne_bytes());
+        }
+        out.write_all(&record(user_type::HEADER_ATTR, 0, &body)?)
+            .map_err(io_err)?;
+    }
+    if let Some(td) = file.feature(feature::TRACING_DATA)? {
+        let padded = td.len().next_multiple_of(8);
+        let n = u32::try_from(padded)
+            .map_err(|_| PerfDataError::corrupt(0, "tracing data over 4 GiB"))?;
+        let mut body = n.to_ne_bytes().to_vec();
+        body.extend_from_slice(&[0; 4]);
+        out.write_all(&record(user_type::HEADER_TRACING_DATA, 0, &body)?)
+            .map_err(io_err)?;
+        out.write_all(td).map_err(io_err)?;
+        out.write_all(&vec![0; padded - td.len()]).map_err(io_err)?;
+    }
+    if let Some(ids) = file.feature(feature::BUILD_ID)? {
+        // Entries are records with their own size; retype them.
+        let mut at = 0usize;
+        while let Some(h) = ids.get(at..at + 8) {
+            let size = u16::from_ne_bytes([h[6], h[7]]) as usize;
+            let Some(entry) = ids.get(at..at + size).filter(|_| size >= 8) else {
+                return Err(PerfDataError::corrupt(
+                    at as u64,
+                    "a BUILD_ID entry runs past its section",
+                ));
+            };
+            let mut e = entry.to_vec();
+            e[..4].copy_from_slice(&user_type::HEADER_BUILD_ID.to_ne_bytes());
+            out.write_all(&e).map_err(io_err)?;
+            at += size;
+        }
+    }
+    file.for_each_chunk(|chunk| -> Result<(), PerfDataError> {
+        for r in chunk.records() {
+            out.write_all(r?.bytes).map_err(io_err)?;
+        }
+        Ok(())
+    })?;
+    out.flush().map_err(io_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_mode_header_is_not_taken_for_a_pipe() {
+        let mut v = MAGIC.to_le_bytes().to_vec();
+        v.extend_from_slice(&104u64.to_ne_bytes());
+        let e = pipe_to_file(&v[..]).unwrap_err();
+        assert!(e.to_string().contains("not pipe mode"), "{e}");
+    }
+
+    #[test]
+    fn a_stream_without_attrs_is_an_error_not_an_empty_file() {
+        let mut v = MAGIC.to_le_bytes().to_vec();
+        v.extend_from_slice(&16u64.to_ne_bytes());
+        let e = pipe_to_file(&v[..]).unwrap_err();
+        assert!(e.to_string().contains("HEADER_ATTR"), "{e}");
+    }
+
+    #[test]
+    fn a_record_cut_short_names_its_offset() {
+        let mut v = MAGIC.to_le_bytes().to_vec();
+        v.extend_from_slice(&16u64.to_ne_bytes());
+        v.extend_from_slice(&9u32.to_ne_bytes());
+        v.extend_from_slice(&0u16.to_ne_bytes());
+        v.extend_from_slice(&64u16.to_ne_bytes());
+        v.extend_from_slice(&[0; 10]);
+        let e = pipe_to_file(&v[..]).unwrap_err();
+        assert!(e.to_string().contains("ends inside"), "{e}");
+    }
+}

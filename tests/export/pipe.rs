@@ -1,0 +1,192 @@
+//! Pipe mode both ways: `perf-client record -o -` read by `perf report/script -i -`, and
+//! `perf record -o -` read by `perf-client report/script/export -i -`.
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+
+use super::{capture, perf_client, report_totals};
+use crate::common::perf_client_bin;
+use crate::perf_data::handmade::temp_path;
+
+const DD: [&str; 5] = [
+    "dd",
+    "if=/dev/zero",
+    "of=/dev/null",
+    "bs=4k",
+    "count=100000",
+];
+
+/// `perf ARGS` with `stdin`, or `None` (a counted skip) when perf is missing.
+fn perf_with_stdin(args: &[&str], stdin: &[u8]) -> Option<std::process::Output> {
+    let mut child = match Command::new("perf")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            crate::common::skip(&format!("cannot run perf: {e}"));
+            return None;
+        }
+    };
+    let mut pipe = child.stdin.take().unwrap();
+    let bytes = stdin.to_vec();
+    let feeder = std::thread::spawn(move || {
+        use std::io::Write;
+        let _ = pipe.write_all(&bytes);
+    });
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    Some(out)
+}
+
+/// Lines of `perf script` / `perf-client script` output (one per sample without -g).
+fn lines(out: &[u8]) -> usize {
+    String::from_utf8_lossy(out).lines().count()
+}
+
+#[test]
+fn record_to_stdout_writes_pipe_mode_that_perf_report_and_script_read() {
+    if capture().is_none() {
+        return;
+    }
+    let mut args = vec!["record", "-q", "-c", "50000", "-o", "-", "--"];
+    args.extend(DD);
+    let o = perf_client(&args, None);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stream = o.stdout;
+    assert_eq!(&stream[..8], b"PERFILE2");
+    assert_eq!(u64::from_ne_bytes(stream[8..16].try_into().unwrap()), 16);
+    assert!(!std::path::Path::new("-").exists(), "no file named -");
+    // Our own reading of the stream gives the sample count perf must find.
+    let ours = perf_client(&["script", "-i", "-"], Some(&stream));
+    assert!(
+        ours.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ours.stderr)
+    );
+    let samples = lines(&ours.stdout);
+    assert!(samples > 0);
+    let Some(script) = perf_with_stdin(&["script", "-i", "-"], &stream) else {
+        return;
+    };
+    let err = String::from_utf8_lossy(&script.stderr);
+    assert!(script.status.success(), "perf script -i -: {err}");
+    assert_eq!(lines(&script.stdout), samples, "perf script -i -: {err}");
+    let report = perf_with_stdin(&["report", "--stats", "-i", "-"], &stream).unwrap();
+    let text = String::from_utf8_lossy(&report.stdout);
+    assert!(
+        report.status.success(),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    let n: usize = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("SAMPLE events:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("perf report --stats -i -:\n{text}"));
+    assert_eq!(n, samples);
+    let stdio = perf_with_stdin(&["report", "--stdio", "-i", "-"], &stream).unwrap();
+    assert!(stdio.status.success());
+    assert!(String::from_utf8_lossy(&stdio.stdout).contains("dd"));
+}
+
+#[test]
+fn perf_pipe_output_is_read_by_report_script_and_export() {
+    if capture().is_none() {
+        return;
+    }
+    let mut args = vec!["record", "-q", "-c", "50000", "-o", "-", "--"];
+    args.extend(DD);
+    let Some(rec) = perf_with_stdin(&args, &[]) else {
+        return;
+    };
+    assert!(
+        rec.status.success(),
+        "perf record -o -: {}",
+        String::from_utf8_lossy(&rec.stderr)
+    );
+    let stream = rec.stdout;
+    let perf_script = perf_with_stdin(&["script", "-i", "-"], &stream).unwrap();
+    let perf_samples = lines(&perf_script.stdout);
+    assert!(perf_samples > 0);
+
+    let script = perf_client(&["script", "-i", "-"], Some(&stream));
+    assert!(
+        script.status.success(),
+        "{}",
+        String::from_utf8_lossy(&script.stderr)
+    );
+    assert_eq!(lines(&script.stdout), perf_samples);
+
+    let report = perf_client(&["report", "-i", "-"], Some(&stream));
+    assert!(
+        report.status.success(),
+        "{}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    let (period, samples) = report_totals(&String::from_utf8_lossy(&report.stdout));
+    assert_eq!(samples as usize, perf_samples);
+    assert_eq!(period, samples * 50_000);
+
+    let out = temp_path("from-perf-pipe.folded");
+    let export = perf_client(
+        &[
+            "export",
+            "--format",
+            "folded",
+            "-i",
+            "-",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        Some(&stream),
+    );
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    let folded = std::fs::read_to_string(&out).unwrap();
+    let total: u64 = folded
+        .lines()
+        .map(|l| l.rsplit_once(' ').unwrap().1.parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(total, period);
+}
+
+#[test]
+fn a_reader_that_goes_away_ends_record_to_stdout_quietly() {
+    if capture().is_none() {
+        return;
+    }
+    let mut child = Command::new(perf_client_bin())
+        .args(["record", "-q", "-c", "50000", "-o", "-", "--"])
+        .args(DD)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut head = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut head).unwrap();
+    // stdout dropped: the rest of the stream meets a closed pipe.
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(&head[..8], b"PERFILE2");
+    assert!(out.status.success(), "exit {:?}: {err}", out.status);
+    assert!(!err.contains("error"), "{err}");
+}
+
+#[test]
+fn empty_or_file_mode_stdin_is_read_or_refused_clearly() {
+    let Some(data) = capture() else { return };
+    // A whole file-mode perf.data on stdin (`cat perf.data |`) is read as it is.
+    let bytes = std::fs::read(data).unwrap();
+    let o = perf_client(&["report", "-i", "-"], Some(&bytes));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = perf_client(&["report", "-i", "-"], Some(&[]));
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("empty"));
+}
