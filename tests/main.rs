@@ -6,6 +6,7 @@ mod emulation;
 mod export;
 mod hardening;
 mod kernel;
+mod oracle;
 mod perf_data;
 mod ring_batch_api;
 mod ring_fast_path;

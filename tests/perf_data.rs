@@ -3,5 +3,6 @@
 
 mod fixtures;
 pub(crate) mod handmade;
+mod hard_files;
 pub(crate) mod recorded;
 mod streaming;

@@ -7,7 +7,7 @@ use perf_client::records::Record;
 
 use super::handmade::{linux_perf_data_counts, perf_sample_count};
 
-fn fixture(name: &str) -> PathBuf {
+pub fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(name)

@@ -42,6 +42,16 @@ pub struct Args {
     /// No progress or summary.
     #[arg(short = 'q', long = "quiet")]
     quiet: bool,
+    /// Compress the records with zstd (PERF_RECORD_COMPRESSED), as perf's -z: -z alone is
+    /// level 1, --compression-level=N (or -z=N) levels 1-22.
+    #[arg(short = 'z', long = "compression-level", value_name = "N", num_args = 0..=1,
+          require_equals = true, default_missing_value = "1",
+          value_parser = clap::value_parser!(i32).range(1..=22))]
+    compression: Option<i32>,
+    /// Do not add the recorded objects (and the kernel's kallsyms) to the build-id cache
+    /// ($PERF_BUILDID_DIR, else ~/.debug), as perf's -N.
+    #[arg(short = 'N', long = "no-buildid-cache")]
+    no_buildid_cache: bool,
     #[command(flatten)]
     continuous: super::record_out::ContinuousArgs,
     /// The command to run and record (after --); with -p/-t it runs meanwhile, unrecorded,
@@ -124,6 +134,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     opts.overwrite = args.overwrite;
     opts.realtime = args.realtime;
     opts.output = args.output.clone();
+    opts.compression = args.compression;
     opts.cmdline = std::env::args().collect();
     opts.stop = capture::stop_on_interrupt().context("installing the SIGINT handler")?;
     opts.dump = capture::dump_on_sigusr2().context("installing the SIGUSR2 handler")?;
@@ -147,6 +158,19 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     .context("recording failed")?;
     if tty {
         eprintln!();
+    }
+    if !args.no_buildid_cache {
+        // As perf record: keep the recorded objects so that a rebuild does not orphan
+        // the file's addresses. A failure costs names later, not the recording.
+        match perf_client::record::buildid_cache::add_from_file(&s.path) {
+            Ok(Some(c)) if !args.quiet && !c.skipped.is_empty() => {
+                for (obj, why) in &c.skipped {
+                    eprintln!("perf-client record: not in the build-id cache: {obj}: {why}");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!("perf-client record: build-id cache not updated: {e}"),
+        }
     }
     if let Some(staged) = &staged {
         staged.stream_to_stdout()?;

@@ -53,6 +53,9 @@ fn parse_sort_key(s: &str) -> Result<SortKey, String> {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let file = super::open_input(&args.input)?;
+    if let Some(r) = file.recovered() {
+        eprintln!("perf-client report: {}: {r}", args.input.display());
+    }
     let mut opts = ReportOptions::perf_defaults();
     if args.children {
         opts.children = Some(true);
@@ -86,6 +89,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             u.samples,
             u.truncated,
             u.first_frame_only
+        );
+    }
+    let samples: u64 = rep.events.iter().map(|e| e.samples).sum();
+    for line in rep.unread.describe(samples) {
+        eprintln!("perf-client report: {line}");
+    }
+    if samples == 0 && !rep.unread.uninterpreted.is_empty() {
+        anyhow::bail!(
+            "{}: no sample could be read: its records are of types this reader does not interpret",
+            args.input.display()
         );
     }
     if let Some(svg) = &args.flamegraph {

@@ -25,6 +25,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // Read, not mapped: the binary has no unsafe code, and a mapping is sound only while
     // nothing writes the file, which the command cannot know. `-` reads stdin.
     let file = super::open_input(&args.input)?;
+    if let Some(r) = file.recovered() {
+        eprintln!("perf-client script: {}: {r}", args.input.display());
+    }
     let stdout = std::io::stdout().lock();
     let mut out = std::io::BufWriter::new(stdout);
     let opts = ScriptOptions {
@@ -37,6 +40,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let sum = script_with(&file, &mut out, &opts)?;
     out.flush()?;
+    for line in sum.unread.describe(sum.samples) {
+        eprintln!("perf-client script: {line}");
+    }
+    if sum.samples == 0 && !sum.unread.uninterpreted.is_empty() {
+        anyhow::bail!(
+            "{}: no sample could be read: its records are of types this reader does not interpret",
+            args.input.display()
+        );
+    }
     if sum.lost_samples > 0 || sum.lost > 0 {
         eprintln!(
             "perf-client script: {} samples; {} lost samples, {} lost ring records",

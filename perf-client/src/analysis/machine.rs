@@ -41,6 +41,9 @@ pub struct Machine {
     comms: HashMap<u32, String>,
     maps: HashMap<u32, Vec<Map>>,
     kernel: Vec<Map>,
+    /// The file identity the last MMAP2 record of each path carried: a build id
+    /// (`PERF_RECORD_MISC_MMAP_BUILD_ID`) or device and inode.
+    file_ids: HashMap<String, crate::records::FileId>,
 }
 
 fn name_of(bytes: &[u8]) -> String {
@@ -95,17 +98,36 @@ impl Machine {
                     path: name_of(m.filename),
                 },
             ),
-            Record::Mmap2(m) => self.add_map(
-                m.pid,
-                kernel_mode,
-                Map {
-                    start: m.addr,
-                    end: m.addr.saturating_add(m.len),
-                    pgoff: m.pgoff,
-                    path: name_of(m.filename),
-                },
-            ),
+            Record::Mmap2(m) => {
+                self.file_ids.insert(name_of(m.filename), m.file_id);
+                self.add_map(
+                    m.pid,
+                    kernel_mode,
+                    Map {
+                        start: m.addr,
+                        end: m.addr.saturating_add(m.len),
+                        pgoff: m.pgoff,
+                        path: name_of(m.filename),
+                    },
+                )
+            }
             _ => {}
+        }
+    }
+
+    /// The build id an MMAP2 record gave for `path`, if any.
+    pub fn build_id(&self, path: &str) -> Option<&[u8]> {
+        match self.file_ids.get(path)? {
+            crate::records::FileId::BuildId(id) => Some(id.as_bytes()),
+            crate::records::FileId::Inode { .. } => None,
+        }
+    }
+
+    /// The device (major, minor) and inode an MMAP2 record gave for `path`, if any.
+    pub fn inode(&self, path: &str) -> Option<(u32, u32, u64)> {
+        match self.file_ids.get(path)? {
+            crate::records::FileId::Inode { maj, min, ino, .. } => Some((*maj, *min, *ino)),
+            crate::records::FileId::BuildId(_) => None,
         }
     }
 

@@ -3,6 +3,7 @@
 //! flame graphs like `perf report` ([`report`]), and exports for other tools ([`export`]).
 
 pub mod callgraph;
+pub mod debuginfo;
 pub mod export;
 mod line;
 pub mod machine;
@@ -11,6 +12,7 @@ pub mod report;
 pub mod script;
 pub mod symbols;
 pub mod tracepoint_fields;
+pub mod trust;
 pub mod unwind;
 
 use crate::perf_data::{record_type, DataChunk, PerfData, PerfDataError};

@@ -185,6 +185,8 @@ pub struct Report {
     /// The options the report was built with.
     #[serde(skip)]
     pub options: Option<ReportOptions>,
+    /// What could not be verified by build id or interpreted.
+    pub unread: super::trust::Unread,
 }
 
 /// Entry identity: the `--sort` keys' values (unused keys stay 0).
@@ -315,6 +317,7 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
                 ) {
                     resolved_ips.clear();
                 }
+                report.unread.note_record(rec.header.record_type, other);
                 machine.apply(rec.header.misc, other);
                 return Ok(());
             }
@@ -324,6 +327,9 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
             return Ok(());
         };
         let pid = s.pid.unwrap_or(0);
+        if let Some(ip) = s.ip {
+            report.unread.note_sample(&mut symbols, &machine, pid, ip);
+        }
         let tid = s.tid.unwrap_or(pid);
         let period = s
             .period
@@ -566,6 +572,7 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
         sort: Some(sort),
         percent_limit: opts.percent_limit,
     });
+    report.unread.finish(&symbols);
     Ok(report)
 }
 

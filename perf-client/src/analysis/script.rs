@@ -37,7 +37,7 @@ pub enum ScriptFormat {
 }
 
 /// Counts of what [`script`] printed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScriptSummary {
     /// Samples printed.
     pub samples: u64,
@@ -47,6 +47,8 @@ pub struct ScriptSummary {
     pub lost_samples: u64,
     /// `--call-graph dwarf` samples: how many unwound completely, partly, not at all.
     pub unwind: UnwindStats,
+    /// What could not be verified by build id or interpreted.
+    pub unread: super::trust::Unread,
 }
 
 /// perf script's output fields (`-F`).
@@ -329,6 +331,7 @@ pub fn script_with(
                 return Ok(());
             }
             other => {
+                sum.unread.note_record(rec.header.record_type, other);
                 machine.apply(rec.header.misc, other);
                 return Ok(());
             }
@@ -336,6 +339,10 @@ pub fn script_with(
         sum.samples += 1;
         let pid = s.pid.unwrap_or(0);
         let tid = s.tid.unwrap_or(pid);
+        let unverified = s.ip.and_then(|ip| symbols.unverified(&machine, pid, ip));
+        if unverified.is_some() {
+            sum.unread.unverified_samples += 1;
+        }
         let info = rec.event.and_then(|i| events.get(i));
         let event = info.map_or("unknown", |e| e.name.as_str());
         let period = s
@@ -377,6 +384,7 @@ pub fn script_with(
                     "dso": top.as_ref().and_then(|f| f["dso"].as_str().map(str::to_owned)),
                     "trace": (info.is_some_and(|e| e.tracepoint.is_some())).then_some(trace.as_str()),
                     "callchain": if has_chain(s) { Some(frames) } else { None },
+                    "unverified": unverified.map(super::symbols::Unverified::reason),
                 });
                 writeln!(out, "{v}")?;
             }
@@ -398,6 +406,7 @@ pub fn script_with(
         Ok(())
     })?;
     sum.unwind = chains.stats();
+    sum.unread.finish(&symbols);
     Ok(sum)
 }
 

@@ -3,8 +3,10 @@
 //!
 //! `std::process::Command` cannot do this: `spawn` returns only after the exec, and the
 //! events must be opened on the pid before it. This module forks itself; the child runs
-//! only async-signal-safe calls (`read`, `close`, `execve`, `write`, `_exit`) on data
-//! prepared before the fork.
+//! only async-signal-safe calls (`prctl`, `getppid`, `read`, `close`, `execve`, `write`,
+//! `_exit`) on data prepared before the fork. The command gets `PR_SET_PDEATHSIG`
+//! (SIGKILL): it does not outlive the thread that spawned it, so a recorder killed with
+//! SIGKILL leaves no command running on untraced.
 
 use crate::kernel::sys::check;
 use std::ffi::{CString, OsStr, OsString};
@@ -145,14 +147,24 @@ impl PendingChild {
         let (go_r, go_w) = pipe()?;
         let (err_r, err_w) = pipe()?;
 
+        // SAFETY: getpid has no preconditions.
+        let parent = unsafe { libc::getpid() };
         // SAFETY: fork has no memory-safety preconditions. The child branch below uses only
         // async-signal-safe calls on memory allocated before the fork (our copy of it).
         let pid = check(unsafe { libc::fork() }).map_err(sys("fork"))?;
         if pid == 0 {
             // Child.
-            // SAFETY: async-signal-safe calls only (read, close, execve, write, _exit), on
-            // fds and buffers that are valid in this copy of the address space.
+            // SAFETY: async-signal-safe calls only (prctl, getppid, read, close, execve,
+            // write, _exit), on fds and buffers that are valid in this copy of the address
+            // space.
             unsafe {
+                // The command dies with its recorder (a SIGKILLed `record` leaves no
+                // orphan running untraced): PR_SET_PDEATHSIG survives execve. If the
+                // recorder is already gone, do not run at all.
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+                if libc::getppid() != parent {
+                    libc::_exit(127);
+                }
                 libc::close(go_w.as_raw_fd());
                 let mut byte = 0u8;
                 let n = loop {

@@ -26,6 +26,6 @@ impl PerfData {
         let map = unsafe { memmap2::Mmap::map(&f) }.map_err(|e| PerfDataError::io(path, e))?;
         // Sequential access: let the kernel read ahead and fault around generously.
         let _ = map.advise(memmap2::Advice::Sequential);
-        PerfData::from_map(map)
+        PerfData::from_map(map, f.metadata().and_then(|m| m.modified()).ok())
     }
 }

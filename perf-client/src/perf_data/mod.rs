@@ -17,11 +17,13 @@
 #![forbid(unsafe_code)]
 
 pub mod attr;
+pub mod compressed;
 mod error;
 pub mod features;
 pub mod header;
 pub mod pipe;
 pub mod reader;
+pub mod recover;
 pub mod source;
 mod staged;
 pub mod stream;

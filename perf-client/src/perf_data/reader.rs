@@ -137,6 +137,11 @@ pub struct PerfData {
     header: FileHeader,
     attrs: Vec<AttrEntry>,
     features: BTreeMap<u32, FileSection>,
+    /// The file's mtime, when it was opened from a path: when the recording was last
+    /// written (the symbolizer trusts an object unchanged since then).
+    written: Option<std::time::SystemTime>,
+    /// Set when the file was not finished and its records were walked to its end.
+    recovered: Option<super::recover::Recovered>,
 }
 
 /// One record of the data section.
@@ -200,8 +205,10 @@ impl PerfData {
     /// As [`PerfData::open`].
     pub fn open_with(path: &Path, opts: StreamOptions) -> Result<Self, PerfDataError> {
         let f = std::fs::File::open(path).map_err(|e| PerfDataError::io(path, e))?;
-        let len = f.metadata().map_err(|e| PerfDataError::io(path, e))?.len();
-        Self::from_source(Box::new(f), len, path, opts)
+        let meta = f.metadata().map_err(|e| PerfDataError::io(path, e))?;
+        let mut file = Self::from_source(Box::new(f), meta.len(), path, opts)?;
+        file.written = meta.modified().ok();
+        Ok(file)
     }
 
     /// Reads the whole file into memory first (`std::fs::read`), then checks it as
@@ -212,7 +219,9 @@ impl PerfData {
     /// As [`PerfData::open`].
     pub fn read_whole(path: &Path) -> Result<Self, PerfDataError> {
         let bytes = std::fs::read(path).map_err(|e| PerfDataError::io(path, e))?;
-        Self::from_bytes(bytes)
+        let mut file = Self::from_bytes(bytes)?;
+        file.written = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+        Ok(file)
     }
 
     /// Opens a file of `len` bytes read through `src` for streaming, as
@@ -241,7 +250,9 @@ impl PerfData {
             },
             "perf_file_header",
         )?;
-        let header = FileHeader::decode_for_len(&head, len)?;
+        let mut header = FileHeader::decode_for_len(&head, len)?;
+        let recovered =
+            super::recover::recover(&mut header, len, |s| sections.section(s, "data section"))?;
         let attrs = Self::read_attrs(&sections, &header)?;
         let features = Self::read_feature_table(&sections, &header)?;
         let mut feature_bytes = BTreeMap::new();
@@ -261,6 +272,8 @@ impl PerfData {
             header,
             attrs,
             features,
+            written: None,
+            recovered,
         })
     }
 
@@ -274,14 +287,22 @@ impl PerfData {
     }
 
     /// A file mapped by the caller (`PerfData::open_mapped`, in `kernel::io`, holds the
-    /// one unsafe step: the promise that nothing changes the file).
-    pub(crate) fn from_map(map: memmap2::Mmap) -> Result<Self, PerfDataError> {
-        Self::from_storage(Storage::Mapped(map))
+    /// one unsafe step: the promise that nothing changes the file); `written` is its mtime.
+    pub(crate) fn from_map(
+        map: memmap2::Mmap,
+        written: Option<std::time::SystemTime>,
+    ) -> Result<Self, PerfDataError> {
+        let mut file = Self::from_storage(Storage::Mapped(map))?;
+        file.written = written;
+        Ok(file)
     }
 
     fn from_storage(bytes: Storage) -> Result<Self, PerfDataError> {
         let whole = bytes.in_memory().unwrap_or(&[]);
-        let header = FileHeader::decode(whole)?;
+        let mut header = FileHeader::decode(whole)?;
+        let recovered = super::recover::recover(&mut header, whole.len() as u64, |s| {
+            slice_of(whole, s, "data section").map(Cow::Borrowed)
+        })?;
         let attrs = Self::read_attrs(whole, &header)?;
         let features = Self::read_feature_table(whole, &header)?;
         Ok(PerfData {
@@ -289,6 +310,8 @@ impl PerfData {
             header,
             attrs,
             features,
+            written: None,
+            recovered,
         })
     }
 
@@ -390,6 +413,18 @@ impl PerfData {
             out.insert(bit, section);
         }
         Ok(out)
+    }
+
+    /// Set when the file was not finished (no feature section, records past the data
+    /// size its header gives: a killed recorder) and its data section was taken to be
+    /// the whole records up to the end of the file.
+    pub fn recovered(&self) -> Option<super::recover::Recovered> {
+        self.recovered
+    }
+
+    /// When the file was last written (its mtime), if it was opened from a path.
+    pub fn written(&self) -> Option<std::time::SystemTime> {
+        self.written
     }
 
     /// The header.
@@ -610,7 +645,9 @@ impl PerfData {
         Records::new(data, self.header.data.offset)
     }
 
-    /// Hands the data section to `f` in pieces of whole records, in file order: a
+    /// Hands the data section to `f` in pieces of whole records, in file order, with
+    /// `PERF_RECORD_COMPRESSED` records replaced by the records they carry
+    /// ([`super::compressed`]; in a file with HEADER_COMPRESSED or without features): a
     /// file in memory or mapped as one piece, a streamed file one round at a time
     /// (each piece then ends with its FINISHED_ROUND record, or at the end of the
     /// section), read into one reused buffer that grows to the largest round.
@@ -625,18 +662,33 @@ impl PerfData {
         &self,
         mut f: impl FnMut(DataChunk<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
+        // COMPRESSED records (`perf record -z`) are inflated into the records they carry:
+        // in a file that says so (HEADER_COMPRESSED), or an unfinished one (no features
+        // yet); other files are handed out as they are, without a look at each record.
+        let compressed = self.features.is_empty()
+            || self
+                .features
+                .contains_key(&super::compressed::FEATURE_COMPRESSED);
+        let mut inflate = super::compressed::Inflate::new();
+        let mut hand = |chunk: DataChunk<'_>| {
+            if compressed {
+                inflate.chunk(chunk, &mut f)
+            } else {
+                f(chunk)
+            }
+        };
         match &self.bytes {
             Storage::Streamed(s) => {
                 let mut rounds = RoundReader::new(&*s.src, &s.name, self.header.data, s.opts);
                 while let Some(chunk) = rounds.next_chunk()? {
-                    f(chunk)?;
+                    hand(chunk)?;
                 }
                 Ok(())
             }
             other => {
                 let whole = other.in_memory().unwrap_or(&[]);
                 let data = slice_of(whole, self.header.data, "data section")?;
-                f(DataChunk {
+                hand(DataChunk {
                     offset: self.header.data.offset,
                     bytes: data,
                     last: true,

@@ -61,6 +61,15 @@ pub struct PerfDataWriter {
     /// Payload for TRACING_DATA, read when the file is created so that a missing format
     /// file fails before the capture.
     tracing: Option<Vec<u8>>,
+    /// `-z`: ring bytes go through zstd into COMPRESSED records; with the ring's
+    /// `mmap_len` for HEADER_COMPRESSED.
+    compress: Option<(super::compressed::Deflate, u32, Vec<u8>)>,
+    /// The file again, for the header's data size kept current while recording.
+    size_fd: Option<File>,
+    /// Data sizes at the end of each `put` still (partly) staged: whole-record points.
+    put_ends: std::collections::VecDeque<u64>,
+    /// The data size the header on disk says.
+    synced: u64,
 }
 
 /// Appends one record to `out` as the kernel and perf frame them: a header, what `body`
@@ -182,6 +191,7 @@ impl PerfDataWriter {
         head[..FILE_HEADER_SIZE].copy_from_slice(&header.encode());
         // Records are gathered up to 128 KiB, then the oldest are written (a `BufWriter`'s
         // behaviour); `stage_up_to` lets a recorder stage more and write between drains.
+        let size_fd = file.try_clone().ok();
         let mut out = StagedFile::new(file, 128 << 10);
         out.write_all(&head)
             .map_err(|e| PerfDataError::io(path, e))?;
@@ -192,6 +202,10 @@ impl PerfDataWriter {
             header,
             rounds: 0,
             tracing,
+            compress: None,
+            size_fd,
+            put_ends: std::collections::VecDeque::new(),
+            synced: 0,
         })
     }
 
@@ -225,6 +239,34 @@ impl PerfDataWriter {
             .write_all(bytes)
             .map_err(|e| PerfDataError::io(&self.path, e))?;
         self.header.data.size += bytes.len() as u64;
+        self.put_ends.push_back(self.header.data.size);
+        self.sync_data_size()
+    }
+
+    /// Keeps the header's `data.size` current: at the last whole record that reached the
+    /// file, one 8-byte `pwrite` when it moved (so per write batch, not per record). A
+    /// recorder killed with SIGKILL then leaves a file that perf and our reader read up
+    /// to there; ours also walks any records after it ([`super::recover`]).
+    fn sync_data_size(&mut self) -> Result<(), PerfDataError> {
+        use std::os::unix::fs::FileExt;
+        // The header is staged first: no data byte is on disk before all of it is.
+        let on_disk = self
+            .header
+            .data
+            .size
+            .saturating_sub(self.out.pending() as u64);
+        let mut whole = None;
+        while self.put_ends.front().is_some_and(|&e| e <= on_disk) {
+            whole = self.put_ends.pop_front();
+        }
+        let (Some(whole), Some(fd)) = (whole, self.size_fd.as_ref()) else {
+            return Ok(());
+        };
+        if whole != self.synced {
+            fd.write_at(&whole.to_ne_bytes(), 48)
+                .map_err(|e| PerfDataError::io(&self.path, e))?;
+            self.synced = whole;
+        }
         Ok(())
     }
 
@@ -250,8 +292,37 @@ impl PerfDataWriter {
     /// As [`write_records`](Self::write_records).
     pub fn write_ring_bytes(&mut self, bytes: RecordBytes<'_>) -> Result<(), PerfDataError> {
         let (a, b) = bytes.parts();
+        if let Some((deflate, _, scratch)) = self.compress.as_mut() {
+            // One drain, whole records, compressed as one piece (perf's
+            // `record__pushfn`); a reader's buffer of `mmap_len` bytes holds its output.
+            let mut input = std::mem::take(scratch);
+            input.clear();
+            input.extend_from_slice(a);
+            input.extend_from_slice(b);
+            let mut out = Vec::with_capacity(input.len() / 4 + 64);
+            let done = deflate.compress(&input, &mut out);
+            if let Some((_, _, scratch)) = self.compress.as_mut() {
+                *scratch = input;
+            }
+            done?;
+            return self.put(&out);
+        }
         self.write_records(a)?;
         self.write_records(b)
+    }
+
+    /// Compresses the ring bytes from now on (`perf record -z`, `--compression-level`):
+    /// each drain becomes PERF_RECORD_COMPRESSED records of one zstd stream at `level`,
+    /// and the file gets HEADER_COMPRESSED with `mmap_len` (the ring's size with its
+    /// control page, what perf's reader allocates to decompress a record into).
+    ///
+    /// # Errors
+    ///
+    /// zstd refuses the level.
+    pub fn compress(&mut self, level: i32, mmap_len: u32) -> Result<(), PerfDataError> {
+        let d = super::compressed::Deflate::new(level)?;
+        self.compress = Some((d, mmap_len, Vec::new()));
+        Ok(())
     }
 
     /// Keeps up to `bytes` of records in memory instead of writing them as they come, for
@@ -269,9 +340,12 @@ impl PerfDataWriter {
     ///
     /// I/O errors (the unwritten bytes stay staged).
     pub fn write_pending(&mut self, max: usize) -> Result<usize, PerfDataError> {
-        self.out
+        let n = self
+            .out
             .write_some(max)
-            .map_err(|e| PerfDataError::io(&self.path, e))
+            .map_err(|e| PerfDataError::io(&self.path, e))?;
+        self.sync_data_size()?;
+        Ok(n)
     }
 
     /// Bytes of records staged and not yet written to the file.
@@ -313,6 +387,8 @@ impl PerfDataWriter {
             mut header,
             rounds,
             tracing,
+            compress,
+            ..
         } = self;
         let io = |e| PerfDataError::io(&path, e);
         // Staged records go out first if they can (after a dead ring, they can).
@@ -338,6 +414,10 @@ impl PerfDataWriter {
             header,
             rounds,
             tracing,
+            compress,
+            size_fd: None,
+            put_ends: std::collections::VecDeque::new(),
+            synced: 0,
         };
         match w.finish(info) {
             Ok(s) => Ok(s),
@@ -405,6 +485,12 @@ impl PerfDataWriter {
             })
             .collect();
         payloads.push((feature::EVENT_DESC, features::encode_event_desc(&desc)));
+        if let Some((d, mmap_len, _)) = &self.compress {
+            payloads.push((
+                super::compressed::FEATURE_COMPRESSED,
+                d.info(*mmap_len).encode(),
+            ));
+        }
         payloads.sort_by_key(|(bit, _)| *bit);
 
         let table_at = self.header.data.offset + self.header.data.size;

@@ -144,14 +144,26 @@ fn owner_for(uid: u32, gid: u32, sudo_uid: Option<&str>, sudo_gid: Option<&str>)
     }
 }
 
-/// Creates (truncates) `path` owned by [`invoking_user`]: perf refuses files owned by
+/// Creates (truncates) `path`, mode 0600, owned by [`invoking_user`]: perf refuses files owned by
 /// someone else, and `sudo perf-client record` must leave a file its user can read.
 ///
 /// # Errors
 ///
 /// [`PerfDataError::Io`] when the file cannot be created or given away.
 pub fn create_output(path: &Path) -> Result<File, PerfDataError> {
-    let file = File::create(path).map_err(|e| PerfDataError::io(path, e))?;
+    use std::os::unix::fs::OpenOptionsExt;
+    // 0600, as perf writes it: a recording holds kernel addresses and, system-wide, every
+    // process's command and mapped files.
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(|e| PerfDataError::io(path, e))?;
+    // A file that was there already keeps its mode through `open`.
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .map_err(|e| PerfDataError::io(path, e))?;
     let (uid, gid) = invoking_user();
     std::os::unix::fs::fchown(&file, Some(uid), Some(gid))
         .map_err(|e| PerfDataError::io(path, e))?;

@@ -4,6 +4,7 @@
 //! written), a FINISHED_ROUND after each drain pass, and at the end the kernel's exact
 //! lost counts as LOST_SAMPLES records and the feature sections.
 
+pub mod buildid_cache;
 pub mod host;
 pub mod rotate;
 pub mod synth;
@@ -103,6 +104,8 @@ pub struct RecordOptions {
     /// (`attr.wakeup_watermark`, see [`wakeup_watermark`]); `None` keeps the kernel's
     /// default, half the ring.
     pub wakeup_bytes: Option<u64>,
+    /// `-z`/`--compression-level`: zstd level of PERF_RECORD_COMPRESSED (1..=22), or none.
+    pub compression: Option<i32>,
 }
 
 impl RecordOptions {
@@ -126,6 +129,7 @@ impl RecordOptions {
             switch_output: None,
             duration: None,
             wakeup_bytes: Some(64 << 10),
+            compression: None,
         }
     }
 }
@@ -413,55 +417,61 @@ fn scan_data(
     let mut counts = RecordCounts::default();
     let mut ids: Vec<BuildId> = Vec::new();
     let mut seen = std::collections::HashSet::new();
+    // `-z`: the records inside PERF_RECORD_COMPRESSED are what is counted and scanned.
+    let mut inflate = crate::perf_data::compressed::Inflate::new();
     while let Some(chunk) = rounds.next_chunk()? {
-        for r in chunk.records() {
-            let r = r?;
-            counts.records += 1;
-            match r.header.record_type {
-                record_type::SAMPLE => counts.samples += 1,
-                record_type::LOST if r.bytes.len() >= 24 => {
-                    let lost = u64::from_ne_bytes(r.bytes[16..24].try_into().unwrap_or_default());
-                    counts.lost_in_records = counts.lost_in_records.saturating_add(lost);
-                }
-                record_type::MMAP2 => {
-                    let Some(Ok(p)) = ctx.map(|c| c.parse(r.bytes)) else {
-                        continue;
-                    };
-                    let Record::Mmap2(m) = p.record else {
-                        continue;
-                    };
-                    let filename = String::from_utf8_lossy(m.filename).into_owned();
-                    // The kernel's build id; else (a mapping synthesized for a task that
-                    // existed before the capture, or a kernel before 5.12) the file's own,
-                    // for executable mappings of files that are still there.
-                    let id = match m.file_id {
-                        FileId::BuildId(id) => Some(id.as_bytes().to_vec()),
-                        FileId::Inode { .. }
-                            if m.prot & libc::PROT_EXEC as u32 != 0
-                                && filename.starts_with('/')
-                                && !seen.contains(&filename) =>
-                        {
-                            blazesym::helper::read_elf_build_id(&filename)
-                                .ok()
-                                .flatten()
-                                .map(|b| b.to_vec())
-                        }
-                        FileId::Inode { .. } => None,
-                    };
-                    if let Some(id) = id.filter(|id| !id.is_empty() && id.len() <= 20) {
-                        if seen.insert(filename.clone()) {
-                            ids.push(BuildId {
-                                cpumode: r.header.misc & crate::records::misc::CPUMODE_MASK,
-                                pid: -1,
-                                id,
-                                filename,
-                            });
+        inflate.chunk(chunk, &mut |chunk: crate::perf_data::DataChunk<'_>| {
+            for r in chunk.records() {
+                let r = r?;
+                counts.records += 1;
+                match r.header.record_type {
+                    record_type::SAMPLE => counts.samples += 1,
+                    record_type::LOST if r.bytes.len() >= 24 => {
+                        let lost =
+                            u64::from_ne_bytes(r.bytes[16..24].try_into().unwrap_or_default());
+                        counts.lost_in_records = counts.lost_in_records.saturating_add(lost);
+                    }
+                    record_type::MMAP2 => {
+                        let Some(Ok(p)) = ctx.map(|c| c.parse(r.bytes)) else {
+                            continue;
+                        };
+                        let Record::Mmap2(m) = p.record else {
+                            continue;
+                        };
+                        let filename = String::from_utf8_lossy(m.filename).into_owned();
+                        // The kernel's build id; else (a mapping synthesized for a task that
+                        // existed before the capture, or a kernel before 5.12) the file's own,
+                        // for executable mappings of files that are still there.
+                        let id = match m.file_id {
+                            FileId::BuildId(id) => Some(id.as_bytes().to_vec()),
+                            FileId::Inode { .. }
+                                if m.prot & libc::PROT_EXEC as u32 != 0
+                                    && filename.starts_with('/')
+                                    && !seen.contains(&filename) =>
+                            {
+                                blazesym::helper::read_elf_build_id(&filename)
+                                    .ok()
+                                    .flatten()
+                                    .map(|b| b.to_vec())
+                            }
+                            FileId::Inode { .. } => None,
+                        };
+                        if let Some(id) = id.filter(|id| !id.is_empty() && id.len() <= 20) {
+                            if seen.insert(filename.clone()) {
+                                ids.push(BuildId {
+                                    cpumode: r.header.misc & crate::records::misc::CPUMODE_MASK,
+                                    pid: -1,
+                                    id,
+                                    filename,
+                                });
+                            }
                         }
                     }
+                    _ => {}
                 }
-                _ => {}
             }
-        }
+            Ok::<(), PerfDataError>(())
+        })?;
     }
     Ok((counts, ids))
 }
@@ -635,6 +645,10 @@ fn run(
     progress: &mut impl FnMut(&Progress),
 ) -> Result<RunOut, RecordError> {
     let mut w = create_writer(&opts.output, entries(capture, &opts.events)?)?;
+    if let Some(level) = opts.compression {
+        let mmap_len = (opts.data_pages.saturating_add(1)).saturating_mul(page_size() as usize);
+        w.compress(level, u32::try_from(mmap_len).unwrap_or(u32::MAX))?;
+    }
     w.write_records(pre)?;
     w.finished_round()?;
     let ring_bytes = (opts.data_pages as u64).saturating_mul(page_size());
