@@ -346,7 +346,7 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
                 c
             }
         };
-        chains.frames(s, &machine, &mut ips);
+        chains.frames(s, &machine, &mut symbols, &mut ips);
         resolved.clear();
         for &ip in &ips {
             if let Some(&r) = resolved_ips.get(&(pid, ip)) {

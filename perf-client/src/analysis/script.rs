@@ -245,7 +245,7 @@ pub(crate) fn sample_frames(
 ) -> Vec<Frame> {
     let pid = sample.pid.unwrap_or(0);
     let mut ips = Vec::new();
-    chains.frames(sample, machine, &mut ips);
+    chains.frames(sample, machine, symbols, &mut ips);
     ips.iter()
         .map(|&ip| symbols.resolve(machine, pid, ip))
         .collect()
@@ -356,7 +356,7 @@ pub fn script_with(
                 f.render(raw, &mut trace);
             }
         }
-        chains.frames(s, &machine, &mut ips);
+        chains.frames(s, &machine, &mut symbols, &mut ips);
         match opts.format {
             ScriptFormat::Json => {
                 let comm = machine.comm(pid, tid);

@@ -372,6 +372,16 @@ impl Symbols {
         same_file && meta.modified().is_ok_and(|m| m <= written)
     }
 
+    /// The file the symbols (and unwind tables) of the mapped `path` are read from: the
+    /// path itself when its build id is the recorded one (or the no-build-id rule trusts
+    /// it), a build-id cache copy, or `None` when nothing verified exists.
+    pub fn verified_object_path(&mut self, machine: &Machine, path: &str) -> Option<PathBuf> {
+        match self.object_of(machine, path) {
+            Object::Named { elf_path, .. } => Some(elf_path.clone()),
+            Object::NotAFile | Object::Refused(_) => None,
+        }
+    }
+
     fn object_of<'s>(&'s mut self, machine: &Machine, path: &str) -> &'s Object {
         if !self.objects.contains_key(path) {
             let o = self.object(machine, path);

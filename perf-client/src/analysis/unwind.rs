@@ -16,6 +16,7 @@ use framehop::{ExplicitModuleSectionInfo, FrameAddress, Module, Unwinder};
 use object::{Object, ObjectSection, ObjectSegment};
 
 use super::machine::{Machine, Map};
+use super::symbols::Symbols;
 use super::{PERF_CONTEXT_MAX, PERF_CONTEXT_USER};
 use crate::records::Sample;
 
@@ -35,10 +36,9 @@ const MAX_FRAMES: usize = 127;
 
 /// The file a mapping's unwind tables are read from.
 ///
-/// This is the one place unwinding turns a mapping into a path on this host. Today it is
-/// the path the MMAP2 record names (symbols still read `Map::path` themselves); once `analysis::symbols` verifies build ids, point
-/// it at the verified file (the build-id cache entry, or the path whose build id
-/// matched the file's BUILD_ID feature) so unwinding never reads a different build.
+/// The path the MMAP2 record names, when it is a file; the tables are then read from the
+/// file [`Symbols::verified_object_path`] verified for it (the path itself or a build-id
+/// cache copy), never from another build.
 pub fn object_path(map: &Map) -> Option<&str> {
     let p = map.path.as_str();
     (p.starts_with('/') && !p.starts_with("//")).then_some(p)
@@ -234,7 +234,13 @@ impl ChainBuilder {
     /// stack copy, the kernel part of the callchain and then the user frames unwound
     /// from the copy. A caller frame's address is its return address minus one (the
     /// call instruction, as perf's libdw unwinder reports it).
-    pub fn frames(&mut self, sample: &Sample<'_>, machine: &Machine, out: &mut Vec<u64>) {
+    pub fn frames(
+        &mut self,
+        sample: &Sample<'_>,
+        machine: &Machine,
+        symbols: &mut Symbols,
+        out: &mut Vec<u64>,
+    ) {
         out.clear();
         let user_regs = sample
             .regs_user
@@ -267,7 +273,7 @@ impl ChainBuilder {
         };
         self.stats.samples += 1;
         let pid = sample.pid.unwrap_or(0);
-        self.refresh(pid, machine);
+        self.refresh(pid, machine, symbols);
         let Some(proc_) = self.processes.get(&pid) else {
             return;
         };
@@ -310,7 +316,7 @@ impl ChainBuilder {
     }
 
     /// Makes the unwinder of `pid` match the maps `machine` knows for it.
-    fn refresh(&mut self, pid: u32, machine: &Machine) {
+    fn refresh(&mut self, pid: u32, machine: &Machine, symbols: &mut Symbols) {
         let maps = machine.maps_of(pid);
         let same = self.processes.get(&pid).is_some_and(|p| {
             p.maps.len() == maps.len()
@@ -329,10 +335,12 @@ impl ChainBuilder {
             };
             let key = (pid, map.start, map.path.clone());
             if !self.modules.contains_key(&key) {
-                let info = self
-                    .objects
-                    .entry(path.to_owned())
-                    .or_insert_with(|| ObjectInfo::read(path).map(Arc::new));
+                // Unwind tables only from the file verified by build id (the one symbols
+                // are read from): another build's tables would unwind to wrong frames.
+                let info = self.objects.entry(path.to_owned()).or_insert_with(|| {
+                    let verified = symbols.verified_object_path(machine, path)?;
+                    ObjectInfo::read(verified.to_str()?).map(Arc::new)
+                });
                 let module = info.as_ref().and_then(|o| o.module(map));
                 self.modules.insert(key.clone(), module);
             }
