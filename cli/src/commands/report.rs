@@ -80,16 +80,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         rep.print(&mut out)?;
     }
     out.flush()?;
-    let u = rep.unwind;
-    if u.samples > 0 && u.complete < u.samples {
-        eprintln!(
-            "perf-client report: {} of {} samples with a user stack were not unwound to their end \
-             ({} stopped part way, {} kept only their first frame)",
-            u.samples - u.complete,
-            u.samples,
-            u.truncated,
-            u.first_frame_only
-        );
+    if let Some(line) = rep.unwind.describe() {
+        eprintln!("perf-client report: {line}");
     }
     let samples: u64 = rep.events.iter().map(|e| e.samples).sum();
     for line in rep.unread.describe(samples) {

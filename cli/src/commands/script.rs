@@ -55,16 +55,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             sum.samples, sum.lost_samples, sum.lost
         );
     }
-    let u = sum.unwind;
-    if u.samples > 0 && u.complete < u.samples {
-        eprintln!(
-            "perf-client script: {} of {} samples with a user stack were not unwound to their end \
-             ({} stopped part way, {} kept only their first frame)",
-            u.samples - u.complete,
-            u.samples,
-            u.truncated,
-            u.first_frame_only
-        );
+    if let Some(line) = sum.unwind.describe() {
+        eprintln!("perf-client script: {line}");
     }
     Ok(())
 }

@@ -180,6 +180,22 @@ pub struct UnwindStats {
     pub first_frame_only: u64,
 }
 
+impl UnwindStats {
+    /// One line for stderr when some samples were not unwound to their end, else `None`.
+    pub fn describe(&self) -> Option<String> {
+        (self.samples > 0 && self.complete < self.samples).then(|| {
+            format!(
+                "{} of {} samples with a user stack were not unwound to their end \
+                 ({} stopped part way, {} kept only their first frame)",
+                self.samples - self.complete,
+                self.samples,
+                self.truncated,
+                self.first_frame_only
+            )
+        })
+    }
+}
+
 /// The frames of samples: the kernel's callchain, and for samples with a user stack
 /// copy the user frames unwound from it.
 pub struct ChainBuilder {
