@@ -866,3 +866,19 @@ fn a_writer_refused_for_a_damaged_layout_can_be_made_once_the_layout_is_restored
     let mut writer = buf.writer(Default::default()).unwrap();
     writer.write(SAMPLE, 0, &7u64.to_ne_bytes()).unwrap();
 }
+
+#[test]
+fn a_demo_record_larger_than_the_ring_is_an_error_not_a_hang() {
+    let mut child = std::process::Command::new(common::perf_client_bin())
+        .args(["demo", "-s", "8192", "--data-size", "4096"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // It used to spin for ever retrying a record that can never fit.
+    let status = wait_bounded(&mut child, Duration::from_secs(60));
+    assert!(!status.success(), "{status}");
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(err.contains("exceeds the largest record"), "{err}");
+}

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use perf_ringbuf::{Ring, RingError, WaitOutcome, WakeupPolicy};
+use perf_ringbuf::{Ring, RingError, WaitOutcome, WakeupPolicy, WriteError};
 
 /// What a demo transfer did.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -48,6 +48,9 @@ pub enum DemoError {
     /// Record size outside 16..=65528 or not a multiple of 8.
     #[error("record size {0} must be a multiple of 8 between 16 and 65528")]
     BadRecordSize(usize),
+    /// The writer refused a record that can never fit the ring (larger than its data area).
+    #[error(transparent)]
+    Write(perf_ringbuf::WriteError),
 }
 
 const SAMPLE: u32 = 9;
@@ -90,17 +93,19 @@ pub fn run(
                         writer.publish();
                     }
                 }
+                // Never fits, however much the reader frees: retrying would spin for ever.
+                Err(e @ WriteError::RecordTooLarge { .. }) => return Err(e),
                 Err(_) if lossy => seq += 1,
                 Err(_) => {
-                    // Full: publish what we have and let the reader catch up. The drop is
-                    // counted by the writer, so subtract it again: this mode is lossless.
+                    // Full: publish what we have and let the reader catch up (the writer
+                    // counted a drop; this mode reports no loss, see `lost` below).
                     writer.publish();
                     std::thread::yield_now();
                 }
             }
         }
         writer.publish();
-        (written, writer.stats())
+        Ok((written, writer.stats()))
     });
     let mut read = 0u64;
     let mut corrupt = 0u64;
@@ -126,7 +131,10 @@ pub fn run(
         }
     }
     let elapsed = start.elapsed();
-    let (written, stats) = producer.join().expect("demo producer panicked");
+    let (written, stats) = producer
+        .join()
+        .expect("demo producer panicked")
+        .map_err(DemoError::Write)?;
     Ok(DemoReport {
         record_size,
         written,
