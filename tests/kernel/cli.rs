@@ -179,6 +179,22 @@ fn unprivileged_refusals_explain_paranoid_and_mlock_limits() {
         // perf_event_paranoid < 1 lets every user trace CPU-wide.
         assert!(out.status.success(), "paranoid {paranoid}: {err}");
     }
+    // A tracepoint when tracefs is mounted but not searchable by nobody (0700 root by
+    // default): a permission refusal that names the directory, never "not mounted".
+    let out = as_nobody(&["-e", "sched:sched_switch", "--duration", "0.1"]).unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("not mounted"), "{err}");
+    let tracing = std::path::Path::new("/sys/kernel/tracing");
+    let searchable_by_others = std::fs::metadata(tracing)
+        .map(|m| m.permissions().mode() & 0o001 != 0)
+        .unwrap_or(true);
+    if !searchable_by_others && tracing.join("events").is_dir() {
+        assert!(!out.status.success());
+        assert!(
+            err.contains("/sys/kernel/tracing/events") && err.contains("root only"),
+            "{err}"
+        );
+    }
     // 1 + 4096 pages per CPU is beyond perf_event_mlock_kb (516 KiB/CPU) + 8 MiB memlock.
     let out = as_nobody(&["--user-only", "-e", "cpu-clock", "-m", "4096", "--", "true"]).unwrap();
     let err = String::from_utf8_lossy(&out.stderr);

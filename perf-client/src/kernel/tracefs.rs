@@ -76,8 +76,17 @@ pub fn split_name(spec: &str) -> Result<(&str, &str), TracepointError> {
 pub fn events_dir() -> Result<PathBuf, TracepointError> {
     for dir in TRACEFS_DIRS {
         let events = Path::new(dir).join("events");
-        if events.is_dir() {
-            return Ok(events);
+        match std::fs::metadata(&events) {
+            Ok(m) if m.is_dir() => return Ok(events),
+            // Mounted, but not searchable by this user (tracefs is 0700 root by default):
+            // saying "not mounted" would send the user the wrong way.
+            Err(cause) if cause.kind() == io::ErrorKind::PermissionDenied => {
+                return Err(TracepointError::Unreadable {
+                    path: events.display().to_string(),
+                    cause,
+                })
+            }
+            _ => {}
         }
     }
     if crate::kernel::sys::euid() != 0 {
