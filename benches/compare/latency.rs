@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use crate::common::latency::{lat_catalogue, LatSample, LatSubject, PING_PONG, SIZES};
 use crate::common::subjects::Role;
-use crate::report::{json_num, json_str, svg_log_grid};
+use crate::report::{json_num, json_str, svg_log_grid, svg_size_axes};
 use crate::stats::Summary;
 
 /// Recorded round trips per subject per round.
@@ -373,26 +373,7 @@ pub fn svg(run: &LatencyRun) -> String {
         run.rounds
     );
     svg_log_grid(&mut o, (lmin, lmax), left, pw, y);
-    for &s in &xs {
-        let xx = x(s);
-        let _ = writeln!(
-            o,
-            r##"<line x1="{xx:.1}" y1="{top}" x2="{xx:.1}" y2="{:.1}" stroke="#ddd"/><text x="{xx:.1}" y="{:.1}" text-anchor="middle">{s} B</text>"##,
-            top + ph,
-            top + ph + 18.0
-        );
-    }
-    let _ = writeln!(
-        o,
-        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">record size (log scale)</text>"#,
-        left + pw / 2.0,
-        h - 15.0
-    );
-    let _ = writeln!(
-        o,
-        r#"<text transform="translate(18,{:.1}) rotate(-90)" text-anchor="middle">ns (log scale)</text>"#,
-        top + ph / 2.0
-    );
+    svg_size_axes(&mut o, &xs, &x, (left, top, pw, ph, h), "ns (log scale)");
     let mut names: Vec<&'static str> = Vec::new();
     for r in &run.rows {
         if !names.contains(&r.name) {

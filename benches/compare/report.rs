@@ -557,26 +557,7 @@ pub fn svg(run: &Run) -> String {
         left, run.opts.rounds
     );
     svg_log_grid(&mut o, (lmin, lmax), left, pw, y);
-    for s in xs {
-        let xx = x(s);
-        let _ = writeln!(
-            o,
-            r##"<line x1="{xx:.1}" y1="{top}" x2="{xx:.1}" y2="{:.1}" stroke="#ddd"/><text x="{xx:.1}" y="{:.1}" text-anchor="middle">{s} B</text>"##,
-            top + ph,
-            top + ph + 18.0
-        );
-    }
-    let _ = writeln!(
-        o,
-        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">record size (log scale)</text>"#,
-        left + pw / 2.0,
-        h - 15.0
-    );
-    let _ = writeln!(
-        o,
-        r#"<text transform="translate(18,{:.1}) rotate(-90)" text-anchor="middle">GB/s (log scale)</text>"#,
-        top + ph / 2.0
-    );
+    svg_size_axes(&mut o, &xs, &x, (left, top, pw, ph, h), "GB/s (log scale)");
     let mut families: Vec<&'static str> = Vec::new();
     for m in &run.measured {
         // The plot shows the best limit, not each handoff behind it, and each peer, not
@@ -639,6 +620,38 @@ pub fn svg(run: &Run) -> String {
 /// Horizontal grid lines, labelled, at every power of ten from `10^decades.0` to
 /// `10^decades.1` of a log-scale y axis (`y` maps a value to its pixel row) spanning
 /// `width` pixels from `left`.
+/// The record-size axis of a plot (a tick and label per size in `xs`, placed by `x`) and
+/// the two axis titles; `frame` is (left, top, plot width, plot height, image height).
+pub(crate) fn svg_size_axes(
+    o: &mut String,
+    xs: &[f64],
+    x: &impl Fn(f64) -> f64,
+    frame: (f64, f64, f64, f64, f64),
+    y_title: &str,
+) {
+    let (left, top, pw, ph, h) = frame;
+    for &s in xs {
+        let xx = x(s);
+        let _ = writeln!(
+            o,
+            r##"<line x1="{xx:.1}" y1="{top}" x2="{xx:.1}" y2="{:.1}" stroke="#ddd"/><text x="{xx:.1}" y="{:.1}" text-anchor="middle">{s} B</text>"##,
+            top + ph,
+            top + ph + 18.0
+        );
+    }
+    let _ = writeln!(
+        o,
+        r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">record size (log scale)</text>"#,
+        left + pw / 2.0,
+        h - 15.0
+    );
+    let _ = writeln!(
+        o,
+        r#"<text transform="translate(18,{:.1}) rotate(-90)" text-anchor="middle">{y_title}</text>"#,
+        top + ph / 2.0
+    );
+}
+
 pub(crate) fn svg_log_grid(
     o: &mut String,
     decades: (f64, f64),
