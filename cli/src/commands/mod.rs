@@ -50,7 +50,7 @@ pub fn input_error(
 /// opened for streaming.
 pub fn open_input(path: &std::path::Path) -> anyhow::Result<perf_client::perf_data::PerfData> {
     if path == std::path::Path::new("-") {
-        return perf_client::perf_data::pipe::read_any(std::io::stdin().lock())
+        return perf_client::perf_data::pipe::read_any(Box::new(std::io::stdin()))
             .map_err(|e| input_error(path, e));
     }
     perf_client::perf_data::PerfData::open(path).map_err(|e| input_error(path, e))

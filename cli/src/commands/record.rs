@@ -27,7 +27,8 @@ pub struct Args {
     #[arg(long = "call-graph", value_name = "fp|dwarf[,SIZE]", value_parser = parse_call_graph)]
     call_graph: Option<CallGraph>,
     /// Output file (an existing one is kept as FILE.old); `-`: perf's pipe format on
-    /// stdout, written when the capture ends.
+    /// stdout, written as the capture runs (each drain pass as it ends), as `perf record
+    /// -o -`; a reader that goes away (`| head`) ends the recording and the command.
     #[arg(short = 'o', long = "output", default_value = "perf.data")]
     output: PathBuf,
     /// Flight recorder: overwrite rings, written at the end and on SIGUSR2 (to FILE.MS,
@@ -139,13 +140,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     opts.stop = capture::stop_on_interrupt().context("installing the SIGINT handler")?;
     opts.dump = capture::dump_on_sigusr2().context("installing the SIGUSR2 handler")?;
     let consumer = args.continuous.start(&mut opts, args.quiet)?;
-    let staged = (args.output.as_os_str() == "-").then(super::record_out::Staged::new);
-    if let Some(s) = &staged {
-        opts.output = s.path.clone();
+    let pipe = perf_client::record::is_stdout(&args.output);
+    if pipe && args.compression.is_some() {
+        anyhow::bail!("-z is not supported with -o - (pipe mode is written uncompressed)");
     }
 
     let tty = std::io::stderr().is_terminal() && !args.quiet;
-    let s = record(&opts, |p| {
+    let s = match record(&opts, |p| {
         if tty {
             eprint!(
                 "\r[ perf-client record: {:>5.0} s, {} written, {} wakeups ]",
@@ -154,12 +155,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 p.wakeups
             );
         }
-    })
-    .context("recording failed")?;
+    }) {
+        // `-o - | head`: the reader has what it wanted; the command was stopped.
+        Err(e) if pipe && e.is_broken_pipe() => return Ok(()),
+        r => r.context("recording failed")?,
+    };
     if tty {
         eprintln!();
     }
-    if !args.no_buildid_cache {
+    // Pipe mode keeps no file to take the objects from (nor does perf's).
+    if !args.no_buildid_cache && !pipe {
         // As perf record: keep the recorded objects so that a rebuild does not orphan
         // the file's addresses. A failure costs names later, not the recording.
         match perf_client::record::buildid_cache::add_from_file(&s.path) {
@@ -171,9 +176,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             Ok(_) => {}
             Err(e) => eprintln!("perf-client record: build-id cache not updated: {e}"),
         }
-    }
-    if let Some(staged) = &staged {
-        staged.stream_to_stdout()?;
     }
     if !args.quiet {
         eprintln!(

@@ -12,9 +12,11 @@
 //! | `HEADER_BUILD_ID` | 67 | a BUILD_ID feature entry (`pid`, 24-byte id, file name) |
 //! | `HEADER_FEATURE` | 80 | `u64 feat_id`, then the feature section's bytes |
 //!
-//! [`pipe_to_file`] turns a pipe stream into a file-mode image that [`PerfData`] reads
-//! (so `report`, `script` and `export` read `-i -`), and [`file_to_pipe`] writes a
-//! file-mode [`PerfData`] as a pipe stream that `perf report -i -` reads.
+//! [`open_stream`] reads a pipe stream's start and walks its records as they arrive (so
+//! `report`, `script` and `export` read `-i -` in the memory of one round),
+//! [`pipe_to_file`] turns a whole stream into a file-mode image, [`prelude`] is the
+//! stream's start that both [`file_to_pipe`] (a file-mode [`PerfData`] as a stream) and
+//! the recorder's pipe mode ([`super::PerfDataWriter::to_pipe`]) write.
 //!
 //! [`PerfData`]: super::PerfData
 
@@ -22,6 +24,7 @@ use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
 
 use super::header::{read_u32, read_u64, FileHeader, FileSection, FILE_HEADER_SIZE, MAGIC};
+use super::source::ReadAt;
 use super::{feature, PerfData, PerfDataError, ATTR_SIZE_VER0};
 
 /// Size of `struct perf_pipe_file_header`.
@@ -95,51 +98,27 @@ fn read_payload(r: &mut impl Read, n: u64, at: u64) -> Result<Vec<u8>, PerfDataE
     Ok(v)
 }
 
-/// Reads a pipe-mode stream to its end and returns a file-mode image of it (header,
-/// attrs with their ids, data section, feature sections) for [`PerfData::from_bytes`].
-///
-/// The whole stream is held in memory: pipe mode has no index to seek by.
-///
-/// # Errors
-///
-/// A stream that is not pipe mode (wrong magic or header size), a record whose size is
-/// below 8 (or a kernel record's not a multiple of 8), an attr record shorter than its attr, a stream that
-/// ends inside a record, and read errors.
-/// Kernel records (types below 64) must be 8-byte multiples; synthesized ones need not.
-pub fn pipe_to_file(mut r: impl Read) -> Result<(Vec<u8>, PipeSummary), PerfDataError> {
-    let mut head = [0u8; 16];
-    if !read_full(&mut r, &mut head, 0)? {
-        return Err(PerfDataError::corrupt(0, "the stream is empty"));
-    }
-    if read_u64(&head, 0) != MAGIC {
-        return Err(PerfDataError::corrupt(0, "not a perf.data stream (magic)"));
-    }
-    let size = read_u64(&head, 8);
-    if size != PIPE_HEADER_SIZE {
-        return Err(PerfDataError::corrupt(
-            8,
-            format!("header size {size}: not pipe mode (16)"),
-        ));
-    }
-    let mut at = PIPE_HEADER_SIZE;
-    let mut attrs: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-    let mut features: BTreeMap<u32, Vec<u8>> = BTreeMap::new();
-    let mut build_ids: Vec<u8> = Vec::new();
-    let mut data: Vec<u8> = Vec::new();
-    let mut sum = PipeSummary::default();
-    let mut hdr = [0u8; 8];
-    while read_full(&mut r, &mut hdr, at)? {
-        let kind = read_u32(&hdr, 0);
-        let rec_size = u16::from_ne_bytes([hdr[6], hdr[7]]) as u64;
-        // Synthesized records need not be 8-byte multiples (perf writes a HEADER_FEATURE
-        // of 84 bytes); kernel records always are.
-        if rec_size < 8 || (kind < user_type::HEADER_ATTR && !rec_size.is_multiple_of(8)) {
-            return Err(PerfDataError::corrupt(
-                at + 6,
-                format!("record size {rec_size} (type {kind})"),
-            ));
-        }
-        let body = read_payload(&mut r, rec_size - 8, at + 8)?;
+/// The start of a pipe-mode stream as it is read: what file mode keeps in its header.
+#[derive(Debug, Default)]
+struct Head {
+    attrs: Vec<(Vec<u8>, Vec<u8>)>,
+    features: BTreeMap<u32, Vec<u8>>,
+    build_ids: Vec<u8>,
+}
+
+impl Head {
+    /// Takes in a pipe-only record (`hdr`, `body`) found at stream offset `at`, reading
+    /// what follows it from `r` (tracing data); returns the bytes it read beyond the
+    /// record, or `None` for a record that is not one (a data record).
+    fn take(
+        &mut self,
+        hdr: &[u8; 8],
+        body: &[u8],
+        r: &mut impl Read,
+        at: u64,
+    ) -> Result<Option<u64>, PerfDataError> {
+        let kind = read_u32(hdr, 0);
+        let rec_size = 8 + body.len() as u64;
         match kind {
             user_type::HEADER_ATTR => {
                 let attr_size = match body.get(4..8).map(|b| read_u32(b, 0)) {
@@ -154,61 +133,223 @@ pub fn pipe_to_file(mut r: impl Read) -> Result<(Vec<u8>, PipeSummary), PerfData
                     ));
                 }
                 let (attr, ids) = body.split_at(attr_size);
-                attrs.push((attr.to_vec(), ids.to_vec()));
+                self.attrs.push((attr.to_vec(), ids.to_vec()));
+                Ok(Some(0))
             }
-            user_type::HEADER_EVENT_TYPE => {}
+            user_type::HEADER_EVENT_TYPE => Ok(Some(0)),
             user_type::HEADER_TRACING_DATA => {
                 let n = body
                     .first_chunk::<4>()
                     .map_or(0, |b| u32::from_ne_bytes(*b));
-                let payload = read_payload(&mut r, u64::from(n), at + rec_size)?;
-                at += u64::from(n);
-                features.insert(feature::TRACING_DATA, payload);
+                let payload = read_payload(r, u64::from(n), at + rec_size)?;
+                self.features.insert(feature::TRACING_DATA, payload);
+                Ok(Some(u64::from(n)))
             }
             user_type::HEADER_BUILD_ID => {
                 // The feature's entries are the same records, `type` unused.
-                build_ids.extend_from_slice(&0u32.to_ne_bytes());
-                build_ids.extend_from_slice(&hdr[4..8]);
-                build_ids.extend_from_slice(&body);
+                self.build_ids.extend_from_slice(&0u32.to_ne_bytes());
+                self.build_ids.extend_from_slice(&hdr[4..8]);
+                self.build_ids.extend_from_slice(body);
+                Ok(Some(0))
             }
             user_type::HEADER_FEATURE => {
                 let id = body
                     .first_chunk::<8>()
                     .map_or(u64::MAX, |b| u64::from_ne_bytes(*b));
                 if id < u64::from(feature::BITS) {
-                    features.insert(id as u32, body[8..].to_vec());
+                    self.features.insert(id as u32, body[8..].to_vec());
                 }
+                Ok(Some(0))
             }
-            user_type::AUXTRACE => {
-                let n = body
-                    .first_chunk::<8>()
-                    .map_or(0, |b| u64::from_ne_bytes(*b));
-                // Skipped, not stored: AUX data is not analysed here.
-                io::copy(&mut (&mut r).take(n), &mut io::sink())
-                    .map_err(|e| PerfDataError::io(std::path::Path::new("-"), e))?;
-                at += n;
-                sum.aux_bytes_skipped += n;
-            }
-            _ => {
-                data.extend_from_slice(&hdr);
-                data.extend_from_slice(&body);
-                sum.records += 1;
-            }
+            _ => Ok(None),
+        }
+    }
+
+    /// The file-mode image of the header, with `data` as its data section.
+    fn image(mut self, data: &[u8], at: u64) -> Result<(Vec<u8>, usize, usize), PerfDataError> {
+        if self.attrs.is_empty() {
+            return Err(PerfDataError::corrupt(
+                at,
+                "the stream has no HEADER_ATTR record",
+            ));
+        }
+        if !self.build_ids.is_empty() {
+            self.features
+                .insert(feature::BUILD_ID, std::mem::take(&mut self.build_ids));
+        }
+        Ok((
+            assemble(&self.attrs, data, &self.features),
+            self.attrs.len(),
+            self.features.len(),
+        ))
+    }
+}
+
+/// Checks the 16-byte pipe header at the start of `r`.
+fn read_pipe_header(r: &mut impl Read) -> Result<(), PerfDataError> {
+    let mut head = [0u8; 16];
+    if !read_full(r, &mut head, 0)? {
+        return Err(PerfDataError::corrupt(0, "the stream is empty"));
+    }
+    check_pipe_header(&head)
+}
+
+fn check_pipe_header(head: &[u8; 16]) -> Result<(), PerfDataError> {
+    if read_u64(head, 0) != MAGIC {
+        return Err(PerfDataError::corrupt(0, "not a perf.data stream (magic)"));
+    }
+    let size = read_u64(head, 8);
+    if size != PIPE_HEADER_SIZE {
+        return Err(PerfDataError::corrupt(
+            8,
+            format!("header size {size}: not pipe mode (16)"),
+        ));
+    }
+    Ok(())
+}
+
+/// Reads the next record's header and body at stream offset `at`; `None` at a clean end.
+fn next_record(r: &mut impl Read, at: u64) -> Result<Option<([u8; 8], Vec<u8>)>, PerfDataError> {
+    let mut hdr = [0u8; 8];
+    if !read_full(r, &mut hdr, at)? {
+        return Ok(None);
+    }
+    let kind = read_u32(&hdr, 0);
+    let rec_size = u16::from_ne_bytes([hdr[6], hdr[7]]) as u64;
+    // Synthesized records need not be 8-byte multiples (perf writes a HEADER_FEATURE
+    // of 84 bytes); kernel records always are.
+    if rec_size < 8 || (kind < user_type::HEADER_ATTR && !rec_size.is_multiple_of(8)) {
+        return Err(PerfDataError::corrupt(
+            at + 6,
+            format!("record size {rec_size} (type {kind})"),
+        ));
+    }
+    let body = read_payload(r, rec_size - 8, at + 8)?;
+    Ok(Some((hdr, body)))
+}
+
+/// Reads a pipe-mode stream to its end and returns a file-mode image of it (header,
+/// attrs with their ids, data section, feature sections) for [`PerfData::from_bytes`].
+///
+/// The whole stream is held in memory; [`open_stream`] reads it as it arrives instead.
+///
+/// # Errors
+///
+/// A stream that is not pipe mode (wrong magic or header size), a record whose size is
+/// below 8 (or a kernel record's not a multiple of 8), an attr record shorter than its attr, a stream that
+/// ends inside a record, and read errors.
+/// Kernel records (types below 64) must be 8-byte multiples; synthesized ones need not.
+pub fn pipe_to_file(mut r: impl Read) -> Result<(Vec<u8>, PipeSummary), PerfDataError> {
+    read_pipe_header(&mut r)?;
+    let mut at = PIPE_HEADER_SIZE;
+    let mut head = Head::default();
+    let mut data: Vec<u8> = Vec::new();
+    let mut sum = PipeSummary::default();
+    while let Some((hdr, body)) = next_record(&mut r, at)? {
+        let rec_size = 8 + body.len() as u64;
+        if let Some(extra) = head.take(&hdr, &body, &mut r, at)? {
+            at += extra;
+        } else if read_u32(&hdr, 0) == user_type::AUXTRACE {
+            let n = body
+                .first_chunk::<8>()
+                .map_or(0, |b| u64::from_ne_bytes(*b));
+            // Skipped, not stored: AUX data is not analysed here.
+            io::copy(&mut (&mut r).take(n), &mut io::sink())
+                .map_err(|e| PerfDataError::io(std::path::Path::new("-"), e))?;
+            at += n;
+            sum.aux_bytes_skipped += n;
+        } else {
+            data.extend_from_slice(&hdr);
+            data.extend_from_slice(&body);
+            sum.records += 1;
         }
         at += rec_size;
     }
-    if attrs.is_empty() {
-        return Err(PerfDataError::corrupt(
-            at,
-            "the stream has no HEADER_ATTR record",
-        ));
+    let (image, attrs, features) = head.image(&data, at)?;
+    sum.attrs = attrs;
+    sum.features = features;
+    Ok((image, sum))
+}
+
+/// A stream read once, in order, as the [`ReadAt`] of a [`PerfData`] whose records are
+/// walked as they arrive: a read must start where the previous one ended. The bytes
+/// of the first record, read while looking for the end of the stream's start, are
+/// handed out again first.
+struct InOrder {
+    inner: std::sync::Mutex<(Box<dyn Read + Send>, u64, Vec<u8>)>,
+}
+
+impl std::fmt::Debug for InOrder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InOrder")
     }
-    if !build_ids.is_empty() {
-        features.insert(feature::BUILD_ID, build_ids);
+}
+
+impl ReadAt for InOrder {
+    fn read_at(&self, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+        let mut g = self
+            .inner
+            .lock()
+            .map_err(|_| io::Error::other("the stream's reader panicked"))?;
+        let (r, pos, again) = &mut *g;
+        if offset != *pos {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                format!("a pipe is read in order: offset {offset:#x} asked at {pos:#x}"),
+            ));
+        }
+        let n = if again.is_empty() {
+            r.read(buf)?
+        } else {
+            let n = again.len().min(buf.len());
+            buf[..n].copy_from_slice(&again[..n]);
+            again.drain(..n);
+            n
+        };
+        *pos += n as u64;
+        Ok(n)
     }
-    sum.attrs = attrs.len();
-    sum.features = features.len();
-    Ok((assemble(&attrs, &data, &features), sum))
+}
+
+/// Opens a pipe-mode stream for walking as it arrives: the records that stand for file
+/// mode's header (attrs, features, tracing data, build ids) are read now, up to the
+/// first data record; the records are read when the returned [`PerfData`] is walked
+/// ([`PerfData::for_each_chunk`]), a round at a time in one reused buffer, so memory is
+/// that of the largest round whatever the stream's length, and a round is handed out as
+/// soon as it has arrived. `head` is the stream's first 16 bytes, already read.
+///
+/// Records that stand for the header and come after the first data record (perf does
+/// not write them there; `perf-client record -o -` sends the build ids it learns during
+/// the capture at the end) are walked as records; AUXTRACE data is skipped.
+///
+/// # Errors
+///
+/// As [`pipe_to_file`], for the stream's start.
+pub fn open_stream(
+    head: [u8; 16],
+    mut r: Box<dyn Read + Send>,
+    opts: super::StreamOptions,
+) -> Result<PerfData, PerfDataError> {
+    check_pipe_header(&head)?;
+    let mut at = PIPE_HEADER_SIZE;
+    let mut start = Head::default();
+    let mut first = Vec::new();
+    while let Some((hdr, body)) = next_record(&mut r, at)? {
+        let rec_size = 8 + body.len() as u64;
+        match start.take(&hdr, &body, &mut r, at)? {
+            Some(extra) => at += extra + rec_size,
+            None => {
+                first.extend_from_slice(&hdr);
+                first.extend_from_slice(&body);
+                break;
+            }
+        }
+    }
+    let (image, _, _) = start.image(&[], at)?;
+    let src = InOrder {
+        inner: std::sync::Mutex::new((r, at, first)),
+    };
+    PerfData::from_stream(image, Box::new(src), at, opts)
 }
 
 /// Lays out a file-mode image: header, ids, attrs (every attr zero-extended to the
@@ -273,14 +414,15 @@ fn assemble(
     out
 }
 
-/// Reads perf.data from `r` whatever its mode: a pipe-mode stream is converted
-/// ([`pipe_to_file`]); a file-mode image (`perf-client record -o - ` never writes one,
-/// but `cat perf.data |` does) is read as it is.
+/// Opens perf.data read from `r` whatever its mode: a pipe-mode stream is walked as it
+/// arrives ([`open_stream`]); a file-mode image (`perf-client record -o -` never writes
+/// one, but `cat perf.data |` does) is read into memory, since its header says where
+/// things are only at its end.
 ///
 /// # Errors
 ///
-/// As [`pipe_to_file`] and [`PerfData::from_bytes`].
-pub fn read_any(mut r: impl Read) -> Result<PerfData, PerfDataError> {
+/// As [`open_stream`] and [`PerfData::from_bytes`].
+pub fn read_any(mut r: Box<dyn Read + Send>) -> Result<PerfData, PerfDataError> {
     let mut head = [0u8; 16];
     if !read_full(&mut r, &mut head, 0)? {
         return Err(PerfDataError::corrupt(0, "the input is empty"));
@@ -291,14 +433,97 @@ pub fn read_any(mut r: impl Read) -> Result<PerfData, PerfDataError> {
             .map_err(|e| PerfDataError::io(std::path::Path::new("-"), e))?;
         return PerfData::from_bytes(all);
     }
-    let (bytes, _) = pipe_to_file(io::Cursor::new(head).chain(r))?;
-    PerfData::from_bytes(bytes)
+    open_stream(head, r, super::StreamOptions::default())
 }
 
-/// Writes `file` as a pipe-mode stream: the pipe header, one `HEADER_FEATURE` per
-/// feature (but TRACING_DATA and BUILD_ID), one `HEADER_ATTR` per attr with its ids,
-/// `HEADER_TRACING_DATA` with its payload, one `HEADER_BUILD_ID` per build id, then the
-/// data section's records as they are.
+/// One pipe-mode record: `kind`, `misc`, `body` (its size must fit `header.size`).
+fn user_record(kind: u32, misc: u16, body: &[u8], out: &mut Vec<u8>) -> Result<(), PerfDataError> {
+    let size = u16::try_from(8 + body.len()).map_err(|_| {
+        PerfDataError::Invalid(format!("a {}-byte type {kind} record", body.len()))
+    })?;
+    out.extend_from_slice(&kind.to_ne_bytes());
+    out.extend_from_slice(&misc.to_ne_bytes());
+    out.extend_from_slice(&size.to_ne_bytes());
+    out.extend_from_slice(body);
+    Ok(())
+}
+
+/// BUILD_ID feature entries (records with their own size) as `HEADER_BUILD_ID`
+/// records, appended to `out`.
+///
+/// # Errors
+///
+/// An entry that runs past `entries`.
+pub fn encode_build_ids(entries: &[u8], out: &mut Vec<u8>) -> Result<(), PerfDataError> {
+    let mut at = 0usize;
+    while let Some(h) = entries.get(at..at + 8) {
+        let size = u16::from_ne_bytes([h[6], h[7]]) as usize;
+        let Some(entry) = entries.get(at..at + size).filter(|_| size >= 8) else {
+            return Err(PerfDataError::corrupt(
+                at as u64,
+                "a BUILD_ID entry runs past its section",
+            ));
+        };
+        let start = out.len();
+        out.extend_from_slice(entry);
+        out[start..start + 4].copy_from_slice(&user_type::HEADER_BUILD_ID.to_ne_bytes());
+        at += size;
+    }
+    Ok(())
+}
+
+/// The start of a pipe-mode stream, in `perf record -o -`'s (6.1) order: the pipe
+/// header, one `HEADER_ATTR` per attr with its ids, one `HEADER_FEATURE` per feature
+/// (but TRACING_DATA and BUILD_ID), `HEADER_TRACING_DATA` with its payload, and one
+/// `HEADER_BUILD_ID` per BUILD_ID entry. Records follow. perf also sends an empty
+/// `HEADER_LAST_FEATURE` mark after the features (it only triggers `perf report
+/// --header`'s printing); this stream does not.
+///
+/// # Errors
+///
+/// A record too large for `header.size` (an attr with 8000 ids), tracing data over
+/// 4 GiB, BUILD_ID bytes that are not whole entries.
+pub fn prelude<'a>(
+    attrs: impl IntoIterator<Item = (&'a [u8], &'a [u64])>,
+    features: &[(u32, &[u8])],
+) -> Result<Vec<u8>, PerfDataError> {
+    let mut out = Vec::with_capacity(4096);
+    out.extend_from_slice(&MAGIC.to_le_bytes());
+    out.extend_from_slice(&PIPE_HEADER_SIZE.to_ne_bytes());
+    for (attr, ids) in attrs {
+        let mut body = attr.to_vec();
+        for id in ids {
+            body.extend_from_slice(&id.to_ne_bytes());
+        }
+        user_record(user_type::HEADER_ATTR, 0, &body, &mut out)?;
+    }
+    for &(bit, bytes) in features {
+        if bit == feature::TRACING_DATA || bit == feature::BUILD_ID {
+            continue;
+        }
+        let mut body = (u64::from(bit)).to_ne_bytes().to_vec();
+        body.extend_from_slice(bytes);
+        body.resize(body.len().next_multiple_of(8), 0);
+        user_record(user_type::HEADER_FEATURE, 0, &body, &mut out)?;
+    }
+    if let Some(&(_, td)) = features.iter().find(|(b, _)| *b == feature::TRACING_DATA) {
+        let padded = td.len().next_multiple_of(8);
+        let n = u32::try_from(padded)
+            .map_err(|_| PerfDataError::Invalid("tracing data over 4 GiB".into()))?;
+        let mut body = n.to_ne_bytes().to_vec();
+        body.extend_from_slice(&[0; 4]);
+        user_record(user_type::HEADER_TRACING_DATA, 0, &body, &mut out)?;
+        out.extend_from_slice(td);
+        out.resize(out.len() + (padded - td.len()), 0);
+    }
+    if let Some(&(_, ids)) = features.iter().find(|(b, _)| *b == feature::BUILD_ID) {
+        encode_build_ids(ids, &mut out)?;
+    }
+    Ok(out)
+}
+
+/// Writes `file` as a pipe-mode stream: its [`prelude`], then the data section's
+/// records as they are.
 ///
 /// # Errors
 ///
@@ -306,70 +531,19 @@ pub fn read_any(mut r: impl Read) -> Result<PerfData, PerfDataError> {
 /// ([`PerfDataError::Io`]; a broken pipe is `io::ErrorKind::BrokenPipe` inside).
 pub fn file_to_pipe(file: &PerfData, out: &mut impl Write) -> Result<(), PerfDataError> {
     let io_err = |e| PerfDataError::io(std::path::Path::new("-"), e);
-    let mut head = Vec::with_capacity(16);
-    head.extend_from_slice(&MAGIC.to_le_bytes());
-    head.extend_from_slice(&PIPE_HEADER_SIZE.to_ne_bytes());
-    out.write_all(&head).map_err(io_err)?;
-    let record = |kind: u32, misc: u16, body: &[u8]| -> Result<Vec<u8>, PerfDataError> {
-        let size = u16::try_from(8 + body.len()).map_err(|_| {
-            PerfDataError::corrupt(0, format!("a {}-byte type {kind} record", body.len()))
-        })?;
-        let mut v = Vec::with_capacity(8 + body.len());
-        v.extend_from_slice(&kind.to_ne_bytes());
-        v.extend_from_slice(&misc.to_ne_bytes());
-        v.extend_from_slice(&size.to_ne_bytes());
-        v.extend_from_slice(body);
-        Ok(v)
-    };
+    let mut features = Vec::new();
     for bit in file.feature_bits().collect::<Vec<_>>() {
-        if bit == feature::TRACING_DATA || bit == feature::BUILD_ID {
-            continue;
-        }
-        let Some(bytes) = file.feature(bit)? else {
-            continue;
-        };
-        let mut body = (u64::from(bit)).to_ne_bytes().to_vec();
-        body.extend_from_slice(bytes);
-        body.resize(body.len().next_multiple_of(8), 0);
-        out.write_all(&record(user_type::HEADER_FEATURE, 0, &body)?)
-            .map_err(io_err)?;
-    }
-    for a in file.attrs() {
-        let mut body = a.attr.as_bytes().to_vec();
-        for id in &a.ids {
-            body.extend_from_slice(&id.to_ne_bytes());
-        }
-        out.write_all(&record(user_type::HEADER_ATTR, 0, &body)?)
-            .map_err(io_err)?;
-    }
-    if let Some(td) = file.feature(feature::TRACING_DATA)? {
-        let padded = td.len().next_multiple_of(8);
-        let n = u32::try_from(padded)
-            .map_err(|_| PerfDataError::corrupt(0, "tracing data over 4 GiB"))?;
-        let mut body = n.to_ne_bytes().to_vec();
-        body.extend_from_slice(&[0; 4]);
-        out.write_all(&record(user_type::HEADER_TRACING_DATA, 0, &body)?)
-            .map_err(io_err)?;
-        out.write_all(td).map_err(io_err)?;
-        out.write_all(&vec![0; padded - td.len()]).map_err(io_err)?;
-    }
-    if let Some(ids) = file.feature(feature::BUILD_ID)? {
-        // Entries are records with their own size; retype them.
-        let mut at = 0usize;
-        while let Some(h) = ids.get(at..at + 8) {
-            let size = u16::from_ne_bytes([h[6], h[7]]) as usize;
-            let Some(entry) = ids.get(at..at + size).filter(|_| size >= 8) else {
-                return Err(PerfDataError::corrupt(
-                    at as u64,
-                    "a BUILD_ID entry runs past its section",
-                ));
-            };
-            let mut e = entry.to_vec();
-            e[..4].copy_from_slice(&user_type::HEADER_BUILD_ID.to_ne_bytes());
-            out.write_all(&e).map_err(io_err)?;
-            at += size;
+        if let Some(bytes) = file.feature(bit)? {
+            features.push((bit, bytes));
         }
     }
+    let head = prelude(
+        file.attrs()
+            .iter()
+            .map(|a| (&a.attr.as_bytes()[..], a.ids.as_slice())),
+        &features,
+    )?;
+    out.write_all(&head).map_err(io_err)?;
     file.for_each_chunk(|chunk| -> Result<(), PerfDataError> {
         for r in chunk.records() {
             out.write_all(r?.bytes).map_err(io_err)?;

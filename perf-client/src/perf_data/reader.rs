@@ -50,11 +50,20 @@ struct Streamed {
     /// The whole file, read on first use by the slice-returning accessors
     /// ([`PerfData::bytes`], [`PerfData::records`]); the error as kind and message.
     whole: OnceLock<Result<Vec<u8>, (std::io::ErrorKind, String)>>,
+    /// A pipe-mode stream: the data section runs from `header.data.offset` to wherever
+    /// the source ends, read once, in order, as it arrives.
+    to_source_end: bool,
 }
 
 impl Streamed {
     fn whole(&self) -> Result<&[u8], PerfDataError> {
         let loaded = self.whole.get_or_init(|| {
+            if self.to_source_end {
+                return Err((
+                    std::io::ErrorKind::Unsupported,
+                    "a pipe is read once, in order: its records are walked, not held".to_owned(),
+                ));
+            }
             let n = usize::try_from(self.len).map_err(|_| {
                 (
                     std::io::ErrorKind::OutOfMemory,
@@ -268,6 +277,7 @@ impl PerfData {
                 opts,
                 features: feature_bytes,
                 whole: OnceLock::new(),
+                to_source_end: false,
             }),
             header,
             attrs,
@@ -275,6 +285,49 @@ impl PerfData {
             written: None,
             recovered,
         })
+    }
+
+    /// A pipe-mode stream whose start (attrs and features) is `head`, a file-mode image
+    /// without records, and whose records are read from `src` at stream offset
+    /// `data_offset` onwards, in order and once, as they arrive
+    /// ([`super::pipe::open_stream`]).
+    ///
+    /// # Errors
+    ///
+    /// As [`PerfData::from_bytes`] for `head`.
+    pub(crate) fn from_stream(
+        head: Vec<u8>,
+        src: Box<dyn ReadAt>,
+        data_offset: u64,
+        opts: StreamOptions,
+    ) -> Result<Self, PerfDataError> {
+        let mut file = Self::from_bytes(head)?;
+        let mut feature_bytes = BTreeMap::new();
+        for bit in file.feature_bits().collect::<Vec<_>>() {
+            if let Some(b) = file.feature(bit)? {
+                feature_bytes.insert(bit, b.to_vec());
+            }
+        }
+        file.header.data = FileSection {
+            offset: data_offset,
+            size: 0,
+        };
+        file.bytes = Storage::Streamed(Streamed {
+            src,
+            name: PathBuf::from("-"),
+            len: u64::MAX,
+            opts,
+            features: feature_bytes,
+            whole: OnceLock::new(),
+            to_source_end: true,
+        });
+        Ok(file)
+    }
+
+    /// True for a pipe-mode stream read as it arrives (`-i -`): its walk hands out
+    /// each round as soon as the round has arrived.
+    pub fn is_live_stream(&self) -> bool {
+        matches!(&self.bytes, Storage::Streamed(s) if s.to_source_end)
     }
 
     /// Checks the header, the attrs (and their ids) and the feature table of `bytes`.
@@ -679,7 +732,11 @@ impl PerfData {
         };
         match &self.bytes {
             Storage::Streamed(s) => {
-                let mut rounds = RoundReader::new(&*s.src, &s.name, self.header.data, s.opts);
+                let mut rounds = if s.to_source_end {
+                    RoundReader::to_end_of(&*s.src, &s.name, self.header.data.offset, s.opts)
+                } else {
+                    RoundReader::new(&*s.src, &s.name, self.header.data, s.opts)
+                };
                 while let Some(chunk) = rounds.next_chunk()? {
                     hand(chunk)?;
                 }

@@ -1,5 +1,5 @@
-//! The perf.data writer's output: a file and a first-in first-out stage of bytes not yet
-//! written to it.
+//! The perf.data writer's output: a file (or, in pipe mode, any byte stream such as
+//! stdout) and a first-in first-out stage of bytes not yet written to it.
 //!
 //! A recorder copies each ring drain into the stage and releases the ring at once; the
 //! file is then written in bounded pieces between drain passes
@@ -12,10 +12,44 @@
 use std::fs::File;
 use std::io::{self, Write};
 
-/// A file behind a growable stage.
+/// Where the staged bytes go: a perf.data file (its header is rewritten at the end), or a
+/// stream that is only ever appended to (`perf record -o -`'s pipe mode).
+pub(crate) enum Output {
+    /// A seekable file.
+    File(File),
+    /// An append-only stream.
+    Pipe(Box<dyn Write + Send>),
+}
+
+impl std::fmt::Debug for Output {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Output::File(file) => f.debug_tuple("File").field(file).finish(),
+            Output::Pipe(_) => f.write_str("Pipe"),
+        }
+    }
+}
+
+impl Write for Output {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Output::File(f) => f.write(buf),
+            Output::Pipe(p) => p.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Output::File(f) => f.flush(),
+            Output::Pipe(p) => p.flush(),
+        }
+    }
+}
+
+/// An output behind a growable stage.
 #[derive(Debug)]
 pub(crate) struct StagedFile {
-    file: File,
+    file: Output,
     /// `stage[start..]` is waiting for the file.
     stage: Vec<u8>,
     start: usize,
@@ -25,7 +59,7 @@ pub(crate) struct StagedFile {
 
 impl StagedFile {
     /// Stages up to `limit` bytes before writing.
-    pub(crate) fn new(file: File, limit: usize) -> Self {
+    pub(crate) fn new(file: Output, limit: usize) -> Self {
         StagedFile {
             file,
             stage: Vec::with_capacity(limit.min(1 << 20)),
@@ -87,17 +121,17 @@ impl StagedFile {
     }
 
     /// The file, and the staged bytes that never reached it.
-    pub(crate) fn into_parts(mut self) -> (File, Vec<u8>) {
+    pub(crate) fn into_parts(mut self) -> (Output, Vec<u8>) {
         let rest = self.stage.split_off(self.start);
         (self.file, rest)
     }
 
-    /// The file, after writing everything staged.
+    /// The output, after writing everything staged.
     ///
     /// # Errors
     ///
     /// As [`Self::write_some`].
-    pub(crate) fn file_flushed(&mut self) -> io::Result<&mut File> {
+    pub(crate) fn file_flushed(&mut self) -> io::Result<&mut Output> {
         self.flush()?;
         Ok(&mut self.file)
     }
@@ -130,7 +164,7 @@ impl Write for StagedFile {
 
 #[cfg(test)]
 mod tests {
-    use super::StagedFile;
+    use super::{Output, StagedFile};
     use std::io::{Read, Seek, SeekFrom, Write};
 
     fn contents(f: &mut std::fs::File) -> Vec<u8> {
@@ -143,7 +177,7 @@ mod tests {
     #[test]
     fn bytes_reach_the_file_in_order_whatever_the_piece_sizes() {
         let file = tempfile_in_tmp();
-        let mut s = StagedFile::new(file.try_clone().unwrap(), 1 << 20);
+        let mut s = StagedFile::new(Output::File(file.try_clone().unwrap()), 1 << 20);
         let mut expected = Vec::new();
         for i in 0..1000u32 {
             let piece: Vec<u8> = (0..(i % 37) as u8).map(|b| b ^ i as u8).collect();
@@ -163,7 +197,7 @@ mod tests {
     #[test]
     fn a_full_stage_writes_itself_out_like_a_buffered_writer() {
         let file = tempfile_in_tmp();
-        let mut s = StagedFile::new(file.try_clone().unwrap(), 64);
+        let mut s = StagedFile::new(Output::File(file.try_clone().unwrap()), 64);
         s.write_all(&[1; 40]).unwrap();
         assert_eq!(s.pending(), 40);
         s.write_all(&[2; 40]).unwrap(); // 80 > 64: the oldest 16 go out
@@ -180,7 +214,7 @@ mod tests {
     #[test]
     fn unwritten_bytes_are_handed_back() {
         let file = tempfile_in_tmp();
-        let mut s = StagedFile::new(file, 1 << 10);
+        let mut s = StagedFile::new(Output::File(file), 1 << 10);
         s.write_all(&[7; 30]).unwrap();
         s.write_some(10).unwrap();
         let (_, rest) = s.into_parts();

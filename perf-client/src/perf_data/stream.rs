@@ -193,6 +193,10 @@ pub(crate) struct RoundReader<'s> {
     /// The error that follows the chunk just handed out.
     pending: Option<PerfDataError>,
     done: bool,
+    /// The section ends where the source does (a pipe: `data_end` is unknown until then),
+    /// and each read takes what the source has now rather than waiting for a full
+    /// buffer, so that a round is handed out as soon as it has arrived.
+    to_source_end: bool,
 }
 
 impl<'s> RoundReader<'s> {
@@ -220,7 +224,25 @@ impl<'s> RoundReader<'s> {
             read_size: opts.read_size.max(1) as u64,
             pending: None,
             done: false,
+            to_source_end: false,
         }
+    }
+
+    /// A reader of the records from `offset` to the end of `src`, a stream read in
+    /// order (the records of a pipe, [`super::pipe`]).
+    pub(crate) fn to_end_of(
+        src: &'s dyn ReadAt,
+        name: &'s Path,
+        offset: u64,
+        opts: StreamOptions,
+    ) -> Self {
+        let data = FileSection {
+            offset,
+            size: u64::MAX - offset,
+        };
+        let mut r = Self::new(src, name, data, opts);
+        r.to_source_end = true;
+        r
     }
 
     /// The next round (or the records before a bad one), `None` at the end.
@@ -325,6 +347,21 @@ impl<'s> RoundReader<'s> {
         let wanted = want.saturating_sub(self.end as u64).max(self.read_size);
         let room = ((self.buf.len() - self.end) as u64).min(unread).min(wanted) as usize;
         let at = self.base + self.end as u64;
+        if self.to_source_end && room > 0 {
+            // One read: what has arrived. Nothing more means the section ends here.
+            let n = loop {
+                match self.src.read_at(&mut self.buf[self.end..self.end + room], at) {
+                    Ok(n) => break n,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(PerfDataError::io(self.name, e)),
+                }
+            };
+            if n == 0 {
+                self.data_end = at;
+            }
+            self.end += n;
+            return Ok(());
+        }
         let (name, data_end) = (self.name, self.data_end);
         read_exact(
             self.src,

@@ -1,5 +1,8 @@
 //! Streams records into a perf.data file; the header and feature sections are written by
-//! [`PerfDataWriter::finish`].
+//! [`PerfDataWriter::finish`]. The same writer streams perf's pipe mode
+//! ([`PerfDataWriter::to_pipe`], `perf record -o -`): what a file keeps in its header
+//! goes ahead of the records as [`super::pipe::prelude`], and the build ids learnt
+//! during the capture follow them as `HEADER_BUILD_ID` records.
 //!
 //! The hot path is [`PerfDataWriter::write_ring_bytes`]: the bytes of one ring drain (at
 //! most two slices, from [`perf_ringbuf::Drain::take_remaining`]) go to the file as they
@@ -13,7 +16,7 @@ use perf_ringbuf::{RecordBytes, RecordHeader};
 
 use super::features::{self, BuildId, EventDesc, HostFeatures};
 use super::header::{FileHeader, FileSection, FILE_HEADER_SIZE, SECTION_SIZE};
-use super::staged::StagedFile;
+use super::staged::{Output, StagedFile};
 use super::{feature, record_type, FileAttr, PerfDataError, FILE_ATTR_SIZE};
 
 /// One event of the file: its attr, the name it was asked for by, and the kernel ids of
@@ -70,6 +73,18 @@ pub struct PerfDataWriter {
     put_ends: std::collections::VecDeque<u64>,
     /// The data size the header on disk says.
     synced: u64,
+    /// Pipe mode: the bytes written before the records (the prelude), the BUILD_ID
+    /// entries it carried, and a copy of the records written since
+    /// [`PerfDataWriter::take_written`] last took it.
+    pipe: Option<PipeState>,
+}
+
+/// What a pipe-mode writer keeps.
+#[derive(Debug, Default)]
+struct PipeState {
+    prelude_bytes: u64,
+    sent_build_ids: Vec<BuildId>,
+    written: Vec<u8>,
 }
 
 /// Appends one record to `out` as the kernel and perf frame them: a header, what `body`
@@ -192,7 +207,7 @@ impl PerfDataWriter {
         // Records are gathered up to 128 KiB, then the oldest are written (a `BufWriter`'s
         // behaviour); `stage_up_to` lets a recorder stage more and write between drains.
         let size_fd = file.try_clone().ok();
-        let mut out = StagedFile::new(file, 128 << 10);
+        let mut out = StagedFile::new(Output::File(file), 128 << 10);
         out.write_all(&head)
             .map_err(|e| PerfDataError::io(path, e))?;
         Ok(PerfDataWriter {
@@ -206,7 +221,73 @@ impl PerfDataWriter {
             size_fd,
             put_ends: std::collections::VecDeque::new(),
             synced: 0,
+            pipe: None,
         })
+    }
+
+    /// A writer of perf's pipe mode to `out` (`perf record -o -`): the [`super::pipe::prelude`]
+    /// (attrs, the features known now from `info`, `tracing_data`, and `info`'s build ids)
+    /// is staged at once, records follow as they are written, and
+    /// [`finish`](Self::finish) appends the build ids learnt since as `HEADER_BUILD_ID`
+    /// records. Nothing is ever rewritten, so `out` may be a pipe; `name` names it in
+    /// errors.
+    ///
+    /// # Errors
+    ///
+    /// [`PerfDataError::Invalid`] for no events or a prelude record too large.
+    pub fn to_pipe(
+        out: Box<dyn Write + Send>,
+        name: &Path,
+        events: Vec<EventEntry>,
+        tracing_data: Option<Vec<u8>>,
+        info: &FinishInfo,
+    ) -> Result<Self, PerfDataError> {
+        if events.is_empty() {
+            return Err(PerfDataError::Invalid("no events".into()));
+        }
+        let payloads = feature_payloads(&events, tracing_data.as_deref(), info, None);
+        let features: Vec<(u32, &[u8])> =
+            payloads.iter().map(|(b, p)| (*b, p.as_slice())).collect();
+        let head = super::pipe::prelude(
+            events.iter().map(|e| (&e.attr.as_bytes()[..], e.ids.as_slice())),
+            &features,
+        )?;
+        let mut staged = StagedFile::new(Output::Pipe(out), 128 << 10);
+        staged
+            .write_all(&head)
+            .map_err(|e| PerfDataError::io(name, e))?;
+        Ok(PerfDataWriter {
+            path: name.to_owned(),
+            out: staged,
+            events,
+            header: FileHeader::default(),
+            rounds: 0,
+            tracing: None,
+            compress: None,
+            size_fd: None,
+            put_ends: std::collections::VecDeque::new(),
+            synced: 0,
+            pipe: Some(PipeState {
+                prelude_bytes: head.len() as u64,
+                sent_build_ids: info.build_ids.clone(),
+                written: Vec::new(),
+            }),
+        })
+    }
+
+    /// True for a pipe-mode writer ([`PerfDataWriter::to_pipe`]).
+    pub fn is_pipe(&self) -> bool {
+        self.pipe.is_some()
+    }
+
+    /// Pipe mode: the records written since the last call (whole records, unless the
+    /// last write was a ring's first slice), for a caller that looks at them since it
+    /// cannot read the output back; empty for a file.
+    pub fn take_written(&mut self) -> Vec<u8> {
+        self.pipe
+            .as_mut()
+            .map(|p| std::mem::take(&mut p.written))
+            .unwrap_or_default()
     }
 
     /// The events of the file.
@@ -235,6 +316,9 @@ impl PerfDataWriter {
     }
 
     fn put(&mut self, bytes: &[u8]) -> Result<(), PerfDataError> {
+        if let Some(p) = self.pipe.as_mut() {
+            p.written.extend_from_slice(bytes);
+        }
         self.out
             .write_all(bytes)
             .map_err(|e| PerfDataError::io(&self.path, e))?;
@@ -380,6 +464,17 @@ impl PerfDataWriter {
     ///
     /// I/O errors of the read-back, truncation or header write.
     pub fn salvage(self, info: &FinishInfo) -> Result<WriteSummary, PerfDataError> {
+        if self.pipe.is_some() {
+            // Nothing to cut back on a stream: what reached it stays, the rest goes.
+            let mut out = self.out;
+            let _ = out.flush();
+            return Ok(WriteSummary {
+                path: self.path,
+                data_bytes: self.header.data.size,
+                file_bytes: 0,
+                rounds: self.rounds,
+            });
+        }
         let PerfDataWriter {
             path,
             out,
@@ -394,7 +489,9 @@ impl PerfDataWriter {
         // Staged records go out first if they can (after a dead ring, they can).
         let mut out = out;
         let _ = out.flush();
-        let (mut file, _unflushed) = out.into_parts();
+        let (Output::File(mut file), _unflushed) = out.into_parts() else {
+            return Err(PerfDataError::Invalid("salvaging a pipe".into()));
+        };
         let len = file.metadata().map_err(io)?.len();
         let start = header.data.offset;
         // Room for the features: generous for everything but tracing data.
@@ -409,7 +506,7 @@ impl PerfDataWriter {
         let fallback = header.clone();
         let w = PerfDataWriter {
             path: path.clone(),
-            out: StagedFile::new(file, 128 << 10),
+            out: StagedFile::new(Output::File(file), 128 << 10),
             events,
             header,
             rounds,
@@ -418,6 +515,7 @@ impl PerfDataWriter {
             size_fd: None,
             put_ends: std::collections::VecDeque::new(),
             synced: 0,
+            pipe: None,
         };
         match w.finish(info) {
             Ok(s) => Ok(s),
@@ -448,50 +546,15 @@ impl PerfDataWriter {
     ///
     /// I/O errors.
     pub fn finish(mut self, info: &FinishInfo) -> Result<WriteSummary, PerfDataError> {
-        let mut payloads: Vec<(u32, Vec<u8>)> = Vec::new();
-        if let Some(t) = self.tracing.take() {
-            payloads.push((feature::TRACING_DATA, t));
+        if let Some(p) = self.pipe.take() {
+            return self.finish_pipe(p, info);
         }
-        if !info.build_ids.is_empty() {
-            payloads.push((
-                feature::BUILD_ID,
-                features::encode_build_ids(&info.build_ids),
-            ));
-        }
-        let h = &info.host;
-        for (bit, s) in [
-            (feature::HOSTNAME, &h.hostname),
-            (feature::OSRELEASE, &h.osrelease),
-            (feature::ARCH, &h.arch),
-        ] {
-            let mut p = Vec::new();
-            features::put_string(&mut p, s);
-            payloads.push((bit, p));
-        }
-        let mut nr = Vec::new();
-        nr.extend_from_slice(&h.nrcpus.0.to_ne_bytes());
-        nr.extend_from_slice(&h.nrcpus.1.to_ne_bytes());
-        payloads.push((feature::NRCPUS, nr));
-        let mut cmd = Vec::new();
-        features::put_string_list(&mut cmd, &h.cmdline);
-        payloads.push((feature::CMDLINE, cmd));
-        let desc: Vec<EventDesc> = self
-            .events
-            .iter()
-            .map(|e| EventDesc {
-                attr: e.attr.clone(),
-                name: e.name.clone(),
-                ids: e.ids.clone(),
-            })
-            .collect();
-        payloads.push((feature::EVENT_DESC, features::encode_event_desc(&desc)));
-        if let Some((d, mmap_len, _)) = &self.compress {
-            payloads.push((
-                super::compressed::FEATURE_COMPRESSED,
-                d.info(*mmap_len).encode(),
-            ));
-        }
-        payloads.sort_by_key(|(bit, _)| *bit);
+        let tracing = self.tracing.take();
+        let compress = self
+            .compress
+            .as_ref()
+            .map(|(d, mmap_len, _)| d.info(*mmap_len).encode());
+        let payloads = feature_payloads(&self.events, tracing.as_deref(), info, compress);
 
         let table_at = self.header.data.offset + self.header.data.size;
         let mut at = table_at + (payloads.len() * SECTION_SIZE) as u64;
@@ -510,7 +573,9 @@ impl PerfDataWriter {
         for (_, p) in &payloads {
             self.out.write_all(p).map_err(io)?;
         }
-        let file = self.out.file_flushed().map_err(io)?;
+        let Output::File(file) = self.out.file_flushed().map_err(io)? else {
+            return Err(PerfDataError::Invalid("a file header on a pipe".into()));
+        };
         file.seek(SeekFrom::Start(0)).map_err(io)?;
         file.write_all(&self.header.encode()).map_err(io)?;
         file.flush().map_err(io)?;
@@ -521,6 +586,82 @@ impl PerfDataWriter {
             rounds: self.rounds,
         })
     }
+}
+
+impl PerfDataWriter {
+    /// Pipe mode's end: the build ids not in the prelude as `HEADER_BUILD_ID` records
+    /// (perf 6.1 sends none in pipe mode; its reader takes them anywhere), then
+    /// everything staged is written.
+    fn finish_pipe(mut self, p: PipeState, info: &FinishInfo) -> Result<WriteSummary, PerfDataError> {
+        let late: Vec<BuildId> = info
+            .build_ids
+            .iter()
+            .filter(|b| !p.sent_build_ids.contains(b))
+            .cloned()
+            .collect();
+        let mut tail = Vec::new();
+        super::pipe::encode_build_ids(&features::encode_build_ids(&late), &mut tail)?;
+        let io = |e| PerfDataError::io(&self.path, e);
+        self.out.write_all(&tail).map_err(io)?;
+        self.out.flush().map_err(io)?;
+        Ok(WriteSummary {
+            path: self.path.clone(),
+            data_bytes: self.header.data.size,
+            file_bytes: p.prelude_bytes + self.header.data.size + tail.len() as u64,
+            rounds: self.rounds,
+        })
+    }
+}
+
+/// The feature sections of a file of `events` (ascending by bit): TRACING_DATA, BUILD_ID,
+/// the host's, EVENT_DESC, and `compressed` (HEADER_COMPRESSED's payload) when given.
+fn feature_payloads(
+    events: &[EventEntry],
+    tracing: Option<&[u8]>,
+    info: &FinishInfo,
+    compressed: Option<Vec<u8>>,
+) -> Vec<(u32, Vec<u8>)> {
+    let mut payloads: Vec<(u32, Vec<u8>)> = Vec::new();
+    if let Some(t) = tracing {
+        payloads.push((feature::TRACING_DATA, t.to_vec()));
+    }
+    if !info.build_ids.is_empty() {
+        payloads.push((
+            feature::BUILD_ID,
+            features::encode_build_ids(&info.build_ids),
+        ));
+    }
+    let h = &info.host;
+    for (bit, s) in [
+        (feature::HOSTNAME, &h.hostname),
+        (feature::OSRELEASE, &h.osrelease),
+        (feature::ARCH, &h.arch),
+    ] {
+        let mut p = Vec::new();
+        features::put_string(&mut p, s);
+        payloads.push((bit, p));
+    }
+    let mut nr = Vec::new();
+    nr.extend_from_slice(&h.nrcpus.0.to_ne_bytes());
+    nr.extend_from_slice(&h.nrcpus.1.to_ne_bytes());
+    payloads.push((feature::NRCPUS, nr));
+    let mut cmd = Vec::new();
+    features::put_string_list(&mut cmd, &h.cmdline);
+    payloads.push((feature::CMDLINE, cmd));
+    let desc: Vec<EventDesc> = events
+        .iter()
+        .map(|e| EventDesc {
+            attr: e.attr.clone(),
+            name: e.name.clone(),
+            ids: e.ids.clone(),
+        })
+        .collect();
+    payloads.push((feature::EVENT_DESC, features::encode_event_desc(&desc)));
+    if let Some(c) = compressed {
+        payloads.push((super::compressed::FEATURE_COMPRESSED, c));
+    }
+    payloads.sort_by_key(|(bit, _)| *bit);
+    payloads
 }
 
 /// Walks the records of `[start, len)` in `file`; returns the end of the last whole

@@ -57,6 +57,15 @@ pub enum RecordError {
     },
 }
 
+impl RecordError {
+    /// True when the output was a pipe whose reader went away (`EPIPE`: `-o - | head`):
+    /// the recording ended there, and the command was killed.
+    pub fn is_broken_pipe(&self) -> bool {
+        matches!(self, RecordError::PerfData(PerfDataError::Io { error, .. })
+            if error.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+}
+
 /// What to record and where.
 #[derive(Debug, Clone)]
 pub struct RecordOptions {
@@ -312,6 +321,37 @@ fn create_writer(path: &Path, events: Vec<EventEntry>) -> Result<PerfDataWriter,
     Ok(PerfDataWriter::from_file(file, path, events, tracing)?)
 }
 
+/// `-o -`: perf's pipe mode on standard output, written while the capture runs
+/// ([`PerfDataWriter::to_pipe`]). The host features and the running kernel's build id
+/// go ahead of the records; the build ids of the files mapped during the capture
+/// follow them at the end.
+fn create_pipe_writer(
+    events: Vec<EventEntry>,
+    cmdline: &[String],
+) -> Result<PerfDataWriter, RecordError> {
+    use std::os::fd::AsFd;
+    let name = Path::new("-");
+    let tracing = host::tracing_data(&events)?;
+    // A descriptor of its own, unbuffered: each write(2) reaches the reader at once.
+    let fd = std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| PerfDataError::io(name, e))?;
+    let out = Box::new(std::fs::File::from(fd));
+    Ok(PerfDataWriter::to_pipe(
+        out,
+        name,
+        events,
+        tracing,
+        &finish_info(cmdline),
+    )?)
+}
+
+/// True when `output` is `-`: perf's pipe mode on standard output.
+pub fn is_stdout(output: &Path) -> bool {
+    output == Path::new("-")
+}
+
 fn finish_info(cmdline: &[String]) -> FinishInfo {
     FinishInfo {
         host: HostFeatures::of_this_host(cmdline.to_vec()),
@@ -393,11 +433,8 @@ pub fn count_records(path: &Path) -> Result<RecordCounts, PerfDataError> {
 }
 
 /// Walks the records of the data section `[offset, offset + size)` of `path` with the
-/// perf.data reader's round walker (after the capture, off the hot path): counts them,
-/// adds up `PERF_RECORD_LOST`, and — with a parse context — collects a build id per
-/// mapped file for the BUILD_ID feature: the one the kernel put in `PERF_RECORD_MMAP2`
-/// (`attr.build_id`), or for an executable mapping without one (synthesized, or an old
-/// kernel) the file's own `NT_GNU_BUILD_ID` note, read with blazesym.
+/// perf.data reader's round walker (after the capture, off the hot path) and hands them
+/// to a [`DataScan`].
 fn scan_data(
     path: &Path,
     offset: u64,
@@ -406,7 +443,6 @@ fn scan_data(
 ) -> Result<(RecordCounts, Vec<BuildId>), PerfDataError> {
     use crate::perf_data::stream::RoundReader;
     use crate::perf_data::{FileSection, StreamOptions};
-    use crate::records::{FileId, Record};
     let file = std::fs::File::open(path).map_err(|e| PerfDataError::io(path, e))?;
     let mut rounds = RoundReader::new(
         &file,
@@ -414,66 +450,132 @@ fn scan_data(
         FileSection { offset, size },
         StreamOptions::default(),
     );
-    let mut counts = RecordCounts::default();
-    let mut ids: Vec<BuildId> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
+    let mut scan = DataScan::new(ctx.cloned());
     // `-z`: the records inside PERF_RECORD_COMPRESSED are what is counted and scanned.
     let mut inflate = crate::perf_data::compressed::Inflate::new();
     while let Some(chunk) = rounds.next_chunk()? {
         inflate.chunk(chunk, &mut |chunk: crate::perf_data::DataChunk<'_>| {
             for r in chunk.records() {
-                let r = r?;
-                counts.records += 1;
-                match r.header.record_type {
-                    record_type::SAMPLE => counts.samples += 1,
-                    record_type::LOST if r.bytes.len() >= 24 => {
-                        let lost =
-                            u64::from_ne_bytes(r.bytes[16..24].try_into().unwrap_or_default());
-                        counts.lost_in_records = counts.lost_in_records.saturating_add(lost);
-                    }
-                    record_type::MMAP2 => {
-                        let Some(Ok(p)) = ctx.map(|c| c.parse(r.bytes)) else {
-                            continue;
-                        };
-                        let Record::Mmap2(m) = p.record else {
-                            continue;
-                        };
-                        let filename = String::from_utf8_lossy(m.filename).into_owned();
-                        // The kernel's build id; else (a mapping synthesized for a task that
-                        // existed before the capture, or a kernel before 5.12) the file's own,
-                        // for executable mappings of files that are still there.
-                        let id = match m.file_id {
-                            FileId::BuildId(id) => Some(id.as_bytes().to_vec()),
-                            FileId::Inode { .. }
-                                if m.prot & libc::PROT_EXEC as u32 != 0
-                                    && filename.starts_with('/')
-                                    && !seen.contains(&filename) =>
-                            {
-                                blazesym::helper::read_elf_build_id(&filename)
-                                    .ok()
-                                    .flatten()
-                                    .map(|b| b.to_vec())
-                            }
-                            FileId::Inode { .. } => None,
-                        };
-                        if let Some(id) = id.filter(|id| !id.is_empty() && id.len() <= 20) {
-                            if seen.insert(filename.clone()) {
-                                ids.push(BuildId {
-                                    cpumode: r.header.misc & crate::records::misc::CPUMODE_MASK,
-                                    pid: -1,
-                                    id,
-                                    filename,
-                                });
-                            }
-                        }
-                    }
-                    _ => {}
-                }
+                scan.record(&r?);
             }
             Ok::<(), PerfDataError>(())
         })?;
     }
-    Ok((counts, ids))
+    Ok(scan.finish())
+}
+
+/// What the recorder learns from the records it wrote: counts them, adds up
+/// `PERF_RECORD_LOST`, and — with a parse context — collects a build id per mapped file
+/// for the BUILD_ID feature: the one the kernel put in `PERF_RECORD_MMAP2`
+/// (`attr.build_id`), or for an executable mapping without one (synthesized, or an old
+/// kernel) the file's own `NT_GNU_BUILD_ID` note, read with blazesym. A file is read
+/// back after the capture ([`scan_data`]); a pipe is looked at as it is written
+/// ([`DataScan::feed`]).
+struct DataScan {
+    ctx: Option<crate::records::ParseContext>,
+    counts: RecordCounts,
+    ids: Vec<BuildId>,
+    seen: std::collections::HashSet<String>,
+    /// Fed bytes that do not yet make a whole record.
+    carry: Vec<u8>,
+}
+
+impl DataScan {
+    fn new(ctx: Option<crate::records::ParseContext>) -> Self {
+        DataScan {
+            ctx,
+            counts: RecordCounts::default(),
+            ids: Vec::new(),
+            seen: std::collections::HashSet::new(),
+            carry: Vec::new(),
+        }
+    }
+
+    /// Scans the whole records of `bytes`, the next bytes written; a record cut at the
+    /// end waits for the rest.
+    fn feed(&mut self, bytes: Vec<u8>) -> Result<(), PerfDataError> {
+        use crate::perf_data::stream::{step, Step};
+        let mut buf = if self.carry.is_empty() {
+            bytes
+        } else {
+            let mut c = std::mem::take(&mut self.carry);
+            c.extend_from_slice(&bytes);
+            c
+        };
+        let mut at = 0usize;
+        loop {
+            match step(&buf[at..], at as u64, false) {
+                Step::Record { header, size, step } => {
+                    let r = crate::perf_data::RawRecord {
+                        offset: at as u64,
+                        header,
+                        bytes: &buf[at..at + size],
+                    };
+                    self.record(&r);
+                    at += step;
+                }
+                Step::NeedMore(_) | Step::End => break,
+                Step::Bad(e) => return Err(e),
+            }
+        }
+        buf.drain(..at);
+        self.carry = buf;
+        Ok(())
+    }
+
+    fn record(&mut self, r: &crate::perf_data::RawRecord<'_>) {
+        use crate::records::{FileId, Record};
+        let counts = &mut self.counts;
+        counts.records += 1;
+        match r.header.record_type {
+            record_type::SAMPLE => counts.samples += 1,
+            record_type::LOST if r.bytes.len() >= 24 => {
+                let lost = u64::from_ne_bytes(r.bytes[16..24].try_into().unwrap_or_default());
+                counts.lost_in_records = counts.lost_in_records.saturating_add(lost);
+            }
+            record_type::MMAP2 => {
+                let Some(Ok(p)) = self.ctx.as_ref().map(|c| c.parse(r.bytes)) else {
+                    return;
+                };
+                let Record::Mmap2(m) = p.record else {
+                    return;
+                };
+                let filename = String::from_utf8_lossy(m.filename).into_owned();
+                // The kernel's build id; else (a mapping synthesized for a task that
+                // existed before the capture, or a kernel before 5.12) the file's own,
+                // for executable mappings of files that are still there.
+                let id = match m.file_id {
+                    FileId::BuildId(id) => Some(id.as_bytes().to_vec()),
+                    FileId::Inode { .. }
+                        if m.prot & libc::PROT_EXEC as u32 != 0
+                            && filename.starts_with('/')
+                            && !self.seen.contains(&filename) =>
+                    {
+                        blazesym::helper::read_elf_build_id(&filename)
+                            .ok()
+                            .flatten()
+                            .map(|b| b.to_vec())
+                    }
+                    FileId::Inode { .. } => None,
+                };
+                if let Some(id) = id.filter(|id| !id.is_empty() && id.len() <= 20) {
+                    if self.seen.insert(filename.clone()) {
+                        self.ids.push(BuildId {
+                            cpumode: r.header.misc & crate::records::misc::CPUMODE_MASK,
+                            pid: -1,
+                            id,
+                            filename,
+                        });
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn finish(self) -> (RecordCounts, Vec<BuildId>) {
+        (self.counts, self.ids)
+    }
 }
 
 /// Runs a recording to the end.
@@ -501,7 +603,11 @@ pub fn record(
         ),
         None => None,
     };
-    let previous = keep_previous(&opts.output)?;
+    let previous = if is_stdout(&opts.output) {
+        None
+    } else {
+        keep_previous(&opts.output)?
+    };
     let mut capture = Capture::start(copts)?;
     let result = run(&mut capture, opts, &pre, &mut progress);
     if result.is_err() {
@@ -555,6 +661,9 @@ struct Recorder<'a, P> {
     piece: usize,
     /// `--switch-output` state.
     rotator: rotate::Rotator,
+    /// `-o -`: the records written so far, looked at as they go (a pipe cannot be
+    /// read back).
+    scan: Option<DataScan>,
 }
 
 impl<P: FnMut(&Progress)> Recorder<'_, P> {
@@ -590,7 +699,13 @@ impl<P: FnMut(&Progress)> RunHooks for Recorder<'_, P> {
         if n > 0 {
             self.w.finished_round()?;
         }
-        self.write_stage()?;
+        if let Some(scan) = self.scan.as_mut() {
+            // A reader of the pipe sees each pass as it ends (`perf script -i -`).
+            self.w.write_pending(usize::MAX)?;
+            scan.feed(self.w.take_written())?;
+        } else {
+            self.write_stage()?;
+        }
         Ok(n)
     }
 
@@ -644,8 +759,14 @@ fn run(
     pre: &[u8],
     progress: &mut impl FnMut(&Progress),
 ) -> Result<RunOut, RecordError> {
-    let mut w = create_writer(&opts.output, entries(capture, &opts.events)?)?;
-    if let Some(level) = opts.compression {
+    let events = entries(capture, &opts.events)?;
+    let pipe = is_stdout(&opts.output);
+    let mut w = if pipe {
+        create_pipe_writer(events, &opts.cmdline)?
+    } else {
+        create_writer(&opts.output, events)?
+    };
+    if let Some(level) = opts.compression.filter(|_| !pipe) {
         let mmap_len = (opts.data_pages.saturating_add(1)).saturating_mul(page_size() as usize);
         w.compress(level, u32::try_from(mmap_len).unwrap_or(u32::MAX))?;
     }
@@ -667,7 +788,12 @@ fn run(
         ring_bytes,
         piece,
         rotator: rotate::Rotator::new(),
+        scan: pipe.then(|| DataScan::new(Some(capture.parse_context().clone()))),
     };
+    if pipe {
+        // The prelude and the synthesized records, before the first sample.
+        rec.w.write_pending(usize::MAX)?;
+    }
     let run_opts = RunOptions {
         duration: opts.duration,
         stop: Some(Arc::clone(&opts.stop)),
@@ -708,6 +834,7 @@ fn run(
         Ok((summary, exit_status))
     })();
     let dumps = std::mem::take(&mut rec.dumps);
+    let scan = rec.scan.take();
     let (summary, exit_status) = match body {
         Ok(v) => v,
         Err(e) => {
@@ -724,12 +851,15 @@ fn run(
     // One walk over what was written: the counts for the summary, and the build ids
     // of the mapped files for the BUILD_ID feature. If it fails, the file is still
     // finished (without those build ids) before the error is returned.
-    let scanned = scan_data(
-        &opts.output,
-        w.data_offset(),
-        w.data_bytes(),
-        Some(capture.parse_context()),
-    );
+    let scanned = match scan {
+        Some(mut scan) => scan.feed(w.take_written()).map(|()| scan.finish()),
+        None => scan_data(
+            &opts.output,
+            w.data_offset(),
+            w.data_bytes(),
+            Some(capture.parse_context()),
+        ),
+    };
     let mut info = finish_info(&opts.cmdline);
     if let Ok((_, ids)) = &scanned {
         info.build_ids.extend(ids.iter().cloned());
