@@ -190,3 +190,134 @@ fn empty_or_file_mode_stdin_is_read_or_refused_clearly() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("empty"));
 }
+
+/// A shell command that spins until `stop` exists, after writing its pid to `pid`.
+fn spin_until(stop: &std::path::Path, pid: &std::path::Path) -> String {
+    format!(
+        "echo $$ > {}; while [ ! -e {} ]; do :; done",
+        pid.display(),
+        stop.display()
+    )
+}
+
+/// `perf-client record -o - -- <spin until a file appears> | READER -i -`: the reader
+/// prints a sample line while the command still runs (the file that ends it does not
+/// exist yet), then the file is created and both end cleanly. A watchdog creates the
+/// file after a minute so that a stream that is not live fails instead of hanging.
+fn samples_arrive_while_the_command_runs(reader: &mut Command, name: &str) {
+    use std::io::BufRead;
+    let stop = temp_path(&format!("live-{name}.stop"));
+    let pid = temp_path(&format!("live-{name}.pid"));
+    let _ = std::fs::remove_file(&stop);
+    let mut rec = Command::new(perf_client_bin())
+        .args(["record", "-q", "-e", "cpu-clock", "-o", "-", "--", "sh", "-c"])
+        .arg(spin_until(&stop, &pid))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut rd = reader
+        .stdin(rec.stdout.take().unwrap())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let watchdog = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            for _ in 0..600 {
+                if stop.exists() {
+                    return false;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            std::fs::write(&stop, b"").unwrap();
+            true
+        })
+    };
+    let mut lines = std::io::BufReader::new(rd.stdout.take().unwrap()).lines();
+    let first = lines.next().map(Result::unwrap);
+    // The command is still running: only this test (or the watchdog) creates `stop`.
+    let command_was_running = !stop.exists();
+    std::fs::write(&stop, b"").unwrap();
+    let rest = lines.count();
+    let fired = watchdog.join().unwrap();
+    let rec_out = rec.wait_with_output().unwrap();
+    let rd_out = rd.wait_with_output().unwrap();
+    let rec_err = String::from_utf8_lossy(&rec_out.stderr);
+    let rd_err = String::from_utf8_lossy(&rd_out.stderr);
+    if rec_err.contains("refused") || rec_err.contains("Permission") {
+        return crate::common::skip(&format!("record refused: {rec_err}"));
+    }
+    assert!(!fired, "{name}: no sample line within a minute: {rec_err} {rd_err}");
+    assert!(command_was_running);
+    let first = first.unwrap_or_else(|| panic!("{name} printed nothing: {rec_err} {rd_err}"));
+    assert!(first.contains("cpu-clock"), "{name}: {first}");
+    assert!(rec_out.status.success(), "record: {rec_err}");
+    assert!(rd_out.status.success(), "{name}: {rd_err}");
+    assert!(rest > 0, "{name}: more samples follow the first");
+    let _ = std::fs::remove_file(&stop);
+    let _ = std::fs::remove_file(&pid);
+}
+
+#[test]
+fn perf_script_prints_samples_of_record_to_stdout_while_the_command_runs() {
+    if capture().is_none() {
+        return;
+    }
+    if Command::new("perf").arg("--version").output().is_err() {
+        return crate::common::skip("perf is not installed");
+    }
+    samples_arrive_while_the_command_runs(
+        Command::new("perf").args(["script", "-i", "-"]),
+        "perf-script",
+    );
+}
+
+#[test]
+fn our_script_prints_samples_of_a_pipe_as_they_arrive() {
+    if capture().is_none() {
+        return;
+    }
+    samples_arrive_while_the_command_runs(
+        Command::new(perf_client_bin()).args(["script", "-i", "-"]),
+        "perf-client-script",
+    );
+}
+
+#[test]
+fn a_reader_that_goes_away_stops_the_recorded_command() {
+    if capture().is_none() {
+        return;
+    }
+    let stop = temp_path("gone-reader.stop");
+    let pid = temp_path("gone-reader.pid");
+    let _ = std::fs::remove_file(&stop);
+    let _ = std::fs::remove_file(&pid);
+    let mut child = Command::new(perf_client_bin())
+        .args(["record", "-q", "-e", "cpu-clock", "-o", "-", "--", "sh", "-c"])
+        .arg(spin_until(&stop, &pid))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut head = [0u8; 16];
+    child.stdout.take().unwrap().read_exact(&mut head).unwrap();
+    // stdout dropped: the next pass's samples meet a closed pipe (`| head -c 16`).
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(&head[..8], b"PERFILE2");
+    assert!(out.status.success(), "exit {:?}: {err}", out.status);
+    assert!(!err.contains("error"), "{err}");
+    // The command never saw its stop file: it was stopped, and reaped (if it got as far
+    // as writing its pid: the first samples may come from its start-up).
+    assert!(!stop.exists());
+    if let Ok(pid) = std::fs::read_to_string(&pid) {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{}", pid.trim())).exists(),
+            "the command {} still runs",
+            pid.trim()
+        );
+    }
+    let _ = std::fs::remove_file(temp_path("gone-reader.pid"));
+}

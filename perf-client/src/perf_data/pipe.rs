@@ -557,6 +557,104 @@ pub fn file_to_pipe(file: &PerfData, out: &mut impl Write) -> Result<(), PerfDat
 mod tests {
     use super::*;
 
+    /// A reader that hands out `n` bytes at a time, as a pipe fed in small writes does.
+    struct Trickle(Vec<u8>, usize, usize);
+
+    impl Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.2).min(self.0.len() - self.1);
+            buf[..n].copy_from_slice(&self.0[self.1..self.1 + n]);
+            self.1 += n;
+            Ok(n)
+        }
+    }
+
+    fn record(kind: u32, body_u64s: usize) -> Vec<u8> {
+        let mut v = Vec::new();
+        user_record(kind, 0, &vec![0x5a; body_u64s * 8], &mut v).unwrap();
+        v
+    }
+
+    /// A pipe stream: one attr and HOSTNAME, then `rounds` rounds of three samples.
+    fn stream(rounds: usize) -> Vec<u8> {
+        let attr = super::super::FileAttr::zeroed();
+        let mut host = Vec::new();
+        super::super::features::put_string(&mut host, "h");
+        let mut v = prelude(
+            [(&attr.as_bytes()[..], &[7u64][..])],
+            &[(feature::HOSTNAME, &host[..])],
+        )
+        .unwrap();
+        for _ in 0..rounds {
+            for _ in 0..3 {
+                v.extend(record(9, 3));
+            }
+            v.extend(record(68, 0));
+        }
+        v
+    }
+
+    fn open(bytes: Vec<u8>, step: usize) -> Result<PerfData, PerfDataError> {
+        let mut head = [0u8; 16];
+        head.copy_from_slice(&bytes[..16]);
+        let rest = Trickle(bytes[16..].to_vec(), 0, step);
+        let opts = super::super::StreamOptions {
+            buffer: 64,
+            max_buffer: 1 << 20,
+            read_size: 16,
+        };
+        open_stream(head, Box::new(rest), opts)
+    }
+
+    #[test]
+    fn a_stream_read_in_small_pieces_is_walked_round_by_round() {
+        for step in [1, 3, 8, 1000] {
+            let file = open(stream(50), step).unwrap();
+            assert!(file.is_live_stream());
+            assert_eq!(file.attrs()[0].ids, vec![7]);
+            assert_eq!(file.hostname().unwrap().as_deref(), Some("h"));
+            let mut chunks = 0;
+            let mut types = BTreeMap::new();
+            file.for_each_chunk(|c| {
+                chunks += 1;
+                for r in c.records() {
+                    *types.entry(r?.header.record_type).or_insert(0) += 1;
+                }
+                Ok::<(), PerfDataError>(())
+            })
+            .unwrap();
+            assert_eq!(types, BTreeMap::from([(9, 150), (68, 50)]), "step {step}");
+            assert_eq!(chunks, 50, "one chunk per round, step {step}");
+        }
+    }
+
+    #[test]
+    fn a_stream_cut_inside_a_record_is_an_error_after_its_whole_rounds() {
+        let mut bytes = stream(4);
+        bytes.truncate(bytes.len() - 12);
+        let file = open(bytes, 5).unwrap();
+        let mut samples = 0;
+        let e = file
+            .for_each_chunk(|c| {
+                samples += c
+                    .records()
+                    .filter(|r| r.as_ref().is_ok_and(|r| r.header.record_type == 9))
+                    .count();
+                Ok::<(), PerfDataError>(())
+            })
+            .unwrap_err();
+        assert!(e.to_string().contains("runs past"), "{e}");
+        assert_eq!(samples, 11);
+        // A stream is walked once, in order: it is not held for slices of it.
+        assert!(matches!(file.records().next(), Some(Err(_))));
+    }
+
+    #[test]
+    fn a_stream_that_ends_with_its_start_has_no_records() {
+        let file = open(stream(0), 7).unwrap();
+        assert_eq!(file.count_by_type().unwrap(), BTreeMap::new());
+    }
+
     #[test]
     fn a_file_mode_header_is_not_taken_for_a_pipe() {
         let mut v = MAGIC.to_le_bytes().to_vec();
