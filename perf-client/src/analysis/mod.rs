@@ -56,7 +56,22 @@ pub fn event_names(file: &PerfData) -> Vec<String> {
 pub fn for_each_ordered(
     file: &PerfData,
     ctx: &ParseContext,
+    f: impl FnMut(&ParsedRecord<'_>) -> Result<(), script::AnalysisError>,
+) -> Result<(), script::AnalysisError> {
+    for_each_ordered_by_round(file, ctx, f, || Ok(()))
+}
+
+/// As [`for_each_ordered`], calling `round_end` after each round's records were handed
+/// to `f`: where `script` flushes its output when it reads a stream as it arrives.
+///
+/// # Errors
+///
+/// As [`for_each_ordered`], and the first error of `round_end`.
+pub fn for_each_ordered_by_round(
+    file: &PerfData,
+    ctx: &ParseContext,
     mut f: impl FnMut(&ParsedRecord<'_>) -> Result<(), script::AnalysisError>,
+    mut round_end: impl FnMut() -> Result<(), script::AnalysisError>,
 ) -> Result<(), script::AnalysisError> {
     // The round's records unparsed, as 16-byte sort keys (time, position << 16 | size):
     // a record is parsed only when it is handed to `f`, so no parsed round is kept, and
@@ -84,7 +99,8 @@ pub fn for_each_ordered(
                 f(&rec)
             });
             round.clear();
-            out
+            out?;
+            round_end()
         };
         for r in chunk.records() {
             let r = r?;

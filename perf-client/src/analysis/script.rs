@@ -319,7 +319,18 @@ pub fn script_with(
     let mut chains = ChainBuilder::new();
     let mut ips = Vec::new();
     let mut trace = String::new();
-    super::for_each_ordered(file, &ctx, |rec| {
+    // A stream read as it arrives (`-i -`) is printed as it arrives: out is flushed at
+    // the end of each round.
+    let live = file.is_live_stream();
+    let out = std::cell::RefCell::new(out);
+    let round_end = || -> Result<(), AnalysisError> {
+        if live {
+            out.borrow_mut().flush()?;
+        }
+        Ok(())
+    };
+    super::for_each_ordered_by_round(file, &ctx, |rec| {
+        let mut out = out.borrow_mut();
         let s = match &rec.record {
             Record::Sample(s) => s,
             Record::Lost(l) => {
@@ -404,7 +415,7 @@ pub fn script_with(
             }
         }
         Ok(())
-    })?;
+    }, round_end)?;
     sum.unwind = chains.stats();
     sum.unread.finish(&symbols);
     Ok(sum)
