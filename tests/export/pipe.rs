@@ -210,7 +210,17 @@ fn samples_arrive_while_the_command_runs(reader: &mut Command, name: &str) {
     let pid = temp_path(&format!("live-{name}.pid"));
     let _ = std::fs::remove_file(&stop);
     let mut rec = Command::new(perf_client_bin())
-        .args(["record", "-q", "-e", "cpu-clock", "-o", "-", "--", "sh", "-c"])
+        .args([
+            "record",
+            "-q",
+            "-e",
+            "cpu-clock",
+            "-o",
+            "-",
+            "--",
+            "sh",
+            "-c",
+        ])
         .arg(spin_until(&stop, &pid))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -249,7 +259,10 @@ fn samples_arrive_while_the_command_runs(reader: &mut Command, name: &str) {
     if rec_err.contains("refused") || rec_err.contains("Permission") {
         return crate::common::skip(&format!("record refused: {rec_err}"));
     }
-    assert!(!fired, "{name}: no sample line within a minute: {rec_err} {rd_err}");
+    assert!(
+        !fired,
+        "{name}: no sample line within a minute: {rec_err} {rd_err}"
+    );
     assert!(command_was_running);
     let first = first.unwrap_or_else(|| panic!("{name} printed nothing: {rec_err} {rd_err}"));
     assert!(first.contains("cpu-clock"), "{name}: {first}");
@@ -295,7 +308,17 @@ fn a_reader_that_goes_away_stops_the_recorded_command() {
     let _ = std::fs::remove_file(&stop);
     let _ = std::fs::remove_file(&pid);
     let mut child = Command::new(perf_client_bin())
-        .args(["record", "-q", "-e", "cpu-clock", "-o", "-", "--", "sh", "-c"])
+        .args([
+            "record",
+            "-q",
+            "-e",
+            "cpu-clock",
+            "-o",
+            "-",
+            "--",
+            "sh",
+            "-c",
+        ])
         .arg(spin_until(&stop, &pid))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

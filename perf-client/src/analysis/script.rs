@@ -329,93 +329,100 @@ pub fn script_with(
         }
         Ok(())
     };
-    super::for_each_ordered_by_round(file, &ctx, |rec| {
-        let mut out = out.borrow_mut();
-        let s = match &rec.record {
-            Record::Sample(s) => s,
-            Record::Lost(l) => {
-                sum.lost += l.lost;
-                return Ok(());
+    super::for_each_ordered_by_round(
+        file,
+        &ctx,
+        |rec| {
+            let mut out = out.borrow_mut();
+            let s = match &rec.record {
+                Record::Sample(s) => s,
+                Record::Lost(l) => {
+                    sum.lost += l.lost;
+                    return Ok(());
+                }
+                Record::LostSamples(l) => {
+                    sum.lost_samples += l.lost;
+                    return Ok(());
+                }
+                other => {
+                    sum.unread.note_record(rec.header.record_type, other);
+                    machine.apply(rec.header.misc, other);
+                    return Ok(());
+                }
+            };
+            sum.samples += 1;
+            let pid = s.pid.unwrap_or(0);
+            let tid = s.tid.unwrap_or(pid);
+            let unverified = s.ip.and_then(|ip| symbols.unverified(&machine, pid, ip));
+            if unverified.is_some() {
+                sum.unread.unverified_samples += 1;
             }
-            Record::LostSamples(l) => {
-                sum.lost_samples += l.lost;
-                return Ok(());
+            let info = rec.event.and_then(|i| events.get(i));
+            let event = info.map_or("unknown", |e| e.name.as_str());
+            let period = s
+                .period
+                .unwrap_or_else(|| super::fixed_period(file, rec.event));
+            trace.clear();
+            let want_trace = opts.format == ScriptFormat::Json
+                || info.is_some_and(|e| e.fields.has(Fields::TRACE));
+            if let (true, Some(id), Some(raw)) =
+                (want_trace, info.and_then(|e| e.tracepoint), s.raw)
+            {
+                if let Some(f) = formats.get(id) {
+                    f.render(raw, &mut trace);
+                }
             }
-            other => {
-                sum.unread.note_record(rec.header.record_type, other);
-                machine.apply(rec.header.misc, other);
-                return Ok(());
-            }
-        };
-        sum.samples += 1;
-        let pid = s.pid.unwrap_or(0);
-        let tid = s.tid.unwrap_or(pid);
-        let unverified = s.ip.and_then(|ip| symbols.unverified(&machine, pid, ip));
-        if unverified.is_some() {
-            sum.unread.unverified_samples += 1;
-        }
-        let info = rec.event.and_then(|i| events.get(i));
-        let event = info.map_or("unknown", |e| e.name.as_str());
-        let period = s
-            .period
-            .unwrap_or_else(|| super::fixed_period(file, rec.event));
-        trace.clear();
-        let want_trace =
-            opts.format == ScriptFormat::Json || info.is_some_and(|e| e.fields.has(Fields::TRACE));
-        if let (true, Some(id), Some(raw)) = (want_trace, info.and_then(|e| e.tracepoint), s.raw) {
-            if let Some(f) = formats.get(id) {
-                f.render(raw, &mut trace);
-            }
-        }
-        chains.frames(s, &machine, &mut symbols, &mut ips);
-        match opts.format {
-            ScriptFormat::Json => {
-                let comm = machine.comm(pid, tid);
-                let frames: Vec<_> = ips
-                    .iter()
-                    .map(|&ip| {
-                        let f = symbols.resolve_ref(&machine, pid, ip);
-                        let off = machine
-                            .find_map(pid, ip)
-                            .filter(|_| !f.kernel)
-                            .map(|m| m.file_offset(ip));
-                        json!({
-                            "ip": format!("{ip:#x}"), "symbol": f.symbol, "dso": f.dso,
-                            "dso_offset": off.map(|o| format!("{o:#x}")),
+            chains.frames(s, &machine, &mut symbols, &mut ips);
+            match opts.format {
+                ScriptFormat::Json => {
+                    let comm = machine.comm(pid, tid);
+                    let frames: Vec<_> = ips
+                        .iter()
+                        .map(|&ip| {
+                            let f = symbols.resolve_ref(&machine, pid, ip);
+                            let off = machine
+                                .find_map(pid, ip)
+                                .filter(|_| !f.kernel)
+                                .map(|m| m.file_offset(ip));
+                            json!({
+                                "ip": format!("{ip:#x}"), "symbol": f.symbol, "dso": f.dso,
+                                "dso_offset": off.map(|o| format!("{o:#x}")),
+                            })
                         })
-                    })
-                    .collect();
-                let top = frames.first().cloned();
-                let v = json!({
-                    "comm": comm, "pid": pid, "tid": tid, "cpu": s.cpu, "time": s.time.unwrap_or(0),
-                    "event": event,
-                    "period": period,
-                    "ip": s.ip.map(|ip| format!("{ip:#x}")),
-                    "symbol": top.as_ref().and_then(|f| f["symbol"].as_str().map(str::to_owned)),
-                    "dso": top.as_ref().and_then(|f| f["dso"].as_str().map(str::to_owned)),
-                    "trace": (info.is_some_and(|e| e.tracepoint.is_some())).then_some(trace.as_str()),
-                    "callchain": if has_chain(s) { Some(frames) } else { None },
-                    "unverified": unverified.map(super::symbols::Unverified::reason),
-                });
-                writeln!(out, "{v}")?;
+                        .collect();
+                    let top = frames.first().cloned();
+                    let v = json!({
+                        "comm": comm, "pid": pid, "tid": tid, "cpu": s.cpu, "time": s.time.unwrap_or(0),
+                        "event": event,
+                        "period": period,
+                        "ip": s.ip.map(|ip| format!("{ip:#x}")),
+                        "symbol": top.as_ref().and_then(|f| f["symbol"].as_str().map(str::to_owned)),
+                        "dso": top.as_ref().and_then(|f| f["dso"].as_str().map(str::to_owned)),
+                        "trace": (info.is_some_and(|e| e.tracepoint.is_some())).then_some(trace.as_str()),
+                        "callchain": if has_chain(s) { Some(frames) } else { None },
+                        "unverified": unverified.map(super::symbols::Unverified::reason),
+                    });
+                    writeln!(out, "{v}")?;
+                }
+                ScriptFormat::Text => {
+                    let fields = info.map_or(FieldSpec::Default.resolve(0, false), |e| e.fields);
+                    let shown = TextSample {
+                        sample: s,
+                        ips: &ips,
+                        period,
+                        event,
+                        name_width,
+                        trace: &trace,
+                        fields,
+                    };
+                    shown.write(&mut line, &machine, &mut symbols);
+                    out.write_all(&line)?;
+                }
             }
-            ScriptFormat::Text => {
-                let fields = info.map_or(FieldSpec::Default.resolve(0, false), |e| e.fields);
-                let shown = TextSample {
-                    sample: s,
-                    ips: &ips,
-                    period,
-                    event,
-                    name_width,
-                    trace: &trace,
-                    fields,
-                };
-                shown.write(&mut line, &machine, &mut symbols);
-                out.write_all(&line)?;
-            }
-        }
-        Ok(())
-    }, round_end)?;
+            Ok(())
+        },
+        round_end,
+    )?;
     sum.unwind = chains.stats();
     sum.unread.finish(&symbols);
     Ok(sum)

@@ -208,8 +208,11 @@ fn check_pipe_header(head: &[u8; 16]) -> Result<(), PerfDataError> {
     Ok(())
 }
 
+/// A record of a stream: its header's bytes and its body.
+type StreamRecord = ([u8; 8], Vec<u8>);
+
 /// Reads the next record's header and body at stream offset `at`; `None` at a clean end.
-fn next_record(r: &mut impl Read, at: u64) -> Result<Option<([u8; 8], Vec<u8>)>, PerfDataError> {
+fn next_record(r: &mut impl Read, at: u64) -> Result<Option<StreamRecord>, PerfDataError> {
     let mut hdr = [0u8; 8];
     if !read_full(r, &mut hdr, at)? {
         return Ok(None);
@@ -438,9 +441,8 @@ pub fn read_any(mut r: Box<dyn Read + Send>) -> Result<PerfData, PerfDataError> 
 
 /// One pipe-mode record: `kind`, `misc`, `body` (its size must fit `header.size`).
 fn user_record(kind: u32, misc: u16, body: &[u8], out: &mut Vec<u8>) -> Result<(), PerfDataError> {
-    let size = u16::try_from(8 + body.len()).map_err(|_| {
-        PerfDataError::Invalid(format!("a {}-byte type {kind} record", body.len()))
-    })?;
+    let size = u16::try_from(8 + body.len())
+        .map_err(|_| PerfDataError::Invalid(format!("a {}-byte type {kind} record", body.len())))?;
     out.extend_from_slice(&kind.to_ne_bytes());
     out.extend_from_slice(&misc.to_ne_bytes());
     out.extend_from_slice(&size.to_ne_bytes());

@@ -350,7 +350,10 @@ impl<'s> RoundReader<'s> {
         if self.to_source_end && room > 0 {
             // One read: what has arrived. Nothing more means the section ends here.
             let n = loop {
-                match self.src.read_at(&mut self.buf[self.end..self.end + room], at) {
+                match self
+                    .src
+                    .read_at(&mut self.buf[self.end..self.end + room], at)
+                {
                     Ok(n) => break n,
                     Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                     Err(e) => return Err(PerfDataError::io(self.name, e)),

@@ -249,7 +249,9 @@ impl PerfDataWriter {
         let features: Vec<(u32, &[u8])> =
             payloads.iter().map(|(b, p)| (*b, p.as_slice())).collect();
         let head = super::pipe::prelude(
-            events.iter().map(|e| (&e.attr.as_bytes()[..], e.ids.as_slice())),
+            events
+                .iter()
+                .map(|e| (&e.attr.as_bytes()[..], e.ids.as_slice())),
             &features,
         )?;
         let mut staged = StagedFile::new(Output::Pipe(out), 128 << 10);
@@ -592,7 +594,11 @@ impl PerfDataWriter {
     /// Pipe mode's end: the build ids not in the prelude as `HEADER_BUILD_ID` records
     /// (perf 6.1 sends none in pipe mode; its reader takes them anywhere), then
     /// everything staged is written.
-    fn finish_pipe(mut self, p: PipeState, info: &FinishInfo) -> Result<WriteSummary, PerfDataError> {
+    fn finish_pipe(
+        mut self,
+        p: PipeState,
+        info: &FinishInfo,
+    ) -> Result<WriteSummary, PerfDataError> {
         let late: Vec<BuildId> = info
             .build_ids
             .iter()
