@@ -322,12 +322,17 @@ fn create_writer(path: &Path, events: Vec<EventEntry>) -> Result<PerfDataWriter,
 }
 
 /// `-o -`: perf's pipe mode on standard output, written while the capture runs
-/// ([`PerfDataWriter::to_pipe`]). The host features and the running kernel's build id
-/// go ahead of the records; the build ids of the files mapped during the capture
-/// follow them at the end.
+/// ([`PerfDataWriter::to_pipe`]). The host features and the build ids known before
+/// the first record — the running kernel's, and those of the files the synthesized
+/// records `pre` map — go ahead of the records (a reader walking the stream as it
+/// arrives verifies objects by them); the build ids of the files mapped during the
+/// capture follow the records at the end (the kernel also puts them in the MMAP2
+/// records).
 fn create_pipe_writer(
     events: Vec<EventEntry>,
     cmdline: &[String],
+    pre: &[u8],
+    ctx: &crate::records::ParseContext,
 ) -> Result<PerfDataWriter, RecordError> {
     use std::os::fd::AsFd;
     let name = Path::new("-");
@@ -338,13 +343,11 @@ fn create_pipe_writer(
         .try_clone_to_owned()
         .map_err(|e| PerfDataError::io(name, e))?;
     let out = Box::new(std::fs::File::from(fd));
-    Ok(PerfDataWriter::to_pipe(
-        out,
-        name,
-        events,
-        tracing,
-        &finish_info(cmdline),
-    )?)
+    let mut info = finish_info(cmdline);
+    let mut known = DataScan::new(Some(ctx.clone()));
+    known.feed(pre.to_vec())?;
+    info.build_ids.extend(known.finish().1);
+    Ok(PerfDataWriter::to_pipe(out, name, events, tracing, &info)?)
 }
 
 /// True when `output` is `-`: perf's pipe mode on standard output.
@@ -762,7 +765,7 @@ fn run(
     let events = entries(capture, &opts.events)?;
     let pipe = is_stdout(&opts.output);
     let mut w = if pipe {
-        create_pipe_writer(events, &opts.cmdline)?
+        create_pipe_writer(events, &opts.cmdline, pre, capture.parse_context())?
     } else {
         create_writer(&opts.output, events)?
     };
