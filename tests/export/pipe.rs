@@ -344,3 +344,68 @@ fn a_reader_that_goes_away_stops_the_recorded_command() {
     }
     let _ = std::fs::remove_file(temp_path("gone-reader.pid"));
 }
+
+/// The types of a pipe stream's records, in order (tracing data skipped).
+fn stream_types(stream: &[u8]) -> Vec<u32> {
+    let mut at = 16;
+    let mut types = Vec::new();
+    while at + 8 <= stream.len() {
+        let t = u32::from_ne_bytes(stream[at..at + 4].try_into().unwrap());
+        let size = u16::from_ne_bytes(stream[at + 6..at + 8].try_into().unwrap()) as usize;
+        let extra = if t == 66 {
+            u32::from_ne_bytes(stream[at + 8..at + 12].try_into().unwrap()) as usize
+        } else {
+            0
+        };
+        assert!(size >= 8, "record of size {size} at {at}");
+        types.push(t);
+        at += size + extra;
+    }
+    assert_eq!(at, stream.len(), "the stream ends with a whole record");
+    types
+}
+
+#[test]
+fn record_to_stdout_of_a_running_process_sends_its_build_ids_before_the_samples() {
+    if capture().is_none() {
+        return;
+    }
+    let mut spinner = Command::new("sh")
+        .args(["-c", "while :; do :; done"])
+        .spawn()
+        .unwrap();
+    let pid = spinner.id().to_string();
+    let o = perf_client(
+        &[
+            "record",
+            "-q",
+            "-e",
+            "cpu-clock",
+            "-o",
+            "-",
+            "-p",
+            &pid,
+            "--",
+            "sleep",
+            "1",
+        ],
+        None,
+    );
+    spinner.kill().unwrap();
+    spinner.wait().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let types = stream_types(&o.stdout);
+    let first_sample = types.iter().position(|&t| t == 9).expect("samples");
+    // HEADER_BUILD_ID: the running kernel's and the spinning shell's objects (its
+    // mappings were synthesized, so no MMAP2 carries a kernel build id).
+    let early = types[..first_sample].iter().filter(|&&t| t == 67).count();
+    assert!(
+        early >= 2,
+        "{early} build ids before the first sample: {types:?}"
+    );
+    // HEADER_ATTR first, as perf 6.1 writes it; the records end with a FINISHED_ROUND
+    // before any build ids learnt at the end.
+    assert_eq!(types[0], 64);
+    let last_data = types.iter().rposition(|&t| t != 67).unwrap();
+    assert_eq!(types[last_data], 68);
+}
