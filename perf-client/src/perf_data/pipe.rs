@@ -13,8 +13,7 @@
 //! | `HEADER_FEATURE` | 80 | `u64 feat_id`, then the feature section's bytes |
 //!
 //! [`open_stream`] reads a pipe stream's start and walks its records as they arrive (so
-//! `report`, `script` and `export` read `-i -` in the memory of one round),
-//! [`pipe_to_file`] turns a whole stream into a file-mode image, [`prelude`] is the
+//! `report`, `script` and `export` read `-i -` in the memory of one round); [`prelude`] is the
 //! stream's start that both [`file_to_pipe`] (a file-mode [`PerfData`] as a stream) and
 //! the recorder's pipe mode ([`super::PerfDataWriter::to_pipe`]) write.
 //!
@@ -44,19 +43,6 @@ pub mod user_type {
     pub const AUXTRACE: u32 = 71;
     /// `PERF_RECORD_HEADER_FEATURE`.
     pub const HEADER_FEATURE: u32 = 80;
-}
-
-/// What [`pipe_to_file`] found in a stream.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PipeSummary {
-    /// Attrs (`HEADER_ATTR`).
-    pub attrs: usize,
-    /// Features (`HEADER_FEATURE`, plus TRACING_DATA and BUILD_ID when present).
-    pub features: usize,
-    /// Data records passed through.
-    pub records: u64,
-    /// Bytes of AUX data skipped (`PERF_RECORD_AUXTRACE` payloads are not kept).
-    pub aux_bytes_skipped: u64,
 }
 
 /// Reads exactly `buf.len()` bytes; `Ok(false)` on a clean end before the first byte.
@@ -166,7 +152,7 @@ impl Head {
     }
 
     /// The file-mode image of the header, with `data` as its data section.
-    fn image(mut self, data: &[u8], at: u64) -> Result<(Vec<u8>, usize, usize), PerfDataError> {
+    fn image(mut self, data: &[u8], at: u64) -> Result<Vec<u8>, PerfDataError> {
         if self.attrs.is_empty() {
             return Err(PerfDataError::corrupt(
                 at,
@@ -177,21 +163,8 @@ impl Head {
             self.features
                 .insert(feature::BUILD_ID, std::mem::take(&mut self.build_ids));
         }
-        Ok((
-            assemble(&self.attrs, data, &self.features),
-            self.attrs.len(),
-            self.features.len(),
-        ))
+        Ok(assemble(&self.attrs, data, &self.features))
     }
-}
-
-/// Checks the 16-byte pipe header at the start of `r`.
-fn read_pipe_header(r: &mut impl Read) -> Result<(), PerfDataError> {
-    let mut head = [0u8; 16];
-    if !read_full(r, &mut head, 0)? {
-        return Err(PerfDataError::corrupt(0, "the stream is empty"));
-    }
-    check_pipe_header(&head)
 }
 
 fn check_pipe_header(head: &[u8; 16]) -> Result<(), PerfDataError> {
@@ -229,49 +202,6 @@ fn next_record(r: &mut impl Read, at: u64) -> Result<Option<StreamRecord>, PerfD
     }
     let body = read_payload(r, rec_size - 8, at + 8)?;
     Ok(Some((hdr, body)))
-}
-
-/// Reads a pipe-mode stream to its end and returns a file-mode image of it (header,
-/// attrs with their ids, data section, feature sections) for [`PerfData::from_bytes`].
-///
-/// The whole stream is held in memory; [`open_stream`] reads it as it arrives instead.
-///
-/// # Errors
-///
-/// A stream that is not pipe mode (wrong magic or header size), a record whose size is
-/// below 8 (or a kernel record's not a multiple of 8), an attr record shorter than its attr, a stream that
-/// ends inside a record, and read errors.
-/// Kernel records (types below 64) must be 8-byte multiples; synthesized ones need not.
-pub fn pipe_to_file(mut r: impl Read) -> Result<(Vec<u8>, PipeSummary), PerfDataError> {
-    read_pipe_header(&mut r)?;
-    let mut at = PIPE_HEADER_SIZE;
-    let mut head = Head::default();
-    let mut data: Vec<u8> = Vec::new();
-    let mut sum = PipeSummary::default();
-    while let Some((hdr, body)) = next_record(&mut r, at)? {
-        let rec_size = 8 + body.len() as u64;
-        if let Some(extra) = head.take(&hdr, &body, &mut r, at)? {
-            at += extra;
-        } else if read_u32(&hdr, 0) == user_type::AUXTRACE {
-            let n = body
-                .first_chunk::<8>()
-                .map_or(0, |b| u64::from_ne_bytes(*b));
-            // Skipped, not stored: AUX data is not analysed here.
-            io::copy(&mut (&mut r).take(n), &mut io::sink())
-                .map_err(|e| PerfDataError::io(std::path::Path::new("-"), e))?;
-            at += n;
-            sum.aux_bytes_skipped += n;
-        } else {
-            data.extend_from_slice(&hdr);
-            data.extend_from_slice(&body);
-            sum.records += 1;
-        }
-        at += rec_size;
-    }
-    let (image, attrs, features) = head.image(&data, at)?;
-    sum.attrs = attrs;
-    sum.features = features;
-    Ok((image, sum))
 }
 
 /// A stream read once, in order, as the [`ReadAt`] of a [`PerfData`] whose records are
@@ -327,7 +257,10 @@ impl ReadAt for InOrder {
 ///
 /// # Errors
 ///
-/// As [`pipe_to_file`], for the stream's start.
+/// A stream that is not pipe mode (wrong magic or header size), a record whose size is
+/// below 8 (or a kernel record's not a multiple of 8: synthesized ones need not be), an
+/// attr record shorter than its attr, a start without attrs, a stream that ends inside
+/// a record, and read errors.
 pub fn open_stream(
     head: [u8; 16],
     mut r: Box<dyn Read + Send>,
@@ -348,7 +281,7 @@ pub fn open_stream(
             }
         }
     }
-    let (image, _, _) = start.image(&[], at)?;
+    let image = start.image(&[], at)?;
     let src = InOrder {
         inner: std::sync::Mutex::new((r, at, first)),
     };
@@ -661,7 +594,7 @@ mod tests {
     fn a_file_mode_header_is_not_taken_for_a_pipe() {
         let mut v = MAGIC.to_le_bytes().to_vec();
         v.extend_from_slice(&104u64.to_ne_bytes());
-        let e = pipe_to_file(&v[..]).unwrap_err();
+        let e = open(v, 8).unwrap_err();
         assert!(e.to_string().contains("not pipe mode"), "{e}");
     }
 
@@ -669,7 +602,7 @@ mod tests {
     fn a_stream_without_attrs_is_an_error_not_an_empty_file() {
         let mut v = MAGIC.to_le_bytes().to_vec();
         v.extend_from_slice(&16u64.to_ne_bytes());
-        let e = pipe_to_file(&v[..]).unwrap_err();
+        let e = open(v, 8).unwrap_err();
         assert!(e.to_string().contains("HEADER_ATTR"), "{e}");
     }
 
@@ -681,7 +614,7 @@ mod tests {
         v.extend_from_slice(&0u16.to_ne_bytes());
         v.extend_from_slice(&64u16.to_ne_bytes());
         v.extend_from_slice(&[0; 10]);
-        let e = pipe_to_file(&v[..]).unwrap_err();
+        let e = open(v, 8).unwrap_err();
         assert!(e.to_string().contains("ends inside"), "{e}");
     }
 }
