@@ -345,8 +345,11 @@ fn create_pipe_writer(
     let out = Box::new(std::fs::File::from(fd));
     let mut info = finish_info(cmdline);
     let mut known = DataScan::new(Some(ctx.clone()));
-    known.feed(pre.to_vec())?;
-    info.build_ids.extend(known.finish().1);
+    known.feed(pre.to_vec());
+    // Synthesized here: a record that does not walk is a bug, and costs only build ids.
+    if let Ok((_, ids)) = known.finish() {
+        info.build_ids.extend(ids);
+    }
     Ok(PerfDataWriter::to_pipe(out, name, events, tracing, &info)?)
 }
 
@@ -464,7 +467,7 @@ fn scan_data(
             Ok::<(), PerfDataError>(())
         })?;
     }
-    Ok(scan.finish())
+    scan.finish()
 }
 
 /// What the recorder learns from the records it wrote: counts them, adds up
@@ -481,6 +484,11 @@ struct DataScan {
     seen: std::collections::HashSet<String>,
     /// Fed bytes that do not yet make a whole record.
     carry: Vec<u8>,
+    /// How many bytes fed before `carry` (the offset of its first byte).
+    carried_at: u64,
+    /// A record that could not be walked: the scan stops there, the recording goes on,
+    /// and [`DataScan::finish`] reports it (as a file's read-back does).
+    bad: Option<PerfDataError>,
 }
 
 impl DataScan {
@@ -491,13 +499,18 @@ impl DataScan {
             ids: Vec::new(),
             seen: std::collections::HashSet::new(),
             carry: Vec::new(),
+            carried_at: 0,
+            bad: None,
         }
     }
 
     /// Scans the whole records of `bytes`, the next bytes written; a record cut at the
-    /// end waits for the rest.
-    fn feed(&mut self, bytes: Vec<u8>) -> Result<(), PerfDataError> {
+    /// end waits for the rest. After a bad record nothing more is scanned.
+    fn feed(&mut self, bytes: Vec<u8>) {
         use crate::perf_data::stream::{step, Step};
+        if self.bad.is_some() {
+            return;
+        }
         let mut buf = if self.carry.is_empty() {
             bytes
         } else {
@@ -507,10 +520,11 @@ impl DataScan {
         };
         let mut at = 0usize;
         loop {
-            match step(&buf[at..], at as u64, false) {
+            let offset = self.carried_at + at as u64;
+            match step(&buf[at..], offset, false) {
                 Step::Record { header, size, step } => {
                     let r = crate::perf_data::RawRecord {
-                        offset: at as u64,
+                        offset,
                         header,
                         bytes: &buf[at..at + size],
                     };
@@ -518,12 +532,15 @@ impl DataScan {
                     at += step;
                 }
                 Step::NeedMore(_) | Step::End => break,
-                Step::Bad(e) => return Err(e),
+                Step::Bad(e) => {
+                    self.bad = Some(e);
+                    return;
+                }
             }
         }
         buf.drain(..at);
         self.carry = buf;
-        Ok(())
+        self.carried_at += at as u64;
     }
 
     fn record(&mut self, r: &crate::perf_data::RawRecord<'_>) {
@@ -576,8 +593,16 @@ impl DataScan {
         }
     }
 
-    fn finish(self) -> (RecordCounts, Vec<BuildId>) {
-        (self.counts, self.ids)
+    /// The counts and build ids.
+    ///
+    /// # Errors
+    ///
+    /// The bad record the scan stopped at (its offset counts from the first byte fed).
+    fn finish(self) -> Result<(RecordCounts, Vec<BuildId>), PerfDataError> {
+        match self.bad {
+            Some(e) => Err(e),
+            None => Ok((self.counts, self.ids)),
+        }
     }
 }
 
@@ -705,7 +730,7 @@ impl<P: FnMut(&Progress)> RunHooks for Recorder<'_, P> {
         if let Some(scan) = self.scan.as_mut() {
             // A reader of the pipe sees each pass as it ends (`perf script -i -`).
             self.w.write_pending(usize::MAX)?;
-            scan.feed(self.w.take_written())?;
+            scan.feed(self.w.take_written());
         } else {
             self.write_stage()?;
         }
@@ -855,7 +880,10 @@ fn run(
     // of the mapped files for the BUILD_ID feature. If it fails, the file is still
     // finished (without those build ids) before the error is returned.
     let scanned = match scan {
-        Some(mut scan) => scan.feed(w.take_written()).map(|()| scan.finish()),
+        Some(mut scan) => {
+            scan.feed(w.take_written());
+            scan.finish()
+        }
         None => scan_data(
             &opts.output,
             w.data_offset(),
@@ -880,7 +908,46 @@ fn run(
 
 #[cfg(test)]
 mod tests {
-    use super::wakeup_watermark;
+    use super::{wakeup_watermark, DataScan};
+
+    fn rec(kind: u32, size: u16) -> Vec<u8> {
+        let mut v = vec![0u8; usize::from(size).max(8)];
+        v[..4].copy_from_slice(&kind.to_ne_bytes());
+        v[6..8].copy_from_slice(&size.to_ne_bytes());
+        v
+    }
+
+    #[test]
+    fn records_fed_in_pieces_are_counted_once_whatever_the_cuts() {
+        let mut all = Vec::new();
+        for i in 0..40u16 {
+            all.extend(rec(9, 16 + 8 * (i % 5)));
+            all.extend(rec(68, 8));
+        }
+        let mut lost = rec(2, 32);
+        lost[16..24].copy_from_slice(&7u64.to_ne_bytes());
+        all.extend(lost);
+        for cut in [1, 5, 8, 13, 64, all.len()] {
+            let mut scan = DataScan::new(None);
+            for piece in all.chunks(cut) {
+                scan.feed(piece.to_vec());
+            }
+            let (counts, ids) = scan.finish().unwrap();
+            assert_eq!((counts.records, counts.samples), (81, 40), "cut {cut}");
+            assert_eq!(counts.lost_in_records, 7);
+            assert!(ids.is_empty());
+        }
+    }
+
+    #[test]
+    fn a_bad_record_stops_the_scan_and_is_reported_with_its_offset() {
+        let mut scan = DataScan::new(None);
+        scan.feed(rec(9, 16));
+        scan.feed(rec(9, 4)); // size below 8
+        scan.feed(rec(9, 16));
+        let e = scan.finish().unwrap_err().to_string();
+        assert!(e.contains("0x10"), "{e}");
+    }
 
     #[test]
     fn small_rings_wake_early_enough_to_leave_room_for_the_wakeup_delay() {
