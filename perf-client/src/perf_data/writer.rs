@@ -404,8 +404,14 @@ impl PerfDataWriter {
     ///
     /// # Errors
     ///
-    /// zstd refuses the level.
+    /// zstd refuses the level; a pipe-mode writer.
     pub fn compress(&mut self, level: i32, mmap_len: u32) -> Result<(), PerfDataError> {
+        if self.pipe.is_some() {
+            // HEADER_COMPRESSED would have had to go ahead of the records.
+            return Err(PerfDataError::Invalid(
+                "compression is not supported in pipe mode".into(),
+            ));
+        }
         let d = super::compressed::Deflate::new(level)?;
         self.compress = Some((d, mmap_len, Vec::new()));
         Ok(())

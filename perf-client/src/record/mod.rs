@@ -794,7 +794,7 @@ fn run(
     } else {
         create_writer(&opts.output, events)?
     };
-    if let Some(level) = opts.compression.filter(|_| !pipe) {
+    if let Some(level) = opts.compression {
         let mmap_len = (opts.data_pages.saturating_add(1)).saturating_mul(page_size() as usize);
         w.compress(level, u32::try_from(mmap_len).unwrap_or(u32::MAX))?;
     }
