@@ -173,7 +173,7 @@ fn print_summary(
     parse_errors: u64,
     json: bool,
 ) -> io::Result<()> {
-    let names: Vec<String> = capture.configs().iter().map(|c| c.kind().name()).collect();
+    let names: Vec<String> = capture.configs().iter().map(|c| c.name()).collect();
     let mut counts = vec![0u64; names.len()];
     for e in &s.events {
         if let (Some(c), Some(v)) = (counts.get_mut(e.config), e.values.values.first()) {

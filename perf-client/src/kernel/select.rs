@@ -10,9 +10,10 @@ use perf_event_open_sys::bindings as b;
 
 use crate::kernel::capture::Target;
 use crate::kernel::cpus::{self, CpuListError};
-use crate::kernel::event::{EventConfig, OpenError, Sampling, DEFAULT_SAMPLE_TYPE};
-use crate::kernel::sys;
-use crate::records::bits::sample as st;
+use crate::kernel::event::{EventConfig, EventKind, OpenError, Sampling, DEFAULT_SAMPLE_TYPE};
+use crate::kernel::event_syntax::{self, EventText, SyntaxError, Term};
+use crate::kernel::{sys, tracefs};
+use crate::records::bits::{read_format as rf, sample as st};
 
 /// perf's default sampling frequency (`perf record -F`, `record_opts.freq`): 4000 Hz.
 pub const DEFAULT_FREQ: u64 = 4000;
@@ -27,6 +28,9 @@ pub enum SelectError {
     /// `-F max` without a readable `kernel.perf_event_max_sample_rate`.
     #[error("-F max: cannot read /proc/sys/kernel/perf_event_max_sample_rate")]
     NoMaxRate,
+    /// An `-e` string perf's syntax does not allow.
+    #[error(transparent)]
+    Syntax(#[from] SyntaxError),
     /// An event name that cannot be opened.
     #[error(transparent)]
     Event(#[from] OpenError),
@@ -76,7 +80,9 @@ impl FromStr for Freq {
 /// events, makes the kernel sample every event (`perf_swevent_event`).
 #[derive(Debug, Clone, Default)]
 pub struct EventSpec {
-    /// `-e`: names (`cpu-clock`, `sched:sched_switch`, ...).
+    /// `-e`: event lists in perf's syntax, one per `-e` (`cpu-clock:u,page-faults`,
+    /// `{cpu-clock,page-faults}:S`, `sched:*`, `cpu-clock/period=100000/`; see
+    /// [`event_syntax`]).
     pub names: Vec<String>,
     /// `-c`: a sample every N events.
     pub count: Option<u64>,
@@ -86,7 +92,9 @@ pub struct EventSpec {
     pub callchain: bool,
     /// `sample_type` bits to use exactly as given instead of the defaults.
     pub sample_type: Option<u64>,
-    /// Count user space only (`attr.exclude_kernel`).
+    /// Count user space only (`attr.exclude_kernel`) in the events whose modifiers name
+    /// no privilege level (`:u`, `:k`, `:h` decide for themselves): for unprivileged
+    /// users when `perf_event_paranoid` is 2 or more.
     pub exclude_kernel: bool,
 }
 
@@ -94,7 +102,8 @@ pub struct EventSpec {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Selected {
-    /// One config per name, side-band (`tracking`) on the first.
+    /// One config per event (patterns expanded), named as perf names them, group
+    /// members pointing at their leader; side-band (`tracking`) on the first.
     pub events: Vec<EventConfig>,
     /// Warnings for stderr (a frequency lowered to the kernel's maximum).
     pub warnings: Vec<String>,
@@ -176,41 +185,124 @@ impl EventSpec {
 
     /// [`EventSpec::build`] with the kernel's maximum rate given (`None`: unknown).
     ///
+    /// Every `-e` argument is parsed with perf's syntax ([`event_syntax`]); tracepoint
+    /// patterns are expanded from tracefs; groups become leaders and members
+    /// ([`EventConfig::group_leader`]). A group whose leader has `:S` samples the leader
+    /// only, as `perf record` does: every member gets `PERF_SAMPLE_READ` and
+    /// `PERF_FORMAT_GROUP`, the members sample nothing (`sample_period = 0`) and take the
+    /// leader's `sample_type`, so the leader's samples carry every member's count.
+    ///
     /// # Errors
     ///
     /// As [`EventSpec::build`].
     pub fn build_with_max_rate(&self, max_rate: Option<u64>) -> Result<Selected, SelectError> {
-        let mut events = Vec::with_capacity(self.names.len());
+        let mut events: Vec<EventConfig> = Vec::new();
         let mut warnings = Vec::new();
-        for (i, name) in self.names.iter().enumerate() {
-            let c = EventConfig::parse(name)?;
-            let tracepoint = c.attr().type_ == b::PERF_TYPE_TRACEPOINT;
-            let (sampling, warning) = self.sampling(tracepoint, max_rate)?;
-            if let Some(w) = warning {
-                if !warnings.contains(&w) {
-                    warnings.push(w);
+        for arg in &self.names {
+            for group in event_syntax::parse_event_list(arg)? {
+                let mut members = Vec::new();
+                for e in &group.events {
+                    if tracefs::is_pattern(&e.base) {
+                        let found = tracefs::matching_tracepoints(&e.base)
+                            .map_err(|t| SelectError::Event(t.into()))?;
+                        for tp in found {
+                            members.push((EventKind::Tracepoint(tp.clone()), tp, e));
+                        }
+                    } else {
+                        let kind: EventKind = e.base.parse().map_err(OpenError::from)?;
+                        let name = match kind {
+                            // perf names a tracepoint without its modifiers.
+                            EventKind::Tracepoint(_) => e.base.clone(),
+                            _ => e.display.clone(),
+                        };
+                        members.push((kind, name, e));
+                    }
+                }
+                // An unbraced pattern is a list of lone events, not a group.
+                let grouped = group.braced;
+                let leader_sampling =
+                    grouped && members.len() > 1 && members[0].2.modifiers.sample_read;
+                let leader = events.len();
+                for (j, (kind, name, text)) in members.into_iter().enumerate() {
+                    let first = events.is_empty();
+                    let mut c = self.config(kind, name, text, max_rate, &mut warnings)?;
+                    if grouped && j > 0 {
+                        c = c.member_of(Some(leader)).pinned(false);
+                    }
+                    if leader_sampling {
+                        let f = c.attr().read_format | rf::GROUP;
+                        c = c.read_format(f);
+                        if j > 0 {
+                            let t = events[leader].attr().sample_type;
+                            c = c.sampling(Sampling::None).sample_type(t);
+                        }
+                    }
+                    // Side-band (COMM, MMAP2, FORK, EXIT) on the first event, as perf
+                    // record does.
+                    events.push(c.tracking(first));
                 }
             }
-            let sample_type = self.sample_type.unwrap_or_else(|| {
-                let mut t = DEFAULT_SAMPLE_TYPE & !st::PERIOD;
-                if matches!(sampling, Sampling::Frequency(_)) {
-                    t |= st::PERIOD;
-                }
-                if tracepoint {
-                    t |= st::RAW;
-                }
-                t
-            });
-            // Side-band (COMM, MMAP2, FORK, EXIT) on the first event, as perf record does.
-            let c = c
-                .sampling(sampling)
-                .sample_type(sample_type)
-                .callchain(self.callchain, 0)
-                .exclude_kernel(self.exclude_kernel)
-                .tracking(i == 0);
-            events.push(c);
         }
         Ok(Selected { events, warnings })
+    }
+
+    /// One event's config: `-c`/`-F` and perf's defaults, then its `/terms/` in order,
+    /// then its modifiers.
+    fn config(
+        &self,
+        kind: EventKind,
+        name: String,
+        text: &EventText,
+        max_rate: Option<u64>,
+        warnings: &mut Vec<String>,
+    ) -> Result<EventConfig, SelectError> {
+        let c = EventConfig::new(kind)?.named(name);
+        let tracepoint = c.attr().type_ == b::PERF_TYPE_TRACEPOINT;
+        let (mut sampling, mut warning) = self.sampling(tracepoint, max_rate)?;
+        for term in &text.terms {
+            (sampling, warning) = match *term {
+                Term::Period(0) | Term::Freq(0) => return Err(SelectError::ZeroRate),
+                Term::Period(n) => (Sampling::Period(n), None),
+                Term::Freq(n) => EventSpec {
+                    count: None,
+                    freq: Some(Freq::Hz(n)),
+                    ..EventSpec::default()
+                }
+                .sampling(tracepoint, max_rate)?,
+            };
+        }
+        if let Some(w) = warning {
+            if !warnings.contains(&w) {
+                warnings.push(w);
+            }
+        }
+        let m = text.modifiers;
+        let sample_type = self.sample_type.unwrap_or_else(|| {
+            let mut t = DEFAULT_SAMPLE_TYPE & !st::PERIOD;
+            if matches!(sampling, Sampling::Frequency(_)) {
+                t |= st::PERIOD;
+            }
+            if tracepoint {
+                t |= st::RAW;
+            }
+            if m.sample_read {
+                t |= st::READ;
+            }
+            t
+        });
+        // Unprivileged users with perf_event_paranoid >= 2 may count user space only:
+        // events that name no level are restricted to it, as perf's fallback does.
+        let exclude_kernel = m.exclude_kernel || (self.exclude_kernel && !m.excludes_a_level());
+        Ok(c.sampling(sampling)
+            .sample_type(sample_type)
+            .callchain(self.callchain, 0)
+            .exclude_user(m.exclude_user)
+            .exclude_kernel(exclude_kernel)
+            .exclude_hv(m.exclude_hv)
+            .exclude_guest(m.exclude_guest)
+            .exclude_host(m.exclude_host)
+            .precise_ip(m.precise_ip)
+            .pinned(m.pinned))
     }
 }
 
