@@ -8,6 +8,7 @@ pub mod export;
 mod line;
 pub mod machine;
 pub mod render;
+mod sample_read;
 pub mod report;
 pub mod script;
 pub mod symbols;

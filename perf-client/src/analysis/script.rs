@@ -319,6 +319,8 @@ pub fn script_with(
     let mut chains = ChainBuilder::new();
     let mut ips = Vec::new();
     let mut trace = String::new();
+    let mut reads = super::sample_read::SampleReads::new(file);
+    let mut delivered = Vec::new();
     super::for_each_ordered(file, &ctx, |rec| {
         let s = match &rec.record {
             Record::Sample(s) => s,
@@ -336,71 +338,75 @@ pub fn script_with(
                 return Ok(());
             }
         };
-        sum.samples += 1;
-        let pid = s.pid.unwrap_or(0);
-        let tid = s.tid.unwrap_or(pid);
-        let unverified = s.ip.and_then(|ip| symbols.unverified(&machine, pid, ip));
-        if unverified.is_some() {
-            sum.unread.unverified_samples += 1;
-        }
-        let info = rec.event.and_then(|i| events.get(i));
-        let event = info.map_or("unknown", |e| e.name.as_str());
         let period = s
             .period
             .unwrap_or_else(|| super::fixed_period(file, rec.event));
-        trace.clear();
-        let want_trace =
-            opts.format == ScriptFormat::Json || info.is_some_and(|e| e.fields.has(Fields::TRACE));
-        if let (true, Some(id), Some(raw)) = (want_trace, info.and_then(|e| e.tracepoint), s.raw) {
-            if let Some(f) = formats.get(id) {
-                f.render(raw, &mut trace);
+        // A sample with counter values (`:S`) is one sample per counter that moved.
+        reads.deliver(rec.event, s, period, &mut delivered);
+        for &(ev, period) in &delivered {
+            sum.samples += 1;
+            let pid = s.pid.unwrap_or(0);
+            let tid = s.tid.unwrap_or(pid);
+            let unverified = s.ip.and_then(|ip| symbols.unverified(&machine, pid, ip));
+            if unverified.is_some() {
+                sum.unread.unverified_samples += 1;
             }
-        }
-        chains.frames(s, &machine, &mut symbols, &mut ips);
-        match opts.format {
-            ScriptFormat::Json => {
-                let comm = machine.comm(pid, tid);
-                let frames: Vec<_> = ips
-                    .iter()
-                    .map(|&ip| {
-                        let f = symbols.resolve_ref(&machine, pid, ip);
-                        let off = machine
-                            .find_map(pid, ip)
-                            .filter(|_| !f.kernel)
-                            .map(|m| m.file_offset(ip));
-                        json!({
-                            "ip": format!("{ip:#x}"), "symbol": f.symbol, "dso": f.dso,
-                            "dso_offset": off.map(|o| format!("{o:#x}")),
+            let info = ev.and_then(|i| events.get(i));
+            let event = info.map_or("unknown", |e| e.name.as_str());
+            trace.clear();
+            let want_trace =
+                opts.format == ScriptFormat::Json || info.is_some_and(|e| e.fields.has(Fields::TRACE));
+            if let (true, Some(id), Some(raw)) = (want_trace, info.and_then(|e| e.tracepoint), s.raw) {
+                if let Some(f) = formats.get(id) {
+                    f.render(raw, &mut trace);
+                }
+            }
+            chains.frames(s, &machine, &mut symbols, &mut ips);
+            match opts.format {
+                ScriptFormat::Json => {
+                    let comm = machine.comm(pid, tid);
+                    let frames: Vec<_> = ips
+                        .iter()
+                        .map(|&ip| {
+                            let f = symbols.resolve_ref(&machine, pid, ip);
+                            let off = machine
+                                .find_map(pid, ip)
+                                .filter(|_| !f.kernel)
+                                .map(|m| m.file_offset(ip));
+                            json!({
+                                "ip": format!("{ip:#x}"), "symbol": f.symbol, "dso": f.dso,
+                                "dso_offset": off.map(|o| format!("{o:#x}")),
+                            })
                         })
-                    })
-                    .collect();
-                let top = frames.first().cloned();
-                let v = json!({
-                    "comm": comm, "pid": pid, "tid": tid, "cpu": s.cpu, "time": s.time.unwrap_or(0),
-                    "event": event,
-                    "period": period,
-                    "ip": s.ip.map(|ip| format!("{ip:#x}")),
-                    "symbol": top.as_ref().and_then(|f| f["symbol"].as_str().map(str::to_owned)),
-                    "dso": top.as_ref().and_then(|f| f["dso"].as_str().map(str::to_owned)),
-                    "trace": (info.is_some_and(|e| e.tracepoint.is_some())).then_some(trace.as_str()),
-                    "callchain": if has_chain(s) { Some(frames) } else { None },
-                    "unverified": unverified.map(super::symbols::Unverified::reason),
-                });
-                writeln!(out, "{v}")?;
-            }
-            ScriptFormat::Text => {
-                let fields = info.map_or(FieldSpec::Default.resolve(0, false), |e| e.fields);
-                let shown = TextSample {
-                    sample: s,
-                    ips: &ips,
-                    period,
-                    event,
-                    name_width,
-                    trace: &trace,
-                    fields,
-                };
-                shown.write(&mut line, &machine, &mut symbols);
-                out.write_all(&line)?;
+                        .collect();
+                    let top = frames.first().cloned();
+                    let v = json!({
+                        "comm": comm, "pid": pid, "tid": tid, "cpu": s.cpu, "time": s.time.unwrap_or(0),
+                        "event": event,
+                        "period": period,
+                        "ip": s.ip.map(|ip| format!("{ip:#x}")),
+                        "symbol": top.as_ref().and_then(|f| f["symbol"].as_str().map(str::to_owned)),
+                        "dso": top.as_ref().and_then(|f| f["dso"].as_str().map(str::to_owned)),
+                        "trace": (info.is_some_and(|e| e.tracepoint.is_some())).then_some(trace.as_str()),
+                        "callchain": if has_chain(s) { Some(frames) } else { None },
+                        "unverified": unverified.map(super::symbols::Unverified::reason),
+                    });
+                    writeln!(out, "{v}")?;
+                }
+                ScriptFormat::Text => {
+                    let fields = info.map_or(FieldSpec::Default.resolve(0, false), |e| e.fields);
+                    let shown = TextSample {
+                        sample: s,
+                        ips: &ips,
+                        period,
+                        event,
+                        name_width,
+                        trace: &trace,
+                        fields,
+                    };
+                    shown.write(&mut line, &machine, &mut symbols);
+                    out.write_all(&line)?;
+                }
             }
         }
         Ok(())

@@ -60,7 +60,8 @@ pub enum RecordError {
 /// What to record and where.
 #[derive(Debug, Clone)]
 pub struct RecordOptions {
-    /// Event names as given (`cpu-clock`, `raw_syscalls:sys_enter`).
+    /// `-e` arguments in perf's syntax (`cpu-clock:u`, `{cpu-clock,page-faults}:S`,
+    /// `raw_syscalls:sys_enter`, `sched:*`; see [`crate::kernel::event_syntax`]).
     pub events: Vec<String>,
     /// `-c`: a sample every N events.
     pub period: Option<u64>,
@@ -106,6 +107,10 @@ pub struct RecordOptions {
     pub wakeup_bytes: Option<u64>,
     /// `-z`/`--compression-level`: zstd level of PERF_RECORD_COMPRESSED (1..=22), or none.
     pub compression: Option<i32>,
+    /// `--switch-events`: `attr.context_switch` on the side-band (first) event, as perf
+    /// sets it: a `PERF_RECORD_SWITCH` (task targets) or `PERF_RECORD_SWITCH_CPU_WIDE`
+    /// (`-a`/`-C`) at every context switch in or out of a traced task.
+    pub switch_events: bool,
 }
 
 impl RecordOptions {
@@ -130,6 +135,7 @@ impl RecordOptions {
             duration: None,
             wakeup_bytes: Some(64 << 10),
             compression: None,
+            switch_events: false,
         }
     }
 }
@@ -191,6 +197,7 @@ fn build_configs(opts: &RecordOptions) -> Result<Vec<EventConfig>, RecordError> 
         })?
         .events;
     let mut out = Vec::with_capacity(events.len());
+    let single = events.len() == 1;
     for (i, mut c) in events.into_iter().enumerate() {
         if let (true, Some(size)) = (opts.callchain, opts.dwarf_stack_user) {
             c = c
@@ -203,6 +210,7 @@ fn build_configs(opts: &RecordOptions) -> Result<Vec<EventConfig>, RecordError> 
             c = c.mmap_data(true);
         }
         if i == 0 {
+            c = c.context_switch(opts.switch_events);
             // MMAP2 records carry the file's build id (Linux 5.12+): files mapped during
             // the capture get their BUILD_ID entry without being read.
             c = c.mmap_build_ids(true);
@@ -214,7 +222,7 @@ fn build_configs(opts: &RecordOptions) -> Result<Vec<EventConfig>, RecordError> 
         }
         // Smaller samples, more of them per ring: the id is only needed to tell events
         // apart.
-        if opts.events.len() == 1 {
+        if single && c.attr().sample_type & st::READ == 0 {
             let t = c.attr().sample_type & !st::IDENTIFIER;
             c = c.sample_type(t);
         }
@@ -284,7 +292,7 @@ fn lost_samples_record(attr: &FileAttr, id: u64, cpu: i32, lost: u64, out: &mut 
     debug_assert!(framed.is_ok());
 }
 
-fn entries(capture: &Capture, names: &[String]) -> Result<Vec<EventEntry>, RecordError> {
+fn entries(capture: &Capture) -> Result<Vec<EventEntry>, RecordError> {
     capture
         .configs()
         .iter()
@@ -292,7 +300,7 @@ fn entries(capture: &Capture, names: &[String]) -> Result<Vec<EventEntry>, Recor
         .map(|(ci, c)| {
             Ok(EventEntry {
                 attr: FileAttr::from_kernel_attr(c.attr())?,
-                name: names[ci].clone(),
+                name: c.name(),
                 ids: capture
                     .events()
                     .iter()
@@ -323,11 +331,10 @@ fn finish_info(cmdline: &[String]) -> FinishInfo {
 fn dump_snapshot(
     capture: &mut Capture,
     path: &Path,
-    names: &[String],
     pre: &[u8],
     cmdline: &[String],
 ) -> Result<(), RecordError> {
-    let mut w = create_writer(path, entries(capture, names)?)?;
+    let mut w = create_writer(path, entries(capture)?)?;
     w.write_records(pre)?;
     w.finished_round()?;
     capture.snapshot(
@@ -621,7 +628,7 @@ impl<P: FnMut(&Progress)> RunHooks for Recorder<'_, P> {
         }
         if opts.dump.swap(false, Ordering::Relaxed) && opts.overwrite {
             let p = rotate::dump_path(opts);
-            dump_snapshot(capture, &p, &opts.events, self.pre, &opts.cmdline)?;
+            dump_snapshot(capture, &p, self.pre, &opts.cmdline)?;
             rotate::announce(opts, &p)?;
             self.dumps.push(p);
         }
@@ -644,7 +651,7 @@ fn run(
     pre: &[u8],
     progress: &mut impl FnMut(&Progress),
 ) -> Result<RunOut, RecordError> {
-    let mut w = create_writer(&opts.output, entries(capture, &opts.events)?)?;
+    let mut w = create_writer(&opts.output, entries(capture)?)?;
     if let Some(level) = opts.compression {
         let mmap_len = (opts.data_pages.saturating_add(1)).saturating_mul(page_size() as usize);
         w.compress(level, u32::try_from(mmap_len).unwrap_or(u32::MAX))?;

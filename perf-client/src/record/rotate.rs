@@ -135,7 +135,7 @@ impl Rotator {
         std::fs::rename(&opts.output, &closed)
             .map_err(|e| crate::perf_data::PerfDataError::io(&opts.output, e))?;
         // The old file keeps its descriptor: it is finished under its new name.
-        let mut next = create_writer(&opts.output, entries(capture, &opts.events)?)?;
+        let mut next = create_writer(&opts.output, entries(capture)?)?;
         let first = next.first_attr().clone();
         let mut pre = synthesize(&first, &opts.target);
         if let (Target::Command(_), Some(pid)) = (&opts.target, capture.child_pid()) {
