@@ -507,6 +507,83 @@ mod tests {
         assert!(sel.warnings.is_empty());
     }
 
+    fn built(list: &str) -> Vec<EventConfig> {
+        EventSpec::new(vec![list.into()])
+            .build_with_max_rate(Some(100_000))
+            .unwrap()
+            .events
+    }
+
+    #[test]
+    fn a_leader_sampling_group_reads_every_member_from_the_leaders_samples() {
+        let ev = built("{cpu-clock,page-faults}:S");
+        assert_eq!(ev.len(), 2);
+        let (l, m) = (ev[0].attr(), ev[1].attr());
+        assert_eq!((ev[0].group_leader(), ev[1].group_leader()), (None, Some(0)));
+        assert_eq!((ev[0].name(), ev[1].name()), ("cpu-clock".into(), "page-faults".into()));
+        for a in [l, m] {
+            assert_ne!(a.sample_type & st::READ, 0);
+            assert_ne!(a.read_format & rf::GROUP, 0);
+        }
+        // The leader samples at perf's default frequency, the member not at all.
+        assert_eq!((l.freq(), m.freq()), (1, 0));
+        assert_eq!(m.sample_type, l.sample_type);
+        // sample_period and sample_freq share the u64 at byte 16 (read from the bytes).
+        let period = |a: &perf_event_open_sys::bindings::perf_event_attr| {
+            u64::from_ne_bytes(sys::attr_bytes(a)[16..24].try_into().unwrap())
+        };
+        assert_eq!((period(l), period(m)), (DEFAULT_FREQ, 0));
+        // Side-band only on the first event.
+        assert_eq!((l.mmap2(), m.mmap2()), (1, 0));
+    }
+
+    #[test]
+    fn a_group_without_s_samples_every_member_and_lone_events_have_no_leader() {
+        let ev = built("dummy,{cpu-clock,page-faults:u}");
+        assert_eq!(ev.len(), 3);
+        let leaders: Vec<_> = ev.iter().map(EventConfig::group_leader).collect();
+        assert_eq!(leaders, [None, None, Some(1)]);
+        assert!(ev.iter().all(|c| c.attr().read_format & rf::GROUP == 0));
+        assert_eq!(ev[2].attr().freq(), 1);
+        assert_eq!(ev[2].attr().exclude_kernel(), 1);
+        assert_eq!(ev[1].attr().exclude_kernel(), 0);
+    }
+
+    #[test]
+    fn modifiers_and_terms_reach_each_events_attr() {
+        let ev = built("cpu-clock:k,page-faults/period=7/u,task-clock:ppD");
+        let a: Vec<_> = ev.iter().map(|c| *c.attr()).collect();
+        assert_eq!(
+            (a[0].exclude_user(), a[0].exclude_kernel(), a[0].exclude_hv()),
+            (1, 0, 1)
+        );
+        assert_eq!(ev[0].name(), "cpu-clock:k");
+        assert_eq!((a[1].exclude_kernel(), a[1].freq()), (1, 0));
+        assert_eq!(a[1].sample_type & st::PERIOD, 0, "a fixed period, as perf");
+        assert_eq!((a[2].precise_ip(), a[2].pinned()), (2, 1));
+        assert_eq!(a[0].exclude_guest(), 0);
+        assert_eq!(a[2].exclude_guest(), 1);
+    }
+
+    #[test]
+    fn the_unprivileged_user_only_default_leaves_explicit_levels_alone() {
+        let mut s = EventSpec::new(vec!["cpu-clock,page-faults:k".into()]);
+        s.exclude_kernel = true;
+        let ev = s.build_with_max_rate(Some(100_000)).unwrap().events;
+        assert_eq!(ev[0].attr().exclude_kernel(), 1);
+        assert_eq!(ev[1].attr().exclude_kernel(), 0);
+    }
+
+    #[test]
+    fn bad_event_syntax_is_an_error_not_an_event() {
+        for bad in ["cpu-clock:x", "{cpu-clock", "cpu-clock/bogus=1/", "nosuch:u:k:x"] {
+            let e = EventSpec::new(vec![bad.into()]).build_with_max_rate(None);
+            assert!(e.is_err(), "{bad}");
+        }
+        let e = EventSpec::new(vec!["cpu-clock/period=0/".into()]).build_with_max_rate(None);
+        assert!(matches!(e, Err(SelectError::ZeroRate)));
+    }
+
     #[test]
     fn mmap_sizes_convert_with_the_page_size_given() {
         assert_eq!(mmap_pages("16", 4096).unwrap(), 16);
