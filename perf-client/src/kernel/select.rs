@@ -75,7 +75,7 @@ impl FromStr for Freq {
 /// The events of a command line, with perf's defaults: `-c N` samples every N events,
 /// `-F N` (or perf's 4000 Hz when neither is given) about N times a second, lowered to
 /// `kernel.perf_event_max_sample_rate` with a warning; tracepoints sample every event
-/// and carry `PERF_SAMPLE_RAW`. `PERF_SAMPLE_PERIOD` is set only in frequency mode, where
+/// and carry `PERF_SAMPLE_RAW` and `PERF_SAMPLE_PERIOD` (as perf's). `PERF_SAMPLE_PERIOD` is set only in frequency mode, where
 /// perf sets it: with a fixed period it is useless (the attr has it) and, on software
 /// events, makes the kernel sample every event (`perf_swevent_event`).
 #[derive(Debug, Clone, Default)]
@@ -283,7 +283,9 @@ impl EventSpec {
                 t |= st::PERIOD;
             }
             if tracepoint {
-                t |= st::RAW;
+                // perf's tracepoint events (`evsel__newtp_idx`) carry RAW and PERIOD
+                // (the period is 1: every hit is a sample).
+                t |= st::RAW | st::PERIOD;
             }
             if m.sample_read {
                 t |= st::READ;
