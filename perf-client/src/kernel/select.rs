@@ -75,9 +75,10 @@ impl FromStr for Freq {
 /// The events of a command line, with perf's defaults: `-c N` samples every N events,
 /// `-F N` (or perf's 4000 Hz when neither is given) about N times a second, lowered to
 /// `kernel.perf_event_max_sample_rate` with a warning; tracepoints sample every event
-/// and carry `PERF_SAMPLE_RAW` and `PERF_SAMPLE_PERIOD` (as perf's). `PERF_SAMPLE_PERIOD` is set only in frequency mode, where
-/// perf sets it: with a fixed period it is useless (the attr has it) and, on software
-/// events, makes the kernel sample every event (`perf_swevent_event`).
+/// and carry `PERF_SAMPLE_RAW` and `PERF_SAMPLE_PERIOD` (as perf's tracepoints). Other
+/// events carry `PERF_SAMPLE_PERIOD` only in frequency mode, where perf sets it: with a
+/// fixed period it is useless (the attr has it) and, on software events, makes the
+/// kernel sample every event (`perf_swevent_event`).
 #[derive(Debug, Clone, Default)]
 pub struct EventSpec {
     /// `-e`: event lists in perf's syntax, one per `-e` (`cpu-clock:u,page-faults`,
