@@ -18,7 +18,11 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn run(mut cmd: Command, home: &Path) -> Option<Output> {
-    match cmd.env("HOME", home).env_remove("PERF_BUILDID_DIR").output() {
+    match cmd
+        .env("HOME", home)
+        .env_remove("PERF_BUILDID_DIR")
+        .output()
+    {
         Ok(o) => Some(o),
         Err(e) => {
             common::skip(&format!("cannot run {cmd:?}: {e}"));
@@ -36,10 +40,18 @@ fn record(perf: bool, event: &str, extra: &[&str], out: &Path, workload: &[&str]
     } else {
         Command::new(common::perf_client_bin())
     };
-    cmd.args(["record", "-q", "-N", "-o", out.to_str().unwrap(), "-e", event])
-        .args(extra)
-        .arg("--")
-        .args(workload);
+    cmd.args([
+        "record",
+        "-q",
+        "-N",
+        "-o",
+        out.to_str().unwrap(),
+        "-e",
+        event,
+    ])
+    .args(extra)
+    .arg("--")
+    .args(workload);
     let o = run(cmd, home)?;
     if !o.status.success() {
         let err = String::from_utf8_lossy(&o.stderr);
@@ -167,7 +179,9 @@ fn names_and_periods(out: &[u8]) -> Vec<String> {
         .lines()
         .map(|l| {
             let toks: Vec<&str> = l.split_whitespace().collect();
-            let ev = toks.iter().position(|t| t.ends_with(':') && !t.contains('.'));
+            let ev = toks
+                .iter()
+                .position(|t| t.ends_with(':') && !t.contains('.'));
             match ev {
                 Some(i) if i > 0 => format!("{} {}", toks[i - 1], toks[i]),
                 _ => l.to_owned(),
@@ -266,7 +280,17 @@ fn bad_event_strings_fail_with_a_message_and_write_nothing() {
         ("no-such-event:u", "no tracepoint"),
     ] {
         let mut c = Command::new(common::perf_client_bin());
-        c.args(["record", "-q", "-N", "-o", out.to_str().unwrap(), "-e", e, "--", "true"]);
+        c.args([
+            "record",
+            "-q",
+            "-N",
+            "-o",
+            out.to_str().unwrap(),
+            "-e",
+            e,
+            "--",
+            "true",
+        ]);
         let o = run(c, &dir).unwrap();
         let err = String::from_utf8_lossy(&o.stderr);
         assert!(!o.status.success(), "-e {e} was accepted");

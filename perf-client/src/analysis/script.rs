@@ -374,9 +374,11 @@ pub fn script_with(
             let info = ev.and_then(|i| events.get(i));
             let event = info.map_or("unknown", |e| e.name.as_str());
             trace.clear();
-            let want_trace =
-                opts.format == ScriptFormat::Json || info.is_some_and(|e| e.fields.has(Fields::TRACE));
-            if let (true, Some(id), Some(raw)) = (want_trace, info.and_then(|e| e.tracepoint), s.raw) {
+            let want_trace = opts.format == ScriptFormat::Json
+                || info.is_some_and(|e| e.fields.has(Fields::TRACE));
+            if let (true, Some(id), Some(raw)) =
+                (want_trace, info.and_then(|e| e.tracepoint), s.raw)
+            {
                 if let Some(f) = formats.get(id) {
                     f.render(raw, &mut trace);
                 }

@@ -443,7 +443,8 @@ impl Capture {
                 // its own), and a group read as one (`PERF_FORMAT_GROUP`) is not
                 // inherited (the kernel cannot sum a group over children).
                 let member = c.group_leader().is_some();
-                let group_read = c.attr().read_format & crate::records::bits::read_format::GROUP != 0;
+                let group_read =
+                    c.attr().read_format & crate::records::bits::read_format::GROUP != 0;
                 let mut c = c
                     .clone()
                     .disabled(!member)

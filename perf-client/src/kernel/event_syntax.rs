@@ -221,9 +221,7 @@ fn split_top_level(s: &str) -> Result<Vec<&str>, SyntaxError> {
                 }
             }
             '}' if !in_terms => {
-                depth = depth
-                    .checked_sub(1)
-                    .ok_or(braces("'}' without a '{'"))?;
+                depth = depth.checked_sub(1).ok_or(braces("'}' without a '{'"))?;
             }
             ',' if depth == 0 && !in_terms => {
                 out.push(&s[start..i]);
@@ -243,9 +241,7 @@ fn split_top_level(s: &str) -> Result<Vec<&str>, SyntaxError> {
 /// event or of a `subsystem:name` tracepoint; `sched:sched_switch` stays whole.
 fn split_modifiers(s: &str) -> (&str, Option<&str>) {
     match s.rsplit_once(':') {
-        Some((base, mods))
-            if base.contains(':') || EVENT_NAMES.iter().any(|(n, _)| *n == base) =>
-        {
+        Some((base, mods)) if base.contains(':') || EVENT_NAMES.iter().any(|(n, _)| *n == base) => {
             (base, Some(mods))
         }
         _ => (s, None),
@@ -349,13 +345,10 @@ pub fn parse_event_list(s: &str) -> Result<Vec<GroupText>, SyntaxError> {
             .collect::<Result<Vec<_>, _>>()?;
         if let Some(m) = mods {
             for e in &mut events {
-                e.modifiers = e
-                    .modifiers
-                    .apply(m)
-                    .ok_or_else(|| SyntaxError::Modifier {
-                        event: item.to_owned(),
-                        modifiers: m.to_owned(),
-                    })?;
+                e.modifiers = e.modifiers.apply(m).ok_or_else(|| SyntaxError::Modifier {
+                    event: item.to_owned(),
+                    modifiers: m.to_owned(),
+                })?;
             }
         }
         out.push(GroupText {
@@ -417,18 +410,30 @@ mod tests {
     #[test]
     fn a_colon_starts_modifiers_only_after_a_known_event_or_a_tracepoint() {
         let e = one("sched:sched_switch");
-        assert_eq!((e.base.as_str(), e.modifiers), ("sched:sched_switch", Modifiers::default()));
+        assert_eq!(
+            (e.base.as_str(), e.modifiers),
+            ("sched:sched_switch", Modifiers::default())
+        );
         let e = one("sched:sched_switch:u");
         assert_eq!(e.base, "sched:sched_switch");
         assert!(e.modifiers.exclude_kernel);
         let e = one("cpu-clock:u");
-        assert_eq!((e.base.as_str(), e.display.as_str()), ("cpu-clock", "cpu-clock:u"));
+        assert_eq!(
+            (e.base.as_str(), e.display.as_str()),
+            ("cpu-clock", "cpu-clock:u")
+        );
         assert_eq!(one("syscalls:sys_enter_*").base, "syscalls:sys_enter_*");
     }
 
     #[test]
     fn modifiers_perf_refuses_are_errors() {
-        for bad in ["cpu-clock:x", "cpu-clock:pppp", "cpu-clock:uu", "cpu-clock:I", "{cpu-clock}:q"] {
+        for bad in [
+            "cpu-clock:x",
+            "cpu-clock:pppp",
+            "cpu-clock:uu",
+            "cpu-clock:I",
+            "{cpu-clock}:q",
+        ] {
             let e = parse_event_list(bad).unwrap_err();
             assert!(matches!(e, SyntaxError::Modifier { .. }), "{bad}: {e}");
         }
@@ -444,7 +449,10 @@ mod tests {
         assert!(g[1].events.iter().all(|e| e.modifiers.sample_read));
         // The group's modifiers start from the member's own: page-faults:u keeps its level.
         assert!(g[1].events[1].modifiers.exclude_kernel);
-        assert!(g[1].events[0].modifiers.exclude_guest, "as perf: kept from the default");
+        assert!(
+            g[1].events[0].modifiers.exclude_guest,
+            "as perf: kept from the default"
+        );
     }
 
     #[test]
@@ -458,7 +466,14 @@ mod tests {
 
     #[test]
     fn unpaired_or_nested_braces_and_empty_events_are_errors() {
-        for bad in ["{cpu-clock", "cpu-clock}", "{{cpu-clock}}", "{a}x", "cpu-clock,,dummy", ""] {
+        for bad in [
+            "{cpu-clock",
+            "cpu-clock}",
+            "{{cpu-clock}}",
+            "{a}x",
+            "cpu-clock,,dummy",
+            "",
+        ] {
             assert!(parse_event_list(bad).is_err(), "{bad}");
         }
     }
@@ -473,7 +488,11 @@ mod tests {
         assert!(e.modifiers.exclude_kernel);
         let g = parse_event_list("cpu-clock/period=1,freq=2/,dummy").unwrap();
         assert_eq!(g.len(), 2);
-        for bad in ["cpu-clock/config=1/", "cpu-clock/period=x/", "cpu-clock/period=1"] {
+        for bad in [
+            "cpu-clock/config=1/",
+            "cpu-clock/period=x/",
+            "cpu-clock/period=1",
+        ] {
             assert!(
                 matches!(parse_event_list(bad), Err(SyntaxError::Term { .. })),
                 "{bad}"

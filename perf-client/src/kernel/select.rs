@@ -522,8 +522,14 @@ mod tests {
         let ev = built("{cpu-clock,page-faults}:S");
         assert_eq!(ev.len(), 2);
         let (l, m) = (ev[0].attr(), ev[1].attr());
-        assert_eq!((ev[0].group_leader(), ev[1].group_leader()), (None, Some(0)));
-        assert_eq!((ev[0].name(), ev[1].name()), ("cpu-clock".into(), "page-faults".into()));
+        assert_eq!(
+            (ev[0].group_leader(), ev[1].group_leader()),
+            (None, Some(0))
+        );
+        assert_eq!(
+            (ev[0].name(), ev[1].name()),
+            ("cpu-clock".into(), "page-faults".into())
+        );
         for a in [l, m] {
             assert_ne!(a.sample_type & st::READ, 0);
             assert_ne!(a.read_format & rf::GROUP, 0);
@@ -557,7 +563,11 @@ mod tests {
         let ev = built("cpu-clock:k,page-faults/period=7/u,task-clock:ppD");
         let a: Vec<_> = ev.iter().map(|c| *c.attr()).collect();
         assert_eq!(
-            (a[0].exclude_user(), a[0].exclude_kernel(), a[0].exclude_hv()),
+            (
+                a[0].exclude_user(),
+                a[0].exclude_kernel(),
+                a[0].exclude_hv()
+            ),
             (1, 0, 1)
         );
         assert_eq!(ev[0].name(), "cpu-clock:k");
@@ -579,7 +589,12 @@ mod tests {
 
     #[test]
     fn bad_event_syntax_is_an_error_not_an_event() {
-        for bad in ["cpu-clock:x", "{cpu-clock", "cpu-clock/bogus=1/", "nosuch:u:k:x"] {
+        for bad in [
+            "cpu-clock:x",
+            "{cpu-clock",
+            "cpu-clock/bogus=1/",
+            "nosuch:u:k:x",
+        ] {
             let e = EventSpec::new(vec![bad.into()]).build_with_max_rate(None);
             assert!(e.is_err(), "{bad}");
         }

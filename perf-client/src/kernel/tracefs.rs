@@ -128,7 +128,9 @@ fn matching_dirs(dir: &Path, pattern: &str) -> Result<Vec<String>, TracepointErr
         let Ok(name) = entry.file_name().into_string() else {
             continue;
         };
-        if entry.file_type().is_ok_and(|t| t.is_dir()) && glob_match(pattern.as_bytes(), name.as_bytes()) {
+        if entry.file_type().is_ok_and(|t| t.is_dir())
+            && glob_match(pattern.as_bytes(), name.as_bytes())
+        {
             out.push(name);
         }
     }
