@@ -887,7 +887,8 @@ impl Capture {
         let values: Vec<Option<ReadValues>> = self
             .events
             .iter()
-            .map(|e| e.fd.read_values().ok())
+            // A group member's read gives the whole group: keep its own value.
+            .map(|e| e.fd.read_values().ok().map(|v| v.only(e.fd.id())))
             .collect();
         let rings = self
             .rings
