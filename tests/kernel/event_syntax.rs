@@ -298,3 +298,55 @@ fn bad_event_strings_fail_with_a_message_and_write_nothing() {
         assert!(!out.exists(), "-e {e} wrote a file");
     }
 }
+
+/// `stream` opens a `:S` group too: the leader's samples carry both counters, and the
+/// summary counts each member once (a member's own value, not the group's).
+#[test]
+fn stream_reads_a_leader_sampling_group_and_counts_each_member_once() {
+    let dir = scratch("stream");
+    let mut c = Command::new(common::perf_client_bin());
+    c.args([
+        "stream",
+        "--json",
+        "-e",
+        "{cpu-clock,page-faults}:S",
+        "-c",
+        "1000000",
+        "--",
+    ])
+    .args(super::dd_touching(1024));
+    let o = run(c, &dir).unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    if !o.status.success() {
+        return common::skip(&format!("stream refused: {err}"));
+    }
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let group_reads = lines
+        .iter()
+        .filter(|l| l["type"] == "SAMPLE")
+        .filter(|l| {
+            l["read"]["group"] == true && l["read"]["values"].as_array().unwrap().len() == 2
+        })
+        .count();
+    assert!(group_reads > 0, "no SAMPLE carries the group's values");
+    let summary = lines.last().unwrap();
+    let count = |name: &str| {
+        summary["counters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["event"] == name)
+            .and_then(|c| c["count"].as_u64())
+            .unwrap()
+    };
+    // dd touches 1024 fresh pages: at least that many faults, and far fewer than the
+    // nanoseconds of cpu-clock (which a group read on the member would have given).
+    let (faults, clock) = (count("page-faults"), count("cpu-clock"));
+    assert!(
+        faults >= 1024 && faults < clock,
+        "page-faults {faults}, cpu-clock {clock}"
+    );
+}
