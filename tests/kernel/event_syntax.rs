@@ -89,6 +89,20 @@ fn evlist(file: &Path) -> Vec<(String, BTreeMap<String, String>)> {
         .collect()
 }
 
+/// `perf evlist -g -i file`: the events, `{a,b}` for a group.
+fn groups(file: &Path) -> String {
+    let o = Command::new("perf")
+        .args(["evlist", "-g", "-i", file.to_str().unwrap()])
+        .output()
+        .expect("perf evlist -g");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The fields an `-e` string decides, as `perf evlist -v` prints them ("0" when absent).
 fn decided(fields: &BTreeMap<String, String>) -> Vec<(String, String)> {
     const KEYS: &[&str] = &[
@@ -149,6 +163,7 @@ fn record_writes_the_attrs_perf_record_writes_for_the_same_event_strings() {
         "sched:sched_switch:k",
         "sched:sched_w*",
         "{sched:sched_switch,page-faults}:S",
+        "dummy,{cpu-clock,page-faults:u},task-clock:k",
     ];
     let (theirs, ours) = (dir.join("perf.data"), dir.join("ours.data"));
     let mut compared = 0;
@@ -162,6 +177,8 @@ fn record_writes_the_attrs_perf_record_writes_for_the_same_event_strings() {
             v.iter().map(|(n, _)| n.clone()).collect()
         };
         assert_eq!(names(&o), names(&t), "-e {e}: event names");
+        // The groups (GROUP_DESC), as `perf evlist -g` shows them.
+        assert_eq!(groups(&ours), groups(&theirs), "-e {e}: groups");
         for ((name, tf), (_, of)) in t.iter().zip(&o) {
             assert_eq!(decided(of), decided(tf), "-e {e}: attr of {name}");
             compared += 1;

@@ -61,6 +61,8 @@ pub struct PerfDataWriter {
     /// Payload for TRACING_DATA, read when the file is created so that a missing format
     /// file fails before the capture.
     tracing: Option<Vec<u8>>,
+    /// Event groups of more than one event, as (leader index, members), for GROUP_DESC.
+    groups: Vec<(u32, u32)>,
     /// `-z`: ring bytes go through zstd into COMPRESSED records; with the ring's
     /// `mmap_len` for HEADER_COMPRESSED.
     compress: Option<(super::compressed::Deflate, u32, Vec<u8>)>,
@@ -202,11 +204,23 @@ impl PerfDataWriter {
             header,
             rounds: 0,
             tracing,
+            groups: Vec::new(),
             compress: None,
             size_fd,
             put_ends: std::collections::VecDeque::new(),
             synced: 0,
         })
+    }
+
+    /// Declares event groups (perf's `{a,b}`): (index of the leader in the events,
+    /// number of members with the leader), written as GROUP_DESC so that `perf report
+    /// --group` and `perf evlist -g` show them. Groups of one are left out, as perf does.
+    pub fn set_groups(&mut self, groups: &[(usize, usize)]) {
+        self.groups = groups
+            .iter()
+            .filter(|&&(_, n)| n > 1)
+            .filter_map(|&(l, n)| Some((u32::try_from(l).ok()?, u32::try_from(n).ok()?)))
+            .collect();
     }
 
     /// The events of the file.
@@ -387,6 +401,7 @@ impl PerfDataWriter {
             mut header,
             rounds,
             tracing,
+            groups,
             compress,
             ..
         } = self;
@@ -414,6 +429,7 @@ impl PerfDataWriter {
             header,
             rounds,
             tracing,
+            groups,
             compress,
             size_fd: None,
             put_ends: std::collections::VecDeque::new(),
@@ -485,6 +501,12 @@ impl PerfDataWriter {
             })
             .collect();
         payloads.push((feature::EVENT_DESC, features::encode_event_desc(&desc)));
+        if !self.groups.is_empty() {
+            payloads.push((
+                feature::GROUP_DESC,
+                features::encode_group_desc(&self.groups),
+            ));
+        }
         if let Some((d, mmap_len, _)) = &self.compress {
             payloads.push((
                 super::compressed::FEATURE_COMPRESSED,

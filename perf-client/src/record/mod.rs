@@ -314,10 +314,25 @@ fn entries(capture: &Capture) -> Result<Vec<EventEntry>, RecordError> {
 
 /// A perf.data writer on a new `path` owned by the invoking user, with the TRACING_DATA
 /// its tracepoints need.
-fn create_writer(path: &Path, events: Vec<EventEntry>) -> Result<PerfDataWriter, RecordError> {
+fn create_writer(path: &Path, capture: &Capture) -> Result<PerfDataWriter, RecordError> {
+    let events = entries(capture)?;
     let tracing = host::tracing_data(&events)?;
     let file = host::create_output(path)?;
-    Ok(PerfDataWriter::from_file(file, path, events, tracing)?)
+    let mut w = PerfDataWriter::from_file(file, path, events, tracing)?;
+    // (leader, members) of each `{...}` group: members follow their leader.
+    let configs = capture.configs();
+    let groups: Vec<(usize, usize)> = (0..configs.len())
+        .filter(|&i| configs[i].group_leader().is_none())
+        .map(|l| {
+            let members = configs
+                .iter()
+                .filter(|c| c.group_leader() == Some(l))
+                .count();
+            (l, members + 1)
+        })
+        .collect();
+    w.set_groups(&groups);
+    Ok(w)
 }
 
 fn finish_info(cmdline: &[String]) -> FinishInfo {
@@ -334,7 +349,7 @@ fn dump_snapshot(
     pre: &[u8],
     cmdline: &[String],
 ) -> Result<(), RecordError> {
-    let mut w = create_writer(path, entries(capture)?)?;
+    let mut w = create_writer(path, capture)?;
     w.write_records(pre)?;
     w.finished_round()?;
     capture.snapshot(
@@ -651,7 +666,7 @@ fn run(
     pre: &[u8],
     progress: &mut impl FnMut(&Progress),
 ) -> Result<RunOut, RecordError> {
-    let mut w = create_writer(&opts.output, entries(capture)?)?;
+    let mut w = create_writer(&opts.output, capture)?;
     if let Some(level) = opts.compression {
         let mmap_len = (opts.data_pages.saturating_add(1)).saturating_mul(page_size() as usize);
         w.compress(level, u32::try_from(mmap_len).unwrap_or(u32::MAX))?;
