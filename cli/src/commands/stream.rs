@@ -39,7 +39,8 @@ pub struct Args {
     /// Context-switch records (attr.context_switch).
     #[arg(long = "switch-events")]
     switch_events: bool,
-    /// Only user space (attr.exclude_kernel), as perf_event_paranoid=2 requires unprivileged.
+    /// Only user space (attr.exclude_kernel), as perf_event_paranoid=2 requires unprivileged,
+    /// for the events that have no :u/:k/:h modifier of their own.
     #[arg(long = "user-only")]
     user_only: bool,
     /// Do not follow children (attr.inherit = 0).
