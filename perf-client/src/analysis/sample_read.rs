@@ -20,14 +20,18 @@ pub(crate) struct SampleReads {
 impl SampleReads {
     /// The ids of `file`'s attrs.
     pub fn new(file: &PerfData) -> Self {
-        let mut event_of_id = HashMap::new();
-        for (i, a) in file.attrs().iter().enumerate() {
-            for &id in &a.ids {
-                event_of_id.insert(id, i);
-            }
-        }
+        Self::with_ids(
+            file.attrs()
+                .iter()
+                .enumerate()
+                .flat_map(|(i, a)| a.ids.iter().map(move |&id| (id, i))),
+        )
+    }
+
+    /// From (id, event index) pairs.
+    fn with_ids(ids: impl IntoIterator<Item = (u64, usize)>) -> Self {
         SampleReads {
-            event_of_id,
+            event_of_id: ids.into_iter().collect(),
             ..Self::default()
         }
     }
@@ -64,5 +68,52 @@ impl SampleReads {
                 out.push((Some(ev), grew));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::records::{ReadValue, ReadValues};
+
+    fn group(values: &[(u64, u64)]) -> Sample<'static> {
+        Sample {
+            read: Some(ReadValues {
+                group: true,
+                values: values
+                    .iter()
+                    .map(|&(id, value)| ReadValue {
+                        value,
+                        id: Some(id),
+                        lost: None,
+                    })
+                    .collect(),
+                ..ReadValues::default()
+            }),
+            ..Sample::default()
+        }
+    }
+
+    #[test]
+    fn each_counter_that_moved_is_a_sample_with_its_increase_as_period() {
+        // Leader id 10 (event 0), member id 11 (event 1).
+        let mut r = SampleReads::with_ids([(10, 0), (11, 1)]);
+        let mut out = Vec::new();
+        r.deliver(Some(0), &group(&[(10, 1000), (11, 3)]), 250, &mut out);
+        assert_eq!(out, [(Some(0), 1000), (Some(1), 3)]);
+        // The member did not move: no sample for it, as perf.
+        r.deliver(Some(0), &group(&[(10, 2500), (11, 3)]), 250, &mut out);
+        assert_eq!(out, [(Some(0), 1500)]);
+        // An id in no attr is counted, not shown.
+        r.deliver(Some(0), &group(&[(10, 2600), (99, 5)]), 250, &mut out);
+        assert_eq!((out.as_slice(), r.unknown_ids), (&[(Some(0), 100)][..], 1));
+    }
+
+    #[test]
+    fn a_sample_without_values_stands_for_itself() {
+        let mut r = SampleReads::with_ids([(10, 0)]);
+        let mut out = Vec::new();
+        r.deliver(Some(3), &Sample::default(), 250, &mut out);
+        assert_eq!(out, [(Some(3), 250)]);
     }
 }
