@@ -120,6 +120,7 @@ fn decided(fields: &BTreeMap<String, String>) -> Vec<(String, String)> {
         "disabled",
         "inherit",
         "enable_on_exec",
+        "context_switch",
     ];
     let mut out: Vec<(String, String)> = KEYS
         .iter()
@@ -167,11 +168,15 @@ fn record_writes_the_attrs_perf_record_writes_for_the_same_event_strings() {
     ];
     let (theirs, ours) = (dir.join("perf.data"), dir.join("ours.data"));
     let mut compared = 0;
-    for e in cases {
-        if record(true, e, &[], &theirs, &["true"]).is_none() {
+    let with_flags = cases
+        .iter()
+        .map(|&e| (e, &[][..]))
+        .chain([("page-faults,cpu-clock", &["--switch-events"][..])]);
+    for (e, flags) in with_flags {
+        if record(true, e, flags, &theirs, &["true"]).is_none() {
             return;
         }
-        record(false, e, &[], &ours, &["true"]).unwrap();
+        record(false, e, flags, &ours, &["true"]).unwrap();
         let (t, o) = (evlist(&theirs), evlist(&ours));
         let names = |v: &[(String, BTreeMap<String, String>)]| -> Vec<String> {
             v.iter().map(|(n, _)| n.clone()).collect()
