@@ -439,9 +439,9 @@ impl Capture {
             .events
             .iter()
             .map(|c| {
-                // As perf: a group member follows its leader (enabled with it, never on
-                // its own), and a group read as one (`PERF_FORMAT_GROUP`) is not
-                // inherited (the kernel cannot sum a group over children).
+                // As perf (`evsel__config`): a group member follows its leader (enabled
+                // with it, never on its own), and a group read as one
+                // (`PERF_FORMAT_GROUP`, leader sampling) is not inherited.
                 let member = c.group_leader().is_some();
                 let group_read =
                     c.attr().read_format & crate::records::bits::read_format::GROUP != 0;
