@@ -15,6 +15,7 @@ use perf_client::records::{ParseContext, ParsedRecord, Record, Weight};
 use crate::common;
 
 mod cli;
+mod event_syntax;
 mod rings;
 mod sample_bits;
 mod tasks;

@@ -9,15 +9,13 @@ use perf_client::kernel::select::{self, EventSpec, Freq, TargetSpec};
 /// `-e`, `-c`, `-F`, `-g`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct EventArgs {
-    /// Event to sample (repeat or comma-separate): cpu-clock, task-clock, page-faults,
-    /// minor-faults, major-faults, context-switches, dummy, cycles, ..., or a tracepoint
-    /// subsystem:name.
-    #[arg(
-        short = 'e',
-        long = "event",
-        value_delimiter = ',',
-        default_value = "cpu-clock"
-    )]
+    /// Events to sample, in perf's syntax (repeat or comma-separate): cpu-clock,
+    /// task-clock, page-faults, minor-faults, major-faults, context-switches, dummy,
+    /// cycles, ..., a tracepoint subsystem:name or pattern (sched:*); modifiers
+    /// :u :k :h (levels) :G :H (guest/host) :p/:pp/:ppp (precise_ip) :S (leader sampling)
+    /// :D (pinned); terms NAME/period=N/ or /freq=N/; groups {a,b} (one group_fd), with
+    /// modifiers after the brace ({cpu-clock,page-faults}:S).
+    #[arg(short = 'e', long = "event", default_value = "cpu-clock")]
     pub events: Vec<String>,
     /// Sample every COUNT events (attr.sample_period).
     #[arg(short = 'c', long = "count")]
@@ -122,6 +120,15 @@ mod tests {
     }
 
     #[test]
+    fn event_lists_reach_the_library_whole_so_groups_keep_their_commas() {
+        let a = parse(&["-e", "{cpu-clock,page-faults}:S", "-e", "dummy"]).unwrap();
+        assert_eq!(
+            a.events.spec().names,
+            vec!["{cpu-clock,page-faults}:S", "dummy"]
+        );
+    }
+
+    #[test]
     fn pid_excludes_the_other_targets() {
         for other in [["-t", "1"], ["-C", "0"]] {
             let mut argv = vec!["-p", "1"];
@@ -130,7 +137,7 @@ mod tests {
             assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
         }
         let a = parse(&["-p", "1", "-e", "page-faults,dummy"]).unwrap();
-        assert_eq!(a.events.spec().names, vec!["page-faults", "dummy"]);
+        assert_eq!(a.events.spec().names, vec!["page-faults,dummy"]);
         assert_eq!(a.target.spec(&[]).pid, Some(1));
     }
 }

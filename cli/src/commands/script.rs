@@ -19,6 +19,10 @@ pub struct Args {
     #[arg(short = 'F', long = "fields", value_name = "FIELDS", value_parser = FieldSpec::parse,
           allow_hyphen_values = true)]
     fields: Option<FieldSpec>,
+    /// Show context switches (PERF_RECORD_SWITCH, SWITCH_CPU_WIDE from record
+    /// --switch-events), as perf script --show-switch-events.
+    #[arg(long = "show-switch-events")]
+    show_switch_events: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -37,6 +41,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             ScriptFormat::Text
         },
         fields: args.fields.unwrap_or_default(),
+        show_switch_events: args.show_switch_events,
     };
     let sum = script_with(&file, &mut out, &opts)?;
     out.flush()?;

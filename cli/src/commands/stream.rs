@@ -39,7 +39,8 @@ pub struct Args {
     /// Context-switch records (attr.context_switch).
     #[arg(long = "switch-events")]
     switch_events: bool,
-    /// Only user space (attr.exclude_kernel), as perf_event_paranoid=2 requires unprivileged.
+    /// Only user space (attr.exclude_kernel), as perf_event_paranoid=2 requires unprivileged,
+    /// for the events that have no :u/:k/:h modifier of their own.
     #[arg(long = "user-only")]
     user_only: bool,
     /// Do not follow children (attr.inherit = 0).
@@ -173,7 +174,7 @@ fn print_summary(
     parse_errors: u64,
     json: bool,
 ) -> io::Result<()> {
-    let names: Vec<String> = capture.configs().iter().map(|c| c.kind().name()).collect();
+    let names: Vec<String> = capture.configs().iter().map(|c| c.name()).collect();
     let mut counts = vec![0u64; names.len()];
     for e in &s.events {
         if let (Some(c), Some(v)) = (counts.get_mut(e.config), e.values.values.first()) {

@@ -9,6 +9,7 @@ mod line;
 pub mod machine;
 pub mod render;
 pub mod report;
+mod sample_read;
 pub mod script;
 pub mod symbols;
 pub mod tracepoint_fields;

@@ -298,6 +298,8 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
     // Distinct stacks in the order first seen: (stack, period, samples, first CPU).
     let mut stacks: Vec<(StackKey, u64, u64, Option<u32>)> = Vec::new();
     let mut stack_index: HashMap<StackKey, usize> = HashMap::default();
+    let mut reads = super::sample_read::SampleReads::new(file);
+    let mut delivered = Vec::new();
     super::for_each_ordered(file, &ctx, |rec| {
         let s = match &rec.record {
             Record::Sample(s) => s,
@@ -322,10 +324,9 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
                 return Ok(());
             }
         };
-        let event = rec.event.unwrap_or(0);
-        let Some(ev) = per_event.get_mut(event) else {
+        if rec.event.unwrap_or(0) >= per_event.len() {
             return Ok(());
-        };
+        }
         let pid = s.pid.unwrap_or(0);
         if let Some(ip) = s.ip {
             report.unread.note_sample(&mut symbols, &machine, pid, ip);
@@ -334,6 +335,11 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
         let period = s
             .period
             .unwrap_or_else(|| super::fixed_period(file, rec.event));
+        // A sample with counter values (`:S`) is one sample per counter that moved.
+        reads.deliver(rec.event, s, period, &mut delivered);
+        if delivered.is_empty() {
+            return Ok(());
+        }
         let comm_str = machine
             .comm_ref(pid, tid)
             .map_or_else(|| format!(":{tid}"), str::to_owned);
@@ -368,30 +374,36 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
             let id = frames.id("[unknown]", None, 0, 0, false);
             resolved.push((id, 0));
         }
-        ev.samples += 1;
-        ev.period += period;
-        // Identical stacks of one thread are tallied once and turned into entries and
-        // trees after the pass: a deep stack costs its square in children mode.
-        let key = StackKey {
-            event: event as u32,
-            comm,
-            pid,
-            tid,
-            cpu: if by_cpu { s.cpu } else { None },
-            frames: resolved
-                .iter()
-                .enumerate()
-                .map(|(i, &(id, rel))| (id, rel, ips.get(i).copied().unwrap_or(0)))
-                .collect(),
-        };
-        match stack_index.get(&key) {
-            Some(&i) => {
-                stacks[i].1 += period;
-                stacks[i].2 += 1;
-            }
-            None => {
-                stack_index.insert(key.clone(), stacks.len());
-                stacks.push((key, period, 1, s.cpu));
+        for &(event, period) in &delivered {
+            let event = event.unwrap_or(0);
+            let Some(ev) = per_event.get_mut(event) else {
+                continue;
+            };
+            ev.samples += 1;
+            ev.period += period;
+            // Identical stacks of one thread are tallied once and turned into entries and
+            // trees after the pass: a deep stack costs its square in children mode.
+            let key = StackKey {
+                event: event as u32,
+                comm,
+                pid,
+                tid,
+                cpu: if by_cpu { s.cpu } else { None },
+                frames: resolved
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &(id, rel))| (id, rel, ips.get(i).copied().unwrap_or(0)))
+                    .collect(),
+            };
+            match stack_index.get(&key) {
+                Some(&i) => {
+                    stacks[i].1 += period;
+                    stacks[i].2 += 1;
+                }
+                None => {
+                    stack_index.insert(key.clone(), stacks.len());
+                    stacks.push((key, period, 1, s.cpu));
+                }
             }
         }
         Ok(())

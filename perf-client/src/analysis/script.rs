@@ -13,7 +13,7 @@ use super::symbols::{Frame, FrameRef, Symbols};
 use super::tracepoint_fields::TraceFormats;
 use super::unwind::{ChainBuilder, UnwindStats};
 use crate::perf_data::{attr::TYPE_TRACEPOINT, sample_type as st, PerfData, PerfDataError};
-use crate::records::{Record, Sample};
+use crate::records::{Record, Sample, SampleId, Switch};
 
 /// Errors of `script` and `report`.
 #[derive(Debug, thiserror::Error)]
@@ -49,6 +49,8 @@ pub struct ScriptSummary {
     pub unwind: UnwindStats,
     /// What could not be verified by build id or interpreted.
     pub unread: super::trust::Unread,
+    /// Context switches printed (`show_switch_events`).
+    pub switches: u64,
 }
 
 /// perf script's output fields (`-F`).
@@ -233,6 +235,10 @@ pub struct ScriptOptions {
     pub format: ScriptFormat,
     /// `-F`.
     pub fields: FieldSpec,
+    /// `--show-switch-events`: a line for every `PERF_RECORD_SWITCH` and
+    /// `PERF_RECORD_SWITCH_CPU_WIDE` (`record --switch-events`), as perf script prints
+    /// them (text output only).
+    pub show_switch_events: bool,
 }
 
 /// The frames of a sample, innermost first: its callchain without context markers (and
@@ -272,6 +278,7 @@ pub fn script(
         &ScriptOptions {
             format,
             fields: FieldSpec::Default,
+            show_switch_events: false,
         },
     )
 }
@@ -319,6 +326,8 @@ pub fn script_with(
     let mut chains = ChainBuilder::new();
     let mut ips = Vec::new();
     let mut trace = String::new();
+    let mut reads = super::sample_read::SampleReads::new(file);
+    let mut delivered = Vec::new();
     // A stream read as it arrives (`-i -`) is printed as it arrives: out is flushed at
     // the end of each round.
     let live = file.is_live_stream();
@@ -344,79 +353,97 @@ pub fn script_with(
                     sum.lost_samples += l.lost;
                     return Ok(());
                 }
+                Record::Switch(sw) | Record::SwitchCpuWide(sw)
+                    if opts.show_switch_events && opts.format == ScriptFormat::Text =>
+                {
+                    sum.switches += 1;
+                    let fields = rec
+                        .event
+                        .and_then(|i| events.get(i))
+                        .map_or(FieldSpec::Default.resolve(0, false), |e| e.fields);
+                    let id = rec.sample_id.unwrap_or_default();
+                    write_switch(&mut line, &machine, &id, sw, fields);
+                    out.write_all(&line)?;
+                    return Ok(());
+                }
                 other => {
                     sum.unread.note_record(rec.header.record_type, other);
                     machine.apply(rec.header.misc, other);
                     return Ok(());
                 }
             };
-            sum.samples += 1;
-            let pid = s.pid.unwrap_or(0);
-            let tid = s.tid.unwrap_or(pid);
-            let unverified = s.ip.and_then(|ip| symbols.unverified(&machine, pid, ip));
-            if unverified.is_some() {
-                sum.unread.unverified_samples += 1;
-            }
-            let info = rec.event.and_then(|i| events.get(i));
-            let event = info.map_or("unknown", |e| e.name.as_str());
             let period = s
                 .period
                 .unwrap_or_else(|| super::fixed_period(file, rec.event));
-            trace.clear();
-            let want_trace = opts.format == ScriptFormat::Json
-                || info.is_some_and(|e| e.fields.has(Fields::TRACE));
-            if let (true, Some(id), Some(raw)) =
-                (want_trace, info.and_then(|e| e.tracepoint), s.raw)
-            {
-                if let Some(f) = formats.get(id) {
-                    f.render(raw, &mut trace);
+            // A sample with counter values (`:S`) is one sample per counter that moved.
+            reads.deliver(rec.event, s, period, &mut delivered);
+            for &(ev, period) in &delivered {
+                sum.samples += 1;
+                let pid = s.pid.unwrap_or(0);
+                let tid = s.tid.unwrap_or(pid);
+                let unverified = s.ip.and_then(|ip| symbols.unverified(&machine, pid, ip));
+                if unverified.is_some() {
+                    sum.unread.unverified_samples += 1;
                 }
-            }
-            chains.frames(s, &machine, &mut symbols, &mut ips);
-            match opts.format {
-                ScriptFormat::Json => {
-                    let comm = machine.comm(pid, tid);
-                    let frames: Vec<_> = ips
-                        .iter()
-                        .map(|&ip| {
-                            let f = symbols.resolve_ref(&machine, pid, ip);
-                            let off = machine
-                                .find_map(pid, ip)
-                                .filter(|_| !f.kernel)
-                                .map(|m| m.file_offset(ip));
-                            json!({
-                                "ip": format!("{ip:#x}"), "symbol": f.symbol, "dso": f.dso,
-                                "dso_offset": off.map(|o| format!("{o:#x}")),
+                let info = ev.and_then(|i| events.get(i));
+                let event = info.map_or("unknown", |e| e.name.as_str());
+                trace.clear();
+                let want_trace = opts.format == ScriptFormat::Json
+                    || info.is_some_and(|e| e.fields.has(Fields::TRACE));
+                if let (true, Some(id), Some(raw)) =
+                    (want_trace, info.and_then(|e| e.tracepoint), s.raw)
+                {
+                    if let Some(f) = formats.get(id) {
+                        f.render(raw, &mut trace);
+                    }
+                }
+                chains.frames(s, &machine, &mut symbols, &mut ips);
+                match opts.format {
+                    ScriptFormat::Json => {
+                        let comm = machine.comm(pid, tid);
+                        let frames: Vec<_> = ips
+                            .iter()
+                            .map(|&ip| {
+                                let f = symbols.resolve_ref(&machine, pid, ip);
+                                let off = machine
+                                    .find_map(pid, ip)
+                                    .filter(|_| !f.kernel)
+                                    .map(|m| m.file_offset(ip));
+                                json!({
+                                    "ip": format!("{ip:#x}"), "symbol": f.symbol, "dso": f.dso,
+                                    "dso_offset": off.map(|o| format!("{o:#x}")),
+                                })
                             })
-                        })
-                        .collect();
-                    let top = frames.first().cloned();
-                    let v = json!({
-                        "comm": comm, "pid": pid, "tid": tid, "cpu": s.cpu, "time": s.time.unwrap_or(0),
-                        "event": event,
-                        "period": period,
-                        "ip": s.ip.map(|ip| format!("{ip:#x}")),
-                        "symbol": top.as_ref().and_then(|f| f["symbol"].as_str().map(str::to_owned)),
-                        "dso": top.as_ref().and_then(|f| f["dso"].as_str().map(str::to_owned)),
-                        "trace": (info.is_some_and(|e| e.tracepoint.is_some())).then_some(trace.as_str()),
-                        "callchain": if has_chain(s) { Some(frames) } else { None },
-                        "unverified": unverified.map(super::symbols::Unverified::reason),
-                    });
-                    writeln!(out, "{v}")?;
-                }
-                ScriptFormat::Text => {
-                    let fields = info.map_or(FieldSpec::Default.resolve(0, false), |e| e.fields);
-                    let shown = TextSample {
-                        sample: s,
-                        ips: &ips,
-                        period,
-                        event,
-                        name_width,
-                        trace: &trace,
-                        fields,
-                    };
-                    shown.write(&mut line, &machine, &mut symbols);
-                    out.write_all(&line)?;
+                            .collect();
+                        let top = frames.first().cloned();
+                        let v = json!({
+                            "comm": comm, "pid": pid, "tid": tid, "cpu": s.cpu, "time": s.time.unwrap_or(0),
+                            "event": event,
+                            "period": period,
+                            "ip": s.ip.map(|ip| format!("{ip:#x}")),
+                            "symbol": top.as_ref().and_then(|f| f["symbol"].as_str().map(str::to_owned)),
+                            "dso": top.as_ref().and_then(|f| f["dso"].as_str().map(str::to_owned)),
+                            "trace": (info.is_some_and(|e| e.tracepoint.is_some())).then_some(trace.as_str()),
+                            "callchain": if has_chain(s) { Some(frames) } else { None },
+                            "unverified": unverified.map(super::symbols::Unverified::reason),
+                        });
+                        writeln!(out, "{v}")?;
+                    }
+                    ScriptFormat::Text => {
+                        let fields =
+                            info.map_or(FieldSpec::Default.resolve(0, false), |e| e.fields);
+                        let shown = TextSample {
+                            sample: s,
+                            ips: &ips,
+                            period,
+                            event,
+                            name_width,
+                            trace: &trace,
+                            fields,
+                        };
+                        shown.write(&mut line, &machine, &mut symbols);
+                        out.write_all(&line)?;
+                    }
                 }
             }
             Ok(())
@@ -463,34 +490,24 @@ fn frame_text(line: &mut Line, f: &FrameRef<'_>, dso: &str, fields: Fields) {
 }
 
 /// One sample and what to show of it.
-struct TextSample<'a> {
-    sample: &'a Sample<'a>,
-    ips: &'a [u64],
-    period: u64,
-    event: &'a str,
-    name_width: usize,
-    trace: &'a str,
-    fields: Fields,
+/// The start of a `perf script` line (perf's `perf_sample__fprintf_start`): `{comm:>16}
+/// {tid:>5} [{cpu:03}] {sec:>5}.{usec:06}: `, as `-F` selects.
+struct LineStart {
+    pid: u32,
+    tid: u32,
+    cpu: Option<u32>,
+    time: Option<u64>,
+    comm_width: usize,
 }
 
-impl TextSample<'_> {
-    /// The sample in `perf script`'s text layout, into `buf` (cleared first): `{comm:>16}
-    /// {tid:>5} [{cpu:03}] {sec:>5}.{usec:06}: {period:>10} {event:>w}: {trace} ` then
-    /// the sampled address, or a newline and the callchain one frame a line and a blank
-    /// line (the comm then unpadded, as perf).
-    fn write(&self, buf: &mut Vec<u8>, machine: &Machine, symbols: &mut Symbols) {
-        let (s, f) = (self.sample, self.fields);
-        let pid = s.pid.unwrap_or(0);
-        let tid = s.tid.unwrap_or(pid);
-        let chain = f.has(Fields::IP) && has_chain(s);
-        buf.clear();
-        let mut line = Line::new(buf);
+impl LineStart {
+    fn write(&self, line: &mut Line<'_>, machine: &Machine, f: Fields) {
+        let (pid, tid) = (self.pid, self.tid);
         if f.has(Fields::COMM) {
-            let width = if chain { 0 } else { 16 };
             match machine.comm_ref(pid, tid) {
-                Some(comm) => line.str_right(comm, width),
+                Some(comm) => line.str_right(comm, self.comm_width),
                 // perf shows `:tid` for an unknown thread (rare: allocating is fine).
-                None => line.str_right(&format!(":{tid}"), width),
+                None => line.str_right(&format!(":{tid}"), self.comm_width),
             }
             line.byte(b' ');
         }
@@ -513,16 +530,91 @@ impl TextSample<'_> {
         }
         if f.has(Fields::CPU) {
             line.byte(b'[');
-            line.dec_zero(u64::from(s.cpu.unwrap_or(0)), 3);
+            line.dec_zero(u64::from(self.cpu.unwrap_or(0)), 3);
             line.str("] ");
         }
         if f.has(Fields::TIME) {
-            let time = s.time.unwrap_or(0);
+            let time = self.time.unwrap_or(0);
             line.dec_right(time / 1_000_000_000, 5);
             line.byte(b'.');
             line.dec_zero(time % 1_000_000_000 / 1000, 6);
             line.str(": ");
         }
+    }
+}
+
+/// A context switch as `perf script --show-switch-events` prints it
+/// (`perf_event__fprintf_switch`): the line start from the record's `sample_id`, then
+/// `PERF_RECORD_SWITCH IN|OUT|OUT preempt`, and for the CPU-wide record the task
+/// switched to or from (`next|prev pid/tid: P/T`).
+fn write_switch(buf: &mut Vec<u8>, machine: &Machine, id: &SampleId, sw: &Switch, f: Fields) {
+    buf.clear();
+    let mut line = Line::new(buf);
+    let pid = id.pid.unwrap_or(0);
+    LineStart {
+        pid,
+        tid: id.tid.unwrap_or(pid),
+        cpu: id.cpu,
+        time: id.time,
+        comm_width: 16,
+    }
+    .write(&mut line, machine, f);
+    let in_out = match (sw.out, sw.preempt) {
+        (false, _) => "IN         ",
+        (true, false) => "OUT        ",
+        (true, true) => "OUT preempt",
+    };
+    match sw.next_prev {
+        None => {
+            line.str("PERF_RECORD_SWITCH ");
+            line.str(in_out);
+        }
+        Some((p, t)) => {
+            line.str("PERF_RECORD_SWITCH_CPU_WIDE ");
+            line.str(in_out);
+            line.str(if sw.out {
+                "  next pid/tid: "
+            } else {
+                "  prev pid/tid: "
+            });
+            line.dec_right(u64::from(p), 5);
+            line.byte(b'/');
+            line.dec_left(u64::from(t), 5);
+        }
+    }
+    line.byte(b'\n');
+}
+
+struct TextSample<'a> {
+    sample: &'a Sample<'a>,
+    ips: &'a [u64],
+    period: u64,
+    event: &'a str,
+    name_width: usize,
+    trace: &'a str,
+    fields: Fields,
+}
+
+impl TextSample<'_> {
+    /// The sample in `perf script`'s text layout, into `buf` (cleared first): `{comm:>16}
+    /// {tid:>5} [{cpu:03}] {sec:>5}.{usec:06}: {period:>10} {event:>w}: {trace} ` then
+    /// the sampled address, or a newline and the callchain one frame a line and a blank
+    /// line (the comm then unpadded, as perf).
+    fn write(&self, buf: &mut Vec<u8>, machine: &Machine, symbols: &mut Symbols) {
+        let (s, f) = (self.sample, self.fields);
+        let pid = s.pid.unwrap_or(0);
+        let tid = s.tid.unwrap_or(pid);
+        let chain = f.has(Fields::IP) && has_chain(s);
+        buf.clear();
+        let mut line = Line::new(buf);
+        let start = LineStart {
+            pid,
+            tid,
+            cpu: s.cpu,
+            time: s.time,
+            comm_width: if chain { 0 } else { 16 },
+        };
+        start.write(&mut line, machine, f);
         if f.has(Fields::PERIOD) {
             line.dec_right(self.period, 10);
             line.byte(b' ');

@@ -439,11 +439,17 @@ impl Capture {
             .events
             .iter()
             .map(|c| {
+                // As perf (`evsel__config`): a group member follows its leader (enabled
+                // with it, never on its own), and a group read as one
+                // (`PERF_FORMAT_GROUP`, leader sampling) is not inherited.
+                let member = c.group_leader().is_some();
+                let group_read =
+                    c.attr().read_format & crate::records::bits::read_format::GROUP != 0;
                 let mut c = c
                     .clone()
-                    .disabled(true)
-                    .enable_on_exec(by_exec)
-                    .inherit(task_target && opts.inherit);
+                    .disabled(!member)
+                    .enable_on_exec(by_exec && !member)
+                    .inherit(task_target && opts.inherit && !group_read);
                 if opts.overwrite {
                     c = c.write_backward(true);
                 }
@@ -462,8 +468,19 @@ impl Capture {
                 sys_err(format!("cpu {cpu}"))(io::Error::from(io::ErrorKind::InvalidInput))
             })?;
             for &pid in &pids {
+                // The index in `events` of each config opened on this (cpu, pid): a group
+                // member is opened with its leader's fd as group_fd.
+                let mut here: Vec<Option<usize>> = vec![None; configs.len()];
                 for (ci, config) in configs.iter().enumerate() {
-                    let fd = match config.open(pid, cpu, None) {
+                    let group = match config.group_leader() {
+                        Some(l) => match here.get(l).copied().flatten() {
+                            Some(i) => Some(events[i].fd.as_fd()),
+                            // Its leader's thread exited meanwhile.
+                            None => continue,
+                        },
+                        None => None,
+                    };
+                    let fd = match config.open(pid, cpu, group) {
                         Ok(fd) => fd,
                         // A thread of a process may exit while we open its events.
                         Err(OpenError::Kernel { cause, .. })
@@ -500,6 +517,7 @@ impl Capture {
                         .add(fd.as_fd(), index as u64)
                         .map_err(sys_err("epoll_ctl(ADD) of an event fd"))?;
                     ids[ci].push(fd.id());
+                    here[ci] = Some(index);
                     events.push(OpenedEvent {
                         fd,
                         config: ci,
@@ -869,7 +887,8 @@ impl Capture {
         let values: Vec<Option<ReadValues>> = self
             .events
             .iter()
-            .map(|e| e.fd.read_values().ok())
+            // A group member's read gives the whole group: keep its own value.
+            .map(|e| e.fd.read_values().ok().map(|v| v.only(e.fd.id())))
             .collect();
         let rings = self
             .rings

@@ -362,12 +362,18 @@ pub enum Sampling {
 pub struct EventConfig {
     kind: EventKind,
     attr: perf_event_attr,
+    /// What perf calls it (`cpu-clock:u`); `None`: the kind's name.
+    name: Option<String>,
+    /// Index of its group leader among the events opened together; `None`: it leads.
+    leader: Option<usize>,
 }
 
 impl std::fmt::Debug for EventConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EventConfig")
             .field("kind", &self.kind)
+            .field("name", &self.name)
+            .field("leader", &self.leader)
             .field("type", &self.attr.type_)
             .field("config", &self.attr.config)
             .field("sample_type", &format_args!("{:#x}", self.attr.sample_type))
@@ -410,7 +416,45 @@ impl EventConfig {
         };
         attr.set_disabled(1);
         attr.set_sample_id_all(1);
-        Ok(EventConfig { kind, attr })
+        Ok(EventConfig {
+            kind,
+            attr,
+            name: None,
+            leader: None,
+        })
+    }
+
+    /// The name perf gives the event (`perf evlist`, EVENT_DESC): as set with
+    /// [`EventConfig::named`], else the kind's name.
+    pub fn name(&self) -> String {
+        self.name.clone().unwrap_or_else(|| self.kind.name())
+    }
+
+    /// Names the event as the user wrote it (`cpu-clock:u`).
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Its group leader: the index, among the events opened together, of the event whose
+    /// fd is passed as `group_fd` to `perf_event_open` (perf's `{a,b}`); `None` when it
+    /// leads (or is alone).
+    pub fn group_leader(&self) -> Option<usize> {
+        self.leader
+    }
+
+    /// Makes it a member of the group led by event `leader` (see
+    /// [`EventConfig::group_leader`]), or a leader with `None`.
+    pub fn member_of(mut self, leader: Option<usize>) -> Self {
+        self.leader = leader;
+        self
+    }
+
+    /// `attr.precise_ip`: 0 (arbitrary skid) to 3 (must have zero skid), perf's `:p`,
+    /// `:pp`, `:ppp`.
+    pub fn precise_ip(mut self, level: u8) -> Self {
+        self.attr.set_precise_ip(u64::from(level.min(3)));
+        self
     }
 
     /// Parses an event name (see [`EventKind::from_str`]) and builds its config.
@@ -545,6 +589,19 @@ impl EventConfig {
         exclude_hv, set_exclude_hv
     );
     flag_setter!(
+        /// `attr.exclude_guest`: do not count while a guest runs (perf's default; `:G`
+        /// clears it).
+        exclude_guest, set_exclude_guest
+    );
+    flag_setter!(
+        /// `attr.exclude_host`: count only while a guest runs (perf's `:G`).
+        exclude_host, set_exclude_host
+    );
+    flag_setter!(
+        /// `attr.pinned`: always on the PMU, or in error state (perf's `:D`).
+        pinned, set_pinned
+    );
+    flag_setter!(
         /// `attr.sample_id_all`: put a `sample_id` trailer on non-sample records.
         sample_id_all, set_sample_id_all
     );
@@ -637,7 +694,7 @@ impl EventConfig {
         group: Option<BorrowedFd<'_>>,
     ) -> Result<EventFd, OpenError> {
         let mut attr = self.attr;
-        let event = self.kind.name();
+        let event = self.name();
         let mut opened = sys::perf_event_open(&mut attr, pid, cpu, group);
         if attr.build_id() != 0
             && matches!(&opened, Err(e) if e.raw_os_error() == Some(libc::EINVAL))

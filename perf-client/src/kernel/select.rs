@@ -10,9 +10,10 @@ use perf_event_open_sys::bindings as b;
 
 use crate::kernel::capture::Target;
 use crate::kernel::cpus::{self, CpuListError};
-use crate::kernel::event::{EventConfig, OpenError, Sampling, DEFAULT_SAMPLE_TYPE};
-use crate::kernel::sys;
-use crate::records::bits::sample as st;
+use crate::kernel::event::{EventConfig, EventKind, OpenError, Sampling, DEFAULT_SAMPLE_TYPE};
+use crate::kernel::event_syntax::{self, EventText, SyntaxError, Term};
+use crate::kernel::{sys, tracefs};
+use crate::records::bits::{read_format as rf, sample as st};
 
 /// perf's default sampling frequency (`perf record -F`, `record_opts.freq`): 4000 Hz.
 pub const DEFAULT_FREQ: u64 = 4000;
@@ -27,6 +28,9 @@ pub enum SelectError {
     /// `-F max` without a readable `kernel.perf_event_max_sample_rate`.
     #[error("-F max: cannot read /proc/sys/kernel/perf_event_max_sample_rate")]
     NoMaxRate,
+    /// An `-e` string perf's syntax does not allow.
+    #[error(transparent)]
+    Syntax(#[from] SyntaxError),
     /// An event name that cannot be opened.
     #[error(transparent)]
     Event(#[from] OpenError),
@@ -71,12 +75,15 @@ impl FromStr for Freq {
 /// The events of a command line, with perf's defaults: `-c N` samples every N events,
 /// `-F N` (or perf's 4000 Hz when neither is given) about N times a second, lowered to
 /// `kernel.perf_event_max_sample_rate` with a warning; tracepoints sample every event
-/// and carry `PERF_SAMPLE_RAW`. `PERF_SAMPLE_PERIOD` is set only in frequency mode, where
-/// perf sets it: with a fixed period it is useless (the attr has it) and, on software
-/// events, makes the kernel sample every event (`perf_swevent_event`).
+/// and carry `PERF_SAMPLE_RAW` and `PERF_SAMPLE_PERIOD` (as perf's tracepoints). Other
+/// events carry `PERF_SAMPLE_PERIOD` only in frequency mode, where perf sets it: with a
+/// fixed period it is useless (the attr has it) and, on software events, makes the
+/// kernel sample every event (`perf_swevent_event`).
 #[derive(Debug, Clone, Default)]
 pub struct EventSpec {
-    /// `-e`: names (`cpu-clock`, `sched:sched_switch`, ...).
+    /// `-e`: event lists in perf's syntax, one per `-e` (`cpu-clock:u,page-faults`,
+    /// `{cpu-clock,page-faults}:S`, `sched:*`, `cpu-clock/period=100000/`; see
+    /// [`event_syntax`]).
     pub names: Vec<String>,
     /// `-c`: a sample every N events.
     pub count: Option<u64>,
@@ -86,7 +93,9 @@ pub struct EventSpec {
     pub callchain: bool,
     /// `sample_type` bits to use exactly as given instead of the defaults.
     pub sample_type: Option<u64>,
-    /// Count user space only (`attr.exclude_kernel`).
+    /// Count user space only (`attr.exclude_kernel`) in the events whose modifiers name
+    /// no privilege level (`:u`, `:k`, `:h` decide for themselves): for unprivileged
+    /// users when `perf_event_paranoid` is 2 or more.
     pub exclude_kernel: bool,
 }
 
@@ -94,7 +103,8 @@ pub struct EventSpec {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Selected {
-    /// One config per name, side-band (`tracking`) on the first.
+    /// One config per event (patterns expanded), named as perf names them, group
+    /// members pointing at their leader; side-band (`tracking`) on the first.
     pub events: Vec<EventConfig>,
     /// Warnings for stderr (a frequency lowered to the kernel's maximum).
     pub warnings: Vec<String>,
@@ -176,41 +186,126 @@ impl EventSpec {
 
     /// [`EventSpec::build`] with the kernel's maximum rate given (`None`: unknown).
     ///
+    /// Every `-e` argument is parsed with perf's syntax ([`event_syntax`]); tracepoint
+    /// patterns are expanded from tracefs; groups become leaders and members
+    /// ([`EventConfig::group_leader`]). A group whose leader has `:S` samples the leader
+    /// only, as `perf record` does: every member gets `PERF_SAMPLE_READ` and
+    /// `PERF_FORMAT_GROUP`, the members sample nothing (`sample_period = 0`) and take the
+    /// leader's `sample_type`, so the leader's samples carry every member's count.
+    ///
     /// # Errors
     ///
     /// As [`EventSpec::build`].
     pub fn build_with_max_rate(&self, max_rate: Option<u64>) -> Result<Selected, SelectError> {
-        let mut events = Vec::with_capacity(self.names.len());
+        let mut events: Vec<EventConfig> = Vec::new();
         let mut warnings = Vec::new();
-        for (i, name) in self.names.iter().enumerate() {
-            let c = EventConfig::parse(name)?;
-            let tracepoint = c.attr().type_ == b::PERF_TYPE_TRACEPOINT;
-            let (sampling, warning) = self.sampling(tracepoint, max_rate)?;
-            if let Some(w) = warning {
-                if !warnings.contains(&w) {
-                    warnings.push(w);
+        for arg in &self.names {
+            for group in event_syntax::parse_event_list(arg)? {
+                let mut members = Vec::new();
+                for e in &group.events {
+                    if tracefs::is_pattern(&e.base) {
+                        let found = tracefs::matching_tracepoints(&e.base)
+                            .map_err(|t| SelectError::Event(t.into()))?;
+                        for tp in found {
+                            members.push((EventKind::Tracepoint(tp.clone()), tp, e));
+                        }
+                    } else {
+                        let kind: EventKind = e.base.parse().map_err(OpenError::from)?;
+                        let name = match kind {
+                            // perf names a tracepoint without its modifiers.
+                            EventKind::Tracepoint(_) => e.base.clone(),
+                            _ => e.display.clone(),
+                        };
+                        members.push((kind, name, e));
+                    }
+                }
+                // An unbraced pattern is a list of lone events, not a group.
+                let grouped = group.braced;
+                let leader_sampling =
+                    grouped && members.len() > 1 && members[0].2.modifiers.sample_read;
+                let leader = events.len();
+                for (j, (kind, name, text)) in members.into_iter().enumerate() {
+                    let first = events.is_empty();
+                    let mut c = self.config(kind, name, text, max_rate, &mut warnings)?;
+                    if grouped && j > 0 {
+                        c = c.member_of(Some(leader)).pinned(false);
+                    }
+                    if leader_sampling {
+                        let f = c.attr().read_format | rf::GROUP;
+                        c = c.read_format(f);
+                        if j > 0 {
+                            let t = events[leader].attr().sample_type;
+                            c = c.sampling(Sampling::None).sample_type(t);
+                        }
+                    }
+                    // Side-band (COMM, MMAP2, FORK, EXIT) on the first event, as perf
+                    // record does.
+                    events.push(c.tracking(first));
                 }
             }
-            let sample_type = self.sample_type.unwrap_or_else(|| {
-                let mut t = DEFAULT_SAMPLE_TYPE & !st::PERIOD;
-                if matches!(sampling, Sampling::Frequency(_)) {
-                    t |= st::PERIOD;
-                }
-                if tracepoint {
-                    t |= st::RAW;
-                }
-                t
-            });
-            // Side-band (COMM, MMAP2, FORK, EXIT) on the first event, as perf record does.
-            let c = c
-                .sampling(sampling)
-                .sample_type(sample_type)
-                .callchain(self.callchain, 0)
-                .exclude_kernel(self.exclude_kernel)
-                .tracking(i == 0);
-            events.push(c);
         }
         Ok(Selected { events, warnings })
+    }
+
+    /// One event's config: `-c`/`-F` and perf's defaults, then its `/terms/` in order,
+    /// then its modifiers.
+    fn config(
+        &self,
+        kind: EventKind,
+        name: String,
+        text: &EventText,
+        max_rate: Option<u64>,
+        warnings: &mut Vec<String>,
+    ) -> Result<EventConfig, SelectError> {
+        let c = EventConfig::new(kind)?.named(name);
+        let tracepoint = c.attr().type_ == b::PERF_TYPE_TRACEPOINT;
+        let (mut sampling, mut warning) = self.sampling(tracepoint, max_rate)?;
+        for term in &text.terms {
+            (sampling, warning) = match *term {
+                Term::Period(0) | Term::Freq(0) => return Err(SelectError::ZeroRate),
+                Term::Period(n) => (Sampling::Period(n), None),
+                Term::Freq(n) => EventSpec {
+                    count: None,
+                    freq: Some(Freq::Hz(n)),
+                    ..EventSpec::default()
+                }
+                .sampling(tracepoint, max_rate)?,
+            };
+        }
+        if let Some(w) = warning {
+            if !warnings.contains(&w) {
+                warnings.push(w);
+            }
+        }
+        let m = text.modifiers;
+        let sample_type = self.sample_type.unwrap_or_else(|| {
+            let mut t = DEFAULT_SAMPLE_TYPE & !st::PERIOD;
+            if matches!(sampling, Sampling::Frequency(_)) {
+                t |= st::PERIOD;
+            }
+            if tracepoint {
+                // perf's tracepoint events (`evsel__newtp_idx`) carry RAW and PERIOD
+                // (the period is 1: every hit is a sample).
+                t |= st::RAW | st::PERIOD;
+            }
+            if m.sample_read {
+                t |= st::READ;
+            }
+            t
+        });
+        // Unprivileged users with perf_event_paranoid >= 2 may count user space only:
+        // events that name no level are restricted to it, as perf's fallback does.
+        let exclude_kernel = m.exclude_kernel || (self.exclude_kernel && !m.excludes_a_level());
+        Ok(c.sampling(sampling)
+            .sample_type(sample_type)
+            .callchain(self.callchain, 0)
+            .exclude_user(m.exclude_user)
+            .exclude_kernel(exclude_kernel)
+            .exclude_hv(m.exclude_hv)
+            .exclude_guest(m.exclude_guest)
+            .exclude_host(m.exclude_host)
+            .precise_ip(m.precise_ip)
+            .pinned(m.pinned))
     }
 }
 
@@ -413,6 +508,98 @@ mod tests {
         let sel = s.build_with_max_rate(Some(100_000)).unwrap();
         assert_eq!(sel.events[0].attr().freq(), 1);
         assert!(sel.warnings.is_empty());
+    }
+
+    fn built(list: &str) -> Vec<EventConfig> {
+        EventSpec::new(vec![list.into()])
+            .build_with_max_rate(Some(100_000))
+            .unwrap()
+            .events
+    }
+
+    #[test]
+    fn a_leader_sampling_group_reads_every_member_from_the_leaders_samples() {
+        let ev = built("{cpu-clock,page-faults}:S");
+        assert_eq!(ev.len(), 2);
+        let (l, m) = (ev[0].attr(), ev[1].attr());
+        assert_eq!(
+            (ev[0].group_leader(), ev[1].group_leader()),
+            (None, Some(0))
+        );
+        assert_eq!(
+            (ev[0].name(), ev[1].name()),
+            ("cpu-clock".into(), "page-faults".into())
+        );
+        for a in [l, m] {
+            assert_ne!(a.sample_type & st::READ, 0);
+            assert_ne!(a.read_format & rf::GROUP, 0);
+        }
+        // The leader samples at perf's default frequency, the member not at all.
+        assert_eq!((l.freq(), m.freq()), (1, 0));
+        assert_eq!(m.sample_type, l.sample_type);
+        // sample_period and sample_freq share the u64 at byte 16 (read from the bytes).
+        let period = |a: &perf_event_open_sys::bindings::perf_event_attr| {
+            u64::from_ne_bytes(sys::attr_bytes(a)[16..24].try_into().unwrap())
+        };
+        assert_eq!((period(l), period(m)), (DEFAULT_FREQ, 0));
+        // Side-band only on the first event.
+        assert_eq!((l.mmap2(), m.mmap2()), (1, 0));
+    }
+
+    #[test]
+    fn a_group_without_s_samples_every_member_and_lone_events_have_no_leader() {
+        let ev = built("dummy,{cpu-clock,page-faults:u}");
+        assert_eq!(ev.len(), 3);
+        let leaders: Vec<_> = ev.iter().map(EventConfig::group_leader).collect();
+        assert_eq!(leaders, [None, None, Some(1)]);
+        assert!(ev.iter().all(|c| c.attr().read_format & rf::GROUP == 0));
+        assert_eq!(ev[2].attr().freq(), 1);
+        assert_eq!(ev[2].attr().exclude_kernel(), 1);
+        assert_eq!(ev[1].attr().exclude_kernel(), 0);
+    }
+
+    #[test]
+    fn modifiers_and_terms_reach_each_events_attr() {
+        let ev = built("cpu-clock:k,page-faults/period=7/u,task-clock:ppD");
+        let a: Vec<_> = ev.iter().map(|c| *c.attr()).collect();
+        assert_eq!(
+            (
+                a[0].exclude_user(),
+                a[0].exclude_kernel(),
+                a[0].exclude_hv()
+            ),
+            (1, 0, 1)
+        );
+        assert_eq!(ev[0].name(), "cpu-clock:k");
+        assert_eq!((a[1].exclude_kernel(), a[1].freq()), (1, 0));
+        assert_eq!(a[1].sample_type & st::PERIOD, 0, "a fixed period, as perf");
+        assert_eq!((a[2].precise_ip(), a[2].pinned()), (2, 1));
+        assert_eq!(a[0].exclude_guest(), 0);
+        assert_eq!(a[2].exclude_guest(), 1);
+    }
+
+    #[test]
+    fn the_unprivileged_user_only_default_leaves_explicit_levels_alone() {
+        let mut s = EventSpec::new(vec!["cpu-clock,page-faults:k".into()]);
+        s.exclude_kernel = true;
+        let ev = s.build_with_max_rate(Some(100_000)).unwrap().events;
+        assert_eq!(ev[0].attr().exclude_kernel(), 1);
+        assert_eq!(ev[1].attr().exclude_kernel(), 0);
+    }
+
+    #[test]
+    fn bad_event_syntax_is_an_error_not_an_event() {
+        for bad in [
+            "cpu-clock:x",
+            "{cpu-clock",
+            "cpu-clock/bogus=1/",
+            "nosuch:u:k:x",
+        ] {
+            let e = EventSpec::new(vec![bad.into()]).build_with_max_rate(None);
+            assert!(e.is_err(), "{bad}");
+        }
+        let e = EventSpec::new(vec!["cpu-clock/period=0/".into()]).build_with_max_rate(None);
+        assert!(matches!(e, Err(SelectError::ZeroRate)));
     }
 
     #[test]

@@ -46,6 +46,20 @@ pub enum TracepointError {
         /// The error.
         cause: io::Error,
     },
+    /// A pattern (`sched:*`) that names no tracepoint.
+    #[error(
+        "no tracepoint matches {0:?}; list them with `ls /sys/kernel/tracing/events` or \
+         `perf list tracepoint`"
+    )]
+    NoMatch(String),
+    /// A directory of tracefs could not be listed.
+    #[error("cannot list {path}: {cause}")]
+    Unlistable {
+        /// The directory.
+        path: String,
+        /// The error.
+        cause: io::Error,
+    },
     /// The id file does not hold a number.
     #[error("{path} does not hold a tracepoint id: {content:?}")]
     BadId {
@@ -66,6 +80,82 @@ pub fn split_name(spec: &str) -> Result<(&str, &str), TracepointError> {
         return Err(bad());
     }
     Ok((sub, name))
+}
+
+/// True when `spec` is a pattern (`*` or `?` in it) for [`matching_tracepoints`].
+pub fn is_pattern(spec: &str) -> bool {
+    spec.contains(['*', '?'])
+}
+
+/// Shell-style match of `name` against `pattern`: `*` any run, `?` one character (perf's
+/// `strglobmatch` without classes).
+fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
+    let (mut p, mut n) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                star = Some((p, n));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == name[n] => {
+                p += 1;
+                n += 1;
+            }
+            _ => match star {
+                Some((sp, sn)) => {
+                    p = sp + 1;
+                    n = sn + 1;
+                    star = Some((sp, sn + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
+}
+
+/// The entries of directory `dir` that are directories and match `pattern`, in the
+/// directory's own order (perf's `readdir` order).
+fn matching_dirs(dir: &Path, pattern: &str) -> Result<Vec<String>, TracepointError> {
+    let unlistable = |cause| TracepointError::Unlistable {
+        path: dir.display().to_string(),
+        cause,
+    };
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(unlistable)? {
+        let entry = entry.map_err(unlistable)?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        if entry.file_type().is_ok_and(|t| t.is_dir())
+            && glob_match(pattern.as_bytes(), name.as_bytes())
+        {
+            out.push(name);
+        }
+    }
+    Ok(out)
+}
+
+/// The tracepoints `subsystem:name` that `pattern` matches (`sched:*`,
+/// `syscalls:sys_enter_*`, `*:sched_switch`), as perf expands them: in tracefs's
+/// directory order, subsystem by subsystem.
+///
+/// # Errors
+/// [`TracepointError::NoMatch`] when nothing matches, or tracefs cannot be read.
+pub fn matching_tracepoints(pattern: &str) -> Result<Vec<String>, TracepointError> {
+    let (sub, name) = split_name(pattern)?;
+    let events = events_dir()?;
+    let mut out = Vec::new();
+    for s in matching_dirs(&events, sub)? {
+        for n in matching_dirs(&events.join(&s), name)? {
+            out.push(format!("{s}:{n}"));
+        }
+    }
+    if out.is_empty() {
+        return Err(TracepointError::NoMatch(pattern.to_owned()));
+    }
+    Ok(out)
 }
 
 /// The events directory of a mounted tracefs; mounts tracefs at /sys/kernel/tracing when
@@ -125,7 +215,20 @@ pub fn tracepoint_id(spec: &str) -> Result<u64, TracepointError> {
 
 #[cfg(test)]
 mod tests {
-    use super::split_name;
+    use super::{glob_match, split_name};
+
+    #[test]
+    fn globs_match_as_the_shell_does() {
+        let m = |p: &str, n: &str| glob_match(p.as_bytes(), n.as_bytes());
+        assert!(m("*", "sched_switch"));
+        assert!(m("sys_enter_*", "sys_enter_read"));
+        assert!(!m("sys_enter_*", "sys_exit_read"));
+        assert!(m("sched_w*ing", "sched_waking"));
+        assert!(m("s?hed", "sched"));
+        assert!(!m("s?hed", "shed"));
+        assert!(m("*_*_*", "a_b_c"));
+        assert!(!m("a*b", "acbd"));
+    }
 
     #[test]
     fn tracepoint_names_are_subsystem_colon_name_without_path_tricks() {

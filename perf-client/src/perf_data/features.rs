@@ -172,6 +172,20 @@ impl<'a> SectionCursor<'a> {
     }
 }
 
+/// Encodes GROUP_DESC as perf's `write_group_desc`: `u32 nr_groups`, then per group of
+/// more than one event `{anon_group}` (a perf string), `u32 leader_idx`, `u32 nr_members`.
+/// `groups` holds (leader index, members) pairs.
+pub fn encode_group_desc(groups: &[(u32, u32)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&(groups.len() as u32).to_ne_bytes());
+    for &(leader, members) in groups {
+        put_string(&mut out, "{anon_group}");
+        out.extend_from_slice(&leader.to_ne_bytes());
+        out.extend_from_slice(&members.to_ne_bytes());
+    }
+    out
+}
+
 /// Decodes a string-list section (CMDLINE).
 pub(crate) fn decode_string_list(c: &mut SectionCursor<'_>) -> Result<Vec<String>, PerfDataError> {
     let at = c.offset();
@@ -239,6 +253,17 @@ mod tests {
             decode_string_list(&mut c).unwrap(),
             vec!["perf-client".to_owned(), "x".repeat(64)]
         );
+    }
+
+    #[test]
+    fn group_desc_has_perfs_layout() {
+        let out = encode_group_desc(&[(1, 2)]);
+        assert_eq!(out.len(), 4 + (4 + 64) + 4 + 4);
+        assert_eq!(&out[..4], &1u32.to_ne_bytes());
+        assert_eq!(&out[4..8], &64u32.to_ne_bytes());
+        assert_eq!(&out[8..21], b"{anon_group}\0");
+        assert_eq!(&out[72..76], &1u32.to_ne_bytes());
+        assert_eq!(&out[76..80], &2u32.to_ne_bytes());
     }
 
     #[test]

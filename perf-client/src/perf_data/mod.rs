@@ -96,6 +96,8 @@ pub mod feature {
     pub const CMDLINE: u32 = 11;
     /// `HEADER_EVENT_DESC`: attrs with names and ids.
     pub const EVENT_DESC: u32 = 12;
+    /// `HEADER_GROUP_DESC`: the event groups (`{a,b}`): name, leader index, members.
+    pub const GROUP_DESC: u32 = 17;
     /// The number of bits in the header bitmap.
     pub const BITS: u32 = 256;
 }

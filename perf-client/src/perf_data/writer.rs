@@ -64,6 +64,8 @@ pub struct PerfDataWriter {
     /// Payload for TRACING_DATA, read when the file is created so that a missing format
     /// file fails before the capture.
     tracing: Option<Vec<u8>>,
+    /// Event groups of more than one event, as (leader index, members), for GROUP_DESC.
+    groups: Vec<(u32, u32)>,
     /// `-z`: ring bytes go through zstd into COMPRESSED records; with the ring's
     /// `mmap_len` for HEADER_COMPRESSED.
     compress: Option<(super::compressed::Deflate, u32, Vec<u8>)>,
@@ -217,6 +219,7 @@ impl PerfDataWriter {
             header,
             rounds: 0,
             tracing,
+            groups: Vec::new(),
             compress: None,
             size_fd,
             put_ends: std::collections::VecDeque::new(),
@@ -239,13 +242,15 @@ impl PerfDataWriter {
         out: Box<dyn Write + Send>,
         name: &Path,
         events: Vec<EventEntry>,
+        groups: &[(usize, usize)],
         tracing_data: Option<Vec<u8>>,
         info: &FinishInfo,
     ) -> Result<Self, PerfDataError> {
         if events.is_empty() {
             return Err(PerfDataError::Invalid("no events".into()));
         }
-        let payloads = feature_payloads(&events, tracing_data.as_deref(), info, None);
+        let groups = group_desc(groups);
+        let payloads = feature_payloads(&events, &groups, tracing_data.as_deref(), info, None);
         let features: Vec<(u32, &[u8])> =
             payloads.iter().map(|(b, p)| (*b, p.as_slice())).collect();
         let head = super::pipe::prelude(
@@ -265,6 +270,7 @@ impl PerfDataWriter {
             header: FileHeader::default(),
             rounds: 0,
             tracing: None,
+            groups,
             compress: None,
             size_fd: None,
             put_ends: std::collections::VecDeque::new(),
@@ -290,6 +296,13 @@ impl PerfDataWriter {
             .as_mut()
             .map(|p| std::mem::take(&mut p.written))
             .unwrap_or_default()
+    }
+
+    /// Declares event groups (perf's `{a,b}`): (index of the leader in the events,
+    /// number of members with the leader), written as GROUP_DESC so that `perf report
+    /// --group` and `perf evlist -g` show them. Groups of one are left out, as perf does.
+    pub fn set_groups(&mut self, groups: &[(usize, usize)]) {
+        self.groups = group_desc(groups);
     }
 
     /// The events of the file.
@@ -490,6 +503,7 @@ impl PerfDataWriter {
             mut header,
             rounds,
             tracing,
+            groups,
             compress,
             ..
         } = self;
@@ -519,6 +533,7 @@ impl PerfDataWriter {
             header,
             rounds,
             tracing,
+            groups,
             compress,
             size_fd: None,
             put_ends: std::collections::VecDeque::new(),
@@ -562,7 +577,13 @@ impl PerfDataWriter {
             .compress
             .as_ref()
             .map(|(d, mmap_len, _)| d.info(*mmap_len).encode());
-        let payloads = feature_payloads(&self.events, tracing.as_deref(), info, compress);
+        let payloads = feature_payloads(
+            &self.events,
+            &self.groups,
+            tracing.as_deref(),
+            info,
+            compress,
+        );
 
         let table_at = self.header.data.offset + self.header.data.size;
         let mut at = table_at + (payloads.len() * SECTION_SIZE) as u64;
@@ -627,8 +648,18 @@ impl PerfDataWriter {
 
 /// The feature sections of a file of `events` (ascending by bit): TRACING_DATA, BUILD_ID,
 /// the host's, EVENT_DESC, and `compressed` (HEADER_COMPRESSED's payload) when given.
+/// GROUP_DESC's (leader, members) pairs of `groups`, groups of one left out as perf does.
+fn group_desc(groups: &[(usize, usize)]) -> Vec<(u32, u32)> {
+    groups
+        .iter()
+        .filter(|&&(_, n)| n > 1)
+        .filter_map(|&(l, n)| Some((u32::try_from(l).ok()?, u32::try_from(n).ok()?)))
+        .collect()
+}
+
 fn feature_payloads(
     events: &[EventEntry],
+    groups: &[(u32, u32)],
     tracing: Option<&[u8]>,
     info: &FinishInfo,
     compressed: Option<Vec<u8>>,
@@ -669,6 +700,9 @@ fn feature_payloads(
         })
         .collect();
     payloads.push((feature::EVENT_DESC, features::encode_event_desc(&desc)));
+    if !groups.is_empty() {
+        payloads.push((feature::GROUP_DESC, features::encode_group_desc(groups)));
+    }
     if let Some(c) = compressed {
         payloads.push((super::compressed::FEATURE_COMPRESSED, c));
     }

@@ -69,7 +69,8 @@ impl RecordError {
 /// What to record and where.
 #[derive(Debug, Clone)]
 pub struct RecordOptions {
-    /// Event names as given (`cpu-clock`, `raw_syscalls:sys_enter`).
+    /// `-e` arguments in perf's syntax (`cpu-clock:u`, `{cpu-clock,page-faults}:S`,
+    /// `raw_syscalls:sys_enter`, `sched:*`; see [`crate::kernel::event_syntax`]).
     pub events: Vec<String>,
     /// `-c`: a sample every N events.
     pub period: Option<u64>,
@@ -115,6 +116,10 @@ pub struct RecordOptions {
     pub wakeup_bytes: Option<u64>,
     /// `-z`/`--compression-level`: zstd level of PERF_RECORD_COMPRESSED (1..=22), or none.
     pub compression: Option<i32>,
+    /// `--switch-events`: `attr.context_switch` on the side-band (first) event, as perf
+    /// sets it: a `PERF_RECORD_SWITCH` (task targets) or `PERF_RECORD_SWITCH_CPU_WIDE`
+    /// (`-a`/`-C`) at every context switch in or out of a traced task.
+    pub switch_events: bool,
 }
 
 impl RecordOptions {
@@ -139,6 +144,7 @@ impl RecordOptions {
             duration: None,
             wakeup_bytes: Some(64 << 10),
             compression: None,
+            switch_events: false,
         }
     }
 }
@@ -200,6 +206,7 @@ fn build_configs(opts: &RecordOptions) -> Result<Vec<EventConfig>, RecordError> 
         })?
         .events;
     let mut out = Vec::with_capacity(events.len());
+    let single = events.len() == 1;
     for (i, mut c) in events.into_iter().enumerate() {
         if let (true, Some(size)) = (opts.callchain, opts.dwarf_stack_user) {
             c = c
@@ -212,6 +219,7 @@ fn build_configs(opts: &RecordOptions) -> Result<Vec<EventConfig>, RecordError> 
             c = c.mmap_data(true);
         }
         if i == 0 {
+            c = c.context_switch(opts.switch_events);
             // MMAP2 records carry the file's build id (Linux 5.12+): files mapped during
             // the capture get their BUILD_ID entry without being read.
             c = c.mmap_build_ids(true);
@@ -223,7 +231,7 @@ fn build_configs(opts: &RecordOptions) -> Result<Vec<EventConfig>, RecordError> 
         }
         // Smaller samples, more of them per ring: the id is only needed to tell events
         // apart.
-        if opts.events.len() == 1 {
+        if single && c.attr().sample_type & st::READ == 0 {
             let t = c.attr().sample_type & !st::IDENTIFIER;
             c = c.sample_type(t);
         }
@@ -293,7 +301,7 @@ fn lost_samples_record(attr: &FileAttr, id: u64, cpu: i32, lost: u64, out: &mut 
     debug_assert!(framed.is_ok());
 }
 
-fn entries(capture: &Capture, names: &[String]) -> Result<Vec<EventEntry>, RecordError> {
+fn entries(capture: &Capture) -> Result<Vec<EventEntry>, RecordError> {
     capture
         .configs()
         .iter()
@@ -301,7 +309,7 @@ fn entries(capture: &Capture, names: &[String]) -> Result<Vec<EventEntry>, Recor
         .map(|(ci, c)| {
             Ok(EventEntry {
                 attr: FileAttr::from_kernel_attr(c.attr())?,
-                name: names[ci].clone(),
+                name: c.name(),
                 ids: capture
                     .events()
                     .iter()
@@ -315,10 +323,28 @@ fn entries(capture: &Capture, names: &[String]) -> Result<Vec<EventEntry>, Recor
 
 /// A perf.data writer on a new `path` owned by the invoking user, with the TRACING_DATA
 /// its tracepoints need.
-fn create_writer(path: &Path, events: Vec<EventEntry>) -> Result<PerfDataWriter, RecordError> {
+fn create_writer(path: &Path, capture: &Capture) -> Result<PerfDataWriter, RecordError> {
+    let events = entries(capture)?;
     let tracing = host::tracing_data(&events)?;
     let file = host::create_output(path)?;
-    Ok(PerfDataWriter::from_file(file, path, events, tracing)?)
+    let mut w = PerfDataWriter::from_file(file, path, events, tracing)?;
+    w.set_groups(&groups(capture));
+    Ok(w)
+}
+
+/// (leader, members with the leader) of each `{...}` group: members follow their leader.
+fn groups(capture: &Capture) -> Vec<(usize, usize)> {
+    let configs = capture.configs();
+    (0..configs.len())
+        .filter(|&i| configs[i].group_leader().is_none())
+        .map(|l| {
+            let members = configs
+                .iter()
+                .filter(|c| c.group_leader() == Some(l))
+                .count();
+            (l, members + 1)
+        })
+        .collect()
 }
 
 /// `-o -`: perf's pipe mode on standard output, written while the capture runs
@@ -329,13 +355,13 @@ fn create_writer(path: &Path, events: Vec<EventEntry>) -> Result<PerfDataWriter,
 /// capture follow the records at the end (the kernel also puts them in the MMAP2
 /// records).
 fn create_pipe_writer(
-    events: Vec<EventEntry>,
+    capture: &Capture,
     cmdline: &[String],
     pre: &[u8],
-    ctx: &crate::records::ParseContext,
 ) -> Result<PerfDataWriter, RecordError> {
     use std::os::fd::AsFd;
     let name = Path::new("-");
+    let events = entries(capture)?;
     let tracing = host::tracing_data(&events)?;
     // A descriptor of its own, unbuffered: each write(2) reaches the reader at once.
     let fd = std::io::stdout()
@@ -344,13 +370,16 @@ fn create_pipe_writer(
         .map_err(|e| PerfDataError::io(name, e))?;
     let out = Box::new(std::fs::File::from(fd));
     let mut info = finish_info(cmdline);
-    let mut known = DataScan::new(Some(ctx.clone()));
+    let mut known = DataScan::new(Some(capture.parse_context().clone()));
     known.feed(pre.to_vec());
     // Synthesized here: a record that does not walk is a bug, and costs only build ids.
     if let Ok((_, ids)) = known.finish() {
         info.build_ids.extend(ids);
     }
-    Ok(PerfDataWriter::to_pipe(out, name, events, tracing, &info)?)
+    let groups = groups(capture);
+    Ok(PerfDataWriter::to_pipe(
+        out, name, events, &groups, tracing, &info,
+    )?)
 }
 
 /// True when `output` is `-`: perf's pipe mode on standard output.
@@ -369,11 +398,10 @@ fn finish_info(cmdline: &[String]) -> FinishInfo {
 fn dump_snapshot(
     capture: &mut Capture,
     path: &Path,
-    names: &[String],
     pre: &[u8],
     cmdline: &[String],
 ) -> Result<(), RecordError> {
-    let mut w = create_writer(path, entries(capture, names)?)?;
+    let mut w = create_writer(path, capture)?;
     w.write_records(pre)?;
     w.finished_round()?;
     capture.snapshot(
@@ -764,7 +792,7 @@ impl<P: FnMut(&Progress)> RunHooks for Recorder<'_, P> {
         }
         if opts.dump.swap(false, Ordering::Relaxed) && opts.overwrite {
             let p = rotate::dump_path(opts);
-            dump_snapshot(capture, &p, &opts.events, self.pre, &opts.cmdline)?;
+            dump_snapshot(capture, &p, self.pre, &opts.cmdline)?;
             rotate::announce(opts, &p)?;
             self.dumps.push(p);
         }
@@ -787,12 +815,11 @@ fn run(
     pre: &[u8],
     progress: &mut impl FnMut(&Progress),
 ) -> Result<RunOut, RecordError> {
-    let events = entries(capture, &opts.events)?;
     let pipe = is_stdout(&opts.output);
     let mut w = if pipe {
-        create_pipe_writer(events, &opts.cmdline, pre, capture.parse_context())?
+        create_pipe_writer(capture, &opts.cmdline, pre)?
     } else {
-        create_writer(&opts.output, events)?
+        create_writer(&opts.output, capture)?
     };
     if let Some(level) = opts.compression {
         let mmap_len = (opts.data_pages.saturating_add(1)).saturating_mul(page_size() as usize);

@@ -70,6 +70,16 @@ impl ReadValues {
             .try_fold(0u64, |acc, l| Some(acc.saturating_add(l?)))
     }
 
+    /// The values of event `id` alone: a group read (`PERF_FORMAT_GROUP`) of any member
+    /// gives every member's value; this keeps that member's, so that summing over the
+    /// group's fds counts each once. Unchanged without a group or without ids.
+    pub fn only(mut self, id: u64) -> Self {
+        if self.group && self.values.iter().any(|v| v.id == Some(id)) {
+            self.values.retain(|v| v.id == Some(id));
+        }
+        self
+    }
+
     pub(crate) fn read(c: &mut Cursor<'_>, read_format: u64) -> Result<Self, ParseError> {
         let has = |b: u64| read_format & b != 0;
         let read_value = |c: &mut Cursor<'_>| -> Result<ReadValue, ParseError> {

@@ -304,6 +304,14 @@ fn read_group_puts_nr_and_times_before_the_values() {
         ]
     );
     assert_eq!(r.lost(), Some(3));
+    // Each member's own value, so a group's fds are counted once each.
+    let own = r.clone().only(2);
+    assert_eq!(
+        (own.values.len(), own.values[0].value, own.lost()),
+        (1, 2000, Some(3))
+    );
+    assert_eq!(r.clone().only(1).lost(), Some(0));
+    assert_eq!(r.clone().only(99), r, "an unknown id keeps every value");
 }
 
 #[test]

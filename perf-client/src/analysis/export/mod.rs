@@ -97,6 +97,8 @@ pub(crate) fn walk(
     let mut chains = super::unwind::ChainBuilder::new();
     // The walk's closure returns AnalysisError; an exporter's own error waits here.
     let mut failed: Option<ExportError> = None;
+    let mut reads = super::sample_read::SampleReads::new(file);
+    let mut delivered = Vec::new();
     let walked = super::for_each_ordered(file, &ctx, |rec| {
         if failed.is_some() {
             return Ok(());
@@ -107,19 +109,24 @@ pub(crate) fn walk(
                 let tid = s.tid.unwrap_or(pid);
                 let comm = machine.comm(pid, tid);
                 let frames = sample_frames(s, &machine, &mut symbols, &mut chains);
-                let info = SampleInfo {
-                    event: rec.event.unwrap_or(0),
-                    pid,
-                    tid,
-                    cpu: s.cpu,
-                    time: s.time,
-                    period: s
-                        .period
-                        .unwrap_or_else(|| super::fixed_period(file, rec.event)),
-                    comm: &comm,
-                    frames: &frames,
-                };
-                f(Item::Sample(info, &machine))
+                let period = s
+                    .period
+                    .unwrap_or_else(|| super::fixed_period(file, rec.event));
+                // A sample with counter values (`:S`) is one sample per counter that moved.
+                reads.deliver(rec.event, s, period, &mut delivered);
+                delivered.iter().try_for_each(|&(event, period)| {
+                    let info = SampleInfo {
+                        event: event.unwrap_or(0),
+                        pid,
+                        tid,
+                        cpu: s.cpu,
+                        time: s.time,
+                        period,
+                        comm: &comm,
+                        frames: &frames,
+                    };
+                    f(Item::Sample(info, &machine))
+                })
             }
             Record::Lost(l) => f(Item::Lost {
                 time: rec.sample_id.and_then(|s| s.time),
