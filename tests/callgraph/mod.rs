@@ -340,6 +340,7 @@ fn dwarf_unwinding_without_frame_pointers_reaches_main_and_matches_perf_frame_fo
         &ScriptOptions {
             format: ScriptFormat::Json,
             fields: FieldSpec::Default,
+            ..ScriptOptions::default()
         },
     )
     .unwrap();
@@ -470,6 +471,7 @@ fn script_prints_tracepoint_fields_exactly_as_perf_script() {
         &ScriptOptions {
             format: ScriptFormat::Text,
             fields: FieldSpec::Default,
+            ..ScriptOptions::default()
         },
     )
     .unwrap();

@@ -7,9 +7,10 @@ use std::io::Write;
 use serde_json::json;
 
 use super::event_names;
+use super::inline::{self, ChainFrame, Expand};
 use super::line::Line;
 use super::machine::Machine;
-use super::symbols::{Frame, FrameRef, Symbols};
+use super::symbols::{Frame, FrameRef, SourceLine, Symbols};
 use super::tracepoint_fields::TraceFormats;
 use super::unwind::{ChainBuilder, UnwindStats};
 use crate::perf_data::{attr::TYPE_TRACEPOINT, sample_type as st, PerfData, PerfDataError};
@@ -80,8 +81,12 @@ impl Fields {
     pub const DSO: Fields = Fields(1 << 10);
     /// Sample period.
     pub const PERIOD: Fields = Fields(1 << 11);
+    /// Source file and line of each shown address (perf's `srcline`: addr2line on the
+    /// object's DWARF, `file:line` on a line of its own under the address; an inlined
+    /// frame's own location, then ` (inlined)`).
+    pub const SRCLINE: Fields = Fields(1 << 12);
 
-    const NAMES: [(&'static str, Fields); 12] = [
+    const NAMES: [(&'static str, Fields); 13] = [
         ("comm", Fields::COMM),
         ("tid", Fields::TID),
         ("pid", Fields::PID),
@@ -94,6 +99,7 @@ impl Fields {
         ("symoff", Fields::SYMOFF),
         ("dso", Fields::DSO),
         ("period", Fields::PERIOD),
+        ("srcline", Fields::SRCLINE),
     ];
 
     /// Whether all of `f` is selected.
@@ -117,7 +123,7 @@ impl Fields {
             .ok_or_else(|| {
                 format!(
                     "unknown -F field {name:?} (comm, tid, pid, time, cpu, event, trace, ip, \
-                     sym, symoff, dso, period)"
+                     sym, symoff, dso, period, srcline)"
                 )
             })
     }
@@ -233,6 +239,20 @@ pub struct ScriptOptions {
     pub format: ScriptFormat,
     /// `-F`.
     pub fields: FieldSpec,
+    /// perf's `--inline` (its default; `--no-inline` is `false`): the calls inlined at
+    /// an unwound frame's address shown as frames of their own, marked ` (inlined)`.
+    pub inline: bool,
+}
+
+impl Default for ScriptOptions {
+    /// Text, perf's default fields, inlined frames shown.
+    fn default() -> Self {
+        ScriptOptions {
+            format: ScriptFormat::Text,
+            fields: FieldSpec::Default,
+            inline: true,
+        }
+    }
 }
 
 /// The frames of a sample, innermost first: its callchain without context markers (and
@@ -271,7 +291,7 @@ pub fn script(
         out,
         &ScriptOptions {
             format,
-            fields: FieldSpec::Default,
+            ..ScriptOptions::default()
         },
     )
 }
@@ -318,6 +338,7 @@ pub fn script_with(
     let mut line = Vec::with_capacity(256);
     let mut chains = ChainBuilder::new();
     let mut ips = Vec::new();
+    let mut frames = Vec::new();
     let mut trace = String::new();
     super::for_each_ordered(file, &ctx, |rec| {
         let s = match &rec.record {
@@ -357,21 +378,45 @@ pub fn script_with(
             }
         }
         chains.frames(s, &machine, &mut symbols, &mut ips);
+        let fields = info.map_or(FieldSpec::Default.resolve(0, false), |e| e.fields);
+        let how = Expand {
+            inline: opts.inline,
+            all_lines: fields.has(Fields::SRCLINE),
+        };
+        inline::expand(
+            &ips,
+            chains.unwound_from(),
+            how,
+            pid,
+            &machine,
+            &mut symbols,
+            &mut frames,
+        );
         match opts.format {
             ScriptFormat::Json => {
                 let comm = machine.comm(pid, tid);
-                let frames: Vec<_> = ips
+                let frames: Vec<_> = frames
                     .iter()
-                    .map(|&ip| {
+                    .map(|cf| {
+                        let ip = cf.ip;
                         let f = symbols.resolve_ref(&machine, pid, ip);
                         let off = machine
                             .find_map(pid, ip)
                             .filter(|_| !f.kernel)
                             .map(|m| m.file_offset(ip));
-                        json!({
-                            "ip": format!("{ip:#x}"), "symbol": f.symbol, "dso": f.dso,
-                            "dso_offset": off.map(|o| format!("{o:#x}")),
-                        })
+                        let mut v = json!({
+                            "ip": format!("{ip:#x}"), "symbol": cf.inlined_name().or(f.symbol),
+                            "dso": f.dso, "dso_offset": off.map(|o| format!("{o:#x}")),
+                        });
+                        if cf.inlined_name().is_some() {
+                            v["inlined"] = json!(true);
+                        }
+                        if how.all_lines {
+                            let mut t = Vec::new();
+                            srcline_text(&mut Line::new(&mut t), cf.location(), &f, &machine, pid);
+                            v["srcline"] = json!(String::from_utf8_lossy(&t));
+                        }
+                        v
                     })
                     .collect();
                 let top = frames.first().cloned();
@@ -389,10 +434,9 @@ pub fn script_with(
                 writeln!(out, "{v}")?;
             }
             ScriptFormat::Text => {
-                let fields = info.map_or(FieldSpec::Default.resolve(0, false), |e| e.fields);
                 let shown = TextSample {
                     sample: s,
-                    ips: &ips,
+                    frames: &frames,
                     period,
                     event,
                     name_width,
@@ -419,14 +463,16 @@ fn dso_path<'m>(machine: &'m Machine, pid: u32, addr: u64, short: &'m str) -> &'
     }
 }
 
-/// One frame: `{addr:>16x} {symbol}+{offset:#x} ({dso})`, each part as selected.
-fn frame_text(line: &mut Line, f: &FrameRef<'_>, dso: &str, fields: Fields) {
+/// One frame: `{addr:>16x} {symbol}+{offset:#x} ({dso})`, each part as selected. An
+/// inlined call (`inlined` its name) shows its function's address and offset and, as
+/// perf, no DSO: ` (inlined)` instead, after the source line when that is shown.
+fn frame_text(line: &mut Line, f: &FrameRef<'_>, dso: &str, fields: Fields, inlined: Option<&str>) {
     if fields.has(Fields::IP) {
         line.hex_right(f.addr, 16);
     }
     if fields.has(Fields::SYM) {
         line.byte(b' ');
-        match f.symbol {
+        match inlined.or(f.symbol) {
             Some(sym) => {
                 line.str(sym);
                 if fields.has(Fields::SYMOFF) {
@@ -437,17 +483,49 @@ fn frame_text(line: &mut Line, f: &FrameRef<'_>, dso: &str, fields: Fields) {
             None => line.str("[unknown]"),
         }
     }
-    if fields.has(Fields::DSO) {
+    if fields.has(Fields::DSO) && inlined.is_none() {
         line.str(" (");
         line.str(dso);
         line.byte(b')');
     }
 }
 
+/// perf's `srcline` of one frame: `file:line` (the file's base name, as perf without
+/// `--full-source-path`), or where DWARF gives no line perf's fallback
+/// `{dso}[{address:x}]` (the kernel's address as sampled, a file's as its offset in the
+/// file); nothing outside any map.
+fn srcline_text(
+    line: &mut Line,
+    location: Option<(Option<&std::path::Path>, Option<u32>)>,
+    f: &FrameRef<'_>,
+    machine: &Machine,
+    pid: u32,
+) {
+    match location {
+        Some((file, no)) => {
+            let name = file
+                .and_then(|p| p.file_name())
+                .map_or(std::borrow::Cow::Borrowed("??"), |n| n.to_string_lossy());
+            line.str(&name);
+            line.byte(b':');
+            line.dec_right(u64::from(no.unwrap_or(0)), 0);
+        }
+        None => {
+            let Some(map) = machine.find_map(pid, f.addr) else {
+                return;
+            };
+            line.str(f.dso);
+            line.byte(b'[');
+            line.hex_right(if f.kernel { f.addr } else { map.file_offset(f.addr) }, 0);
+            line.byte(b']');
+        }
+    }
+}
+
 /// One sample and what to show of it.
 struct TextSample<'a> {
     sample: &'a Sample<'a>,
-    ips: &'a [u64],
+    frames: &'a [ChainFrame],
     period: u64,
     event: &'a str,
     name_width: usize,
@@ -519,19 +597,39 @@ impl TextSample<'_> {
         let frame_fields = f.has(Fields::IP) || f.has(Fields::SYM) || f.has(Fields::DSO);
         if chain {
             line.byte(b'\n');
-            for &ip in self.ips {
+            for cf in self.frames {
                 line.byte(b'\t');
+                let ip = cf.ip;
+                let inlined = cf.inlined_name();
                 let fr = symbols.resolve_ref(machine, pid, ip);
                 let dso = dso_path(machine, pid, ip, fr.dso);
-                frame_text(&mut line, &fr, dso, f);
+                frame_text(&mut line, &fr, dso, f, inlined);
+                if f.has(Fields::SRCLINE) {
+                    line.str("\n  ");
+                    srcline_text(&mut line, cf.location(), &fr, machine, pid);
+                }
+                if inlined.is_some() {
+                    line.str(" (inlined)");
+                }
                 line.byte(b'\n');
             }
-        } else if frame_fields {
+        } else if frame_fields || f.has(Fields::SRCLINE) {
             if let Some(ip) = s.ip {
-                line.byte(b' ');
+                let source = f
+                    .has(Fields::SRCLINE)
+                    .then(|| symbols.source_line(machine, pid, ip))
+                    .flatten();
                 let fr = symbols.resolve_ref(machine, pid, ip);
-                let dso = dso_path(machine, pid, ip, fr.dso);
-                frame_text(&mut line, &fr, dso, f);
+                if frame_fields {
+                    line.byte(b' ');
+                    let dso = dso_path(machine, pid, ip, fr.dso);
+                    frame_text(&mut line, &fr, dso, f, None);
+                }
+                if f.has(Fields::SRCLINE) {
+                    line.str("\n  ");
+                    let at = source.as_deref().map(SourceLine::innermost);
+                    srcline_text(&mut line, at, &fr, machine, pid);
+                }
             }
         }
         // perf ends every sample with a newline (a blank line after a callchain).
