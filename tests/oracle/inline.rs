@@ -157,7 +157,7 @@ fn report_shows_inlined_frames_as_perf_report_inline_does() {
         assert_eq!(t, m, "{extra:?}");
         let inlined = m.iter().filter(|l| l.contains("(inlined)")).count();
         println!("report {extra:?}: {} lines equal, {inlined} inlined", t.len());
-        assert!(t.len() > 3, "{extra:?}");
+        assert!(t.len() >= 3, "{extra:?}");
         assert_eq!(inlined > 0, !extra.contains(&"--no-inline"), "{extra:?}");
     }
 }

@@ -413,8 +413,10 @@ pub fn script_with(
                         }
                         if how.all_lines {
                             let mut t = Vec::new();
-                            srcline_text(&mut Line::new(&mut t), cf.location(), &f, &machine, pid);
-                            v["srcline"] = json!(String::from_utf8_lossy(&t));
+                            if srcline_text(&mut Line::new(&mut t), cf.location(), &f, &machine, pid)
+                            {
+                                v["srcline"] = json!(String::from_utf8_lossy(&t));
+                            }
                         }
                         v
                     })
@@ -491,16 +493,17 @@ fn frame_text(line: &mut Line, f: &FrameRef<'_>, dso: &str, fields: Fields, inli
 }
 
 /// perf's `srcline` of one frame: `file:line` (the file's base name, as perf without
-/// `--full-source-path`), or where DWARF gives no line perf's fallback
-/// `{dso}[{address:x}]` (the kernel's address as sampled, a file's as its offset in the
-/// file); nothing outside any map.
+/// `--full-source-path`; `??:0` where the object's DWARF does not cover the address); for
+/// the kernel, whose lines are not read, perf's fallback `[kernel.kallsyms][{address:x}]`.
+/// `false` (nothing written) for an object without line tables or not verified: perf
+/// prints no source line there.
 fn srcline_text(
     line: &mut Line,
     location: Option<(Option<&std::path::Path>, Option<u32>)>,
     f: &FrameRef<'_>,
     machine: &Machine,
     pid: u32,
-) {
+) -> bool {
     match location {
         Some((file, no)) => {
             let name = file
@@ -510,16 +513,15 @@ fn srcline_text(
             line.byte(b':');
             line.dec_right(u64::from(no.unwrap_or(0)), 0);
         }
-        None => {
-            let Some(map) = machine.find_map(pid, f.addr) else {
-                return;
-            };
+        None if f.kernel && machine.find_map(pid, f.addr).is_some() => {
             line.str(f.dso);
             line.byte(b'[');
-            line.hex_right(if f.kernel { f.addr } else { map.file_offset(f.addr) }, 0);
+            line.hex_right(f.addr, 0);
             line.byte(b']');
         }
+        None => return false,
     }
+    true
 }
 
 /// One sample and what to show of it.
@@ -605,8 +607,11 @@ impl TextSample<'_> {
                 let dso = dso_path(machine, pid, ip, fr.dso);
                 frame_text(&mut line, &fr, dso, f, inlined);
                 if f.has(Fields::SRCLINE) {
-                    line.str("\n  ");
-                    srcline_text(&mut line, cf.location(), &fr, machine, pid);
+                    let mut text = Vec::new();
+                    if srcline_text(&mut Line::new(&mut text), cf.location(), &fr, machine, pid) {
+                        line.str("\n  ");
+                        line.bytes(&text);
+                    }
                 }
                 if inlined.is_some() {
                     line.str(" (inlined)");
@@ -626,9 +631,12 @@ impl TextSample<'_> {
                     frame_text(&mut line, &fr, dso, f, None);
                 }
                 if f.has(Fields::SRCLINE) {
-                    line.str("\n  ");
                     let at = source.as_deref().map(SourceLine::innermost);
-                    srcline_text(&mut line, at, &fr, machine, pid);
+                    let mut text = Vec::new();
+                    if srcline_text(&mut Line::new(&mut text), at, &fr, machine, pid) {
+                        line.str("\n  ");
+                        line.bytes(&text);
+                    }
                 }
             }
         }

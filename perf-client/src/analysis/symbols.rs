@@ -110,7 +110,8 @@ pub struct SourceLine {
     /// names it.
     pub function: String,
     /// The source file of the outermost function's location: where the address is, or
-    /// with inlined calls, where the outermost inlined call is made.
+    /// with inlined calls, where the outermost inlined call is made. Empty when the
+    /// object has DWARF lines but none for the address (addr2line's `??:0`).
     pub file: PathBuf,
     /// That line.
     pub line: Option<u32>,
@@ -583,7 +584,16 @@ impl Symbols {
         else {
             return None;
         };
-        let code = sym.code_info.as_deref()?;
+        let Some(code) = sym.code_info.as_deref() else {
+            // DWARF that does not cover the address (startup code from crt1.o): addr2line's
+            // `??:0`, as perf prints it. An object without line tables has no source line.
+            return (debug.is_some() || elf.has_lines).then(|| SourceLine {
+                function: sym.name.to_string(),
+                file: PathBuf::new(),
+                line: None,
+                inlined: Vec::new(),
+            });
+        };
         Some(SourceLine {
             function: sym.name.to_string(),
             file: code.to_path().into_owned(),

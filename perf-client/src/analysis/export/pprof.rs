@@ -183,7 +183,9 @@ fn build(file: &PerfData) -> Result<(proto::Profile, PprofSummary), ExportError>
                         };
                         for depth in 0..=depths {
                             let (file, no) = source.map_or((None, None), |l| l.location(depth));
-                            let file = file.map(|p| p.to_string_lossy());
+                            let file = file
+                                .filter(|p| !p.as_os_str().is_empty())
+                                .map(|p| p.to_string_lossy());
                             let file = file.as_deref().unwrap_or(&f.dso);
                             let name = match source {
                                 Some(l) if depth < depths => l.name(depth),
