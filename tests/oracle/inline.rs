@@ -48,12 +48,21 @@ fn capture(s: &Scratch) -> Option<PathBuf> {
     let bin = gcc(s, PROG, "prog", &["-O2"])?;
     let out = s.path("perf.data");
     let mut c = s.cmd("perf");
-    c.args(["record", "-q", "-e", "cpu-clock", "-c", "250000", "--call-graph", "dwarf"])
-        .arg("-o")
-        .arg(&out)
-        .arg("--")
-        .arg(&bin)
-        .arg("150000000");
+    c.args([
+        "record",
+        "-q",
+        "-e",
+        "cpu-clock",
+        "-c",
+        "250000",
+        "--call-graph",
+        "dwarf",
+    ])
+    .arg("-o")
+    .arg(&out)
+    .arg("--")
+    .arg(&bin)
+    .arg("150000000");
     run(&mut c, "perf record --call-graph dwarf")?;
     Some(out)
 }
@@ -103,14 +112,20 @@ fn script_shows_inlined_frames_and_source_lines_as_perf_does() {
     for extra in [&["-F", "+srcline"][..], &[], &["--no-inline"]] {
         let mut args = vec!["script", "-i", d];
         args.extend_from_slice(extra);
-        let Some(theirs) = perf(&s, &args) else { return };
+        let Some(theirs) = perf(&s, &args) else {
+            return;
+        };
         let mine = ours(&s, &args);
         let (t, m): (Vec<_>, Vec<_>) = (theirs.lines().collect(), mine.lines().collect());
         assert_eq!(t.len(), m.len(), "{extra:?}: line counts");
         let (mut compared, mut inlined) = (0, 0);
         for (i, (a, b)) in t.iter().zip(&m).enumerate() {
             // A source line is about the frame above it.
-            let about = if a.starts_with("  ") && i > 0 { t[i - 1] } else { a };
+            let about = if a.starts_with("  ") && i > 0 {
+                t[i - 1]
+            } else {
+                a
+            };
             if !ours_only(about) && !ours_only(a) {
                 continue;
             }
@@ -118,7 +133,9 @@ fn script_shows_inlined_frames_and_source_lines_as_perf_does() {
             compared += 1;
             inlined += usize::from(b.ends_with(" (inlined)"));
         }
-        println!("script {extra:?}: {compared} lines of the program's frames equal, {inlined} inlined");
+        println!(
+            "script {extra:?}: {compared} lines of the program's frames equal, {inlined} inlined"
+        );
         assert!(compared > 100, "{extra:?}: {compared}");
         if extra == ["--no-inline"] {
             assert_eq!(inlined, 0);
@@ -143,12 +160,18 @@ fn report_shows_inlined_frames_as_perf_report_inline_does() {
     ] {
         let mut args = vec!["report", "--stdio", "-i", d];
         args.extend_from_slice(extra);
-        let Some(theirs) = perf(&s, &args) else { return };
+        let Some(theirs) = perf(&s, &args) else {
+            return;
+        };
         let mine = ours(&s, &args);
         let pick = |t: &str| -> Vec<String> {
             t.lines()
                 .filter(|l| !l.starts_with('#'))
-                .filter(|l| ["mix", "step", "work", "main"].iter().any(|w| l.contains(w)))
+                .filter(|l| {
+                    ["mix", "step", "work", "main"]
+                        .iter()
+                        .any(|w| l.contains(w))
+                })
                 .filter(|l| !l.contains("libc"))
                 .map(str::to_owned)
                 .collect()
@@ -156,7 +179,10 @@ fn report_shows_inlined_frames_as_perf_report_inline_does() {
         let (t, m) = (pick(&theirs), pick(&mine));
         assert_eq!(t, m, "{extra:?}");
         let inlined = m.iter().filter(|l| l.contains("(inlined)")).count();
-        println!("report {extra:?}: {} lines equal, {inlined} inlined", t.len());
+        println!(
+            "report {extra:?}: {} lines equal, {inlined} inlined",
+            t.len()
+        );
         assert!(t.len() >= 3, "{extra:?}");
         assert_eq!(inlined > 0, !extra.contains(&"--no-inline"), "{extra:?}");
     }
@@ -179,19 +205,46 @@ fn folded_and_pprof_exports_carry_the_inlined_frames_with_reports_totals() {
     assert_eq!(folded_total, total);
 
     let pb = s.path("p.pb.gz");
-    ours(&s, &["export", "-i", d, "--format", "pprof", "-o", pb.to_str().unwrap()]);
+    ours(
+        &s,
+        &[
+            "export",
+            "-i",
+            d,
+            "--format",
+            "pprof",
+            "-o",
+            pb.to_str().unwrap(),
+        ],
+    );
     let go = |args: &[&str]| -> Option<String> {
-        match s.cmd("go").args(["tool", "pprof"]).args(args).arg(&pb).output() {
+        match s
+            .cmd("go")
+            .args(["tool", "pprof"])
+            .args(args)
+            .arg(&pb)
+            .output()
+        {
             Ok(o) if o.status.success() => Some(text(&o)),
-            Ok(o) => panic!("go tool pprof {args:?}: {}", String::from_utf8_lossy(&o.stderr)),
+            Ok(o) => panic!(
+                "go tool pprof {args:?}: {}",
+                String::from_utf8_lossy(&o.stderr)
+            ),
             Err(e) => {
-                skip(&format!("cannot run `go tool pprof` (Debian golang-go): {e}"));
+                skip(&format!(
+                    "cannot run `go tool pprof` (Debian golang-go): {e}"
+                ));
                 None
             }
         }
     };
-    let Some(top) = go(&["-top", "-symbolize=none", "-unit=ns"]) else { return };
-    assert!(top.contains("mix (inline)") && top.contains("step (inline)"), "{top}");
+    let Some(top) = go(&["-top", "-symbolize=none", "-unit=ns"]) else {
+        return;
+    };
+    assert!(
+        top.contains("mix (inline)") && top.contains("step (inline)"),
+        "{top}"
+    );
     let total_ns = format!("of {total}ns total");
     assert!(top.contains(&total_ns), "{total_ns}: {top}");
     // The inlined function's share is report's: its Children percentage.
@@ -210,8 +263,12 @@ fn folded_and_pprof_exports_carry_the_inlined_frames_with_reports_totals() {
         .and_then(|l| l.split_whitespace().nth(3))
         .unwrap();
     assert_eq!(cum, format!("{mix}ns"), "{top}");
-    let Some(lines) = go(&["-top", "-lines", "-symbolize=none"]) else { return };
+    let Some(lines) = go(&["-top", "-lines", "-symbolize=none"]) else {
+        return;
+    };
     assert!(lines.contains("prog.c:"), "{lines}");
-    let Some(traces) = go(&["-traces", "-symbolize=none"]) else { return };
+    let Some(traces) = go(&["-traces", "-symbolize=none"]) else {
+        return;
+    };
     assert!(traces.contains("mix (inline)\n") || traces.contains("mix (inline)\r\n"));
 }

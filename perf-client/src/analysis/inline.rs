@@ -94,3 +94,49 @@ pub(crate) fn expand(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::symbols::InlinedCall;
+    use std::path::PathBuf;
+
+    /// `work` (hot.c:21) inlines `step` (hot.c:14), which inlines `mix` (hot.c:8).
+    fn work_step_mix() -> Arc<SourceLine> {
+        let call = |name: &str, line| InlinedCall {
+            name: name.to_owned(),
+            file: Some(PathBuf::from("/src/hot.c")),
+            line: Some(line),
+        };
+        Arc::new(SourceLine {
+            function: "work".to_owned(),
+            file: PathBuf::from("/src/hot.c"),
+            line: Some(21),
+            inlined: vec![call("step", 14), call("mix", 8)],
+        })
+    }
+
+    #[test]
+    fn expanded_frames_go_innermost_first_each_with_its_own_line() {
+        let l = work_step_mix();
+        let frames: Vec<ChainFrame> = (0..=2)
+            .map(|d| ChainFrame {
+                ip: 0x11c2,
+                line: Some(l.clone()),
+                depth: Some(d),
+            })
+            .collect();
+        let names: Vec<_> = frames.iter().map(ChainFrame::inlined_name).collect();
+        assert_eq!(names, [Some("mix"), Some("step"), None]);
+        let lines: Vec<_> = frames.iter().map(|f| f.location().unwrap().1).collect();
+        assert_eq!(lines, [Some(8), Some(14), Some(21)]);
+        // Not expanded: one frame, the innermost location (perf's srcline of an ip).
+        let flat = ChainFrame {
+            ip: 0x11c2,
+            line: Some(l),
+            depth: None,
+        };
+        assert_eq!(flat.inlined_name(), None);
+        assert_eq!(flat.location().unwrap().1, Some(8));
+    }
+}

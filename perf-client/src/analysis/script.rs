@@ -413,8 +413,13 @@ pub fn script_with(
                         }
                         if how.all_lines {
                             let mut t = Vec::new();
-                            if srcline_text(&mut Line::new(&mut t), cf.location(), &f, &machine, pid)
-                            {
+                            if srcline_text(
+                                &mut Line::new(&mut t),
+                                cf.location(),
+                                &f,
+                                &machine,
+                                pid,
+                            ) {
                                 v["srcline"] = json!(String::from_utf8_lossy(&t));
                             }
                         }
