@@ -218,7 +218,7 @@ enum Object {
     /// Verified (or trusted by the no-BUILD_ID rule).
     Named {
         /// The verified file's load segments (offset → address).
-        elf: ElfInfo,
+        elf: Box<ElfInfo>,
         /// The verified file (on disk or the cache copy).
         elf_path: PathBuf,
         /// Its detached debug file, when there is one.
@@ -366,7 +366,7 @@ impl Symbols {
                         .and_then(|own| debuginfo::debug_file(&own, Some((p, &elf))));
                     let aliases = debuginfo::perf_aliases(debug.as_deref().unwrap_or(p));
                     Object::Named {
-                        elf,
+                        elf: Box::new(elf),
                         elf_path: p.to_path_buf(),
                         debug,
                         aliases,
@@ -394,7 +394,7 @@ impl Symbols {
                 let debug = debuginfo::debug_file(id, Some((&elf_path, &elf)));
                 let aliases = debuginfo::perf_aliases(debug.as_deref().unwrap_or(&elf_path));
                 Object::Named {
-                    elf,
+                    elf: Box::new(elf),
                     elf_path,
                     debug,
                     aliases,
