@@ -383,7 +383,7 @@ fn source_lines_and_inlined_calls_come_from_dwarf() {
             assert_eq!(l.function, "hot");
             assert!(l.file.ends_with("prog.c"), "{l:?}");
             with_line += 1;
-            if l.inlined.iter().any(|(name, _, _)| name == "mix") {
+            if l.inlined.iter().any(|c| c.name == "mix") {
                 inlined += 1;
             }
         }

@@ -10,6 +10,7 @@
 //! caches they fill and read are the test's own (never the real `~/.debug`).
 
 mod cases;
+mod inline;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

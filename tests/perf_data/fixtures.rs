@@ -221,7 +221,7 @@ fn script_text_equals_perf_script_with_the_same_fields_on_kernel_frames() {
     let opts = ScriptOptions {
         format: ScriptFormat::Text,
         fields: FieldSpec::parse(fields).unwrap(),
-        show_switch_events: false,
+        ..ScriptOptions::default()
     };
     script_with(&f, &mut ours, &opts).unwrap();
     let ours: Vec<String> = String::from_utf8(ours)

@@ -1,5 +1,5 @@
 //! `perf-client report [-i FILE] [--children|--no-children] [-g ...] [--sort KEYS]
-//! [--percent-limit P] [--json] [--flamegraph OUT.svg]`: overhead by command, DSO and
+//! [--percent-limit P] [--inline|--no-inline] [--json] [--flamegraph OUT.svg]`: overhead by command, DSO and
 //! symbol with callchain trees, like `perf report --stdio`.
 
 use std::io::Write;
@@ -43,6 +43,14 @@ pub struct Args {
     /// Do not show entries under this percent (nor callchain branches, as perf).
     #[arg(long = "percent-limit", value_name = "PERCENT")]
     percent_limit: Option<f64>,
+    /// Show the calls inlined at each frame unwound by `--call-graph dwarf` as frames
+    /// (and Children entries) of their own, `name (inlined)`, from the object's DWARF
+    /// (perf's `--inline`, the default).
+    #[arg(long, overrides_with = "no_inline")]
+    inline: bool,
+    /// Do not show inlined calls (perf's `--no-inline`).
+    #[arg(long, overrides_with = "inline")]
+    no_inline: bool,
 }
 
 fn parse_sort_key(s: &str) -> Result<SortKey, String> {
@@ -66,6 +74,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         opts.chain = g;
     }
     opts.sort = args.sort;
+    opts.inline = !args.no_inline;
     if let Some(p) = args.percent_limit {
         opts.percent_limit = p;
         // perf's --percent-limit also sets the callchain threshold.

@@ -15,7 +15,7 @@ pub struct Args {
     #[arg(long)]
     json: bool,
     /// Fields, as perf script's -F: comm,tid,pid,time,cpu,event,trace,ip,sym,symoff,dso,
-    /// period; or +field/-field to change perf's defaults.
+    /// period,srcline; or +field/-field to change perf's defaults.
     #[arg(short = 'F', long = "fields", value_name = "FIELDS", value_parser = FieldSpec::parse,
           allow_hyphen_values = true)]
     fields: Option<FieldSpec>,
@@ -23,6 +23,14 @@ pub struct Args {
     /// --switch-events), as perf script --show-switch-events.
     #[arg(long = "show-switch-events")]
     show_switch_events: bool,
+    /// Show the calls inlined at each frame unwound by `--call-graph dwarf` as frames of
+    /// their own, marked ` (inlined)`, from the object's DWARF (perf's `--inline`, the
+    /// default).
+    #[arg(long, overrides_with = "no_inline")]
+    inline: bool,
+    /// Do not show inlined calls as frames (perf's `--no-inline`).
+    #[arg(long, overrides_with = "inline")]
+    no_inline: bool,
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -42,6 +50,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         },
         fields: args.fields.unwrap_or_default(),
         show_switch_events: args.show_switch_events,
+        inline: !args.no_inline,
     };
     let sum = script_with(&file, &mut out, &opts)?;
     out.flush()?;

@@ -129,6 +129,9 @@ pub(crate) struct FrameInfo {
     /// Tie-break order among branches of equal weight (perf: DSO, then address): the
     /// symbol's start, or the address.
     pub addr: u64,
+    /// A call inlined in the function at `addr` (`name` then ends in ` (inlined)`, as
+    /// perf prints it; `symbol` is the bare name).
+    pub inlined: bool,
 }
 
 /// Frames by identity: the same function of the same DSO is one frame (perf's
@@ -194,6 +197,33 @@ impl Frames {
             dso,
             kernel,
             addr: if symbol.is_some() { sym_start } else { addr },
+            inlined: false,
+        });
+        self.ids.insert(self.key.clone(), id);
+        id
+    }
+
+    /// The id of a call to `name` inlined in a function of `dso` starting at
+    /// `sym_start`: one frame per inlined function and DSO, as perf's inline symbols
+    /// compare by name.
+    pub fn inlined_id(&mut self, dso: &str, name: &str, sym_start: u64, kernel: bool) -> u32 {
+        self.key.clear();
+        self.key.push_str(dso);
+        self.key.push('\0');
+        self.key.push_str(name);
+        self.key.push_str("\0\0inlined");
+        if let Some(&id) = self.ids.get(self.key.as_str()) {
+            return id;
+        }
+        let dso = self.dso(dso);
+        let id = self.infos.len() as u32;
+        self.infos.push(FrameInfo {
+            name: format!("{name} (inlined)"),
+            symbol: Some(name.to_owned()),
+            dso,
+            kernel,
+            addr: sym_start,
+            inlined: true,
         });
         self.ids.insert(self.key.clone(), id);
         id

@@ -64,6 +64,8 @@ pub struct ElfInfo {
     pub loads: Vec<(u64, u64, u64)>,
     /// The PLT entries perf names (`dso__synthesize_plt_symbols`): (address, size, name).
     pub plt: Vec<(u64, u64, String)>,
+    /// Whether it has DWARF line tables (`.debug_line`).
+    pub has_lines: bool,
 }
 
 impl ElfInfo {
@@ -94,11 +96,16 @@ pub fn read_elf(path: &Path) -> Option<ElfInfo> {
             (size > 0).then_some((off, size, s.address()))
         })
         .collect();
+    use object::{Object as _, ObjectSection as _};
+    let has_lines = file
+        .section_by_name(".debug_line")
+        .is_some_and(|s| s.size() > 0);
     Some(ElfInfo {
         build_id,
         debuglink,
         loads,
         plt: plt_symbols(&file),
+        has_lines,
     })
 }
 

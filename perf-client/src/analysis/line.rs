@@ -47,6 +47,11 @@ impl<'b> Line<'b> {
     }
 
     #[inline]
+    pub(crate) fn bytes(&mut self, b: &[u8]) {
+        self.buf.extend_from_slice(b);
+    }
+
+    #[inline]
     pub(crate) fn str(&mut self, s: &str) {
         self.buf.extend_from_slice(s.as_bytes());
     }

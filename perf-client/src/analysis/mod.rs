@@ -5,6 +5,7 @@
 pub mod callgraph;
 pub mod debuginfo;
 pub mod export;
+mod inline;
 mod line;
 pub mod machine;
 pub mod render;

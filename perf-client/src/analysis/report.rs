@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::callgraph::{prune, ChainMode, ChainNode, ChainOptions, ChainOrder, ChainTree, Frames};
 use super::event_names;
+use super::inline::{self, Expand};
 use super::machine::Machine;
 use super::script::AnalysisError;
 use super::symbols::Symbols;
@@ -72,6 +73,10 @@ pub struct ReportOptions {
     pub sort: Option<Vec<SortKey>>,
     /// `--percent-limit`: entries under this percent are not shown.
     pub percent_limit: f64,
+    /// perf's `--inline` (its default; `--no-inline` is `false`): the calls inlined at
+    /// a frame unwound by `--call-graph dwarf` are frames of their own in the callchains
+    /// and entries of their own in the Children table, `name (inlined)`.
+    pub inline: bool,
 }
 
 impl Default for ReportOptions {
@@ -81,6 +86,7 @@ impl Default for ReportOptions {
             chain: ChainOptions::default(),
             sort: None,
             percent_limit: 0.0,
+            inline: true,
         }
     }
 }
@@ -116,6 +122,9 @@ pub struct Row {
     pub addr: u64,
     /// True for a kernel address (`[k]`), else `[.]`.
     pub kernel: bool,
+    /// A call inlined in another function (perf prints `name (inlined)`); such an entry
+    /// has Children only.
+    pub inlined: bool,
     /// Samples whose innermost frame is this entry.
     pub samples: u64,
     /// Sum of their periods ("Self").
@@ -145,6 +154,8 @@ impl Row {
             } else {
                 format!("[{level}] {:#018x}", self.addr)
             }
+        } else if self.inlined {
+            format!("[{level}] {} (inlined)", self.symbol)
         } else {
             format!("[{level}] {}", self.symbol)
         }
@@ -292,8 +303,13 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
     // The current sample's frames, innermost first: (frame id, map-relative address).
     let mut resolved: Vec<(u32, u64)> = Vec::new();
     let mut seen: Vec<EntryKey> = Vec::new();
-    // (pid, address) → (frame id, map-relative address), until the next map change.
-    let mut resolved_ips: HashMap<(u32, u64), (u32, u64)> = HashMap::default();
+    // (pid, address, expanded) → its frames (inlined calls, then the function) in
+    // `resolved_arena` as (frame id, map-relative address), until the next map change.
+    let mut resolved_ips: HashMap<(u32, u64, bool), (usize, usize)> = HashMap::default();
+    let mut resolved_arena: Vec<(u32, u64)> = Vec::new();
+    let mut expanded = Vec::new();
+    // Each frame's address, parallel to `resolved`.
+    let mut resolved_raw: Vec<u64> = Vec::new();
     let mut stack = String::new();
     // Distinct stacks in the order first seen: (stack, period, samples, first CPU).
     let mut stacks: Vec<(StackKey, u64, u64, Option<u32>)> = Vec::new();
@@ -318,6 +334,7 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
                     Record::Mmap(_) | Record::Mmap2(_) | Record::Comm(_) | Record::Fork(_)
                 ) {
                     resolved_ips.clear();
+                    resolved_arena.clear();
                 }
                 report.unread.note_record(rec.header.record_type, other);
                 machine.apply(rec.header.misc, other);
@@ -353,26 +370,47 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
             }
         };
         chains.frames(s, &machine, &mut symbols, &mut ips);
+        let unwound_from = chains.unwound_from();
         resolved.clear();
-        for &ip in &ips {
-            if let Some(&r) = resolved_ips.get(&(pid, ip)) {
-                resolved.push(r);
-                continue;
-            }
-            let f = symbols.resolve_ref(&machine, pid, ip);
-            let id = frames.id(f.dso, f.symbol, ip, ip.wrapping_sub(f.offset), f.kernel);
-            // perf keys the sampled address of an unresolved function by its
-            // map-relative address.
-            let rel = match machine.find_map(pid, ip) {
-                Some(m) if !f.kernel => m.file_offset(ip),
-                _ => ip,
+        resolved_raw.clear();
+        for (i, &ip) in ips.iter().enumerate() {
+            let expand = opts.inline && i >= unwound_from;
+            let range = match resolved_ips.get(&(pid, ip, expand)) {
+                Some(&r) => r,
+                None => {
+                    let start = resolved_arena.len();
+                    let how = Expand {
+                        inline: expand,
+                        all_lines: false,
+                    };
+                    inline::expand(&[ip], 0, how, pid, &machine, &mut symbols, &mut expanded);
+                    for cf in &expanded {
+                        let f = symbols.resolve_ref(&machine, pid, ip);
+                        let start_of_sym = ip.wrapping_sub(f.offset);
+                        // perf keys the sampled address of an unresolved function by
+                        // its map-relative address.
+                        let rel = match machine.find_map(pid, ip) {
+                            Some(m) if !f.kernel => m.file_offset(ip),
+                            _ => ip,
+                        };
+                        let id = match cf.inlined_name() {
+                            Some(name) => frames.inlined_id(f.dso, name, start_of_sym, f.kernel),
+                            None => frames.id(f.dso, f.symbol, ip, start_of_sym, f.kernel),
+                        };
+                        resolved_arena.push((id, rel));
+                    }
+                    let r = (start, resolved_arena.len() - start);
+                    resolved_ips.insert((pid, ip, expand), r);
+                    r
+                }
             };
-            resolved.push((id, rel));
-            resolved_ips.insert((pid, ip), (id, rel));
+            resolved.extend_from_slice(&resolved_arena[range.0..range.0 + range.1]);
+            resolved_raw.resize(resolved.len(), ip);
         }
         if resolved.is_empty() {
             let id = frames.id("[unknown]", None, 0, 0, false);
             resolved.push((id, 0));
+            resolved_raw.push(0);
         }
         for &(event, period) in &delivered {
             let event = event.unwrap_or(0);
@@ -392,7 +430,7 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
                 frames: resolved
                     .iter()
                     .enumerate()
-                    .map(|(i, &(id, rel))| (id, rel, ips.get(i).copied().unwrap_or(0)))
+                    .map(|(i, &(id, rel))| (id, rel, resolved_raw[i]))
                     .collect(),
             };
             match stack_index.get(&key) {
@@ -448,7 +486,13 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
             ChainOrder::Callee => resolved[i],
         };
         let cursor = |i: usize| -> u32 { at(i).0 };
-        let (leaf, leaf_rel, _) = resolved[0];
+        // The entry of the sample is its address's function, not a call inlined there
+        // (perf's hist entry is the sampled symbol; the inlined calls are in the chain).
+        let (leaf, leaf_rel, _) = resolved
+            .iter()
+            .copied()
+            .find(|&(id, _, _)| !frames.infos[id as usize].inlined)
+            .unwrap_or(resolved[0]);
         let self_key = key_of(&frames, leaf, leaf_rel);
         let e = ev
             .entries
@@ -486,7 +530,10 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
             let info = &frames.infos[id as usize];
             stack.push(';');
             stack.push_str(info.symbol.as_deref().unwrap_or("[unknown]"));
-            if info.kernel {
+            // inferno's suffixes: `_[k]` kernel, `_[i]` inlined.
+            if info.inlined {
+                stack.push_str("_[i]");
+            } else if info.kernel {
                 stack.push_str("_[k]");
             }
         }
@@ -519,6 +566,7 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
                         .unwrap_or_else(|| "[unknown]".to_owned()),
                     addr: e.addr,
                     kernel: info.kernel,
+                    inlined: info.inlined,
                     samples: e.self_samples,
                     period: e.self_period,
                     percent: 100.0 * e.self_period as f64 / total as f64,
@@ -583,6 +631,7 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
         },
         sort: Some(sort),
         percent_limit: opts.percent_limit,
+        inline: opts.inline,
     });
     report.unread.finish(&symbols);
     Ok(report)

@@ -7,9 +7,10 @@ use std::io::Write;
 use serde_json::json;
 
 use super::event_names;
+use super::inline::{self, ChainFrame, Expand};
 use super::line::Line;
 use super::machine::Machine;
-use super::symbols::{Frame, FrameRef, Symbols};
+use super::symbols::{Frame, FrameRef, SourceLine, Symbols};
 use super::tracepoint_fields::TraceFormats;
 use super::unwind::{ChainBuilder, UnwindStats};
 use crate::perf_data::{attr::TYPE_TRACEPOINT, sample_type as st, PerfData, PerfDataError};
@@ -82,8 +83,12 @@ impl Fields {
     pub const DSO: Fields = Fields(1 << 10);
     /// Sample period.
     pub const PERIOD: Fields = Fields(1 << 11);
+    /// Source file and line of each shown address (perf's `srcline`: addr2line on the
+    /// object's DWARF, `file:line` on a line of its own under the address; an inlined
+    /// frame's own location, then ` (inlined)`).
+    pub const SRCLINE: Fields = Fields(1 << 12);
 
-    const NAMES: [(&'static str, Fields); 12] = [
+    const NAMES: [(&'static str, Fields); 13] = [
         ("comm", Fields::COMM),
         ("tid", Fields::TID),
         ("pid", Fields::PID),
@@ -96,6 +101,7 @@ impl Fields {
         ("symoff", Fields::SYMOFF),
         ("dso", Fields::DSO),
         ("period", Fields::PERIOD),
+        ("srcline", Fields::SRCLINE),
     ];
 
     /// Whether all of `f` is selected.
@@ -119,7 +125,7 @@ impl Fields {
             .ok_or_else(|| {
                 format!(
                     "unknown -F field {name:?} (comm, tid, pid, time, cpu, event, trace, ip, \
-                     sym, symoff, dso, period)"
+                     sym, symoff, dso, period, srcline)"
                 )
             })
     }
@@ -239,6 +245,21 @@ pub struct ScriptOptions {
     /// `PERF_RECORD_SWITCH_CPU_WIDE` (`record --switch-events`), as perf script prints
     /// them (text output only).
     pub show_switch_events: bool,
+    /// perf's `--inline` (its default; `--no-inline` is `false`): the calls inlined at
+    /// an unwound frame's address shown as frames of their own, marked ` (inlined)`.
+    pub inline: bool,
+}
+
+impl Default for ScriptOptions {
+    /// Text, perf's default fields, no switch events, inlined frames shown.
+    fn default() -> Self {
+        ScriptOptions {
+            format: ScriptFormat::Text,
+            fields: FieldSpec::Default,
+            show_switch_events: false,
+            inline: true,
+        }
+    }
 }
 
 /// The frames of a sample, innermost first: its callchain without context markers (and
@@ -277,8 +298,7 @@ pub fn script(
         out,
         &ScriptOptions {
             format,
-            fields: FieldSpec::Default,
-            show_switch_events: false,
+            ..ScriptOptions::default()
         },
     )
 }
@@ -325,6 +345,7 @@ pub fn script_with(
     let mut line = Vec::with_capacity(256);
     let mut chains = ChainBuilder::new();
     let mut ips = Vec::new();
+    let mut frames = Vec::new();
     let mut trace = String::new();
     let mut reads = super::sample_read::SampleReads::new(file);
     let mut delivered = Vec::new();
@@ -398,21 +419,52 @@ pub fn script_with(
                     }
                 }
                 chains.frames(s, &machine, &mut symbols, &mut ips);
+                let fields = info.map_or(FieldSpec::Default.resolve(0, false), |e| e.fields);
+                let how = Expand {
+                    inline: opts.inline,
+                    all_lines: fields.has(Fields::SRCLINE),
+                };
+                inline::expand(
+                    &ips,
+                    chains.unwound_from(),
+                    how,
+                    pid,
+                    &machine,
+                    &mut symbols,
+                    &mut frames,
+                );
                 match opts.format {
                     ScriptFormat::Json => {
                         let comm = machine.comm(pid, tid);
-                        let frames: Vec<_> = ips
+                        let frames: Vec<_> = frames
                             .iter()
-                            .map(|&ip| {
+                            .map(|cf| {
+                                let ip = cf.ip;
                                 let f = symbols.resolve_ref(&machine, pid, ip);
                                 let off = machine
                                     .find_map(pid, ip)
                                     .filter(|_| !f.kernel)
                                     .map(|m| m.file_offset(ip));
-                                json!({
-                                    "ip": format!("{ip:#x}"), "symbol": f.symbol, "dso": f.dso,
-                                    "dso_offset": off.map(|o| format!("{o:#x}")),
-                                })
+                                let mut v = json!({
+                                    "ip": format!("{ip:#x}"), "symbol": cf.inlined_name().or(f.symbol),
+                                    "dso": f.dso, "dso_offset": off.map(|o| format!("{o:#x}")),
+                                });
+                                if cf.inlined_name().is_some() {
+                                    v["inlined"] = json!(true);
+                                }
+                                if how.all_lines {
+                                    let mut t = Vec::new();
+                                    if srcline_text(
+                                        &mut Line::new(&mut t),
+                                        cf.location(),
+                                        &f,
+                                        &machine,
+                                        pid,
+                                    ) {
+                                        v["srcline"] = json!(String::from_utf8_lossy(&t));
+                                    }
+                                }
+                                v
                             })
                             .collect();
                         let top = frames.first().cloned();
@@ -430,11 +482,9 @@ pub fn script_with(
                         writeln!(out, "{v}")?;
                     }
                     ScriptFormat::Text => {
-                        let fields =
-                            info.map_or(FieldSpec::Default.resolve(0, false), |e| e.fields);
                         let shown = TextSample {
                             sample: s,
-                            ips: &ips,
+                            frames: &frames,
                             period,
                             event,
                             name_width,
@@ -464,14 +514,16 @@ fn dso_path<'m>(machine: &'m Machine, pid: u32, addr: u64, short: &'m str) -> &'
     }
 }
 
-/// One frame: `{addr:>16x} {symbol}+{offset:#x} ({dso})`, each part as selected.
-fn frame_text(line: &mut Line, f: &FrameRef<'_>, dso: &str, fields: Fields) {
+/// One frame: `{addr:>16x} {symbol}+{offset:#x} ({dso})`, each part as selected. An
+/// inlined call (`inlined` its name) shows its function's address and offset and, as
+/// perf, no DSO: ` (inlined)` instead, after the source line when that is shown.
+fn frame_text(line: &mut Line, f: &FrameRef<'_>, dso: &str, fields: Fields, inlined: Option<&str>) {
     if fields.has(Fields::IP) {
         line.hex_right(f.addr, 16);
     }
     if fields.has(Fields::SYM) {
         line.byte(b' ');
-        match f.symbol {
+        match inlined.or(f.symbol) {
             Some(sym) => {
                 line.str(sym);
                 if fields.has(Fields::SYMOFF) {
@@ -487,6 +539,38 @@ fn frame_text(line: &mut Line, f: &FrameRef<'_>, dso: &str, fields: Fields) {
         line.str(dso);
         line.byte(b')');
     }
+}
+
+/// perf's `srcline` of one frame: `file:line` (the file's base name, as perf without
+/// `--full-source-path`; `??:0` where the object's DWARF does not cover the address); for
+/// the kernel, whose lines are not read, perf's fallback `[kernel.kallsyms][{address:x}]`.
+/// `false` (nothing written) for an object without line tables or not verified: perf
+/// prints no source line there.
+fn srcline_text(
+    line: &mut Line,
+    location: Option<(Option<&std::path::Path>, Option<u32>)>,
+    f: &FrameRef<'_>,
+    machine: &Machine,
+    pid: u32,
+) -> bool {
+    match location {
+        Some((file, no)) => {
+            let name = file
+                .and_then(|p| p.file_name())
+                .map_or(std::borrow::Cow::Borrowed("??"), |n| n.to_string_lossy());
+            line.str(&name);
+            line.byte(b':');
+            line.dec_right(u64::from(no.unwrap_or(0)), 0);
+        }
+        None if f.kernel && machine.find_map(pid, f.addr).is_some() => {
+            line.str(f.dso);
+            line.byte(b'[');
+            line.hex_right(f.addr, 0);
+            line.byte(b']');
+        }
+        None => return false,
+    }
+    true
 }
 
 /// One sample and what to show of it.
@@ -587,7 +671,7 @@ fn write_switch(buf: &mut Vec<u8>, machine: &Machine, id: &SampleId, sw: &Switch
 
 struct TextSample<'a> {
     sample: &'a Sample<'a>,
-    ips: &'a [u64],
+    frames: &'a [ChainFrame],
     period: u64,
     event: &'a str,
     name_width: usize,
@@ -629,19 +713,45 @@ impl TextSample<'_> {
         let frame_fields = f.has(Fields::IP) || f.has(Fields::SYM) || f.has(Fields::DSO);
         if chain {
             line.byte(b'\n');
-            for &ip in self.ips {
+            for cf in self.frames {
                 line.byte(b'\t');
+                let ip = cf.ip;
+                let inlined = cf.inlined_name();
                 let fr = symbols.resolve_ref(machine, pid, ip);
                 let dso = dso_path(machine, pid, ip, fr.dso);
-                frame_text(&mut line, &fr, dso, f);
+                frame_text(&mut line, &fr, dso, f, inlined);
+                if f.has(Fields::SRCLINE) {
+                    let mut text = Vec::new();
+                    if srcline_text(&mut Line::new(&mut text), cf.location(), &fr, machine, pid) {
+                        line.str("\n  ");
+                        line.bytes(&text);
+                    }
+                }
+                if inlined.is_some() {
+                    line.str(" (inlined)");
+                }
                 line.byte(b'\n');
             }
-        } else if frame_fields {
+        } else if frame_fields || f.has(Fields::SRCLINE) {
             if let Some(ip) = s.ip {
-                line.byte(b' ');
+                let source = f
+                    .has(Fields::SRCLINE)
+                    .then(|| symbols.source_line(machine, pid, ip))
+                    .flatten();
                 let fr = symbols.resolve_ref(machine, pid, ip);
-                let dso = dso_path(machine, pid, ip, fr.dso);
-                frame_text(&mut line, &fr, dso, f);
+                if frame_fields {
+                    line.byte(b' ');
+                    let dso = dso_path(machine, pid, ip, fr.dso);
+                    frame_text(&mut line, &fr, dso, f, None);
+                }
+                if f.has(Fields::SRCLINE) {
+                    let at = source.as_deref().map(SourceLine::innermost);
+                    let mut text = Vec::new();
+                    if srcline_text(&mut Line::new(&mut text), at, &fr, machine, pid) {
+                        line.str("\n  ");
+                        line.bytes(&text);
+                    }
+                }
             }
         }
         // perf ends every sample with a newline (a blank line after a callchain).

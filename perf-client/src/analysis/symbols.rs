@@ -32,6 +32,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use blazesym::symbolize::source::{Elf, Kernel, Source};
 use blazesym::symbolize::{Input, Symbolized, Symbolizer};
@@ -101,17 +102,64 @@ impl FrameRef<'_> {
 }
 
 /// Where one address is in the source, from the DWARF of a verified object (its debug
-/// file, or the object itself): perf's `srcline`, with the inlined calls at it.
+/// file, or the object itself): perf's `srcline`, with the inlined calls at it (what
+/// perf's `inline_node` holds, from libdw/addr2line's inline chain).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceLine {
-    /// The function the address is in (the outermost, not inlined, one).
+    /// The function the address is in (the outermost, not inlined, one), as DWARF
+    /// names it.
     pub function: String,
-    /// Its source file, and line when known.
+    /// The source file of the outermost function's location: where the address is, or
+    /// with inlined calls, where the outermost inlined call is made. Empty when the
+    /// object has DWARF lines but none for the address (addr2line's `??:0`).
     pub file: PathBuf,
-    /// The line.
+    /// That line.
     pub line: Option<u32>,
-    /// The calls inlined at the address, outermost first: name, file, line.
-    pub inlined: Vec<(String, Option<PathBuf>, Option<u32>)>,
+    /// The calls inlined at the address, outermost first; the last one's location is
+    /// where the address itself is.
+    pub inlined: Vec<InlinedCall>,
+}
+
+/// One call inlined at an address (a `DW_TAG_inlined_subroutine`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InlinedCall {
+    /// The inlined function.
+    pub name: String,
+    /// The source file of its location at the address (the next inner call, or the
+    /// address itself for the innermost).
+    pub file: Option<PathBuf>,
+    /// That line.
+    pub line: Option<u32>,
+}
+
+impl SourceLine {
+    /// Where the address itself is (the innermost location): perf's `srcline` of a
+    /// sampled address, `file:line` of addr2line without inline frames.
+    pub fn innermost(&self) -> (Option<&Path>, Option<u32>) {
+        match self.inlined.last() {
+            Some(c) => (c.file.as_deref(), c.line),
+            None => (Some(self.file.as_path()), self.line),
+        }
+    }
+
+    /// The location shown for frame `depth` of the address's chain counted from the
+    /// innermost (0 is the innermost inlined call, `inlined.len()` the function itself).
+    pub fn location(&self, depth: usize) -> (Option<&Path>, Option<u32>) {
+        let n = self.inlined.len();
+        match n.checked_sub(depth + 1) {
+            Some(i) => (self.inlined[i].file.as_deref(), self.inlined[i].line),
+            None => (Some(self.file.as_path()), self.line),
+        }
+    }
+
+    /// The name of frame `depth` counted from the innermost, as [`SourceLine::location`].
+    pub fn name(&self, depth: usize) -> &str {
+        let n = self.inlined.len();
+        match n.checked_sub(depth + 1) {
+            Some(i) => &self.inlined[i].name,
+            None => &self.function,
+        }
+    }
 }
 
 /// Function name and offset of one address, or `None` when unknown.
@@ -170,7 +218,7 @@ enum Object {
     /// Verified (or trusted by the no-BUILD_ID rule).
     Named {
         /// The verified file's load segments (offset → address).
-        elf: ElfInfo,
+        elf: Box<ElfInfo>,
         /// The verified file (on disk or the cache copy).
         elf_path: PathBuf,
         /// Its detached debug file, when there is one.
@@ -201,6 +249,8 @@ pub struct Symbols {
     symbolizer: Symbolizer,
     /// DWARF lines and inlined calls ([`Symbols::source_line`]), made on first use.
     lines: Option<Symbolizer>,
+    /// Per file path: file offset → its source line (the one cache every output uses).
+    source_lines: HashMap<String, HashMap<u64, Option<Arc<SourceLine>>>>,
     /// Build ids of the BUILD_ID feature, by path.
     recorded: HashMap<String, Vec<u8>>,
     /// Whether the recording has a BUILD_ID feature at all.
@@ -232,6 +282,7 @@ impl Symbols {
         Symbols {
             symbolizer: Symbolizer::new(),
             lines: None,
+            source_lines: HashMap::new(),
             recorded: HashMap::new(),
             has_build_ids: false,
             written: None,
@@ -280,6 +331,7 @@ impl Symbols {
         Symbols {
             symbolizer: Symbolizer::new(),
             lines: None,
+            source_lines: HashMap::new(),
             recorded,
             has_build_ids,
             written: file.written(),
@@ -314,7 +366,7 @@ impl Symbols {
                         .and_then(|own| debuginfo::debug_file(&own, Some((p, &elf))));
                     let aliases = debuginfo::perf_aliases(debug.as_deref().unwrap_or(p));
                     Object::Named {
-                        elf,
+                        elf: Box::new(elf),
                         elf_path: p.to_path_buf(),
                         debug,
                         aliases,
@@ -342,7 +394,7 @@ impl Symbols {
                 let debug = debuginfo::debug_file(id, Some((&elf_path, &elf)));
                 let aliases = debuginfo::perf_aliases(debug.as_deref().unwrap_or(&elf_path));
                 Object::Named {
-                    elf,
+                    elf: Box::new(elf),
                     elf_path,
                     debug,
                     aliases,
@@ -473,14 +525,36 @@ impl Symbols {
 
     /// The source line of `addr` of `pid` and the calls inlined there, from DWARF
     /// (blazesym's reader), when it falls in a verified object with line information.
-    /// Kernel addresses have none here (kallsyms carries no lines).
-    pub fn source_line(&mut self, machine: &Machine, pid: u32, addr: u64) -> Option<SourceLine> {
+    /// Kernel addresses have none here (kallsyms carries no lines). Cached per (object,
+    /// file offset): script, report and the exports all ask here.
+    pub fn source_line(
+        &mut self,
+        machine: &Machine,
+        pid: u32,
+        addr: u64,
+    ) -> Option<Arc<SourceLine>> {
         let map = machine.find_map(pid, addr)?;
         if map.path.starts_with("[kernel.kallsyms]") {
             return None;
         }
         let offset = map.file_offset(addr);
+        if let Some(hit) = self
+            .source_lines
+            .get(map.path.as_str())
+            .and_then(|m| m.get(&offset))
+        {
+            return hit.clone();
+        }
         self.object_of(machine, &map.path);
+        let found = self.lookup_source_line(&map.path, offset).map(Arc::new);
+        self.source_lines
+            .entry(map.path.clone())
+            .or_default()
+            .insert(offset, found.clone());
+        found
+    }
+
+    fn lookup_source_line(&mut self, path: &str, offset: u64) -> Option<SourceLine> {
         if self.lines.is_none() {
             self.lines = Some(
                 Symbolizer::builder()
@@ -497,7 +571,7 @@ impl Symbols {
                 ..
             }),
             Some(lines),
-        ) = (self.objects.get(map.path.as_str()), self.lines.as_ref())
+        ) = (self.objects.get(path), self.lines.as_ref())
         else {
             return None;
         };
@@ -510,7 +584,16 @@ impl Symbols {
         else {
             return None;
         };
-        let code = sym.code_info.as_deref()?;
+        let Some(code) = sym.code_info.as_deref() else {
+            // DWARF that does not cover the address (startup code from crt1.o): addr2line's
+            // `??:0`, as perf prints it. An object without line tables has no source line.
+            return (debug.is_some() || elf.has_lines).then(|| SourceLine {
+                function: sym.name.to_string(),
+                file: PathBuf::new(),
+                line: None,
+                inlined: Vec::new(),
+            });
+        };
         Some(SourceLine {
             function: sym.name.to_string(),
             file: code.to_path().into_owned(),
@@ -518,12 +601,10 @@ impl Symbols {
             inlined: sym
                 .inlined
                 .iter()
-                .map(|f| {
-                    (
-                        f.name.to_string(),
-                        f.code_info.as_ref().map(|c| c.to_path().into_owned()),
-                        f.code_info.as_ref().and_then(|c| c.line),
-                    )
+                .map(|f| InlinedCall {
+                    name: f.name.to_string(),
+                    file: f.code_info.as_ref().map(|c| c.to_path().into_owned()),
+                    line: f.code_info.as_ref().and_then(|c| c.line),
                 })
                 .collect(),
         })

@@ -205,6 +205,9 @@ pub struct ChainBuilder {
     processes: HashMap<u32, Process>,
     cache: CacheX86_64,
     stats: UnwindStats,
+    /// Where the frames of the last [`ChainBuilder::frames`] call unwound from the user
+    /// stack copy begin (its length when none were).
+    unwound_from: usize,
 }
 
 impl std::fmt::Debug for ChainBuilder {
@@ -237,7 +240,16 @@ impl ChainBuilder {
             processes: HashMap::new(),
             cache: CacheX86_64::new(),
             stats: UnwindStats::default(),
+            unwound_from: 0,
         }
+    }
+
+    /// The index of the first frame of the last [`ChainBuilder::frames`] result that was
+    /// unwound from the user stack copy (`--call-graph dwarf`); the frames before it came
+    /// from the kernel's callchain. perf 6.1 shows inlined calls only for unwound frames
+    /// (its `unwind_entry` appends them, `add_callchain_ip` does not).
+    pub fn unwound_from(&self) -> usize {
+        self.unwound_from
     }
 
     /// What unwinding did so far.
@@ -277,6 +289,7 @@ impl ChainBuilder {
             _ if user_regs.is_none() => out.extend(sample.ip),
             _ => {}
         }
+        self.unwound_from = out.len();
         let Some((regs, stack)) = user_regs else {
             return;
         };

@@ -1,7 +1,8 @@
 //! Folded stacks (`comm;outer;...;inner PERIOD`, one per line), the input of inferno's
 //! and FlameGraph's `flamegraph.pl`. The lines are `report`'s own (the ones its
-//! `--flamegraph` draws): the command first, kernel frames suffixed `_[k]`, weighted by
-//! period.
+//! `--flamegraph` draws): the command first, kernel frames suffixed `_[k]`, calls inlined
+//! at a `--call-graph dwarf` frame as frames of their own suffixed `_[i]` (inferno's
+//! convention; report's `--inline` default), weighted by period.
 
 use std::io::Write;
 

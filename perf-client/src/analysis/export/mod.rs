@@ -15,7 +15,9 @@ pub mod push;
 
 use super::machine::Machine;
 use super::script::{sample_frames, AnalysisError};
-use super::symbols::{Frame, Symbols};
+use std::sync::Arc;
+
+use super::symbols::{Frame, SourceLine, Symbols};
 use crate::perf_data::PerfData;
 use crate::records::Record;
 
@@ -65,6 +67,9 @@ pub(crate) struct SampleInfo<'a> {
     pub comm: &'a str,
     /// Frames, innermost first (the callchain, or the ip alone).
     pub frames: &'a [Frame],
+    /// Each frame's source line and the calls inlined there, from a verified object's
+    /// DWARF ([`Symbols::source_line`]), parallel to `frames`.
+    pub lines: &'a [Option<Arc<SourceLine>>],
 }
 
 /// What the walk hands to an exporter.
@@ -109,6 +114,10 @@ pub(crate) fn walk(
                 let tid = s.tid.unwrap_or(pid);
                 let comm = machine.comm(pid, tid);
                 let frames = sample_frames(s, &machine, &mut symbols, &mut chains);
+                let lines: Vec<_> = frames
+                    .iter()
+                    .map(|f| symbols.source_line(&machine, pid, f.addr))
+                    .collect();
                 let period = s
                     .period
                     .unwrap_or_else(|| super::fixed_period(file, rec.event));
@@ -124,6 +133,7 @@ pub(crate) fn walk(
                         period,
                         comm: &comm,
                         frames: &frames,
+                        lines: &lines,
                     };
                     f(Item::Sample(info, &machine))
                 })

@@ -9,13 +9,21 @@
 //!   range, file offset) and one line per function the analysis named ([`Symbols`]);
 //!   an address no symbol covers keeps its address and mapping and no line, so a
 //!   symbolizer downstream may still name it (`has_functions` is set only on mappings
-//!   whose every location was named). Inlined frames are not expanded: `Symbols` reports
-//!   the outer function only.
+//!   whose every location was named).
+//! - Inlined calls: where the verified object's DWARF has the address, a Location has
+//!   one Line per function at it, the innermost inlined call first and the function
+//!   itself last (profile.proto: "the last entry is the caller into which the preceding
+//!   entries were inlined"), each with its source line, and the Function's `filename`
+//!   is the source file (from [`SourceLine`]; the DSO where DWARF has none). Every frame
+//!   with DWARF is expanded, not only the frames perf unwinds (a Location is an
+//!   address, whatever found it); the outermost function keeps the ELF symbol's name,
+//!   as `report` shows it.
 //! - Labels: `comm`, `pid`, `tid`, `cpu` (and `event` when the file has several events),
 //!   all string labels: Go's pprof reader drops a numeric label whose value is 0 (cpu 0),
 //!   and Pyroscope keeps string labels only.
 //!
 //! [`Symbols`]: crate::analysis::symbols::Symbols
+//! [`SourceLine`]: crate::analysis::symbols::SourceLine
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -122,7 +130,7 @@ fn build(file: &PerfData) -> Result<(proto::Profile, PprofSummary), ExportError>
             last = last.max(t);
         }
         let mut stack = Vec::with_capacity(s.frames.len());
-        for f in s.frames {
+        for (i, f) in s.frames.iter().enumerate() {
             let mapping_id = match machine.find_map(s.pid, f.addr) {
                 Some(m) => {
                     let key = (m.path.clone(), m.start, m.end, m.pgoff);
@@ -156,23 +164,39 @@ fn build(file: &PerfData) -> Result<(proto::Profile, PprofSummary), ExportError>
                 let mut line = Vec::new();
                 match &f.symbol {
                     Some(name) => {
-                        let key = (strings.get(name), strings.get(&f.dso));
-                        let next_fn = functions.len() as u64 + 1;
-                        let id = *function_ids.entry(key).or_insert(next_fn);
-                        if id == next_fn {
-                            functions.push(proto::Function {
-                                id,
-                                name: key.0,
-                                system_name: key.0,
-                                filename: key.1,
-                                start_line: 0,
+                        let source = s.lines.get(i).and_then(Option::as_deref);
+                        let depths = source.map_or(0, |l| l.inlined.len());
+                        let mut function = |name: &str, file: &str| {
+                            let key = (strings.get(name), strings.get(file));
+                            let next_fn = functions.len() as u64 + 1;
+                            let id = *function_ids.entry(key).or_insert(next_fn);
+                            if id == next_fn {
+                                functions.push(proto::Function {
+                                    id,
+                                    name: key.0,
+                                    system_name: key.0,
+                                    filename: key.1,
+                                    start_line: 0,
+                                });
+                            }
+                            id
+                        };
+                        for depth in 0..=depths {
+                            let (file, no) = source.map_or((None, None), |l| l.location(depth));
+                            let file = file
+                                .filter(|p| !p.as_os_str().is_empty())
+                                .map(|p| p.to_string_lossy());
+                            let file = file.as_deref().unwrap_or(&f.dso);
+                            let name = match source {
+                                Some(l) if depth < depths => l.name(depth),
+                                _ => name.as_str(),
+                            };
+                            line.push(proto::Line {
+                                function_id: function(name, file),
+                                line: i64::from(no.unwrap_or(0)),
+                                column: 0,
                             });
                         }
-                        line.push(proto::Line {
-                            function_id: id,
-                            line: 0,
-                            column: 0,
-                        });
                     }
                     None => {
                         unnamed.insert(mapping_id);
