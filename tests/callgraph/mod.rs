@@ -346,7 +346,7 @@ fn dwarf_unwinding_without_frame_pointers_reaches_main_and_matches_perf_frame_fo
     .unwrap();
     // Our frames as perf prints dwarf-unwound ones: user addresses as offsets in their
     // file, kernel addresses as they are.
-    let ours: Vec<Vec<(u64, String)>> = String::from_utf8(json)
+    let mut ours: Vec<Vec<(u64, String)>> = String::from_utf8(json)
         .unwrap()
         .lines()
         .map(|l| {
@@ -402,10 +402,17 @@ fn dwarf_unwinding_without_frame_pointers_reaches_main_and_matches_perf_frame_fo
         leaf.len(),
         sum.unwind
     );
-    let Some(perf) = perf_frames(&opts.output) else {
+    let Some(mut perf) = perf_frames(&opts.output) else {
         return;
     };
     assert_eq!(perf.len(), ours.len(), "perf script's sample count");
+    // libdw sometimes repeats a frame of ld.so at startup (the same return address twice
+    // in a row, where the CFA did not move); the program has no recursion, so a repeated
+    // address is never a frame of its own on either side.
+    let leaves = leaf.len();
+    for chain in perf.iter_mut().chain(ours.iter_mut()) {
+        chain.dedup();
+    }
     let frame_eq =
         |a: &(u64, String), b: &(u64, String)| a.0 == b.0 && (b.1 == "inlined" || a.1 == b.1);
     let equal = |o: &[(u64, String)], p: &[(u64, String)]| {
@@ -431,8 +438,7 @@ fn dwarf_unwinding_without_frame_pointers_reaches_main_and_matches_perf_frame_fo
         .filter(|(o, p)| equal(o, p))
         .count();
     assert_eq!(
-        leaf_equal,
-        leaf.len(),
+        leaf_equal, leaves,
         "leaf samples equal to perf script's frame for frame"
     );
 }

@@ -534,7 +534,7 @@ fn frame_text(line: &mut Line, f: &FrameRef<'_>, dso: &str, fields: Fields, inli
             None => line.str("[unknown]"),
         }
     }
-    if fields.has(Fields::DSO) {
+    if fields.has(Fields::DSO) && inlined.is_none() {
         line.str(" (");
         line.str(dso);
         line.byte(b')');
