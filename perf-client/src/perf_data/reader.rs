@@ -678,6 +678,9 @@ impl PerfData {
             }
         };
         match &self.bytes {
+            Storage::Streamed(s) if s.opts.read_ahead => {
+                stream::read_ahead(&*s.src, &s.name, self.header.data, s.opts, hand)
+            }
             Storage::Streamed(s) => {
                 let mut rounds = RoundReader::new(&*s.src, &s.name, self.header.data, s.opts);
                 while let Some(chunk) = rounds.next_chunk()? {
