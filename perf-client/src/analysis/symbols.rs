@@ -397,20 +397,28 @@ impl Symbols {
         }
     }
 
-    /// The relocation of recorded kernel addresses, from the kernel map `map`.
-    fn kernel_delta(&self, map: &Map) -> Result<u64, Unverified> {
-        let table = match &self.kernel_syms {
-            KernelSyms::Refused(why) => return Err(*why),
-            KernelSyms::Live => Path::new("/proc/kallsyms"),
-            KernelSyms::Copy(p) => p.as_path(),
-        };
+    /// The kallsyms-format table kernel names come from, unless refused.
+    fn kernel_table(&self) -> Result<&Path, Unverified> {
+        match &self.kernel_syms {
+            KernelSyms::Refused(why) => Err(*why),
+            KernelSyms::Live => Ok(Path::new("/proc/kallsyms")),
+            KernelSyms::Copy(p) => Ok(p.as_path()),
+        }
+    }
+
+    /// The relocation of recorded kernel addresses, from the kernel map `map` and the
+    /// text of the kallsyms table (`None` when it could not be read).
+    fn kernel_delta(&self, map: &Map, table: Option<&str>) -> Result<u64, Unverified> {
+        self.kernel_table()?;
         // `[kernel.kallsyms]_text`: pgoff is where `_text` was when recording.
         let reference = map
             .path
             .strip_prefix("[kernel.kallsyms]")
             .filter(|r| !r.is_empty())
             .ok_or(Unverified::NoRelocation)?;
-        let now = kallsyms_address(table, reference).ok_or(Unverified::NoRelocation)?;
+        let now = table
+            .and_then(|t| kallsyms_address(t, reference))
+            .ok_or(Unverified::NoRelocation)?;
         Ok(now.wrapping_sub(map.pgoff))
     }
 
@@ -562,15 +570,17 @@ impl Symbols {
 
     fn ensure_kernel_delta(&mut self, map: &Map) {
         if self.kernel_delta.is_none() {
-            self.kernel_delta = Some(self.kernel_delta(map));
-            let table = match &self.kernel_syms {
-                KernelSyms::Live => Some(Path::new("/proc/kallsyms")),
-                KernelSyms::Copy(p) => Some(p.as_path()),
-                KernelSyms::Refused(_) => None,
-            };
-            if let Some(t) = table.filter(|_| matches!(self.kernel_delta, Some(Ok(_)))) {
-                self.kernel_aliases = debuginfo::kallsyms_aliases(t);
+            // One read of the table for the relocation and the aliases: reading
+            // `/proc/kallsyms` makes the kernel format every symbol (tens of ms).
+            let text = self
+                .kernel_table()
+                .ok()
+                .and_then(|t| std::fs::read_to_string(t).ok());
+            let delta = self.kernel_delta(map, text.as_deref());
+            if let (Ok(_), Some(text)) = (&delta, &text) {
+                self.kernel_aliases = debuginfo::kallsyms_aliases(text);
             }
+            self.kernel_delta = Some(delta);
         }
     }
 
@@ -639,10 +649,9 @@ fn same_release(file: &PerfData) -> bool {
     }
 }
 
-/// The address of `symbol` in a kallsyms-format file, when it is there and not hidden
-/// (`kptr_restrict` shows zeros).
-fn kallsyms_address(table: &Path, symbol: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(table).ok()?;
+/// The address of `symbol` in the text of a kallsyms-format file, when it is there and
+/// not hidden (`kptr_restrict` shows zeros).
+fn kallsyms_address(text: &str, symbol: &str) -> Option<u64> {
     text.lines().find_map(|line| {
         let mut f = line.split_ascii_whitespace();
         let (addr, _, name) = (f.next()?, f.next()?, f.next()?);
