@@ -214,6 +214,11 @@ pub struct Symbols {
     kernel_delta: Option<Result<u64, Unverified>>,
     /// perf's pick where kernel symbols share an address, loaded with `kernel_delta`.
     kernel_aliases: HashMap<u64, String>,
+    /// The text of the kernel's kallsyms table, being read on a helper thread since
+    /// [`Symbols::for_file`] (reading `/proc/kallsyms` makes the kernel format every
+    /// symbol: tens of ms that overlap the start of the walk); taken by the first
+    /// kernel address.
+    kernel_text: Option<std::thread::JoinHandle<Option<String>>>,
     /// Kernel addresses.
     kernel: HashMap<u64, Found>,
     /// Per file path: how its symbols are read.
@@ -242,6 +247,7 @@ impl Symbols {
             },
             kernel_delta: None,
             kernel_aliases: HashMap::new(),
+            kernel_text: None,
             kernel: HashMap::new(),
             objects: HashMap::new(),
             files: HashMap::new(),
@@ -272,6 +278,18 @@ impl Symbols {
                 ),
             },
         };
+        let table = match &kernel_syms {
+            KernelSyms::Live => Some(PathBuf::from("/proc/kallsyms")),
+            KernelSyms::Copy(p) => Some(p.clone()),
+            KernelSyms::Refused(_) => None,
+        };
+        // Without the thread, the table is read when first needed.
+        let kernel_text = table.and_then(|t| {
+            std::thread::Builder::new()
+                .name("kallsyms".to_owned())
+                .spawn(move || std::fs::read_to_string(t).ok())
+                .ok()
+        });
         let recorded = ids
             .into_iter()
             .filter(|b| b.filename.starts_with('/'))
@@ -286,6 +304,7 @@ impl Symbols {
             kernel_syms,
             kernel_delta: None,
             kernel_aliases: HashMap::new(),
+            kernel_text,
             kernel: HashMap::new(),
             objects: HashMap::new(),
             files: HashMap::new(),
@@ -572,10 +591,13 @@ impl Symbols {
         if self.kernel_delta.is_none() {
             // One read of the table for the relocation and the aliases: reading
             // `/proc/kallsyms` makes the kernel format every symbol (tens of ms).
-            let text = self
-                .kernel_table()
-                .ok()
-                .and_then(|t| std::fs::read_to_string(t).ok());
+            let text = match self.kernel_text.take() {
+                Some(reading) => reading.join().ok().flatten(),
+                None => self
+                    .kernel_table()
+                    .ok()
+                    .and_then(|t| std::fs::read_to_string(t).ok()),
+            };
             let delta = self.kernel_delta(map, text.as_deref());
             if let (Ok(_), Some(text)) = (&delta, &text) {
                 self.kernel_aliases = debuginfo::kallsyms_aliases(text);
