@@ -34,12 +34,7 @@ fn options() -> Vec<StreamOptions> {
     ];
     [true, false]
         .into_iter()
-        .flat_map(|read_ahead| {
-            sizes.map(|o| StreamOptions {
-                read_ahead,
-                ..o
-            })
-        })
+        .flat_map(|read_ahead| sizes.map(|o| StreamOptions { read_ahead, ..o }))
         .collect()
 }
 

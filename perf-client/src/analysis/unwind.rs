@@ -343,10 +343,9 @@ impl ChainBuilder {
                 return;
             }
             let same = p.maps.len() == maps.len()
-                && p.maps
-                    .iter()
-                    .zip(maps)
-                    .all(|(a, m)| a.0 == m.start && a.1 == m.end && a.2 == m.pgoff && a.3 == m.path);
+                && p.maps.iter().zip(maps).all(|(a, m)| {
+                    a.0 == m.start && a.1 == m.end && a.2 == m.pgoff && a.3 == m.path
+                });
             if same {
                 p.checked_at = changes;
                 return;
