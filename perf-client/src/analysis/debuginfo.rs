@@ -215,7 +215,7 @@ pub fn perf_aliases(path: &Path) -> HashMap<u64, String> {
 /// and bss symbols count, as perf loads them (`symbol_type__filter`).
 pub fn kallsyms_aliases(text: &str) -> HashMap<u64, String> {
     // Names borrowed from `text`: only the shared addresses' picks are copied.
-    let mut at: HashMap<u64, (usize, &str)> = HashMap::new();
+    let mut at: rustc_hash::FxHashMap<u64, (usize, &str)> = Default::default();
     for line in text.lines() {
         let mut f = line.split_ascii_whitespace();
         let (Some(addr), Some(kind), Some(name)) = (f.next(), f.next(), f.next()) else {

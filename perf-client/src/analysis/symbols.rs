@@ -195,6 +195,16 @@ enum KernelSyms {
     Refused(Unverified),
 }
 
+/// The text of a kallsyms table and its aliases.
+type KernelTable = (String, HashMap<u64, String>);
+
+/// Reads the kallsyms table at `path` and finds its aliases.
+fn read_kernel_table(path: &Path) -> Option<KernelTable> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let aliases = debuginfo::kallsyms_aliases(&text);
+    Some((text, aliases))
+}
+
 /// A caching symbolizer.
 #[derive(Debug)]
 pub struct Symbols {
@@ -214,11 +224,12 @@ pub struct Symbols {
     kernel_delta: Option<Result<u64, Unverified>>,
     /// perf's pick where kernel symbols share an address, loaded with `kernel_delta`.
     kernel_aliases: HashMap<u64, String>,
-    /// The text of the kernel's kallsyms table, being read on a helper thread since
+    /// The text of the kernel's kallsyms table and its aliases
+    /// ([`debuginfo::kallsyms_aliases`]), being read on a helper thread since
     /// [`Symbols::for_file`] (reading `/proc/kallsyms` makes the kernel format every
     /// symbol: tens of ms that overlap the start of the walk); taken by the first
     /// kernel address.
-    kernel_text: Option<std::thread::JoinHandle<Option<String>>>,
+    kernel_text: Option<std::thread::JoinHandle<Option<KernelTable>>>,
     /// Kernel addresses.
     kernel: HashMap<u64, Found>,
     /// Per file path: how its symbols are read.
@@ -287,7 +298,7 @@ impl Symbols {
         let kernel_text = table.and_then(|t| {
             std::thread::Builder::new()
                 .name("kallsyms".to_owned())
-                .spawn(move || std::fs::read_to_string(t).ok())
+                .spawn(move || read_kernel_table(&t))
                 .ok()
         });
         let recorded = ids
@@ -591,16 +602,13 @@ impl Symbols {
         if self.kernel_delta.is_none() {
             // One read of the table for the relocation and the aliases: reading
             // `/proc/kallsyms` makes the kernel format every symbol (tens of ms).
-            let text = match self.kernel_text.take() {
+            let table = match self.kernel_text.take() {
                 Some(reading) => reading.join().ok().flatten(),
-                None => self
-                    .kernel_table()
-                    .ok()
-                    .and_then(|t| std::fs::read_to_string(t).ok()),
+                None => self.kernel_table().ok().and_then(read_kernel_table),
             };
-            let delta = self.kernel_delta(map, text.as_deref());
-            if let (Ok(_), Some(text)) = (&delta, &text) {
-                self.kernel_aliases = debuginfo::kallsyms_aliases(text);
+            let delta = self.kernel_delta(map, table.as_ref().map(|t| t.0.as_str()));
+            if let (Ok(_), Some((_, aliases))) = (&delta, table) {
+                self.kernel_aliases = aliases;
             }
             self.kernel_delta = Some(delta);
         }
