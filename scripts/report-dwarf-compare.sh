@@ -39,7 +39,7 @@ C
 *) echo "usage: $0 [py|c] [ITERATIONS]" >&2; exit 2 ;;
 esac
 cargo build --release --quiet -p perf-client-cli --manifest-path "$root/Cargo.toml"
-bin="$root/target/release/perf-client"
+bin="${CARGO_TARGET_DIR:-$root/target}/release/perf-client"
 "$bin" record -q --call-graph dwarf -o "$dir/big.data" -- "${cmd[@]}"
 echo "capture ($kind): $(du -h "$dir/big.data" | cut -f1), $(perf report --stats -i "$dir/big.data" 2>/dev/null | awk '/SAMPLE events/ {print $3; exit}') samples"
 cat "$dir/big.data" > /dev/null

@@ -34,6 +34,7 @@ fuzz_target!(|data: &[u8]| {
         buffer: 64,
         max_buffer: 1 << 20,
         read_size: 96,
+        read_ahead: true,
     };
     let streamed = PerfData::from_source(Box::new(data.to_vec()), data.len() as u64, "fuzz", opts);
     let Ok(file) = PerfData::from_bytes(data.to_vec()) else {

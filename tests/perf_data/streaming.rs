@@ -18,19 +18,24 @@ fn fixture(name: &str) -> PathBuf {
 const FIXTURES: [&str; 3] = ["cpu-clock.data", "cpu-clock-g.data", "sys-enter.data"];
 
 /// Buffers far smaller than any round (every round grows the buffer), reads of a byte
-/// or a few records at a time (records split across reads), and the default.
-fn options() -> [StreamOptions; 4] {
+/// or a few records at a time (records split across reads), and the default; each read
+/// on a second thread (batches of rounds) and on the walking thread (a round at a time).
+fn options() -> Vec<StreamOptions> {
     let reads = |buffer, read_size| StreamOptions {
         buffer,
         read_size,
         ..StreamOptions::default()
     };
-    [
+    let sizes = [
         reads(8, 1),
         reads(8, 8 << 10),
         reads(200, 100),
         StreamOptions::default(),
-    ]
+    ];
+    [true, false]
+        .into_iter()
+        .flat_map(|read_ahead| sizes.map(|o| StreamOptions { read_ahead, ..o }))
+        .collect()
 }
 
 /// `buffer` bytes at first, growing to at most `max_buffer`.
@@ -158,19 +163,24 @@ fn the_buffer_grows_to_the_largest_round_and_no_further() {
         assert_eq!(records, ordered(&mapped).0);
 
         let limit = largest - 1;
-        let too_small = sized(8, limit as usize);
-        let f = PerfData::open_with(&path, too_small).unwrap();
         let first_too_large = rounds.iter().find(|&&(_, n)| n > limit).unwrap().0;
-        let err = f.count_by_type().unwrap_err();
-        assert!(
-            matches!(
-                err,
-                PerfDataError::RoundTooLarge { offset, limit: l, .. }
-                    if offset == first_too_large && l == limit
-            ),
-            "{}: {err}",
-            path.display()
-        );
+        for read_ahead in [true, false] {
+            let too_small = StreamOptions {
+                read_ahead,
+                ..sized(8, limit as usize)
+            };
+            let f = PerfData::open_with(&path, too_small).unwrap();
+            let err = f.count_by_type().unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    PerfDataError::RoundTooLarge { offset, limit: l, .. }
+                        if offset == first_too_large && l == limit
+                ),
+                "{} read_ahead {read_ahead}: {err}",
+                path.display()
+            );
+        }
     }
 }
 

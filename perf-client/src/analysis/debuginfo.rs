@@ -216,15 +216,13 @@ pub fn perf_aliases(path: &Path) -> HashMap<u64, String> {
         .collect()
 }
 
-/// The same for a kallsyms-format table: perf gives every kallsyms symbol the size up
-/// to the next one (`symbols__fixup_end`), so of the symbols at one address only the
-/// last in the table is sized, and that is the one perf keeps. Text, weak, data and bss
-/// symbols count, as perf loads them (`symbol_type__filter`).
-pub fn kallsyms_aliases(table: &Path) -> HashMap<u64, String> {
-    let Ok(text) = std::fs::read_to_string(table) else {
-        return HashMap::new();
-    };
-    let mut at: HashMap<u64, (usize, String)> = HashMap::new();
+/// The same for the text of a kallsyms-format table: perf gives every kallsyms symbol
+/// the size up to the next one (`symbols__fixup_end`), so of the symbols at one address
+/// only the last in the table is sized, and that is the one perf keeps. Text, weak, data
+/// and bss symbols count, as perf loads them (`symbol_type__filter`).
+pub fn kallsyms_aliases(text: &str) -> HashMap<u64, String> {
+    // Names borrowed from `text`: only the shared addresses' picks are copied.
+    let mut at: rustc_hash::FxHashMap<u64, (usize, &str)> = Default::default();
     for line in text.lines() {
         let mut f = line.split_ascii_whitespace();
         let (Some(addr), Some(kind), Some(name)) = (f.next(), f.next(), f.next()) else {
@@ -236,14 +234,13 @@ pub fn kallsyms_aliases(table: &Path) -> HashMap<u64, String> {
         let Ok(addr) = u64::from_str_radix(addr, 16) else {
             continue;
         };
-        let e = at.entry(addr).or_insert((0, String::new()));
+        let e = at.entry(addr).or_insert((0, name));
         e.0 += 1;
-        e.1.clear();
-        e.1.push_str(name);
+        e.1 = name;
     }
     at.into_iter()
         .filter(|(_, (n, _))| *n > 1)
-        .map(|(a, (_, name))| (a, name))
+        .map(|(a, (_, name))| (a, name.to_owned()))
         .collect()
 }
 

@@ -44,6 +44,8 @@ pub struct Machine {
     /// The file identity the last MMAP2 record of each path carried: a build id
     /// (`PERF_RECORD_MISC_MMAP_BUILD_ID`) or device and inode.
     file_ids: HashMap<String, crate::records::FileId>,
+    /// How many times a map list changed ([`Machine::map_changes`]).
+    map_changes: u64,
 }
 
 fn name_of(bytes: &[u8]) -> String {
@@ -57,6 +59,7 @@ impl Machine {
     }
 
     fn add_map(&mut self, pid: u32, kernel: bool, map: Map) {
+        self.map_changes += 1;
         let list = if kernel {
             &mut self.kernel
         } else {
@@ -73,8 +76,8 @@ impl Machine {
         let kernel_mode = misc_bits & misc::CPUMODE_MASK == misc::KERNEL;
         match record {
             Record::Comm(c) => {
-                if c.exec {
-                    self.maps.remove(&c.pid);
+                if c.exec && self.maps.remove(&c.pid).is_some() {
+                    self.map_changes += 1;
                 }
                 self.comms.insert(c.tid, name_of(c.comm));
             }
@@ -85,6 +88,7 @@ impl Machine {
                 if f.pid != f.ppid {
                     if let Some(m) = self.maps.get(&f.ppid).cloned() {
                         self.maps.insert(f.pid, m);
+                        self.map_changes += 1;
                     }
                 }
             }
@@ -146,6 +150,12 @@ impl Machine {
             .get(&tid)
             .or_else(|| self.comms.get(&pid))
             .map(String::as_str)
+    }
+
+    /// A count of the changes to any process's (or the kernel's) maps so far: while it
+    /// stays the same, so do the maps, and what was derived from them can be kept.
+    pub fn map_changes(&self) -> u64 {
+        self.map_changes
     }
 
     /// The user maps of process `pid`, by start address.

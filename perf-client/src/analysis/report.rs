@@ -357,15 +357,20 @@ pub fn build_with(file: &PerfData, opts: &ReportOptions) -> Result<Report, Analy
         if delivered.is_empty() {
             return Ok(());
         }
-        let comm_str = machine
-            .comm_ref(pid, tid)
-            .map_or_else(|| format!(":{tid}"), str::to_owned);
-        let comm = match comms.get(&comm_str) {
+        let unnamed;
+        let comm_str = match machine.comm_ref(pid, tid) {
+            Some(name) => name,
+            None => {
+                unnamed = format!(":{tid}");
+                unnamed.as_str()
+            }
+        };
+        let comm = match comms.get(comm_str) {
             Some(&c) => c,
             None => {
                 let c = comm_names.len() as u32;
-                comm_names.push(comm_str.clone());
-                comms.insert(comm_str.clone(), c);
+                comm_names.push(comm_str.to_owned());
+                comms.insert(comm_str.to_owned(), c);
                 c
             }
         };

@@ -243,6 +243,16 @@ enum KernelSyms {
     Refused(Unverified),
 }
 
+/// The text of a kallsyms table and its aliases.
+type KernelTable = (String, HashMap<u64, String>);
+
+/// Reads the kallsyms table at `path` and finds its aliases.
+fn read_kernel_table(path: &Path) -> Option<KernelTable> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let aliases = debuginfo::kallsyms_aliases(&text);
+    Some((text, aliases))
+}
+
 /// A caching symbolizer.
 #[derive(Debug)]
 pub struct Symbols {
@@ -264,6 +274,12 @@ pub struct Symbols {
     kernel_delta: Option<Result<u64, Unverified>>,
     /// perf's pick where kernel symbols share an address, loaded with `kernel_delta`.
     kernel_aliases: HashMap<u64, String>,
+    /// The text of the kernel's kallsyms table and its aliases
+    /// ([`debuginfo::kallsyms_aliases`]), being read on a helper thread since
+    /// [`Symbols::for_file`] (reading `/proc/kallsyms` makes the kernel format every
+    /// symbol: tens of ms that overlap the start of the walk); taken by the first
+    /// kernel address.
+    kernel_text: Option<std::thread::JoinHandle<Option<KernelTable>>>,
     /// Kernel addresses.
     kernel: HashMap<u64, Found>,
     /// Per file path: how its symbols are read.
@@ -293,6 +309,7 @@ impl Symbols {
             },
             kernel_delta: None,
             kernel_aliases: HashMap::new(),
+            kernel_text: None,
             kernel: HashMap::new(),
             objects: HashMap::new(),
             files: HashMap::new(),
@@ -323,6 +340,18 @@ impl Symbols {
                 ),
             },
         };
+        let table = match &kernel_syms {
+            KernelSyms::Live => Some(PathBuf::from("/proc/kallsyms")),
+            KernelSyms::Copy(p) => Some(p.clone()),
+            KernelSyms::Refused(_) => None,
+        };
+        // Without the thread, the table is read when first needed.
+        let kernel_text = table.and_then(|t| {
+            std::thread::Builder::new()
+                .name("kallsyms".to_owned())
+                .spawn(move || read_kernel_table(&t))
+                .ok()
+        });
         let recorded = ids
             .into_iter()
             .filter(|b| b.filename.starts_with('/'))
@@ -338,6 +367,7 @@ impl Symbols {
             kernel_syms,
             kernel_delta: None,
             kernel_aliases: HashMap::new(),
+            kernel_text,
             kernel: HashMap::new(),
             objects: HashMap::new(),
             files: HashMap::new(),
@@ -449,20 +479,28 @@ impl Symbols {
         }
     }
 
-    /// The relocation of recorded kernel addresses, from the kernel map `map`.
-    fn kernel_delta(&self, map: &Map) -> Result<u64, Unverified> {
-        let table = match &self.kernel_syms {
-            KernelSyms::Refused(why) => return Err(*why),
-            KernelSyms::Live => Path::new("/proc/kallsyms"),
-            KernelSyms::Copy(p) => p.as_path(),
-        };
+    /// The kallsyms-format table kernel names come from, unless refused.
+    fn kernel_table(&self) -> Result<&Path, Unverified> {
+        match &self.kernel_syms {
+            KernelSyms::Refused(why) => Err(*why),
+            KernelSyms::Live => Ok(Path::new("/proc/kallsyms")),
+            KernelSyms::Copy(p) => Ok(p.as_path()),
+        }
+    }
+
+    /// The relocation of recorded kernel addresses, from the kernel map `map` and the
+    /// text of the kallsyms table (`None` when it could not be read).
+    fn kernel_delta(&self, map: &Map, table: Option<&str>) -> Result<u64, Unverified> {
+        self.kernel_table()?;
         // `[kernel.kallsyms]_text`: pgoff is where `_text` was when recording.
         let reference = map
             .path
             .strip_prefix("[kernel.kallsyms]")
             .filter(|r| !r.is_empty())
             .ok_or(Unverified::NoRelocation)?;
-        let now = kallsyms_address(table, reference).ok_or(Unverified::NoRelocation)?;
+        let now = table
+            .and_then(|t| kallsyms_address(t, reference))
+            .ok_or(Unverified::NoRelocation)?;
         Ok(now.wrapping_sub(map.pgoff))
     }
 
@@ -643,15 +681,17 @@ impl Symbols {
 
     fn ensure_kernel_delta(&mut self, map: &Map) {
         if self.kernel_delta.is_none() {
-            self.kernel_delta = Some(self.kernel_delta(map));
-            let table = match &self.kernel_syms {
-                KernelSyms::Live => Some(Path::new("/proc/kallsyms")),
-                KernelSyms::Copy(p) => Some(p.as_path()),
-                KernelSyms::Refused(_) => None,
+            // One read of the table for the relocation and the aliases: reading
+            // `/proc/kallsyms` makes the kernel format every symbol (tens of ms).
+            let table = match self.kernel_text.take() {
+                Some(reading) => reading.join().ok().flatten(),
+                None => self.kernel_table().ok().and_then(read_kernel_table),
             };
-            if let Some(t) = table.filter(|_| matches!(self.kernel_delta, Some(Ok(_)))) {
-                self.kernel_aliases = debuginfo::kallsyms_aliases(t);
+            let delta = self.kernel_delta(map, table.as_ref().map(|t| t.0.as_str()));
+            if let (Ok(_), Some((_, aliases))) = (&delta, table) {
+                self.kernel_aliases = aliases;
             }
+            self.kernel_delta = Some(delta);
         }
     }
 
@@ -720,10 +760,9 @@ fn same_release(file: &PerfData) -> bool {
     }
 }
 
-/// The address of `symbol` in a kallsyms-format file, when it is there and not hidden
-/// (`kptr_restrict` shows zeros).
-fn kallsyms_address(table: &Path, symbol: &str) -> Option<u64> {
-    let text = std::fs::read_to_string(table).ok()?;
+/// The address of `symbol` in the text of a kallsyms-format file, when it is there and
+/// not hidden (`kptr_restrict` shows zeros).
+fn kallsyms_address(text: &str, symbol: &str) -> Option<u64> {
     text.lines().find_map(|line| {
         let mut f = line.split_ascii_whitespace();
         let (addr, _, name) = (f.next()?, f.next()?, f.next()?);

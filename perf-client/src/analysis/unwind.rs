@@ -162,6 +162,8 @@ impl ObjectInfo {
 struct Process {
     /// The maps the unwinder was built from: (start, end, pgoff, path).
     maps: Vec<(u64, u64, u64, String)>,
+    /// [`Machine::map_changes`] when `maps` was last found equal to the machine's.
+    checked_at: u64,
     unwinder: UnwinderX86_64<SectionBytes>,
 }
 
@@ -347,15 +349,20 @@ impl ChainBuilder {
     /// Makes the unwinder of `pid` match the maps `machine` knows for it.
     fn refresh(&mut self, pid: u32, machine: &Machine, symbols: &mut Symbols) {
         let maps = machine.maps_of(pid);
-        let same = self.processes.get(&pid).is_some_and(|p| {
-            p.maps.len() == maps.len()
-                && p.maps
-                    .iter()
-                    .zip(maps)
-                    .all(|(a, m)| a.0 == m.start && a.1 == m.end && a.2 == m.pgoff && a.3 == m.path)
-        });
-        if same {
-            return;
+        let changes = machine.map_changes();
+        if let Some(p) = self.processes.get_mut(&pid) {
+            // No map changed since the last check: no need to compare them.
+            if p.checked_at == changes {
+                return;
+            }
+            let same = p.maps.len() == maps.len()
+                && p.maps.iter().zip(maps).all(|(a, m)| {
+                    a.0 == m.start && a.1 == m.end && a.2 == m.pgoff && a.3 == m.path
+                });
+            if same {
+                p.checked_at = changes;
+                return;
+            }
         }
         let mut unwinder = UnwinderX86_64::new();
         for map in maps {
@@ -384,6 +391,7 @@ impl ChainBuilder {
                     .iter()
                     .map(|m| (m.start, m.end, m.pgoff, m.path.clone()))
                     .collect(),
+                checked_at: changes,
                 unwinder,
             },
         );

@@ -537,6 +537,7 @@ mod tests {
             buffer: 64,
             max_buffer: 1 << 20,
             read_size: 16,
+            read_ahead: false,
         };
         open_stream(head, Box::new(rest), opts)
     }

@@ -731,6 +731,9 @@ impl PerfData {
             }
         };
         match &self.bytes {
+            Storage::Streamed(s) if s.opts.read_ahead => {
+                stream::read_ahead(&*s.src, &s.name, self.header.data, s.opts, hand)
+            }
             Storage::Streamed(s) => {
                 let mut rounds = if s.to_source_end {
                     RoundReader::to_end_of(&*s.src, &s.name, self.header.data.offset, s.opts)

@@ -31,16 +31,27 @@ pub struct StreamOptions {
     /// Bytes asked of each `pread(2)` (more when the next record needs more, less at
     /// the end of the buffer or of the data section).
     pub read_size: usize,
+    /// Read on a second thread, ahead of the walk: the kernel's copy of the file into
+    /// memory (most of the time of a walk over a large file in the page cache) overlaps
+    /// the caller's work on the rounds already read. Rounds are handed over in batches
+    /// of about `buffer` bytes, through three buffers of about that size; the
+    /// chunks then hold several rounds, still ending where a round ends. The walk's
+    /// records and errors are the same either way.
+    pub read_ahead: bool,
 }
+
+/// Buffers of a read-ahead walk: one being filled, one waiting, one being walked.
+const READ_AHEAD_BUFFERS: usize = 3;
 
 impl Default for StreamOptions {
     /// 1 MiB at first (a round of a default `perf record` on a few CPUs fits), at most
-    /// 1 GiB, read 256 KiB at a time.
+    /// 1 GiB, read 256 KiB at a time, on a second thread.
     fn default() -> Self {
         StreamOptions {
             buffer: 1 << 20,
             max_buffer: 1 << 30,
             read_size: 256 << 10,
+            read_ahead: true,
         }
     }
 }
@@ -173,15 +184,20 @@ pub(crate) fn read_exact(
 
 /// Walks the data section of a streamed file, one round per [`DataChunk`].
 ///
-/// Invariant: `start <= scan <= end <= buf.len()`, and `base + end <= data_end`.
+/// Invariant: `keep <= start <= scan <= end <= buf.len()`, and `base + end <= data_end`.
 /// `buf[i]` is the file byte at `base + i` for `i < end`; `buf[..start]` was handed out;
 /// `buf[start..scan]` are whole records of the round being gathered, checked by
-/// [`step`]; `buf[scan..end]` is read but not yet checked.
+/// [`step`]; `buf[scan..end]` is read but not yet checked. `buf[keep..start]` is the
+/// batch of rounds a read-ahead walk has not yet taken ([`RoundReader::take_batch`]);
+/// without batching `keep` is 0 and only `buf[start..]` is kept when the buffer is
+/// refilled.
 #[derive(Debug)]
 pub(crate) struct RoundReader<'s> {
     src: &'s dyn ReadAt,
     name: &'s Path,
     buf: Vec<u8>,
+    batching: bool,
+    keep: usize,
     start: usize,
     scan: usize,
     end: usize,
@@ -215,6 +231,8 @@ impl<'s> RoundReader<'s> {
             src,
             name,
             buf: vec![0; first],
+            batching: false,
+            keep: 0,
             start: 0,
             scan: 0,
             end: 0,
@@ -262,7 +280,10 @@ impl<'s> RoundReader<'s> {
         }
         loop {
             debug_assert!(
-                self.start <= self.scan && self.scan <= self.end && self.end <= self.buf.len()
+                self.keep <= self.start
+                    && self.start <= self.scan
+                    && self.scan <= self.end
+                    && self.end <= self.buf.len()
             );
             let buffered_to = self.base + self.end as u64;
             let complete = buffered_to >= self.data_end;
@@ -309,16 +330,44 @@ impl<'s> RoundReader<'s> {
         }
     }
 
+    /// Bytes handed out since the last [`RoundReader::take_batch`].
+    fn batched(&self) -> usize {
+        self.start - self.keep
+    }
+
+    /// Takes the chunks handed out since the last batch as one owned buffer and the
+    /// range of it they fill (with the file offset of the range's start); the bytes
+    /// read but not handed out move to `spare`, which becomes the reader's buffer.
+    fn take_batch(&mut self, mut spare: Vec<u8>) -> (Vec<u8>, std::ops::Range<usize>, u64) {
+        let left = self.end - self.start;
+        let len = self.buf.len().max(left);
+        if spare.len() < len {
+            spare.resize(len, 0);
+        }
+        spare[..left].copy_from_slice(&self.buf[self.start..self.end]);
+        let batch = std::mem::replace(&mut self.buf, spare);
+        let range = self.keep..self.start;
+        let offset = self.base + self.keep as u64;
+        self.base += self.start as u64;
+        self.scan -= self.start;
+        self.end = left;
+        self.start = 0;
+        self.keep = 0;
+        (batch, range, offset)
+    }
+
     /// Makes the first `need` bytes from `scan` readable if the data section has
     /// them: drops the chunks handed out, grows the buffer if the round needs it, and
     /// reads as much of the section as fits.
     fn refill(&mut self, need: usize) -> Result<(), PerfDataError> {
-        if self.start > 0 {
-            self.buf.copy_within(self.start..self.end, 0);
-            self.base += self.start as u64;
-            self.scan -= self.start;
-            self.end -= self.start;
-            self.start = 0;
+        let drop = if self.batching { self.keep } else { self.start };
+        if drop > 0 {
+            self.buf.copy_within(drop..self.end, 0);
+            self.base += drop as u64;
+            self.keep -= self.keep.min(drop);
+            self.start -= drop;
+            self.scan -= drop;
+            self.end -= drop;
         }
         let unread = self.data_end - (self.base + self.end as u64);
         // Everything of the section that is left, from the round's start.
@@ -327,16 +376,21 @@ impl<'s> RoundReader<'s> {
             .saturating_add(need as u64)
             .min(section_left);
         if want > self.buf.len() as u64 {
-            if want > self.max as u64 {
+            // The round alone is held to the cap (a batch before it is not counted).
+            let round = want - self.start as u64;
+            if round > self.max as u64 {
                 return Err(PerfDataError::RoundTooLarge {
-                    offset: self.base,
-                    needs: want,
+                    offset: self.base + self.start as u64,
+                    needs: round,
                     limit: self.max as u64,
                 });
             }
-            // `want <= max`, so it fits in usize; grow by doubling, within the cap and
-            // the section.
-            let cap = (self.max as u64).min(section_left) as usize;
+            // `want <= start + max`, and `start` bytes are in the buffer, so it fits in
+            // usize; grow by doubling, within the cap and the section.
+            let cap = (self.max as u64)
+                .saturating_add(self.start as u64)
+                .min(section_left)
+                .min(usize::MAX as u64) as usize;
             let grown = (want as usize)
                 .max(self.buf.len().saturating_mul(2))
                 .min(cap);
@@ -377,4 +431,108 @@ impl<'s> RoundReader<'s> {
         self.end += room;
         Ok(())
     }
+}
+
+/// One batch of a read-ahead walk: `buf[range]` are whole rounds starting at file offset
+/// `offset`; `last` as in [`DataChunk`].
+struct Batch {
+    buf: Vec<u8>,
+    range: std::ops::Range<usize>,
+    offset: u64,
+    last: bool,
+}
+
+/// Walks `data` of `src` as [`RoundReader`] does, handing each chunk to `f`, with the
+/// reads done on a second thread ([`StreamOptions::read_ahead`]). If the thread cannot
+/// be started, the walk reads on the caller's thread.
+///
+/// # Errors
+///
+/// The first error of `f`, or of the reader (after the chunks before it).
+pub(crate) fn read_ahead<E: From<PerfDataError>>(
+    src: &dyn ReadAt,
+    name: &Path,
+    data: FileSection,
+    opts: StreamOptions,
+    mut f: impl FnMut(DataChunk<'_>) -> Result<(), E>,
+) -> Result<(), E> {
+    use std::sync::mpsc;
+    let target = opts.buffer.max(1);
+    std::thread::scope(|scope| {
+        let (full_tx, full_rx) = mpsc::sync_channel::<Result<Batch, PerfDataError>>(1);
+        let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
+        let reader = move || {
+            let mut rounds = RoundReader::new(src, name, data, opts);
+            rounds.batching = true;
+            // Buffers in use: the reader's own, and those sent and not yet back.
+            let mut made = 1;
+            let mut send = |rounds: &mut RoundReader<'_>, last: bool| -> bool {
+                let spare = match free_rx.try_recv() {
+                    Ok(v) => v,
+                    Err(_) if made < READ_AHEAD_BUFFERS => {
+                        made += 1;
+                        Vec::new()
+                    }
+                    // The walk has ended (its error, or `f`'s) when it returns no buffer.
+                    Err(_) => match free_rx.recv() {
+                        Ok(v) => v,
+                        Err(_) => return false,
+                    },
+                };
+                let (buf, range, offset) = rounds.take_batch(spare);
+                let batch = Batch {
+                    buf,
+                    range,
+                    offset,
+                    last,
+                };
+                full_tx.send(Ok(batch)).is_ok()
+            };
+            loop {
+                match rounds.next_chunk() {
+                    Ok(Some(chunk)) => {
+                        let last = chunk.last;
+                        if (last || rounds.batched() >= target) && !send(&mut rounds, last) {
+                            return;
+                        }
+                    }
+                    Ok(None) => {
+                        if rounds.batched() > 0 {
+                            send(&mut rounds, false);
+                        }
+                        return;
+                    }
+                    Err(e) => {
+                        if rounds.batched() > 0 && !send(&mut rounds, false) {
+                            return;
+                        }
+                        // The walk may have ended already; then nobody needs the error.
+                        let _ = full_tx.send(Err(e));
+                        return;
+                    }
+                }
+            }
+        };
+        let spawned = std::thread::Builder::new()
+            .name("perf.data read-ahead".to_owned())
+            .spawn_scoped(scope, reader);
+        if spawned.is_err() {
+            let mut rounds = RoundReader::new(src, name, data, opts);
+            while let Some(chunk) = rounds.next_chunk()? {
+                f(chunk)?;
+            }
+            return Ok(());
+        }
+        for batch in full_rx {
+            let batch = batch?;
+            f(DataChunk {
+                offset: batch.offset,
+                bytes: &batch.buf[batch.range.clone()],
+                last: batch.last,
+            })?;
+            // The reader may have finished: the buffer is then not needed.
+            let _ = free_tx.send(batch.buf);
+        }
+        Ok(())
+    })
 }
