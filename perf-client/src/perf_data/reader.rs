@@ -731,7 +731,8 @@ impl PerfData {
             }
         };
         match &self.bytes {
-            Storage::Streamed(s) if s.opts.read_ahead => {
+            // A pipe walked as it arrives is handed out round by round, never batched.
+            Storage::Streamed(s) if s.opts.read_ahead && !s.to_source_end => {
                 stream::read_ahead(&*s.src, &s.name, self.header.data, s.opts, hand)
             }
             Storage::Streamed(s) => {

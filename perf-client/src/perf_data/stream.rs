@@ -36,7 +36,8 @@ pub struct StreamOptions {
     /// the caller's work on the rounds already read. Rounds are handed over in batches
     /// of about `buffer` bytes, through three buffers of about that size; the
     /// chunks then hold several rounds, still ending where a round ends. The walk's
-    /// records and errors are the same either way.
+    /// records and errors are the same either way. A stream walked as it arrives (a
+    /// pipe) is not read ahead: its rounds are handed out one by one, as they come.
     pub read_ahead: bool,
 }
 
