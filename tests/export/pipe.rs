@@ -200,16 +200,10 @@ fn spin_until(stop: &std::path::Path, pid: &std::path::Path) -> String {
     )
 }
 
-/// `perf-client record -o - -- <spin until a file appears> | READER -i -`: the reader
-/// prints a sample line while the command still runs (the file that ends it does not
-/// exist yet), then the file is created and both end cleanly. A watchdog creates the
-/// file after a minute so that a stream that is not live fails instead of hanging.
-fn samples_arrive_while_the_command_runs(reader: &mut Command, name: &str) {
-    use std::io::BufRead;
-    let stop = temp_path(&format!("live-{name}.stop"));
-    let pid = temp_path(&format!("live-{name}.pid"));
-    let _ = std::fs::remove_file(&stop);
-    let mut rec = Command::new(perf_client_bin())
+/// `perf-client record -e cpu-clock -o - -- sh -c SPIN`, SPIN the [`spin_until`] loop,
+/// with stdout and stderr piped.
+fn record_spin_to_stdout(stop: &std::path::Path, pid: &std::path::Path) -> std::process::Child {
+    Command::new(perf_client_bin())
         .args([
             "record",
             "-q",
@@ -221,11 +215,23 @@ fn samples_arrive_while_the_command_runs(reader: &mut Command, name: &str) {
             "sh",
             "-c",
         ])
-        .arg(spin_until(&stop, &pid))
+        .arg(spin_until(stop, pid))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+/// `perf-client record -o - -- <spin until a file appears> | READER -i -`: the reader
+/// prints a sample line while the command still runs (the file that ends it does not
+/// exist yet), then the file is created and both end cleanly. A watchdog creates the
+/// file after a minute so that a stream that is not live fails instead of hanging.
+fn samples_arrive_while_the_command_runs(reader: &mut Command, name: &str) {
+    use std::io::BufRead;
+    let stop = temp_path(&format!("live-{name}.stop"));
+    let pid = temp_path(&format!("live-{name}.pid"));
+    let _ = std::fs::remove_file(&stop);
+    let mut rec = record_spin_to_stdout(&stop, &pid);
     let mut rd = reader
         .stdin(rec.stdout.take().unwrap())
         .stdout(Stdio::piped())
@@ -307,23 +313,7 @@ fn a_reader_that_goes_away_stops_the_recorded_command() {
     let pid = temp_path("gone-reader.pid");
     let _ = std::fs::remove_file(&stop);
     let _ = std::fs::remove_file(&pid);
-    let mut child = Command::new(perf_client_bin())
-        .args([
-            "record",
-            "-q",
-            "-e",
-            "cpu-clock",
-            "-o",
-            "-",
-            "--",
-            "sh",
-            "-c",
-        ])
-        .arg(spin_until(&stop, &pid))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = record_spin_to_stdout(&stop, &pid);
     let mut head = [0u8; 16];
     child.stdout.take().unwrap().read_exact(&mut head).unwrap();
     // stdout dropped: the next pass's samples meet a closed pipe (`| head -c 16`).
