@@ -272,3 +272,132 @@ fn folded_and_pprof_exports_carry_the_inlined_frames_with_reports_totals() {
     };
     assert!(traces.contains("mix (inline)\n") || traces.contains("mix (inline)\r\n"));
 }
+
+/// Every stack of a Firefox Profiler JSON thread as function names from the root, with
+/// the subcategory name of each frame ("Inlined" for an inlined call).
+fn firefox_stacks(profile: &serde_json::Value) -> Vec<Vec<(String, String)>> {
+    let categories = profile["meta"]["categories"].as_array().unwrap();
+    let mut stacks = Vec::new();
+    for t in profile["threads"].as_array().unwrap() {
+        let strings = t["stringArray"].as_array().unwrap();
+        let (frames, funcs, table) = (&t["frameTable"], &t["funcTable"], &t["stackTable"]);
+        let at = |v: &serde_json::Value, i: u64| v.as_array().unwrap()[i as usize].clone();
+        for stack in t["samples"]["stack"].as_array().unwrap() {
+            let mut names = Vec::new();
+            let mut s = stack.as_u64();
+            while let Some(i) = s {
+                let frame = at(&table["frame"], i).as_u64().unwrap();
+                let func = at(&frames["func"], frame).as_u64().unwrap();
+                let name = at(&funcs["name"], func).as_u64().unwrap();
+                let cat = at(&frames["category"], frame).as_u64().unwrap();
+                let sub = at(&frames["subcategory"], frame).as_u64().unwrap();
+                let sub = &categories[cat as usize]["subcategories"][sub as usize];
+                names.push((
+                    strings[name as usize].as_str().unwrap().to_owned(),
+                    sub.as_str().unwrap().to_owned(),
+                ));
+                s = at(&table["prefix"], i).as_u64();
+            }
+            names.reverse();
+            stacks.push(names);
+        }
+    }
+    stacks
+}
+
+#[test]
+fn firefox_export_carries_the_inlined_frames_and_no_inline_removes_them_from_every_export() {
+    let s = Scratch::new("inline-export-firefox");
+    let Some(data) = capture(&s) else { return };
+    let d = data.to_str().unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&ours(&s, &["report", "--json", "-i", d])).unwrap();
+    let samples = report["events"][0]["samples"].as_u64().unwrap();
+    let json = s.path("p.json");
+    let firefox = |extra: &[&str]| -> Vec<Vec<(String, String)>> {
+        let mut args = vec!["export", "-i", d, "--format", "firefox", "-o"];
+        args.push(json.to_str().unwrap());
+        args.extend_from_slice(extra);
+        ours(&s, &args);
+        let profile = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        firefox_stacks(&profile)
+    };
+    let inlined = |f: &(String, String)| f.1 == "Inlined";
+    let stacks = firefox(&[]);
+    assert_eq!(stacks.len() as u64, samples, "one sample per report sample");
+    let work_step_mix = |st: &Vec<(String, String)>| {
+        st.windows(3).any(|w| {
+            let names: Vec<_> = w.iter().map(|f| f.0.as_str()).collect();
+            names == ["work", "step", "mix"] && !inlined(&w[0]) && inlined(&w[1]) && inlined(&w[2])
+        })
+    };
+    let with = stacks.iter().filter(|st| work_step_mix(st)).count();
+    assert!(
+        with > 0,
+        "no sample with work > step (inlined) > mix (inlined)"
+    );
+    // step and mix are always inlined: never a frame of their own function.
+    for f in stacks.iter().flatten() {
+        assert!(f.0 != "step" && f.0 != "mix" || inlined(f), "{f:?}");
+    }
+
+    let flat = firefox(&["--no-inline"]);
+    assert_eq!(flat.len() as u64, samples);
+    assert!(flat.iter().flatten().all(|f| !inlined(f)));
+    assert!(flat.iter().any(|st| st.iter().any(|f| f.0 == "work")));
+    assert!(!flat.iter().flatten().any(|f| f.0 == "step" || f.0 == "mix"));
+    // `--inline` after `--no-inline` turns it back on, as report's.
+    assert_eq!(firefox(&["--no-inline", "--inline"]), stacks);
+
+    let folded = ours(
+        &s,
+        &[
+            "export",
+            "-i",
+            d,
+            "--format",
+            "folded",
+            "-o",
+            "-",
+            "--no-inline",
+        ],
+    );
+    assert!(!folded.contains("_[i]"), "{folded}");
+    assert!(folded.contains(";work "), "{folded}");
+
+    let pb = s.path("flat.pb.gz");
+    let pb = pb.to_str().unwrap();
+    ours(
+        &s,
+        &[
+            "export",
+            "-i",
+            d,
+            "--format",
+            "pprof",
+            "-o",
+            pb,
+            "--no-inline",
+        ],
+    );
+    let traces = match s
+        .cmd("go")
+        .args(["tool", "pprof", "-traces", "-symbolize=none", pb])
+        .output()
+    {
+        Ok(o) if o.status.success() => text(&o),
+        Ok(o) => panic!("go tool pprof: {}", String::from_utf8_lossy(&o.stderr)),
+        Err(e) => {
+            skip(&format!(
+                "cannot run `go tool pprof` (Debian golang-go): {e}"
+            ));
+            return;
+        }
+    };
+    // One Line per Location: no inlined function in any trace.
+    assert!(!traces.contains("(inline)"), "{traces}");
+    assert!(
+        traces.contains(" work\n") || traces.contains(" work\r\n"),
+        "{traces}"
+    );
+}

@@ -1,11 +1,11 @@
-//! `perf-client export --format pprof|firefox|folded [-i perf.data] [-o OUT] [--push URL]`:
-//! the capture in the formats other tools read.
+//! `perf-client export --format pprof|firefox|folded [-i perf.data] [-o OUT]
+//! [--inline|--no-inline] [--push URL]`: the capture in the formats other tools read.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use perf_client::analysis::export::{firefox, folded, pprof, push};
+use perf_client::analysis::export::{firefox, folded, pprof, push, ExportOptions};
 
 /// Export formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -30,6 +30,15 @@ pub struct Args {
     /// stdout (folded); with --push, pprof is only uploaded unless -o is given.
     #[arg(short = 'o', long = "output")]
     output: Option<PathBuf>,
+    /// Show the calls inlined at an address as frames of their own, from the object's
+    /// DWARF (perf's `--inline`, the default): folded `name_[i]`, pprof one Line per
+    /// inlined call, Firefox frames in the "Inlined" subcategory.
+    #[arg(long, overrides_with = "no_inline")]
+    inline: bool,
+    /// Do not show inlined calls (perf's `--no-inline`): one frame, one pprof Line, per
+    /// address.
+    #[arg(long, overrides_with = "inline")]
+    no_inline: bool,
     #[command(flatten)]
     push: super::push_args::PushArgs,
 }
@@ -47,6 +56,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bail!("--push uploads pprof: use --format pprof");
     }
     let file = super::open_input(&args.input)?;
+    let opts = ExportOptions {
+        inline: !args.no_inline,
+    };
     let default_out = match args.format {
         Format::Pprof if args.push.push.is_some() => None,
         Format::Pprof => Some(PathBuf::from("perf.pb.gz")),
@@ -65,14 +77,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let w = create(out)?;
         match args.format {
             Format::Pprof => {
-                let s = pprof::write(&file, w)?;
+                let s = pprof::write(&file, opts, w)?;
                 eprintln!(
                     "perf-client export: {} samples (period {}), {} locations, {} functions, {} mappings → {}",
                     s.samples, s.period, s.locations, s.functions, s.mappings, named(out)
                 );
             }
             Format::Firefox => {
-                let s = firefox::write(&file, w)?;
+                let s = firefox::write(&file, opts, w)?;
                 eprintln!(
                     "perf-client export: {} samples, {} threads in {} processes, {} lost markers → {} \
                      (open at https://profiler.firefox.com: Load a profile from file)",
@@ -80,7 +92,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 );
             }
             Format::Folded => {
-                let s = folded::write(&file, w)?;
+                let s = folded::write(&file, opts, w)?;
                 if out != Path::new("-") {
                     eprintln!(
                         "perf-client export: {} stacks (period {}) → {}",
@@ -97,7 +109,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let until = std::fs::metadata(&args.input)
             .and_then(|m| m.modified())
             .unwrap_or_else(|_| std::time::SystemTime::now());
-        let r = push::push_perf_data(&target, &file, until)?;
+        let r = push::push_perf_data(&target, &file, opts, until)?;
         eprintln!(
             "perf-client export: pushed to {} as {} (HTTP {}, {} attempt{})",
             target.ingest_url(),

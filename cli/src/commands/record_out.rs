@@ -105,7 +105,7 @@ fn push_file(t: &PushTarget, f: &ClosedFile) -> anyhow::Result<Option<String>> {
     let until = std::fs::metadata(&f.path)
         .and_then(|m| m.modified())
         .unwrap_or_else(|_| std::time::SystemTime::now());
-    let r = push::push_perf_data(t, &file, until)?;
+    let r = push::push_perf_data(t, &file, Default::default(), until)?;
     Ok(Some(format!(
         "Pushed {} to {} (HTTP {}, {} attempt{})",
         f.path.display(),

@@ -22,6 +22,8 @@ use super::symbols::{SourceLine, Symbols};
 pub(crate) struct ChainFrame {
     /// The address (an inlined call shows its function's).
     pub ip: u64,
+    /// Index in the expanded `ips` of that address (the frames of one address share it).
+    pub index: usize,
     /// The source line of the address, when looked up and known.
     pub line: Option<Arc<SourceLine>>,
     /// For an expanded frame, its depth in the address's chain counted from the
@@ -81,6 +83,7 @@ pub(crate) fn expand(
                 for depth in 0..=l.inlined.len() {
                     out.push(ChainFrame {
                         ip,
+                        index: i,
                         line: Some(l.clone()),
                         depth: Some(depth),
                     });
@@ -88,6 +91,7 @@ pub(crate) fn expand(
             }
             line => out.push(ChainFrame {
                 ip,
+                index: i,
                 line,
                 depth: None,
             }),
@@ -122,6 +126,7 @@ mod tests {
         let frames: Vec<ChainFrame> = (0..=2)
             .map(|d| ChainFrame {
                 ip: 0x11c2,
+                index: 0,
                 line: Some(l.clone()),
                 depth: Some(d),
             })
@@ -133,6 +138,7 @@ mod tests {
         // Not expanded: one frame, the innermost location (perf's srcline of an ip).
         let flat = ChainFrame {
             ip: 0x11c2,
+            index: 0,
             line: Some(l),
             depth: None,
         };

@@ -10,7 +10,7 @@ use super::event_names;
 use super::inline::{self, ChainFrame, Expand};
 use super::line::Line;
 use super::machine::Machine;
-use super::symbols::{Frame, FrameRef, SourceLine, Symbols};
+use super::symbols::{FrameRef, SourceLine, Symbols};
 use super::tracepoint_fields::TraceFormats;
 use super::unwind::{ChainBuilder, UnwindStats};
 use crate::perf_data::{attr::TYPE_TRACEPOINT, sample_type as st, PerfData, PerfDataError};
@@ -260,22 +260,6 @@ impl Default for ScriptOptions {
             inline: true,
         }
     }
-}
-
-/// The frames of a sample, innermost first: its callchain without context markers (and
-/// the user frames unwound from a `--call-graph dwarf` stack copy), or its ip alone.
-pub(crate) fn sample_frames(
-    sample: &Sample<'_>,
-    machine: &Machine,
-    symbols: &mut Symbols,
-    chains: &mut ChainBuilder,
-) -> Vec<Frame> {
-    let pid = sample.pid.unwrap_or(0);
-    let mut ips = Vec::new();
-    chains.frames(sample, machine, symbols, &mut ips);
-    ips.iter()
-        .map(|&ip| symbols.resolve(machine, pid, ip))
-        .collect()
 }
 
 /// Whether a sample is shown with its callchain (one frame a line) rather than its ip.

@@ -4,6 +4,15 @@
 //! their own category) and timestamp, CPU time for `cpu-clock`/`task-clock` samples, and a
 //! "Lost" marker wherever the kernel reported lost samples or ring records.
 //!
+//! Inlined calls ([`ExportOptions::inline`], on by default) are frames of their own where
+//! `report` shows them (the frames `--call-graph dwarf` unwound, [`inline::expand`]),
+//! named by the DWARF, below the function they were inlined in, in the "User" category's
+//! "Inlined" subcategory (the profiler shows it in the frame's tooltip and sidebar).
+//! The crate (0.8) writes `inlineDepth` 0 and no file name or line for every frame, so
+//! the source location is not carried.
+//!
+//! [`inline::expand`]: crate::analysis::inline::expand
+//!
 //! Open the JSON at <https://profiler.firefox.com>: "Load a profile from file".
 //!
 //! [`Symbols`]: crate::analysis::symbols::Symbols
@@ -17,7 +26,7 @@ use fxprof_processed_profile::{
     StaticSchemaMarker, StaticSchemaMarkerField, StringHandle, ThreadHandle, Timestamp,
 };
 
-use super::{is_clock_event, walk, ExportError, Item};
+use super::{is_clock_event, walk, ExportError, ExportOptions, Item};
 use crate::perf_data::attr::flag;
 use crate::perf_data::PerfData;
 
@@ -128,7 +137,7 @@ fn interval(file: &PerfData) -> SamplingInterval {
 }
 
 /// Builds the profile of `file`.
-fn build(file: &PerfData) -> Result<(Profile, FirefoxSummary), ExportError> {
+fn build(file: &PerfData, opts: ExportOptions) -> Result<(Profile, FirefoxSummary), ExportError> {
     let product = file
         .cmdline()
         .ok()
@@ -143,6 +152,7 @@ fn build(file: &PerfData) -> Result<(Profile, FirefoxSummary), ExportError> {
     );
     let user = profile.add_category("User", CategoryColor::Yellow);
     let kernel = profile.add_category("Kernel", CategoryColor::Orange);
+    let inlined = profile.add_subcategory(user, "Inlined");
     let lost_name = profile.intern_string("Lost");
     let lost_ring = profile.intern_string("ring records (PERF_RECORD_LOST)");
     let lost_samples = profile.intern_string("samples (PERF_RECORD_LOST_SAMPLES)");
@@ -161,25 +171,32 @@ fn build(file: &PerfData) -> Result<(Profile, FirefoxSummary), ExportError> {
         let s = *start.get_or_insert(t);
         Timestamp::from_nanos_since_reference(t.saturating_sub(s))
     };
-    walk(file, |item| {
+    walk(file, opts, |item| {
         match item {
             Item::Sample(s, _) => {
                 let at = rel(s.time, &mut start, &mut last_time);
                 let thread = threads.get(&mut profile, s.pid, s.tid, s.comm, at);
+                // The stack goes from the root: the chain reversed.
                 let frames: Vec<FrameInfo> = s
-                    .frames
+                    .chain
                     .iter()
                     .rev()
-                    .map(|f| {
-                        let name = match &f.symbol {
-                            Some(sym) => sym.clone(),
-                            None => format!("{:#x} ({})", f.addr, f.dso),
+                    .filter_map(|cf| {
+                        let f = s.frames.get(cf.index)?;
+                        let (name, category_pair) = match (cf.inlined_name(), &f.symbol) {
+                            (Some(call), _) => (call.to_owned(), inlined),
+                            (None, Some(sym)) => (sym.clone(), user.into()),
+                            (None, None) => (format!("{:#x} ({})", f.addr, f.dso), user.into()),
                         };
-                        FrameInfo {
+                        Some(FrameInfo {
                             frame: Frame::Label(profile.intern_string(&name)),
-                            category_pair: if f.kernel { kernel } else { user }.into(),
+                            category_pair: if f.kernel {
+                                kernel.into()
+                            } else {
+                                category_pair
+                            },
                             flags: FrameFlags::empty(),
-                        }
+                        })
                     })
                     .collect();
                 let stack = profile.intern_stack_frames(thread, frames.into_iter());
@@ -230,14 +247,18 @@ fn build(file: &PerfData) -> Result<(Profile, FirefoxSummary), ExportError> {
     Ok((profile, sum))
 }
 
-/// Writes the Firefox Profiler JSON of `file` to `out`.
+/// Writes the Firefox Profiler JSON of `file` to `out`, with `opts`.
 ///
 /// # Errors
 ///
 /// A corrupt capture ([`ExportError::Analysis`]), [`ExportError::NoSamples`], or a failed
 /// write.
-pub fn write(file: &PerfData, mut out: impl Write) -> Result<FirefoxSummary, ExportError> {
-    let (profile, sum) = build(file)?;
+pub fn write(
+    file: &PerfData,
+    opts: ExportOptions,
+    mut out: impl Write,
+) -> Result<FirefoxSummary, ExportError> {
+    let (profile, sum) = build(file, opts)?;
     serde_json::to_writer(&mut out, &profile)?;
     out.flush()?;
     Ok(sum)

@@ -6,7 +6,7 @@
 
 use std::io::Write;
 
-use super::ExportError;
+use super::{ExportError, ExportOptions};
 use crate::analysis::report;
 use crate::perf_data::PerfData;
 
@@ -19,14 +19,23 @@ pub struct FoldedSummary {
     pub period: u64,
 }
 
-/// Writes the folded stacks of `file` to `out`.
+/// Writes the folded stacks of `file` to `out`, with `opts` (without
+/// [`ExportOptions::inline`], no `_[i]` frames: report's `--no-inline`).
 ///
 /// # Errors
 ///
 /// A corrupt capture ([`ExportError::Analysis`]), [`ExportError::NoSamples`], or a failed
 /// write.
-pub fn write(file: &PerfData, mut out: impl Write) -> Result<FoldedSummary, ExportError> {
-    let rep = report::build(file)?;
+pub fn write(
+    file: &PerfData,
+    opts: ExportOptions,
+    mut out: impl Write,
+) -> Result<FoldedSummary, ExportError> {
+    let report_opts = report::ReportOptions {
+        inline: opts.inline,
+        ..Default::default()
+    };
+    let rep = report::build_with(file, &report_opts)?;
     if rep.folded.is_empty() {
         return Err(ExportError::NoSamples);
     }

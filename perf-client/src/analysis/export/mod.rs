@@ -6,6 +6,10 @@
 //! Every export walks the samples the way `report` does ([`super::for_each_ordered`],
 //! the machine rebuilt from COMM/MMAP records, [`Symbols`] naming the frames), so their
 //! totals are `report`'s.
+//!
+//! [`ExportOptions::inline`] is perf's `--inline` / `--no-inline` (on by default, as
+//! `report` and `script`): the calls the DWARF of a verified object shows inlined at an
+//! address become frames of their own (folded `_[i]`, pprof Lines, Firefox frames).
 
 pub mod firefox;
 pub mod folded;
@@ -13,8 +17,9 @@ pub mod pprof;
 mod proto;
 pub mod push;
 
+use super::inline::{self, ChainFrame, Expand};
 use super::machine::Machine;
-use super::script::{sample_frames, AnalysisError};
+use super::script::AnalysisError;
 use std::sync::Arc;
 
 use super::symbols::{Frame, SourceLine, Symbols};
@@ -48,6 +53,21 @@ impl From<crate::perf_data::PerfDataError> for ExportError {
     }
 }
 
+/// What every export shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExportOptions {
+    /// perf's `--inline` (its default; `--no-inline` is `false`): calls inlined at an
+    /// address are frames of their own, from the verified object's DWARF
+    /// ([`Symbols::source_line`]).
+    pub inline: bool,
+}
+
+impl Default for ExportOptions {
+    fn default() -> Self {
+        ExportOptions { inline: true }
+    }
+}
+
 /// One sample as the exports see it.
 #[derive(Debug)]
 pub(crate) struct SampleInfo<'a> {
@@ -70,6 +90,11 @@ pub(crate) struct SampleInfo<'a> {
     /// Each frame's source line and the calls inlined there, from a verified object's
     /// DWARF ([`Symbols::source_line`]), parallel to `frames`.
     pub lines: &'a [Option<Arc<SourceLine>>],
+    /// The frames as `report` shows them ([`inline::expand`]): with
+    /// [`ExportOptions::inline`], each frame unwound from the user stack (`--call-graph
+    /// dwarf`) preceded by the calls inlined there, innermost first; each names its
+    /// entry of `frames` by [`ChainFrame::index`].
+    pub chain: &'a [ChainFrame],
 }
 
 /// What the walk hands to an exporter.
@@ -94,6 +119,7 @@ pub(crate) enum Item<'a> {
 /// Walks the samples and losses of `file` in time order, as `report` does.
 pub(crate) fn walk(
     file: &PerfData,
+    opts: ExportOptions,
     mut f: impl FnMut(Item<'_>) -> Result<(), ExportError>,
 ) -> Result<(), ExportError> {
     let ctx = file.parse_context()?;
@@ -104,6 +130,7 @@ pub(crate) fn walk(
     let mut failed: Option<ExportError> = None;
     let mut reads = super::sample_read::SampleReads::new(file);
     let mut delivered = Vec::new();
+    let (mut ips, mut chain) = (Vec::new(), Vec::new());
     let walked = super::for_each_ordered(file, &ctx, |rec| {
         if failed.is_some() {
             return Ok(());
@@ -113,7 +140,17 @@ pub(crate) fn walk(
                 let pid = s.pid.unwrap_or(0);
                 let tid = s.tid.unwrap_or(pid);
                 let comm = machine.comm(pid, tid);
-                let frames = sample_frames(s, &machine, &mut symbols, &mut chains);
+                chains.frames(s, &machine, &mut symbols, &mut ips);
+                let frames: Vec<Frame> = ips
+                    .iter()
+                    .map(|&ip| symbols.resolve(&machine, pid, ip))
+                    .collect();
+                let how = Expand {
+                    inline: opts.inline,
+                    all_lines: false,
+                };
+                let from = chains.unwound_from();
+                inline::expand(&ips, from, how, pid, &machine, &mut symbols, &mut chain);
                 let lines: Vec<_> = frames
                     .iter()
                     .map(|f| symbols.source_line(&machine, pid, f.addr))
@@ -134,6 +171,7 @@ pub(crate) fn walk(
                         comm: &comm,
                         frames: &frames,
                         lines: &lines,
+                        chain: &chain,
                     };
                     f(Item::Sample(info, &machine))
                 })

@@ -17,7 +17,8 @@
 //!   is the source file (from [`SourceLine`]; the DSO where DWARF has none). Every frame
 //!   with DWARF is expanded, not only the frames perf unwinds (a Location is an
 //!   address, whatever found it); the outermost function keeps the ELF symbol's name,
-//!   as `report` shows it.
+//!   as `report` shows it. Without [`ExportOptions::inline`] (`--no-inline`) a Location
+//!   has one Line: the function, at its own source line.
 //! - Labels: `comm`, `pid`, `tid`, `cpu` (and `event` when the file has several events),
 //!   all string labels: Go's pprof reader drops a numeric label whose value is 0 (cpu 0),
 //!   and Pyroscope keeps string labels only.
@@ -31,7 +32,7 @@ use std::io::Write;
 use prost::Message;
 
 use super::proto;
-use super::{is_clock_event, walk, ExportError, Item};
+use super::{is_clock_event, walk, ExportError, ExportOptions, Item};
 use crate::analysis::event_names;
 use crate::perf_data::PerfData;
 
@@ -83,7 +84,10 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Builds the profile of `file` (not yet encoded).
-fn build(file: &PerfData) -> Result<(proto::Profile, PprofSummary), ExportError> {
+fn build(
+    file: &PerfData,
+    opts: ExportOptions,
+) -> Result<(proto::Profile, PprofSummary), ExportError> {
     let names = event_names(file);
     let build_ids: HashMap<String, String> = file
         .build_ids()?
@@ -118,7 +122,7 @@ fn build(file: &PerfData) -> Result<(proto::Profile, PprofSummary), ExportError>
     let mut sum = PprofSummary::default();
     let (mut first, mut last) = (u64::MAX, 0u64);
 
-    walk(file, |item| {
+    walk(file, opts, |item| {
         let Item::Sample(s, machine) = item else {
             return Ok(());
         };
@@ -181,7 +185,8 @@ fn build(file: &PerfData) -> Result<(proto::Profile, PprofSummary), ExportError>
                             }
                             id
                         };
-                        for depth in 0..=depths {
+                        let innermost = if opts.inline { 0 } else { depths };
+                        for depth in innermost..=depths {
                             let (file, no) = source.map_or((None, None), |l| l.location(depth));
                             let file = file
                                 .filter(|p| !p.as_os_str().is_empty())
@@ -368,8 +373,11 @@ fn main_mapping_first(
 /// # Errors
 ///
 /// A corrupt capture ([`ExportError::Analysis`]), or [`ExportError::NoSamples`].
-pub fn encode(file: &PerfData) -> Result<(Vec<u8>, PprofSummary), ExportError> {
-    let (profile, sum) = build(file)?;
+pub fn encode(
+    file: &PerfData,
+    opts: ExportOptions,
+) -> Result<(Vec<u8>, PprofSummary), ExportError> {
+    let (profile, sum) = build(file, opts)?;
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(&profile.encode_to_vec())?;
     Ok((gz.finish()?, sum))
@@ -380,8 +388,12 @@ pub fn encode(file: &PerfData) -> Result<(Vec<u8>, PprofSummary), ExportError> {
 /// # Errors
 ///
 /// As [`encode`], and a failed write.
-pub fn write(file: &PerfData, mut out: impl Write) -> Result<PprofSummary, ExportError> {
-    let (bytes, sum) = encode(file)?;
+pub fn write(
+    file: &PerfData,
+    opts: ExportOptions,
+    mut out: impl Write,
+) -> Result<PprofSummary, ExportError> {
+    let (bytes, sum) = encode(file, opts)?;
     out.write_all(&bytes)?;
     out.flush()?;
     Ok(sum)

@@ -182,7 +182,7 @@ pub fn push(target: &PushTarget, upload: &Upload<'_>) -> Result<PushReceipt, Pus
     }
 }
 
-/// Encodes `file` as pprof ([`super::pprof::encode`]) and pushes it. The profile spans
+/// Encodes `file` as pprof with `opts` ([`super::pprof::encode`]) and pushes it. The profile spans
 /// `until` minus the span of its sample timestamps (at least one second) to `until`:
 /// sample times are the event's clock, not wall time, so `until` comes from the caller
 /// (the file's modification time: when the capture ended).
@@ -195,9 +195,10 @@ pub fn push(target: &PushTarget, upload: &Upload<'_>) -> Result<PushReceipt, Pus
 pub fn push_perf_data(
     target: &PushTarget,
     file: &crate::perf_data::PerfData,
+    opts: super::ExportOptions,
     until: std::time::SystemTime,
 ) -> Result<PushReceipt, super::ExportError> {
-    let (profile, sum) = super::pprof::encode(file)?;
+    let (profile, sum) = super::pprof::encode(file, opts)?;
     let until = until
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs().max(1));
