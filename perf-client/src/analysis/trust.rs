@@ -1,7 +1,7 @@
 //! What `script` and `report` could not verify or interpret, counted so that they can
 //! say it instead of printing a table that looks complete.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
 use super::machine::Machine;
@@ -14,9 +14,13 @@ pub struct Unread {
     /// Samples whose ip lies in an object (a file, or the kernel) whose symbols were not
     /// read because it could not be verified by build id.
     pub unverified_samples: u64,
-    /// Those objects, with the reason.
+    /// Those objects, with the reason (objects that were looked at, for unwinding say,
+    /// but on which no sample fell are not listed).
     #[serde(serialize_with = "reasons")]
     pub unverified_objects: BTreeMap<String, Unverified>,
+    /// The objects of the unverified samples, for `unverified_objects`.
+    #[serde(skip)]
+    sampled_objects: BTreeSet<String>,
     /// Records of a type the reader does not interpret and that may change the meaning
     /// of what follows (AUXTRACE data, AUX, an unknown kernel record), by type.
     pub uninterpreted: BTreeMap<u32, u64>,
@@ -29,6 +33,9 @@ fn reasons<S: serde::Serializer>(
 ) -> Result<S::Ok, S::Error> {
     s.collect_map(objects.iter().map(|(k, v)| (k, v.reason())))
 }
+
+/// The kernel's object name (`[kernel.kallsyms]`, its maps `[kernel.kallsyms]_text` …).
+const KERNEL: &str = "[kernel.kallsyms]";
 
 /// perf.data user record types that carry nothing a sample's meaning depends on in a
 /// file-mode perf.data (their content is in the header, or they only describe timing):
@@ -63,16 +70,34 @@ impl Unread {
         }
     }
 
-    /// Counts a sample at `ip` of `pid` whose object could not be verified.
-    pub fn note_sample(&mut self, symbols: &mut Symbols, machine: &Machine, pid: u32, ip: u64) {
-        if symbols.unverified(machine, pid, ip).is_some() {
-            self.unverified_samples += 1;
+    /// Counts a sample at `ip` of `pid` whose object could not be verified, and says why.
+    pub fn note_sample(
+        &mut self,
+        symbols: &mut Symbols,
+        machine: &Machine,
+        pid: u32,
+        ip: u64,
+    ) -> Option<Unverified> {
+        let why = symbols.unverified(machine, pid, ip)?;
+        self.unverified_samples += 1;
+        if let Some(map) = machine.find_map(pid, ip) {
+            let object = if map.path.starts_with(KERNEL) {
+                KERNEL
+            } else {
+                map.path.as_str()
+            };
+            if !self.sampled_objects.contains(object) {
+                self.sampled_objects.insert(object.to_owned());
+            }
         }
+        Some(why)
     }
 
-    /// Takes the list of unverified objects from `symbols` at the end of a walk.
+    /// Takes the unverified objects samples fell on from `symbols` at the end of a walk.
     pub fn finish(&mut self, symbols: &Symbols) {
         self.unverified_objects = symbols.unverified_objects();
+        self.unverified_objects
+            .retain(|object, _| self.sampled_objects.contains(object));
     }
 
     /// The lines to print on stderr (empty when everything was verified and read).
