@@ -22,9 +22,9 @@
 //! the running one. Anything else stays an address.
 //!
 //! **Kernel.** Kernel addresses are named only from a symbol table of the recorded kernel
-//! build: the running kernel's `/proc/kallsyms` when its build id (`/sys/kernel/notes`)
-//! equals the recorded `[kernel.kallsyms]` one, else the copy in the build-id cache
-//! (`~/.debug/[kernel.kallsyms]/<build id>/kallsyms`). Addresses are relocated by the
+//! build: the copy in the build-id cache (`~/.debug/[kernel.kallsyms]/<build id>/kallsyms`,
+//! which `record` writes), else the running kernel's `/proc/kallsyms` when its build id
+//! (`/sys/kernel/notes`) equals the recorded `[kernel.kallsyms]` one. Addresses are relocated by the
 //! difference between the reference symbol (`_text`) in that table and the recorded
 //! kernel map's `pgoff` (where `_text` was when recording: KASLR moves it every boot).
 //!
@@ -332,12 +332,16 @@ impl Symbols {
             // (`perf record -z` writes no BUILD_ID feature; perf then uses kallsyms).
             None if !has_build_ids && same_release(file) => KernelSyms::Live,
             None => KernelSyms::Refused(Unverified::KernelNotRecorded),
-            Some(r) => match BuildId::running_kernel() {
-                Some(k) if debuginfo::same_build_id(&k.id, &r) => KernelSyms::Live,
-                _ => debuginfo::cached_kallsyms(&r).map_or(
-                    KernelSyms::Refused(Unverified::OtherKernel),
-                    KernelSyms::Copy,
-                ),
+            // The build-id cache's copy of the recorded build's table first (`record`
+            // writes it, as perf does): a file reads in milliseconds, where
+            // `/proc/kallsyms` makes the kernel format every symbol, and it holds the
+            // modules loaded when recording. Then the running kernel's, if it is that build.
+            Some(r) => match debuginfo::cached_kallsyms(&r) {
+                Some(copy) => KernelSyms::Copy(copy),
+                None => match BuildId::running_kernel() {
+                    Some(k) if debuginfo::same_build_id(&k.id, &r) => KernelSyms::Live,
+                    _ => KernelSyms::Refused(Unverified::OtherKernel),
+                },
             },
         };
         let table = match &kernel_syms {
