@@ -193,7 +193,17 @@ fn a_rebuilt_binary_is_named_from_the_build_id_cache_or_not_at_all() {
             return;
         };
         check(&row);
-        assert_eq!(row.named_by_us, 0, "{label}: named frames perf could not");
+        // The rebuilt program's frames stay addresses; a frame perf leaves unnamed
+        // elsewhere (a verified ld.so or kernel frame perf failed to resolve) may be named.
+        let in_prog: Vec<_> = row
+            .named_by_us_in
+            .iter()
+            .filter(|f| f.starts_with("prog:"))
+            .collect();
+        assert!(
+            in_prog.is_empty(),
+            "{label}: named frames of the rebuilt program: {in_prog:?}"
+        );
         let ours = super::run_ok(
             s.cmd(perf_client_bin()).args(["report", "-i"]).arg(file),
             "perf-client report",

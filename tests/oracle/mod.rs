@@ -43,6 +43,8 @@ pub struct Row {
     pub named: usize,
     /// perf printed an address, we a name (from a verified object).
     pub named_by_us: usize,
+    /// The objects of those frames (`dso: symbol`), for the assertions and messages.
+    pub named_by_us_in: Vec<String>,
     /// perf named it, we did not, or differently.
     pub wrong: usize,
     /// The first few wrong frames, for the failure message.
@@ -264,7 +266,10 @@ pub fn compare_script(s: &Scratch, file: &Path, label: &str) -> Option<Row> {
                     row.named += 1;
                 }
                 (None, None) => row.equal += 1,
-                (None, Some(_)) => row.named_by_us += 1,
+                (None, Some(name)) => {
+                    row.named_by_us += 1;
+                    row.named_by_us_in.push(format!("{}: {name}", of.dso));
+                }
                 (a, b) => {
                     row.wrong += 1;
                     if row.examples.len() < 8 {
@@ -381,6 +386,9 @@ pub fn compare_report(s: &Scratch, file: &Path, label: &str) {
 /// Asserts the row has no wrong frame and prints it.
 pub fn check(row: &Row) {
     println!("{HEADER}\n{}", row.line());
+    if !row.named_by_us_in.is_empty() {
+        println!("named by us only: {:?}", row.named_by_us_in);
+    }
     assert_eq!(
         row.wrong, 0,
         "{}: wrong frames: {:#?}",

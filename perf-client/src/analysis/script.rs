@@ -386,9 +386,8 @@ pub fn script_with(
                 sum.samples += 1;
                 let pid = s.pid.unwrap_or(0);
                 let tid = s.tid.unwrap_or(pid);
-                let unverified = s
-                    .ip
-                    .and_then(|ip| sum.unread.note_sample(&mut symbols, &machine, pid, ip));
+                let unverified =
+                    s.ip.and_then(|ip| sum.unread.note_sample(&mut symbols, &machine, pid, ip));
                 let info = ev.and_then(|i| events.get(i));
                 let event = info.map_or("unknown", |e| e.name.as_str());
                 trace.clear();
